@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sip.h - the SIP stack around the codec: transports, connections,
+ * workers, and RFC 3261 §17 transactions (with RFC 6026). */
+#ifndef CF_SIP_H
+#define CF_SIP_H
+
+#include "core/core.h"
+#include "proto/sip/sip.h"
+
+enum cf_sip_tp {
+	CF_SIP_TP_UDP = 0,
+	CF_SIP_TP_TCP,
+	CF_SIP_TP_TLS,
+	CF_SIP_TP_WS,
+	CF_SIP_TP_WSS,
+	CF_SIP_TP__COUNT,
+};
+
+/* "UDP", "TCP", ...; and back (EINVAL when unknown). */
+const char *cf_sip_tp_name(enum cf_sip_tp tp);
+int cf_sip_tp_decode(const struct cf_pl *name, enum cf_sip_tp *tp);
+static inline bool cf_sip_tp_reliable(enum cf_sip_tp tp)
+{
+	return tp != CF_SIP_TP_UDP;
+}
+
+/* A stream connection (TCP now; TLS/WS later). Refcounted; owned by the
+ * worker that accepted or opened it; other workers send through it via that
+ * worker's mailbox (cf_sip_send does that for you). */
+struct cf_sip_conn;
+
+/* Where a message came from / goes to. */
+struct cf_sip_peer {
+	enum cf_sip_tp tp;
+	struct cf_sa addr;	   /* remote address and port */
+	struct cf_sa local;	   /* our listener address */
+	struct cf_sip_conn *conn;  /* stream it arrived on (a reference), or NULL */
+};
+
+/* Timer values (RFC 3261 §17, Table 4) and stack limits. */
+struct cf_sip_cfg {
+	uint32_t t1_ms;	     /* 500 */
+	uint32_t t2_ms;	     /* 4000 */
+	uint32_t t4_ms;	     /* 5000 */
+	uint32_t timer_c_ms; /* 180000 (proxy, later) */
+	uint32_t workers;    /* 0 = number of cores */
+	size_t max_msg;	     /* CF_SIP_MSG_MAX */
+	uint32_t tcp_idle_s; /* close idle streams after this; 0 = never */
+	uint32_t tcp_max_per_ip; /* connections per source address */
+	uint32_t tcp_max;	 /* connections in all */
+};
+
+void cf_sip_cfg_default(struct cf_sip_cfg *cfg);
+
+/* --------------------------------------------------------- transactions */
+
+struct cf_sip_strans; /* server transaction, refcounted */
+struct cf_sip_ctrans; /* client transaction, refcounted */
+
+/* Per-thread transaction environment: the wheel that drives its timers and
+ * the function that puts bytes on the wire. Unit tests give a fake wheel
+ * and a recording send, so every timer path runs without sleeping. */
+typedef int(cf_sip_send_h)(const struct cf_sip_peer *peer,
+			   const struct cf_pl *bytes, void *arg);
+
+struct cf_sip_txn_env;
+
+int cf_sip_txn_env_alloc(struct cf_sip_txn_env **envp,
+			 const struct cf_sip_cfg *cfg,
+			 struct cf_tmr_wheel *wheel, cf_sip_send_h *send,
+			 void *send_arg);
+size_t cf_sip_txn_env_count(const struct cf_sip_txn_env *env);
+
+/* Handlers a service gives the transaction layer. */
+struct cf_sip_txn_handlers {
+	/* A new request (never a retransmission; never an ACK or CANCEL that
+	 * matched a transaction). For requests other than ACK, st is a new
+	 * server transaction (one reference held by the layer; take your own
+	 * to keep it). For ACK not matching any transaction (ACK for a 2xx),
+	 * st is NULL. */
+	void (*request)(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+			const struct cf_sip_peer *peer, void *arg);
+	/* A CANCEL matched this INVITE server transaction (§9.2); the layer
+	 * has already answered the CANCEL 200. The service should answer
+	 * the INVITE 487 if it has not sent a final response. */
+	void (*cancel)(struct cf_sip_strans *st, void *arg);
+	/* A response that matched no client transaction. */
+	void (*stray_response)(const struct cf_sip_msg *msg,
+			       const struct cf_sip_peer *peer, void *arg);
+	void *arg;
+};
+
+/*
+ * Feed a received, decoded message. Matches it to a transaction (RFC 3261
+ * §17.1.3/§17.2.3, RFC 2543 rules without the z9hG4bK cookie), absorbs
+ * retransmissions (resending the last response), answers 100 Trying for
+ * INVITE, answers CANCEL, or passes it up to the handlers.
+ * Messages with msg->fault set are answered with the fault (requests) or
+ * dropped (responses) here, and counted.
+ */
+void cf_sip_txn_recv(struct cf_sip_txn_env *env,
+		     const struct cf_sip_txn_handlers *h,
+		     struct cf_sip_msg *msg, const struct cf_sip_peer *peer);
+
+/* Answer a server transaction. hdrs: extra header lines each ending CRLF,
+ * or NULL. A To tag is added to every response but 100. Returns EALREADY
+ * when a final response was already sent. */
+int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
+			const char *reason, const char *hdrs,
+			const struct cf_pl *body);
+const struct cf_sip_msg *cf_sip_strans_msg(const struct cf_sip_strans *st);
+const struct cf_sip_peer *cf_sip_strans_peer(const struct cf_sip_strans *st);
+bool cf_sip_strans_final_sent(const struct cf_sip_strans *st);
+/* Attach a service object and a destructor-time callback to a server
+ * transaction (e.g. the ringing call of the test extension). */
+void cf_sip_strans_set_arg(struct cf_sip_strans *st, void *arg);
+void *cf_sip_strans_arg(const struct cf_sip_strans *st);
+
+/* Client transaction: the layer owns one reference until it terminates.
+ * resp is called for every response (provisional and final) and once with
+ * msg NULL and code 408 on Timer B/F, or 503 on a transport error. */
+typedef void(cf_sip_resp_h)(struct cf_sip_ctrans *ct,
+			    const struct cf_sip_msg *msg, uint16_t code,
+			    void *arg);
+/* Send request bytes (which must carry a top Via whose branch is unique and
+ * starts with z9hG4bK) to peer. For INVITE, a non-2xx final is ACKed by the
+ * layer (§17.1.1.3). */
+int cf_sip_ctrans_start(struct cf_sip_ctrans **ctp, struct cf_sip_txn_env *env,
+			const struct cf_sip_msg *req,
+			const struct cf_sip_peer *peer, cf_sip_resp_h *resp,
+			void *arg);
+/* Send a CANCEL for a pending INVITE client transaction (§9.1). */
+int cf_sip_ctrans_cancel(struct cf_sip_ctrans *ct);
+
+/* Counters of the transaction layer (cumulative, per env; summed by the
+ * stack for `confabctl status`). */
+struct cf_sip_txn_stats {
+	uint64_t requests;
+	uint64_t responses;
+	uint64_t retransmissions_absorbed;
+	uint64_t bad_requests;	/* answered with a fault */
+	uint64_t bad_responses; /* dropped */
+	uint64_t timeouts;
+};
+void cf_sip_txn_env_stats(const struct cf_sip_txn_env *env,
+			  struct cf_sip_txn_stats *st);
+
+/* ------------------------------------------------------------ the stack */
+
+/* The running stack: listeners, N worker threads each with a loop, a wheel
+ * and a transaction environment. A UDP socket is shared by every worker
+ * (EPOLLEXCLUSIVE + recvmmsg); each message is then handed, by a hash of its
+ * Call-ID, to the worker that owns that call's transactions. */
+struct cf_sip;
+
+int cf_sip_alloc(struct cf_sip **sipp, const struct cf_sip_cfg *cfg,
+		 const struct cf_sip_txn_handlers *h);
+/* Add a listener (before cf_sip_start). */
+int cf_sip_listen(struct cf_sip *sip, enum cf_sip_tp tp,
+		  const struct cf_sa *addr);
+/* Start the workers; returns once they run. */
+int cf_sip_start(struct cf_sip *sip);
+/* Graceful stop: stop accepting, let open transactions finish or time out
+ * (bounded by max_wait_ms), then join the workers. */
+void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms);
+
+/* Send bytes to a peer from any thread; over streams through the owning
+ * worker. Reuses peer->conn, or an open connection to the address, or
+ * opens one. */
+int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
+		const struct cf_pl *bytes);
+
+/* Counters for `confabctl status` and the logs. */
+struct cf_sip_stats {
+	uint64_t rx_msgs;
+	uint64_t tx_msgs;
+	uint64_t rx_bytes;
+	uint64_t parse_errors;	/* dropped: not even a start line */
+	uint64_t oversize;	/* 513 / closed */
+	uint64_t stream_garbage; /* streams closed for garbage */
+	uint64_t conns_open;
+	uint64_t conns_refused; /* over the per-address or total limit */
+	uint64_t keepalive_pongs;
+	struct cf_sip_txn_stats txn;
+};
+void cf_sip_stats(const struct cf_sip *sip, struct cf_sip_stats *st);
+/* Listener addresses, for the start-up banner: "udp 127.0.0.1:5060". */
+typedef void(cf_sip_listener_h)(enum cf_sip_tp tp, const struct cf_sa *addr,
+				void *arg);
+void cf_sip_listeners_apply(const struct cf_sip *sip, cf_sip_listener_h *h,
+			    void *arg);
+
+#endif
