@@ -823,6 +823,42 @@ static void t_5118_lf(void **state)
 	}
 }
 
+/* What the RFC says for TCP: clerr waits for more bytes, ncl and mcl01
+ * cannot be framed (close), inv2543 has no Content-Length (close). */
+static void t_stream_verdicts(void **state)
+{
+	static const struct {
+		const char *file;
+		int err;
+	} t[] = {
+	    {"clerr.dat", ENODATA}, {"ncl.dat", EBADMSG},
+	    {"mcl01.dat", EBADMSG}, {"inv2543.dat", EBADMSG},
+	    {"baddn.dat", ENODATA}, {"dblreq.dat", 0},
+	    {"wsinv.dat", 0},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct cf_sip_msg *m = NULL;
+		enum cf_sip_ka ka;
+		size_t len = 0, ml = 0;
+		uint8_t *buf = vec_read(R4, t[i].file, &len);
+
+		assert_non_null(buf);
+		assert_int_equal(
+		    cf_sip_frame(buf, len, CF_SIP_MSG_MAX, &ml, &ka), t[i].err);
+		assert_int_equal(
+		    cf_sip_msg_decode(&m, buf, len, CF_SIP_STREAM, &ml),
+		    t[i].err);
+		if (!t[i].err) {
+			assert_null(m->fault.reason);
+			assert_true(ml <= len);
+			cf_mem_deref(m);
+		}
+		free(buf);
+	}
+}
+
 /* Every vector and each of its truncations placed against a PROT_NONE
  * page: nothing may read past the end (picohttpparser's test). */
 static void t_guard(void **state)
@@ -873,7 +909,7 @@ static void t_guard(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[NVECS + 4];
+	struct CMUnitTest tests[NVECS + 5];
 	size_t n = 0;
 
 	for (size_t i = 0; i < NVECS; i++) {
@@ -886,6 +922,8 @@ int main(void)
 	    t_5118_fixed_clen, setup, teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
 	    t_5118_lf, setup, teardown);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+	    t_stream_verdicts, setup, teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
 	    t_guard, setup, teardown);
 	return _cmocka_run_group_tests("vectors", tests, n, NULL, NULL);

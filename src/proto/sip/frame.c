@@ -70,7 +70,8 @@ static int stream_clen(const char *s, const struct cf_sip_head *hs, size_t max,
 		while (q < ce && cc_is((uint8_t)*q, CC_TOKEN))
 			q++;
 		name = pl_make(p, q);
-		q = skip_lws(q, ce);
+		while (q < ce && is_ws(*q)) /* as msg.c hdr_split does */
+			q++;
 		if (q < ce && *q == ':' &&
 		    cf_sip_hdr_id_decode(&name) == CF_SIP_H_CONTENT_LENGTH) {
 			struct cf_pl val = pl_trim_lws(q + 1, ce);
