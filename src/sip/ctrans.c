@@ -181,12 +181,16 @@ static void timer_main(void *arg)
 	switch (ct->state) {
 	case CF_SIP_CS_CALLING:
 	case CF_SIP_CS_PROCEEDING:
-		/* Timer B (INVITE) / F (non-INVITE): 408 for the TU */
+		/* Timer B (INVITE) / F (non-INVITE), or no final 64*T1
+		 * after our CANCEL (§9.1): 408 for the TU */
 		++ct->env->stats.timeouts;
 		cf_log(CF_LOG_NOTICE, &ct->req->call_id,
-		       "client transaction %.*s: timeout (Timer %c)",
+		       "client transaction %.*s: timeout (%s)",
 		       (int)ct->req->method.l, ct->req->method.p,
-		       ct->invite ? 'B' : 'F');
+		       !ct->invite ? "Timer F"
+		       : ct->state == CF_SIP_CS_CALLING
+		           ? "Timer B"
+		           : "no final after CANCEL");
 		terminate(ct);
 		report(ct, NULL, 408);
 		break;
@@ -331,8 +335,12 @@ static int send_cancel(struct cf_sip_ctrans *ct)
 
 	/* its own non-INVITE transaction; its answer concerns nobody */
 	err = ctrans_start(NULL, ct->env, msg, &ct->peer, no_resp, NULL);
-	if (!err)
-		ct->cancel_sent = true;
+	if (err)
+		goto out;
+	ct->cancel_sent = true;
+	/* §9.1: no final response 64*T1 after the CANCEL: give up */
+	cf_tmr_start(ct->env->wheel, &ct->tmr, 64ull * ct->env->cfg.t1_ms,
+	             timer_main, ct);
 
 out:
 	cf_mem_deref(mb);

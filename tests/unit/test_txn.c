@@ -498,9 +498,14 @@ static void test_nict_server_tcp(void **state)
 	char buf[1024];
 
 	tcp_peer(&p, 40001);
+	/* any refcounted block stands for the connection: the layer only
+	 * holds references to it and hands it back to send */
+	p.conn = cf_mem_zalloc(8, NULL);
+	assert_non_null(p.conn);
 	req(buf, sizeof(buf), "REGISTER", "TCP", "z9hG4bKjt", NULL, NULL, 2,
 	    NULL);
 	rx(f, buf, &p);
+	assert_int_equal(cf_mem_nrefs(p.conn), 2);
 	assert_int_equal(cf_sip_strans_reply(f->st, 183, NULL, NULL, NULL), 0);
 	rx(f, buf, &p);
 	assert_int_equal(f->nsent, 2);
@@ -508,12 +513,25 @@ static void test_nict_server_tcp(void **state)
 	/* over a stream, responses go back on it: source address and port */
 	assert_int_equal(f->sent[0].peer.tp, CF_SIP_TP_TCP);
 	assert_int_equal(cf_sa_port(&f->sent[0].peer.addr), 40001);
+	assert_ptr_equal(f->sent[0].peer.conn, p.conn);
 
 	assert_int_equal(cf_sip_strans_reply(f->st, 200, NULL, NULL, NULL), 0);
 	assert_int_equal(cf_sip_txn_env_count(f->env), 1);
 	adv(f, 0); /* Timer J fires at once */
 	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
 	assert_int_equal(f->nsent, 3);
+	f->st = cf_mem_deref(f->st);
+	adv(f, 1); /* the reaper */
+	assert_int_equal(cf_mem_nrefs(p.conn), 1);
+	p.conn = cf_mem_deref(p.conn);
+
+	/* the connection is gone: a new one to the sent-by port (§18.2.2) */
+	req(buf, sizeof(buf), "REGISTER", "TCP", "z9hG4bKjt2", NULL, NULL, 3,
+	    NULL);
+	rx(f, buf, &p);
+	assert_int_equal(cf_sip_strans_reply(f->st, 200, NULL, NULL, NULL), 0);
+	assert_null(f->sent[3].peer.conn);
+	assert_int_equal(cf_sa_port(&f->sent[3].peer.addr), 5070);
 }
 
 /* Reliable INVITE: no Timer G; H still runs; Timer I = 0. */
@@ -1181,7 +1199,16 @@ static void test_ict_cancel(void **state)
 		assert_int_equal(c->mid, CF_SIP_M_CANCEL);
 		cf_mem_deref(c);
 	}
-	step(f, 100000);
+	/* no final 64*T1 after the CANCEL (§9.1): 408, gone */
+	{
+		uint64_t t0 = cf_tmr_wheel_now(f->w);
+		step(f, t0 + 64 * T1 - 1);
+		assert_int_equal(f->ncodes, 3);
+		step(f, t0 + 64 * T1);
+		assert_int_equal(f->ncodes, 4);
+		assert_int_equal(f->codes[3], 408);
+	}
+	step(f, 200000);
 	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
 	cf_mem_deref(ct);
 }
