@@ -607,14 +607,18 @@ static void recv_cancel(struct cf_sip_txn_env *env,
 		return;
 	}
 
+	/* Nobody else will answer this transaction: when the answer cannot
+	 * be built, end it so that a retransmission tries again. */
 	if (!st) {
-		(void)cf_sip_strans_reply(cst, 481, NULL, NULL, NULL);
+		if (cf_sip_strans_reply(cst, 481, NULL, NULL, NULL))
+			terminate(cst);
 		goto out;
 	}
 
 	/* §9.2: the To tags of both responses SHOULD be the same */
 	memcpy(cst->tag, st->tag, sizeof(cst->tag));
-	(void)cf_sip_strans_reply(cst, 200, NULL, NULL, NULL);
+	if (cf_sip_strans_reply(cst, 200, NULL, NULL, NULL))
+		terminate(cst);
 
 	if (st->invite && st->code < 200 && !st->cancelled) {
 		st->cancelled = true;
