@@ -3,6 +3,7 @@
  * Timer L), matching (§17.2.3, RFC 2543 rules), CANCEL (§9.2), responses
  * routed per §18.2.2 and RFC 3581. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sip/sip_priv.h"
@@ -632,6 +633,23 @@ out:
 	cf_mem_deref(cst);
 }
 
+/* 100 Trying, with the request's Timestamp copied (§8.2.6.1). */
+static void trying(struct cf_sip_strans *st)
+{
+	const struct cf_sip_hdr *ts =
+	    cf_sip_msg_hdr(st->req, CF_SIP_H_TIMESTAMP);
+	char hdr[128];
+
+	if (ts && ts->val.l < sizeof(hdr) - 16) {
+		snprintf(hdr, sizeof(hdr), "Timestamp: %.*s\r\n",
+		         (int)ts->val.l, ts->val.p);
+		(void)cf_sip_strans_reply(st, 100, NULL, hdr, NULL);
+		return;
+	}
+
+	(void)cf_sip_strans_reply(st, 100, NULL, NULL, NULL);
+}
+
 void cf_sip_strans_recv(struct cf_sip_txn_env *env,
                         const struct cf_sip_txn_handlers *h,
                         struct cf_sip_msg *msg, const struct cf_sip_peer *peer)
@@ -665,7 +683,7 @@ void cf_sip_strans_recv(struct cf_sip_txn_env *env,
 	/* §17.2.1: the server transaction answers 100 Trying itself, at once
 	 * (the TU may take longer than 200 ms). */
 	if (st->invite)
-		(void)cf_sip_strans_reply(st, 100, NULL, NULL, NULL);
+		trying(st);
 
 	/* our reference keeps st alive across the handler */
 	if (h->request && st->state != CF_SIP_SS_TERMINATED)

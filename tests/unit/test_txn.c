@@ -767,6 +767,42 @@ static void test_rport_received(void **state)
 	                       ";branch=z9hG4bKr4;y;received=127.0.0.1;"
 	                       "rport=40004\r\n"));
 	assert_null(strstr(f->sent[3].bytes, "10.1.1.1"));
+
+	/* IPv6: received without brackets (RFC 5118 §4.5 grammar) */
+	memset(&p, 0, sizeof(p));
+	p.tp = CF_SIP_TP_UDP;
+	assert_int_equal(cf_sa_set_str(&p.addr, "::1", 40020), 0);
+	rx(f,
+	   "OPTIONS sip:ring@[::1] SIP/2.0\r\n"
+	   "Via: SIP/2.0/UDP [::1]:5070;rport;branch=z9hG4bKr6\r\n"
+	   "Max-Forwards: 70\r\n"
+	   "From: <sip:alice@[::1]>;tag=6\r\nTo: <sip:ring@[::1]>\r\n"
+	   "Call-ID: v6@x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+	   &p);
+	assert_int_equal(cf_sip_strans_reply(f->st, 200, NULL, NULL, NULL), 0);
+	assert_non_null(strstr(f->sent[4].bytes,
+	                       "Via: SIP/2.0/UDP [::1]:5070;branch=z9hG4bKr6;"
+	                       "received=::1;rport=40020\r\n"));
+	assert_int_equal(cf_sa_port(&f->sent[4].peer.addr), 40020);
+}
+
+/* §8.2.6.1: the 100 carries the request's Timestamp. */
+static void test_invite_100_timestamp(void **state)
+{
+	struct fix *f = *state;
+	struct cf_sip_peer p;
+
+	udp_peer(&p, 5070);
+	rx(f,
+	   "INVITE sip:ring@127.0.0.1 SIP/2.0\r\n"
+	   "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKts\r\n"
+	   "Max-Forwards: 70\r\nTimestamp: 54.7 0.1\r\n"
+	   "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:ring@127.0.0.1>\r\n"
+	   "Call-ID: ts@x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+	   &p);
+	assert_int_equal(f->nsent, 1);
+	assert_non_null(strstr(f->sent[0].bytes, "SIP/2.0 100 "));
+	assert_non_null(strstr(f->sent[0].bytes, "Timestamp: 54.7 0.1\r\n"));
 }
 
 /* A request with a fault: answered statelessly with its reason. */
@@ -1365,6 +1401,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	    T(test_invite_100_at_once),
+	    T(test_invite_100_timestamp),
 	    T(test_invite_retrans_absorbed),
 	    T(test_invite_timer_g_h),
 	    T(test_invite_ack_timer_i),
