@@ -136,8 +136,8 @@ static void report(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 static void transport_error(struct cf_sip_ctrans *ct, int err)
 {
 	cf_log(CF_LOG_NOTICE, &ct->req->call_id,
-	       "client transaction %.*s: transport error %d",
-	       (int)ct->req->method.l, ct->req->method.p, err);
+	       "client transaction %.*s: transport error: %s",
+	       (int)ct->req->method.l, ct->req->method.p, strerror(err));
 	terminate(ct);
 	report(ct, NULL, 503);
 }
@@ -246,8 +246,8 @@ static int ctrans_start(struct cf_sip_ctrans **ctp, struct cf_sip_txn_env *env,
 	err = send_req(ct);
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &req->call_id,
-		       "client transaction %.*s: cannot send (%d)",
-		       (int)req->method.l, req->method.p, err);
+		       "client transaction %.*s: cannot send: %s",
+		       (int)req->method.l, req->method.p, strerror(err));
 		ct->state = CF_SIP_CS_TERMINATED;
 		goto out;
 	}
@@ -422,8 +422,8 @@ static void invite_final(struct cf_sip_ctrans *ct, struct cf_sip_msg *msg)
 	}
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &ct->req->call_id,
-		       "INVITE client transaction: cannot ACK %u (%d)",
-		       msg->scode, err);
+		       "INVITE client transaction: cannot ACK %u: %s",
+		       msg->scode, strerror(err));
 		ct->ack = cf_mem_deref(ct->ack);
 	}
 	cf_tmr_start(env->wheel, &ct->tmr, reliable0(ct, CF_SIP_TIMER_D_MS),

@@ -474,7 +474,8 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 	err = cf_sip_txn_send(env, &st->dst, &bytes);
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &st->req->call_id,
-		       "server transaction: cannot send %u (%d)", code, err);
+		       "server transaction: cannot send %u: %s", code,
+		       strerror(err));
 		terminate(st);
 		return err;
 	}
