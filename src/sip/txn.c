@@ -139,10 +139,10 @@ int cf_sip_txn_env_alloc(struct cf_sip_txn_env **envp,
 	cf_list_init(&env->dead);
 	cf_tmr_init(&env->reaper);
 
-	err = cf_hash_alloc(&env->st_ht, CF_SIP_TXN_BUCKETS);
+	err = cf_hash_alloc(&env->st_ht, CF_SIP_ST_BUCKETS);
 	if (err)
 		goto out;
-	err = cf_hash_alloc(&env->ct_ht, CF_SIP_TXN_BUCKETS);
+	err = cf_hash_alloc(&env->ct_ht, CF_SIP_CT_BUCKETS);
 	if (err)
 		goto out;
 
