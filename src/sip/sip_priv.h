@@ -32,6 +32,8 @@ struct cf_sip_txn_env {
 	struct cf_list dead;   /* terminated, deref'ed by the reaper */
 	struct cf_tmr reaper;  /* 0 ms timer that empties `dead` */
 	struct cf_sip_txn_stats stats;
+	struct cf_mbuf tmp; /* scratch for building responses */
+	struct cf_mbuf via;
 };
 
 /* RFC 3261 §17.2.1 / §17.2.2 with RFC 6026 §8. */

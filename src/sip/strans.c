@@ -131,6 +131,44 @@ static bool need_received(const struct cf_sip_via *via, const struct cf_sa *src)
 	return !cf_sa_addr_eq(&sa, src);
 }
 
+/* Decimal without printf (every response over UDP writes one). */
+static const char *u16_print(uint16_t v, char *buf)
+{
+	char *p = buf + 6;
+
+	*p = 0;
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+
+	return p;
+}
+
+/* IPv4 by hand, IPv6 through inet_ntop (cf_sa_ntop). */
+static const char *ip_print(const struct cf_sa *sa, char *buf, size_t size)
+{
+	const uint8_t *a;
+	char num[8], *p = buf;
+	int i;
+
+	if (cf_sa_af(sa) != AF_INET || size < 16)
+		return cf_sa_ntop(sa, buf, size);
+
+	a = (const uint8_t *)&sa->u.in.sin_addr.s_addr;
+	for (i = 0; i < 4; i++) {
+		const char *d = u16_print(a[i], num);
+
+		if (i)
+			*p++ = '.';
+		while (*d)
+			*p++ = *d++;
+	}
+	*p = 0;
+
+	return buf;
+}
+
 /* The top via-parm as the response carries it: the request's, with any
  * received/rport replaced by ours. */
 static int via_print(struct cf_mbuf *mb, const struct cf_sip_via *via,
@@ -184,11 +222,18 @@ static int via_print(struct cf_mbuf *mb, const struct cf_sip_via *via,
 			err = cf_mbuf_write_pl(mb, &rest);
 	}
 
-	if (!err && need_received(via, src))
-		err = cf_mbuf_printf(mb, ";received=%s",
-		                     cf_sa_ntop(src, ip, sizeof(ip)));
-	if (!err && via->rport)
-		err = cf_mbuf_printf(mb, ";rport=%u", cf_sa_port(src));
+	if (!err && need_received(via, src)) {
+		err = cf_mbuf_write_str(mb, ";received=");
+		if (!err)
+			err = cf_mbuf_write_str(mb,
+			                        ip_print(src, ip, sizeof(ip)));
+	}
+	if (!err && via->rport) {
+		err = cf_mbuf_write_str(mb, ";rport=");
+		if (!err)
+			err = cf_mbuf_write_str(mb,
+			                        u16_print(cf_sa_port(src), ip));
+	}
 
 	return err;
 }
@@ -213,43 +258,45 @@ static const char *memfind(const char *hay, size_t hl, const struct cf_pl *n)
  * source address of peer (§18.2.1, RFC 3581 §4). The encoder copies the
  * Vias; we find the top via-parm in its output and splice ours in. O(n).
  */
-static int reply_build(struct cf_mbuf **mbp, const struct cf_sip_msg *req,
+static int reply_build(struct cf_mbuf **mbp, struct cf_sip_txn_env *env,
+                       const struct cf_sip_msg *req,
                        const struct cf_sip_peer *peer, uint16_t code,
                        const char *reason, const char *tag, const char *hdrs,
                        const struct cf_pl *body)
 {
-	struct cf_mbuf tmp, via;
+	struct cf_mbuf *tmp = &env->tmp, *via = &env->via;
 	struct cf_mbuf *mb = NULL;
 	struct cf_pl tagpl = CF_PL_NULL, out;
 	const char *crlf, *at;
 	int err;
 
-	cf_mbuf_init(&tmp);
-	cf_mbuf_init(&via);
+	/* the env's scratch buffers: no allocation once they have grown */
+	tmp->pos = tmp->end = 0;
+	via->pos = via->end = 0;
 	if (tag)
 		cf_pl_set_str(&tagpl, tag);
 
-	err = cf_sip_reply_encode(&tmp, req, code, reason, tag ? &tagpl : NULL,
+	err = cf_sip_reply_encode(tmp, req, code, reason, tag ? &tagpl : NULL,
 	                          hdrs, body);
 	if (err)
 		goto out;
-	err = via_print(&via, &req->via, &peer->addr);
+	err = via_print(via, &req->via, &peer->addr);
 	if (err)
 		goto out;
 
-	out = cf_mbuf_pl(&tmp);
+	out = cf_mbuf_pl(tmp);
 	crlf = memfind(out.p, out.l, &CF_PL("\r\n"));
 	at = crlf ? memfind(crlf, out.l - (size_t)(crlf - out.p), &req->via.val)
 	          : NULL;
 
-	err = cf_mbuf_alloc(&mb, out.l + via.end);
+	err = cf_mbuf_alloc(&mb, out.l + via->end);
 	if (err)
 		goto out;
 	if (at) {
 		size_t off = (size_t)(at - out.p);
 		err = cf_mbuf_write_mem(mb, out.p, off);
 		if (!err)
-			err = cf_mbuf_write_mem(mb, via.buf, via.end);
+			err = cf_mbuf_write_mem(mb, via->buf, via->end);
 		if (!err)
 			err = cf_mbuf_write_mem(mb, at + req->via.val.l,
 			                        out.l - off - req->via.val.l);
@@ -258,8 +305,6 @@ static int reply_build(struct cf_mbuf **mbp, const struct cf_sip_msg *req,
 	}
 
 out:
-	cf_mbuf_reset(&tmp);
-	cf_mbuf_reset(&via);
 	if (err)
 		mb = cf_mem_deref(mb);
 	*mbp = mb;
@@ -301,7 +346,7 @@ int cf_sip_txn_reply_stateless(struct cf_sip_txn_env *env,
 	int err;
 
 	cf_sip_rand_token(tag, CF_SIP_TAG_LEN);
-	err = reply_build(&mb, req, peer, code, reason, tag, NULL, NULL);
+	err = reply_build(&mb, env, req, peer, code, reason, tag, NULL, NULL);
 	if (err)
 		return err;
 
@@ -460,7 +505,7 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 	if (!env || st->state == CF_SIP_SS_TERMINATED)
 		return EINVAL;
 
-	err = reply_build(&mb, st->req, &st->peer, code, reason,
+	err = reply_build(&mb, env, st->req, &st->peer, code, reason,
 	                  code == 100 ? NULL : st->tag, hdrs, body);
 	if (err)
 		return err;
