@@ -554,6 +554,24 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 	return 0;
 }
 
+/* See sip.h. The transaction leaves the table now and is freed on the
+ * next wheel tick (or when the caller drops its reference). */
+int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
+                                  const char *reason, const char *hdrs,
+                                  const struct cf_pl *body)
+{
+	int err;
+
+	if (!st || st->invite || code < 200)
+		return EINVAL;
+
+	err = cf_sip_strans_reply(st, code, reason, hdrs, body);
+	if (!err)
+		terminate(st);
+
+	return err;
+}
+
 const struct cf_sip_msg *cf_sip_strans_msg(const struct cf_sip_strans *st)
 {
 	return st ? st->req : NULL;
