@@ -231,6 +231,7 @@ struct cf_tmr {
 	cf_tmr_h *h;
 	void *arg;
 	uint64_t expires; /* absolute ms on the wheel's clock */
+	uint64_t seq;     /* start order: equal expiries fire in this order */
 	struct cf_tmr_wheel *wheel;
 };
 
@@ -240,7 +241,10 @@ int cf_tmr_wheel_alloc(struct cf_tmr_wheel **wp, uint64_t now_ms);
 /* Fire, in expiry order, every timer due at or before now_ms. A handler may
  * start or cancel any timer, including its own. */
 void cf_tmr_wheel_advance(struct cf_tmr_wheel *w, uint64_t now_ms);
-/* Milliseconds until the next timer is due (0 if overdue), or UINT64_MAX. */
+/* Milliseconds until the next timer is due (0 if overdue), or UINT64_MAX.
+ * Exact within 256 ms; for a further timer it may be earlier (the time its
+ * wheel slot cascades), never later, so a loop sleeping this long wakes in
+ * time. */
 uint64_t cf_tmr_wheel_next(const struct cf_tmr_wheel *w);
 uint64_t cf_tmr_wheel_now(const struct cf_tmr_wheel *w);
 size_t cf_tmr_wheel_count(const struct cf_tmr_wheel *w);
