@@ -224,6 +224,7 @@ int cf_sip_start(struct cf_sip *sip)
 
 	if (!sip || sip->started)
 		return EINVAL;
+	atomic_store(&sip->stopping, false);
 	for (uint32_t i = 0; i < sip->wc; i++) {
 		err = worker_start(&sip->wv[i]);
 		if (err)
@@ -302,10 +303,11 @@ void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms)
 			w->thread_started = false;
 		}
 	}
-	/* No worker runs now: this thread owns everything. */
+	/* No worker runs now: this thread owns everything. Sends from the
+	 * destructors that run now are refused (EINVAL), not queued. */
+	sip->started = false;
 	for (uint32_t i = 0; i < sip->wc; i++)
 		worker_release(&sip->wv[i]);
-	sip->started = false;
 	sip->running = 0;
 }
 
