@@ -3,6 +3,7 @@
  * Timer L), matching (§17.2.3, RFC 2543 rules), CANCEL (§9.2), responses
  * routed per §18.2.2 and RFC 3581. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sip/sip_priv.h"
@@ -13,14 +14,6 @@ struct match {
 	const struct cf_sip_msg *msg;
 	bool for_cancel; /* §9.2: any method but CANCEL and ACK */
 };
-
-static bool method_eq(const struct cf_sip_msg *a, const struct cf_sip_msg *b)
-{
-	if (a->mid != b->mid)
-		return false;
-
-	return a->mid != CF_SIP_M_OTHER || !cf_pl_cmp(&a->method, &b->method);
-}
 
 static bool pl_eq(const struct cf_pl *a, const struct cf_pl *b)
 {
@@ -47,21 +40,23 @@ static const struct cf_pl *resp_tag(const struct cf_sip_strans *st,
 static bool method_match(const struct cf_sip_strans *st, const struct match *m)
 {
 	if (m->for_cancel)
-		return st->req->mid != CF_SIP_M_CANCEL;
+		return st->mid != CF_SIP_M_CANCEL;
 	if (m->msg->mid == CF_SIP_M_ACK)
 		return st->invite;
+	if (st->mid != m->msg->mid)
+		return false;
 
-	return method_eq(st->req, m->msg);
+	return st->mid != CF_SIP_M_OTHER ||
+	       !cf_pl_cmp(&st->method, &m->msg->method);
 }
 
 /* RFC 3261 §17.2.3: branch, sent-by (host and port) and method class. */
 static bool match_3261(const struct cf_sip_strans *st, const struct match *m)
 {
-	const struct cf_sip_via *a = &st->req->via;
 	const struct cf_sip_via *b = &m->msg->via;
 
-	return st->rfc3261 && !cf_pl_cmp(&a->branch, &b->branch) &&
-	       !cf_pl_casecmp(&a->host, &b->host) && a->port == b->port &&
+	return st->rfc3261 && !cf_pl_cmp(&st->branch, &b->branch) &&
+	       !cf_pl_casecmp(&st->host, &b->host) && st->port == b->port &&
 	       method_match(st, m);
 }
 
@@ -424,6 +419,11 @@ static int strans_alloc(struct cf_sip_strans **stp, struct cf_sip_txn_env *env,
 	st->invite = msg->mid == CF_SIP_M_INVITE;
 	st->state = st->invite ? CF_SIP_SS_PROCEEDING : CF_SIP_SS_TRYING;
 	st->rfc3261 = cf_sip_txn_has_cookie(&msg->via.branch);
+	st->mid = msg->mid;
+	st->method = msg->method;
+	st->branch = msg->via.branch;
+	st->host = msg->via.host;
+	st->port = msg->via.port;
 	st->key = req_key(msg);
 	cf_sip_rand_token(st->tag, CF_SIP_TAG_LEN);
 	cf_tmr_init(&st->tmr);
@@ -473,7 +473,8 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 	err = cf_sip_txn_send(env, &st->dst, &bytes);
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &st->req->call_id,
-		       "server transaction: cannot send %u (%d)", code, err);
+		       "server transaction: cannot send %u: %s", code,
+		       strerror(err));
 		terminate(st);
 		return err;
 	}
@@ -607,14 +608,18 @@ static void recv_cancel(struct cf_sip_txn_env *env,
 		return;
 	}
 
+	/* Nobody else will answer this transaction: when the answer cannot
+	 * be built, end it so that a retransmission tries again. */
 	if (!st) {
-		(void)cf_sip_strans_reply(cst, 481, NULL, NULL, NULL);
+		if (cf_sip_strans_reply(cst, 481, NULL, NULL, NULL))
+			terminate(cst);
 		goto out;
 	}
 
 	/* §9.2: the To tags of both responses SHOULD be the same */
 	memcpy(cst->tag, st->tag, sizeof(cst->tag));
-	(void)cf_sip_strans_reply(cst, 200, NULL, NULL, NULL);
+	if (cf_sip_strans_reply(cst, 200, NULL, NULL, NULL))
+		terminate(cst);
 
 	if (st->invite && st->code < 200 && !st->cancelled) {
 		st->cancelled = true;
@@ -626,6 +631,51 @@ static void recv_cancel(struct cf_sip_txn_env *env,
 
 out:
 	cf_mem_deref(cst);
+}
+
+/*
+ * A non-INVITE transaction answered over UDP waits 64*T1 (Timer J) only to
+ * absorb retransmissions: it needs its keys and its response, not the
+ * request (about 2 KB with its header index). When nobody else holds the
+ * transaction (nothing can then ask for its request), keep copies of the
+ * RFC 3261 keys and let the request go. RFC 2543 transactions match on
+ * much more of the request and keep it.
+ */
+static void slim(struct cf_sip_strans *st)
+{
+	char *p = st->keys;
+
+	if (st->invite || !st->rfc3261 || st->state != CF_SIP_SS_COMPLETED ||
+	    !st->req || cf_mem_nrefs(st) > 2 ||
+	    st->branch.l + st->host.l + st->method.l > sizeof(st->keys))
+		return;
+
+	memcpy(p, st->branch.p, st->branch.l);
+	st->branch.p = p;
+	p += st->branch.l;
+	memcpy(p, st->host.p, st->host.l);
+	st->host.p = p;
+	p += st->host.l;
+	memcpy(p, st->method.p, st->method.l);
+	st->method.p = p;
+	st->req = cf_mem_deref(st->req);
+}
+
+/* 100 Trying, with the request's Timestamp copied (§8.2.6.1). */
+static void trying(struct cf_sip_strans *st)
+{
+	const struct cf_sip_hdr *ts =
+	    cf_sip_msg_hdr(st->req, CF_SIP_H_TIMESTAMP);
+	char hdr[128];
+
+	if (ts && ts->val.l < sizeof(hdr) - 16) {
+		snprintf(hdr, sizeof(hdr), "Timestamp: %.*s\r\n",
+		         (int)ts->val.l, ts->val.p);
+		(void)cf_sip_strans_reply(st, 100, NULL, hdr, NULL);
+		return;
+	}
+
+	(void)cf_sip_strans_reply(st, 100, NULL, NULL, NULL);
 }
 
 void cf_sip_strans_recv(struct cf_sip_txn_env *env,
@@ -661,10 +711,11 @@ void cf_sip_strans_recv(struct cf_sip_txn_env *env,
 	/* §17.2.1: the server transaction answers 100 Trying itself, at once
 	 * (the TU may take longer than 200 ms). */
 	if (st->invite)
-		(void)cf_sip_strans_reply(st, 100, NULL, NULL, NULL);
+		trying(st);
 
 	/* our reference keeps st alive across the handler */
 	if (h->request && st->state != CF_SIP_SS_TERMINATED)
 		h->request(st, msg, peer, h->arg);
+	slim(st); /* the table's reference and ours: answered at once */
 	cf_mem_deref(st);
 }
