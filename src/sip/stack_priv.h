@@ -115,6 +115,7 @@ struct cf_sip_conn {
 	int fd;
 	atomic_bool closed;
 	bool connecting; /* outgoing, connect() in progress */
+	bool accepted;   /* the peer opened it (else we did) */
 	bool in_table;
 	bool in_loop;
 	struct cf_sa addr;  /* remote */
