@@ -544,6 +544,42 @@ static void test_nict_server_slim(void **state)
 	assert_int_equal(f->nreq, 4);
 }
 
+/* The stateless answer: no Timer J; a retransmission is a new request. */
+static void test_nict_server_stateless(void **state)
+{
+	struct fix *f = *state;
+	struct cf_sip_peer p;
+	char buf[1024];
+
+	udp_peer(&p, 40030);
+	req(buf, sizeof(buf), "OPTIONS", "UDP", "z9hG4bKsl", ";rport", NULL, 1,
+	    NULL);
+	rx(f, buf, &p);
+	assert_int_equal(
+	    cf_sip_strans_reply_stateless(f->st, 100, NULL, NULL, NULL),
+	    EINVAL);
+	assert_int_equal(cf_sip_strans_reply_stateless(
+	                     f->st, 200, NULL, "Allow: OPTIONS\r\n", NULL),
+	                 0);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	assert_int_equal(f->nsent, 1);
+	assert_non_null(strstr(f->sent[0].bytes, "Allow: OPTIONS\r\n"));
+	assert_non_null(strstr(f->sent[0].bytes, ";rport=40030"));
+	assert_int_equal(cf_sip_strans_reply(f->st, 200, NULL, NULL, NULL),
+	                 EALREADY);
+	rx(f, buf, &p);
+	assert_int_equal(f->nreq, 2);
+	assert_int_equal(stats(f).retransmissions_absorbed, 0);
+	f->st = cf_mem_deref(f->st);
+	adv(f, 1);
+
+	/* never for INVITE */
+	rx(f, invite(buf, sizeof(buf), "z9hG4bKsl2"), &p);
+	assert_int_equal(
+	    cf_sip_strans_reply_stateless(f->st, 404, NULL, NULL, NULL),
+	    EINVAL);
+}
+
 /* Reliable: Timer J = 0; a 1xx moves Trying to Proceeding and is resent. */
 static void test_nict_server_tcp(void **state)
 {
@@ -1289,14 +1325,19 @@ static void test_ict_cancel(void **state)
 		assert_int_equal(c->mid, CF_SIP_M_CANCEL);
 		cf_mem_deref(c);
 	}
-	/* no final 64*T1 after the CANCEL (§9.1): 408, gone */
+	/* no final 64*T1 after the CANCEL (§9.1): 408, gone; a later 1xx
+	 * does not stop that timer */
 	{
 		uint64_t t0 = cf_tmr_wheel_now(f->w);
-		step(f, t0 + 64 * T1 - 1);
-		assert_int_equal(f->ncodes, 3);
-		step(f, t0 + 64 * T1);
+		step(f, t0 + 1000);
+		crx(f, 180, "z9hG4bKcc2", "INVITE");
 		assert_int_equal(f->ncodes, 4);
-		assert_int_equal(f->codes[3], 408);
+		step(f, t0 + 64 * T1 - 1);
+		assert_int_equal(f->ncodes, 4);
+		step(f, t0 + 64 * T1);
+		assert_int_equal(f->ncodes, 5);
+		assert_int_equal(f->codes[4], 408);
+		assert_true(f->nomsg[4]);
 	}
 	step(f, 200000);
 	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
@@ -1463,6 +1504,7 @@ int main(void)
 	    T(test_invite_2xx_accepted_timer_l),
 	    T(test_nict_server_timer_j),
 	    T(test_nict_server_slim),
+	    T(test_nict_server_stateless),
 	    T(test_nict_server_tcp),
 	    T(test_invite_server_tcp),
 	    T(test_cancel_matched),
