@@ -12,6 +12,9 @@ static void listener_add(enum cf_sip_tp tp, const struct cf_sa *addr, void *arg)
 
 	snprintf(line, sizeof(line), "%s %s", cf_sip_tp_name(tp),
 	         cf_sa_print(addr, buf, sizeof(buf)));
+	for (char *p = line; *p && *p != ' '; p++) /* "udp", as in the logs */
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
 	json_array_append_new(arg, json_string(line));
 }
 
