@@ -538,6 +538,47 @@ static void test_oom(void **state)
 	assert_true(ok > 0);
 }
 
+/* docs/configuration.md documents every declared key in its section. */
+static void doc_key(const struct cf_mod_key *k, const char *doc)
+{
+	char sec[64], key[80];
+	const char *at, *next;
+
+	snprintf(sec, sizeof(sec), "\n## [%s]\n", k->section);
+	snprintf(key, sizeof(key), "\n| `%s` |", k->key);
+	at = strstr(doc, sec);
+	if (!at)
+		fail_msg("docs: no section [%s]", k->section);
+	next = strstr(at + 1, "\n## ");
+	at = strstr(at, key);
+	if (!at || (next && at > next))
+		fail_msg("docs: [%s] %s undocumented", k->section, k->key);
+}
+
+static void test_docs(void **state)
+{
+	const char *path = getenv("CF_DOCS");
+	static char doc[65536];
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	if (!path)
+		skip();
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(doc, 1, sizeof(doc) - 1, f);
+	fclose(f);
+	doc[n] = '\0';
+	for (const struct cf_mod_key *k = cf_app_keys; k->section; k++)
+		doc_key(k, doc);
+	for (size_t i = 0; cf_mods[i]; i++) {
+		for (const struct cf_mod_key *k = cf_mods[i]->keys;
+		     k && k->section; k++)
+			doc_key(k, doc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +600,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ctl_request, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_docs, setup, teardown),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);
