@@ -195,6 +195,8 @@ struct cf_app;
 int cf_app_alloc(struct cf_app **appp, struct cf_app_conf *conf);
 void cf_app_set_sip(struct cf_app *app, struct cf_sip *sip);
 struct cf_sip *cf_app_sip(const struct cf_app *app);
+/* The current configuration. Main thread only (init, reload, control
+ * commands): SIGHUP replaces it. Workers use what the module cached. */
 const struct cf_app_conf *cf_app_conf(const struct cf_app *app);
 /* Replace the configuration on SIGHUP (main thread): the new values of
  * CF_MOD_KEY_LIVE keys are applied (log level here, the rest by each
