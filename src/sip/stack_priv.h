@@ -59,6 +59,7 @@ struct worker {
 	char name[16];
 	pthread_t thread;
 	bool thread_started;
+	bool releasing; /* worker_release: queued jobs are dropped */
 	struct cf_loop *loop;
 	struct cf_sip_txn_env *env;
 	struct cf_mbox *mbox;
