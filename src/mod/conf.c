@@ -467,7 +467,7 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 	/* an explicit port 0 asks for an ephemeral port (tests) */
 	colon = strrchr(host, ':');
 	explicit = host[0] == '[' ? strstr(host, "]:") != NULL
-				  : colon && colon == strchr(host, ':');
+	                          : colon && colon == strchr(host, ':');
 	if (!explicit)
 		cf_sa_set_port(&sa, 5060);
 

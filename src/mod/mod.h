@@ -236,6 +236,13 @@ uint64_t cf_app_started(const struct cf_app *app);
  */
 void cf_mod_handlers(struct cf_sip_txn_handlers *h, struct cf_app *app);
 
+/* Answer a server transaction with the default reason phrase. When the
+ * response cannot be built for lack of memory, a bare 500 is tried once,
+ * so that the transaction still ends (a server transaction without a
+ * final response would live for ever). Worker thread; returns what
+ * cf_sip_strans_reply returned for the response asked for. */
+int cf_mod_reply(struct cf_sip_strans *st, uint16_t code, const char *hdrs);
+
 /* Run every module's init / start / stop / reload in table order. init and
  * start stop at the first error and return it (logged by the caller). */
 int cf_mod_init_all(struct cf_app *app);

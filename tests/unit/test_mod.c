@@ -26,6 +26,7 @@ struct fixture {
 	char *sent[SENT_MAX];
 	size_t nsent;
 	long blocks;
+	long fail_after; /* OOM tests: the n-th allocation in recv fails */
 };
 
 static int rec_send(const struct cf_sip_peer *peer, const struct cf_pl *bytes,
@@ -120,7 +121,9 @@ static void feed(struct fixture *f, const char *method, const char *ruri,
 	assert_int_equal(cf_sip_msg_decode(&msg, (const uint8_t *)buf, n,
 	                                   CF_SIP_DATAGRAM, &used),
 	                 0);
+	cf_mem_fail_after(f->fail_after);
 	cf_sip_txn_recv(f->env, &f->h, msg, &f->peer);
+	cf_mem_fail_after(0);
 	cf_mem_deref(msg);
 }
 
@@ -340,6 +343,41 @@ static void test_ring_reload(void **state)
 	assert_true(sent_for(f, 480, "b1"));
 }
 
+/* Out of memory anywhere while a request is dispatched: no crash, no
+ * leak, no transaction left behind (teardown checks both), and once
+ * allocations succeed again the same request is answered. */
+static void test_oom(void **state)
+{
+	struct fixture *f = *state;
+	char branch[32];
+
+	for (long n = 1; n <= 40; n++) {
+		f->fail_after = n;
+		snprintf(branch, sizeof(branch), "o%ld", n);
+		feed(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>",
+		     branch, "OPTIONS", NULL);
+		feed(f, "OPTIONS", "sip:nobody@confab.test",
+		     "<sip:nobody@confab.test>", branch, "OPTIONS", NULL);
+		snprintf(branch, sizeof(branch), "i%ld", n);
+		feed(f, "INVITE", "sip:ring@confab.test",
+		     "<sip:ring@confab.test>", branch, "INVITE", NULL);
+		feed(f, "CANCEL", "sip:ring@confab.test",
+		     "<sip:ring@confab.test>", branch, "CANCEL", NULL);
+		f->fail_after = 0;
+		/* a ring whose CANCEL failed ends by its timeout */
+		cf_tmr_wheel_advance(f->wheel,
+		                     cf_tmr_wheel_now(f->wheel) + 2100);
+		sent_clear(f);
+	}
+	assert_int_equal(
+	    ((const struct cf_mod_basic_api *)cf_mod_find("basic")->api)
+	        ->ringing(),
+	    0);
+	feed(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>", "ok",
+	     "OPTIONS", NULL);
+	last(f, 200);
+}
+
 static void test_mod_table(void **state)
 {
 	(void)state;
@@ -355,7 +393,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_options_to_us),  T(test_not_ours),    T(test_rules),
 	    T(test_unknown_scheme), T(test_ack_dropped), T(test_ring_cancel),
-	    T(test_ring_timeout),   T(test_ring_reload), T(test_mod_table),
+	    T(test_ring_timeout),   T(test_ring_reload), T(test_oom),
+	    T(test_mod_table),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);
