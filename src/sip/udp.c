@@ -95,6 +95,8 @@ static void datagram(struct worker *w, const struct listener *l,
 	peer.local = l->addr;
 
 	err = cf_sip_msg_decode(&msg, p, n, CF_SIP_DATAGRAM, &used);
+	if (err == ENOMEM)
+		return; /* lost like on the wire: the peer retransmits */
 	if (err) {
 		if (oversize)
 			ctr_add(&w->st.oversize, 1);

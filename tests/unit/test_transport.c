@@ -3,6 +3,7 @@
  * sockets on 127.0.0.1 and ::1 (ephemeral ports, bounded poll waits). */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -543,6 +544,109 @@ static void test_tcp_outgoing_reuse(void **state)
 	fx_stop(&fx);
 }
 
+/* Out of memory at every allocation of alloc/listen/start: an error or a
+ * running stack, and after stop nothing leaks. */
+static void test_oom_start(void **state)
+{
+	for (long n = 1; n < 200; n++) {
+		long blocks = cf_mem_blocks();
+		struct cf_sip_cfg cfg;
+		struct cf_sip *sip = NULL;
+		struct cf_sa a;
+		int err;
+
+		fx_cfg(&cfg);
+		assert_int_equal(cf_sa_set_str(&a, "127.0.0.1", 0), 0);
+		cf_mem_fail_after(n);
+		err = cf_sip_alloc(&sip, &cfg, &handlers);
+		if (!err)
+			err = cf_sip_listen(sip, CF_SIP_TP_UDP, &a);
+		if (!err)
+			err = cf_sip_listen(sip, CF_SIP_TP_TCP, &a);
+		if (!err)
+			err = cf_sip_start(sip);
+		cf_mem_fail_after(0);
+		if (err)
+			assert_int_equal(err, ENOMEM);
+		cf_sip_stop(sip, 0);
+		sip = cf_mem_deref(sip);
+		assert_int_equal(cf_mem_blocks(), blocks);
+		if (!err)
+			break; /* every allocation point was failed once */
+	}
+}
+
+/* Out of memory while receiving: the datagram is lost (the peer would
+ * retransmit), the next one is answered. */
+static void test_oom_rx(void **state)
+{
+	char req[2048], resp[4096];
+	struct cf_sip_cfg cfg;
+	struct fx fx;
+	size_t n;
+	int fd;
+
+	fx_cfg(&cfg);
+	cfg.workers = 1;
+	fx_start(&fx, &cfg);
+	fd = udp_client(&fx.udp4);
+	n = options(req, sizeof(req), "UDP", "oom-1", 0);
+	cf_mem_fail_after(1);
+	assert_int_equal(send(fd, req, n, 0), (ssize_t)n);
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	(void)poll(&pfd, 1, 200); /* the lost one: usually no answer */
+	cf_mem_fail_after(0);
+	if (pfd.revents & POLLIN)
+		(void)recv(fd, resp, sizeof(resp), 0);
+	n = options(req, sizeof(req), "UDP", "oom-2", 0);
+	assert_int_equal(send(fd, req, n, 0), (ssize_t)n);
+	ssize_t r = recv_wait(fd, resp, sizeof(resp) - 1);
+	assert_true(r > 0);
+	resp[r] = '\0';
+	assert_non_null(strstr(resp, "oom-2"));
+	close(fd);
+	fx_stop(&fx);
+}
+
+/* Stop with transactions open (UDP non-INVITE: Timer J keeps them 32 s):
+ * cf_sip_stop waits for them (bounded by max_wait_ms) and meanwhile
+ * refuses new requests with 503; then it frees everything. */
+static void *stop_thread(void *arg)
+{
+	cf_sip_stop(arg, 1000);
+	return NULL;
+}
+
+static void test_stop_graceful(void **state)
+{
+	char req[2048], resp[4096];
+	struct cf_sip_cfg cfg;
+	struct fx fx;
+	pthread_t thr;
+	ssize_t r;
+	size_t n;
+	int fd;
+
+	fx_cfg(&cfg);
+	fx_start(&fx, &cfg);
+	udp_options(&fx.udp4); /* leaves a transaction in Completed */
+	assert_int_equal(pthread_create(&thr, NULL, stop_thread, fx.sip), 0);
+	for (int i = 0; i < 1000 && !atomic_load(&fx.sip->stopping); i++)
+		sleep_ms(1);
+	assert_true(atomic_load(&fx.sip->stopping));
+	fd = udp_client(&fx.udp4);
+	n = options(req, sizeof(req), "UDP", "late-1", 0);
+	assert_int_equal(send(fd, req, n, 0), (ssize_t)n);
+	r = recv_wait(fd, resp, sizeof(resp) - 1);
+	assert_true(r > 0);
+	resp[r] = '\0';
+	assert_non_null(strstr(resp, "SIP/2.0 503"));
+	assert_non_null(strstr(resp, "Retry-After"));
+	pthread_join(thr, NULL);
+	close(fd);
+	fx_stop(&fx);
+}
+
 static void test_tp_names(void **state)
 {
 	enum cf_sip_tp tp;
@@ -583,6 +687,9 @@ int main(void)
 	    cmocka_unit_test(test_tcp_idle),
 	    cmocka_unit_test(test_udp_spread),
 	    cmocka_unit_test(test_tcp_outgoing_reuse),
+	    cmocka_unit_test(test_oom_start),
+	    cmocka_unit_test(test_oom_rx),
+	    cmocka_unit_test(test_stop_graceful),
 	};
 
 	cf_log_set_level(CF_LOG_WARN);
