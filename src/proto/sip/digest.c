@@ -35,15 +35,15 @@ static const EVP_MD *md_get(enum cf_digest_alg alg)
 }
 
 static const char *const alg_names[CF_DIGEST_ALG_COUNT] = {
-	[CF_DIGEST_MD5] = "MD5",
-	[CF_DIGEST_SHA256] = "SHA-256",
-	[CF_DIGEST_SHA512_256] = "SHA-512-256",
+    [CF_DIGEST_MD5] = "MD5",
+    [CF_DIGEST_SHA256] = "SHA-256",
+    [CF_DIGEST_SHA512_256] = "SHA-512-256",
 };
 
 static const char *const alg_names_sess[CF_DIGEST_ALG_COUNT] = {
-	[CF_DIGEST_MD5] = "MD5-sess",
-	[CF_DIGEST_SHA256] = "SHA-256-sess",
-	[CF_DIGEST_SHA512_256] = "SHA-512-256-sess",
+    [CF_DIGEST_MD5] = "MD5-sess",
+    [CF_DIGEST_SHA256] = "SHA-256-sess",
+    [CF_DIGEST_SHA512_256] = "SHA-512-256-sess",
 };
 
 size_t cf_digest_hexlen(enum cf_digest_alg alg)
@@ -67,7 +67,7 @@ const char *cf_digest_alg_name(enum cf_digest_alg alg, bool sess)
 }
 
 int cf_digest_alg_decode(const struct cf_pl *pl, enum cf_digest_alg *alg,
-			 bool *sess)
+                         bool *sess)
 {
 	if (!pl || !alg || !sess)
 		return EINVAL;
@@ -100,7 +100,7 @@ static void hex_encode(const uint8_t *d, size_t n, char *out)
 }
 
 int cf_digest_hash(enum cf_digest_alg alg, const struct cf_pl *p, size_t n,
-		   char *out)
+                   char *out)
 {
 	const EVP_MD *md = md_get(alg);
 	uint8_t d[EVP_MAX_MD_SIZE];
@@ -150,8 +150,8 @@ static struct cf_pl pl_str(const char *s)
 }
 
 int cf_digest_ha1(enum cf_digest_alg alg, const struct cf_pl *user,
-		  const struct cf_pl *realm, const struct cf_pl *password,
-		  char *out)
+                  const struct cf_pl *realm, const struct cf_pl *password,
+                  char *out)
 {
 	struct cf_pl p[3] = {pl_of(user), pl_of(realm), pl_of(password)};
 
@@ -159,8 +159,8 @@ int cf_digest_ha1(enum cf_digest_alg alg, const struct cf_pl *user,
 }
 
 int cf_digest_ha1_sess(enum cf_digest_alg alg, const char *ha1,
-		       const struct cf_pl *nonce, const struct cf_pl *cnonce,
-		       char *out)
+                       const struct cf_pl *nonce, const struct cf_pl *cnonce,
+                       char *out)
 {
 	struct cf_pl p[3] = {pl_str(ha1), pl_of(nonce), pl_of(cnonce)};
 
@@ -170,7 +170,7 @@ int cf_digest_ha1_sess(enum cf_digest_alg alg, const char *ha1,
 }
 
 int cf_digest_ha2(enum cf_digest_alg alg, const struct cf_pl *method,
-		  const struct cf_pl *uri, char *out)
+                  const struct cf_pl *uri, char *out)
 {
 	struct cf_pl p[2] = {pl_of(method), pl_of(uri)};
 
@@ -178,9 +178,9 @@ int cf_digest_ha2(enum cf_digest_alg alg, const struct cf_pl *method,
 }
 
 int cf_digest_response(enum cf_digest_alg alg, const char *ha1,
-		       const struct cf_pl *nonce, const struct cf_pl *nc,
-		       const struct cf_pl *cnonce, const struct cf_pl *qop,
-		       const char *ha2, char *out)
+                       const struct cf_pl *nonce, const struct cf_pl *nc,
+                       const struct cf_pl *cnonce, const struct cf_pl *qop,
+                       const char *ha2, char *out)
 {
 	if (!ha1 || !ha2)
 		return EINVAL;
@@ -190,14 +190,14 @@ int cf_digest_response(enum cf_digest_alg alg, const char *ha1,
 
 		return cf_digest_hash(alg, p, 3, out);
 	}
-	struct cf_pl p[6] = {pl_str(ha1), pl_of(nonce),	 pl_of(nc),
-			     pl_of(cnonce), pl_of(qop), pl_str(ha2)};
+	struct cf_pl p[6] = {pl_str(ha1),   pl_of(nonce), pl_of(nc),
+	                     pl_of(cnonce), pl_of(qop),   pl_str(ha2)};
 
 	return cf_digest_hash(alg, p, 6, out);
 }
 
 int cf_digest_userhash(enum cf_digest_alg alg, const struct cf_pl *user,
-		       const struct cf_pl *realm, char *out)
+                       const struct cf_pl *realm, char *out)
 {
 	struct cf_pl p[2] = {pl_of(user), pl_of(realm)};
 
@@ -238,18 +238,18 @@ static const struct {
 	const char *name;
 	size_t off;
 } cred_params[] = {
-	{"username", offsetof(struct cf_digest_cred, username)},
-	{"username*", offsetof(struct cf_digest_cred, username_star)},
-	{"realm", offsetof(struct cf_digest_cred, realm)},
-	{"nonce", offsetof(struct cf_digest_cred, nonce)},
-	{"uri", offsetof(struct cf_digest_cred, uri)},
-	{"response", offsetof(struct cf_digest_cred, response)},
-	{"algorithm", offsetof(struct cf_digest_cred, algorithm)},
-	{"cnonce", offsetof(struct cf_digest_cred, cnonce)},
-	{"opaque", offsetof(struct cf_digest_cred, opaque)},
-	{"qop", offsetof(struct cf_digest_cred, qop)},
-	{"nc", offsetof(struct cf_digest_cred, nc)},
-	{"userhash", offsetof(struct cf_digest_cred, userhash)},
+    {"username", offsetof(struct cf_digest_cred, username)},
+    {"username*", offsetof(struct cf_digest_cred, username_star)},
+    {"realm", offsetof(struct cf_digest_cred, realm)},
+    {"nonce", offsetof(struct cf_digest_cred, nonce)},
+    {"uri", offsetof(struct cf_digest_cred, uri)},
+    {"response", offsetof(struct cf_digest_cred, response)},
+    {"algorithm", offsetof(struct cf_digest_cred, algorithm)},
+    {"cnonce", offsetof(struct cf_digest_cred, cnonce)},
+    {"opaque", offsetof(struct cf_digest_cred, opaque)},
+    {"qop", offsetof(struct cf_digest_cred, qop)},
+    {"nc", offsetof(struct cf_digest_cred, nc)},
+    {"userhash", offsetof(struct cf_digest_cred, userhash)},
 };
 
 enum {
@@ -277,8 +277,7 @@ static int quoted(const char *p, const char *e, const char **endp)
 		if (c == '\\') {
 			if (++p == e || *p == '\r' || *p == '\n')
 				return EBADMSG;
-		}
-		else if ((c < 0x20 && !is_ws((char)c)) || c == 0x7f) {
+		} else if ((c < 0x20 && !is_ws((char)c)) || c == 0x7f) {
 			return EBADMSG;
 		}
 		p++;
@@ -301,8 +300,8 @@ static int nc_decode(const struct cf_pl *nc, uint32_t *v)
 		if (!is_hex(c))
 			return EBADMSG;
 		n = n << 4 | (uint32_t)(c <= '9'   ? c - '0'
-					: c <= 'F' ? c - 'A' + 10
-						   : c - 'a' + 10);
+		                        : c <= 'F' ? c - 'A' + 10
+		                                   : c - 'a' + 10);
 	}
 	*v = n;
 	return 0;
@@ -349,8 +348,7 @@ int cf_digest_cred_decode(struct cf_digest_cred *cred, const struct cf_pl *pl)
 				return err;
 			val = (struct cf_pl){p + 1, (size_t)(q - p - 1)};
 			p = q + 1;
-		}
-		else {
+		} else {
 			for (s = p; p < e && is_tchar(*p); p++)
 				;
 			val = (struct cf_pl){s, (size_t)(p - s)};
@@ -366,7 +364,7 @@ int cf_digest_cred_decode(struct cf_digest_cred *cred, const struct cf_pl *pl)
 				return EBADMSG; /* duplicate parameter */
 			seen |= 1u << i;
 			*(struct cf_pl *)(void *)((char *)cred +
-						  cred_params[i].off) = val;
+			                          cred_params[i].off) = val;
 			break;
 		}
 
@@ -395,13 +393,13 @@ int cf_digest_cred_decode(struct cf_digest_cred *cred, const struct cf_pl *pl)
 	if (seen & P_ALGORITHM &&
 	    cf_digest_alg_decode(&cred->algorithm, &cred->alg, &cred->sess))
 		cred->alg_known = false;
-	cred->userhash_true = seen & P_USERHASH &&
-			      !cf_pl_strcasecmp(&cred->userhash, "true");
+	cred->userhash_true =
+	    seen & P_USERHASH && !cf_pl_strcasecmp(&cred->userhash, "true");
 	return 0;
 }
 
 int cf_digest_unescape(const struct cf_pl *in, char *buf, size_t size,
-		       struct cf_pl *out)
+                       struct cf_pl *out)
 {
 	size_t n = 0;
 
@@ -423,7 +421,7 @@ int cf_digest_unescape(const struct cf_pl *in, char *buf, size_t size,
 }
 
 bool cf_digest_cred_verify(const struct cf_digest_cred *cred,
-			   const struct cf_pl *method, const char *ha1)
+                           const struct cf_pl *method, const char *ha1)
 {
 	char ha1s[CF_DIGEST_HEX_SIZE], ha2[CF_DIGEST_HEX_SIZE];
 	char want[CF_DIGEST_HEX_SIZE], got[CF_DIGEST_HEX_SIZE];
@@ -449,7 +447,7 @@ bool cf_digest_cred_verify(const struct cf_digest_cred *cred,
 	}
 	if (cf_digest_ha2(cred->alg, method, &uri, ha2) ||
 	    cf_digest_response(cred->alg, ha1, &nonce, &cred->nc, &cnonce,
-			       &cred->qop, ha2, want))
+	                       &cred->qop, ha2, want))
 		return false;
 	/* LHEX is lower-case; accept upper-case senders too */
 	for (size_t i = 0; i < hl; i++) {
@@ -508,11 +506,10 @@ int cf_digest_chal_encode(struct cf_mbuf *mb, const struct cf_digest_chal *c)
 enum { NONCE_RAW = 32, NONCE_MAC = 16 };
 
 static const char b64url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static int nonce_mac(const uint8_t *secret, size_t secret_len,
-		     const uint8_t *ts, const struct cf_pl *realm,
-		     uint8_t *mac)
+                     const uint8_t *ts, const struct cf_pl *realm, uint8_t *mac)
 {
 	uint8_t full[EVP_MAX_MD_SIZE];
 	char dname[] = "SHA2-256";
@@ -527,8 +524,8 @@ static int nonce_mac(const uint8_t *secret, size_t secret_len,
 	ctx = EVP_MAC_CTX_new(hmac);
 	if (!ctx)
 		return ENOMEM;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-						     dname, 0);
+	params[0] =
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, dname, 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if (!EVP_MAC_init(ctx, secret, secret_len, params) ||
 	    !EVP_MAC_update(ctx, ts, 16) ||
@@ -560,8 +557,8 @@ static uint64_t get_be64(const uint8_t *b)
 }
 
 int cf_digest_nonce_make(const uint8_t *secret, size_t secret_len,
-			 const struct cf_pl *realm, uint64_t now,
-			 uint64_t salt, char *out)
+                         const struct cf_pl *realm, uint64_t now, uint64_t salt,
+                         char *out)
 {
 	uint8_t raw[NONCE_RAW + 1] = {0}; /* +1: the last 6-bit group pads */
 	size_t o = 0;
@@ -599,15 +596,15 @@ static int b64url_val(char c)
 
 enum cf_digest_nonce_verdict
 cf_digest_nonce_check(const uint8_t *secret, size_t secret_len,
-		      const struct cf_pl *realm, const struct cf_pl *nonce,
-		      uint64_t now, uint64_t max_age, uint64_t *issued)
+                      const struct cf_pl *realm, const struct cf_pl *nonce,
+                      uint64_t now, uint64_t max_age, uint64_t *issued)
 {
 	uint8_t raw[NONCE_RAW], mac[NONCE_MAC];
 	size_t o = 0;
 	uint64_t t;
 
-	if (!secret || secret_len < CF_DIGEST_SECRET_MIN || !realm ||
-	    !nonce || nonce->l != CF_DIGEST_NONCE_LEN)
+	if (!secret || secret_len < CF_DIGEST_SECRET_MIN || !realm || !nonce ||
+	    nonce->l != CF_DIGEST_NONCE_LEN)
 		return CF_DIGEST_NONCE_BAD;
 	for (size_t i = 0; i < CF_DIGEST_NONCE_LEN; i += 4) {
 		uint32_t v = 0;

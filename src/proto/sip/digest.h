@@ -48,7 +48,7 @@ const char *cf_digest_alg_name(enum cf_digest_alg alg, bool sess);
  * Returns 0, or ENOENT for an algorithm we do not implement. An absent
  * parameter means MD5 (RFC 2617 §3.2.1): the caller decides that. */
 int cf_digest_alg_decode(const struct cf_pl *pl, enum cf_digest_alg *alg,
-			 bool *sess);
+                         bool *sess);
 
 /*
  * The digest formulas (RFC 7616 §3.4.1-§3.4.3; RFC 8760 §2 for SIP, where
@@ -59,28 +59,28 @@ int cf_digest_alg_decode(const struct cf_pl *pl, enum cf_digest_alg *alg,
  */
 /* H(p[0] ":" p[1] ":" ... p[n-1]). */
 int cf_digest_hash(enum cf_digest_alg alg, const struct cf_pl *p, size_t n,
-		   char *out);
+                   char *out);
 /* HA1 = H(username ":" realm ":" password). */
 int cf_digest_ha1(enum cf_digest_alg alg, const struct cf_pl *user,
-		  const struct cf_pl *realm, const struct cf_pl *password,
-		  char *out);
+                  const struct cf_pl *realm, const struct cf_pl *password,
+                  char *out);
 /* -sess: HA1' = H(HA1 ":" nonce ":" cnonce) (RFC 7616 §3.4.2). */
 int cf_digest_ha1_sess(enum cf_digest_alg alg, const char *ha1,
-		       const struct cf_pl *nonce, const struct cf_pl *cnonce,
-		       char *out);
+                       const struct cf_pl *nonce, const struct cf_pl *cnonce,
+                       char *out);
 /* HA2 = H(method ":" uri) (qop=auth or absent). */
 int cf_digest_ha2(enum cf_digest_alg alg, const struct cf_pl *method,
-		  const struct cf_pl *uri, char *out);
+                  const struct cf_pl *uri, char *out);
 /* With qop: H(HA1 ":" nonce ":" nc ":" cnonce ":" qop ":" HA2).
  * Without qop (qop NULL or empty; RFC 2069): H(HA1 ":" nonce ":" HA2),
  * nc and cnonce are then ignored. */
 int cf_digest_response(enum cf_digest_alg alg, const char *ha1,
-		       const struct cf_pl *nonce, const struct cf_pl *nc,
-		       const struct cf_pl *cnonce, const struct cf_pl *qop,
-		       const char *ha2, char *out);
+                       const struct cf_pl *nonce, const struct cf_pl *nc,
+                       const struct cf_pl *cnonce, const struct cf_pl *qop,
+                       const char *ha2, char *out);
 /* userhash = H(username ":" realm) (RFC 7616 §3.4.4). */
 int cf_digest_userhash(enum cf_digest_alg alg, const struct cf_pl *user,
-		       const struct cf_pl *realm, char *out);
+                       const struct cf_pl *realm, char *out);
 
 /* ----------------------------------------------------------- credentials */
 
@@ -106,7 +106,7 @@ struct cf_digest_cred {
 	/* Decoded from the slices above: */
 	enum cf_digest_alg alg; /* MD5 when algorithm is absent */
 	bool sess;
-	bool alg_known;	    /* false: algorithm names one we do not do */
+	bool alg_known;     /* false: algorithm names one we do not do */
 	bool userhash_true; /* userhash=true: username is H(user:realm) */
 	uint32_t nc_val;    /* nc as a number, 0 when absent */
 };
@@ -121,14 +121,13 @@ struct cf_digest_cred {
  * present; qop is present without nc and cnonce; nc is not 8 hex digits.
  * An unknown algorithm is not an error: cred->alg_known is false, and the
  * caller answers with a fresh challenge. */
-int cf_digest_cred_decode(struct cf_digest_cred *cred,
-			  const struct cf_pl *pl);
+int cf_digest_cred_decode(struct cf_digest_cred *cred, const struct cf_pl *pl);
 
 /* Remove the quoted-pair escapes of a quoted value. When `in` has no
  * backslash, *out = *in and nothing is copied; otherwise the bytes are
  * copied unescaped into buf. Returns 0 or ENOMEM (buf too small). */
 int cf_digest_unescape(const struct cf_pl *in, char *buf, size_t size,
-		       struct cf_pl *out);
+                       struct cf_pl *out);
 
 /* Check a credential's response given the stored HA1 (hex, for cred->alg)
  * and the request method (RFC 3261 §22.4, RFC 7616 §3.4): HA2 is computed
@@ -139,14 +138,14 @@ int cf_digest_unescape(const struct cf_pl *in, char *buf, size_t size,
  * Returns true when the response matches. Nonce freshness and nonce-count
  * replay are checked separately (cf_digest_nonce_check and the caller). */
 bool cf_digest_cred_verify(const struct cf_digest_cred *cred,
-			   const struct cf_pl *method, const char *ha1);
+                           const struct cf_pl *method, const char *ha1);
 
 /* ------------------------------------------------------------ challenge */
 
 /* One WWW-Authenticate / Proxy-Authenticate challenge (RFC 7616 §3.3). */
 struct cf_digest_chal {
-	const char *realm; /* required; quoted and escaped on output */
-	const char *nonce; /* required */
+	const char *realm;  /* required; quoted and escaped on output */
+	const char *nonce;  /* required */
 	const char *opaque; /* optional (NULL: omitted) */
 	enum cf_digest_alg alg;
 	bool sess;
@@ -179,8 +178,8 @@ enum cf_digest_nonce_verdict {
 /* Make a nonce for realm at time now. out must hold CF_DIGEST_NONCE_SIZE.
  * Returns 0, EINVAL (secret shorter than CF_DIGEST_SECRET_MIN) or ENOMEM. */
 int cf_digest_nonce_make(const uint8_t *secret, size_t secret_len,
-			 const struct cf_pl *realm, uint64_t now,
-			 uint64_t salt, char *out);
+                         const struct cf_pl *realm, uint64_t now, uint64_t salt,
+                         char *out);
 
 /* Verify a nonce received at time now. A nonce issued more than max_age
  * seconds ago is STALE; one from more than 5 s in the future is BAD (clock
@@ -189,7 +188,7 @@ int cf_digest_nonce_make(const uint8_t *secret, size_t secret_len,
  * time. */
 enum cf_digest_nonce_verdict
 cf_digest_nonce_check(const uint8_t *secret, size_t secret_len,
-		      const struct cf_pl *realm, const struct cf_pl *nonce,
-		      uint64_t now, uint64_t max_age, uint64_t *issued);
+                      const struct cf_pl *realm, const struct cf_pl *nonce,
+                      uint64_t now, uint64_t max_age, uint64_t *issued);
 
 #endif
