@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -848,6 +850,55 @@ static void test_reopen(void **state)
 	st = cf_mem_deref(st);
 }
 
+/* A commit survives kill -9 of the process that made it (WAL with
+ * synchronous=NORMAL: the WAL frames are written before COMMIT returns). */
+static void test_kill9(void **state)
+{
+	struct cf_store_binding b = {
+	    .aor = "sip:k@example.com",
+	    .contact = "sip:k@192.0.2.7",
+	    .expires = 2000000000,
+	    .q = -1,
+	    .call_id = "kill9",
+	    .cseq = 9,
+	};
+	struct loc_seen ls = {0};
+	struct cf_store *st;
+	int status = 0;
+	char wal[200];
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct cf_store *cst = NULL;
+
+		if (cf_store_open(&cst, uri, NULL) ||
+		    cf_store_location_upsert(cst, &b))
+			_exit(1);
+		/* uncommitted: must be gone after the kill */
+		b.contact = "sip:k@192.0.2.8";
+		if (cf_store_txn_begin(cst) ||
+		    cf_store_location_upsert(cst, &b))
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	/* the WAL was left behind, not checkpointed: recovery reads it */
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	assert_int_equal(access(wal, F_OK), 0);
+	st = open_ok();
+	assert_int_equal(cf_store_location_load(st, loc_h, &ls), 0);
+	assert_int_equal(ls.n, 1);
+	assert_string_equal(ls.b[0].contact, "sip:k@192.0.2.7");
+	assert_string_equal(ls.b[0].call_id, "kill9");
+	st = cf_mem_deref(st);
+}
+
 static int count_rows(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *s;
@@ -988,7 +1039,7 @@ int main(void)
 	    T(test_open),        T(test_domains),  T(test_subscribers),
 	    T(test_import),      T(test_location), T(test_txn),
 	    T(test_two_handles), T(test_reopen),   T(test_migrate_v1),
-	    T(test_threads),
+	    T(test_threads),     T(test_kill9),
 	};
 
 	cf_log_set_level(CF_LOG_WARN); /* no migration notices */
