@@ -104,7 +104,8 @@ int cf_store_domain_set_algs(struct cf_store *st, const char *name,
 /* Remove a domain and, with it, all its subscribers (not its location
  * rows: those expire). 0, EINVAL, ENOENT. */
 int cf_store_domain_remove(struct cf_store *st, const char *name);
-/* Call h once for the domain, or ENOENT. */
+/* Call h once for the domain (h may be NULL: an existence check), or
+ * ENOENT. */
 int cf_store_domain_get(struct cf_store *st, const char *name,
                         cf_store_domain_h *h, void *arg);
 /* Call h for every domain, by name, until it returns true. O(domains). */

@@ -554,6 +554,65 @@ static void test_parse_prefixes(void **state)
 	assert_true(ok >= 1); /* at least the whole header */
 }
 
+/* Mutations of the good header (a byte replaced by one that matters to the
+ * grammar, or deleted, one to three times): the parser answers 0 or
+ * EBADMSG, every slice lies inside the input, and nothing is read past it
+ * (ASan: each input sits in its own exact-size block). Deterministic. */
+static void test_parse_mutations(void **state)
+{
+	static const char alphabet[] = "\"\\,= \t\r\n*%a0\x01\xc3";
+	uint32_t seed = 12345;
+	size_t ok = 0, bad = 0;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		char buf[sizeof(good)];
+		size_t l = sizeof(good) - 1;
+		struct cf_digest_cred c;
+		int n, err;
+		char *b;
+
+		memcpy(buf, good, l);
+		seed = seed * 1103515245u + 12345u;
+		n = 1 + (int)((seed >> 16) % 3);
+		for (int k = 0; k < n && l; k++) {
+			size_t pos;
+
+			seed = seed * 1103515245u + 12345u;
+			pos = (seed >> 16) % l;
+			seed = seed * 1103515245u + 12345u;
+			if ((seed >> 16) % 4 == 0) {
+				memmove(buf + pos, buf + pos + 1, l - pos - 1);
+				l--;
+			} else {
+				buf[pos] = alphabet[(seed >> 20) %
+				                    (sizeof(alphabet) - 1)];
+			}
+		}
+		b = malloc(l ? l : 1);
+		assert_non_null(b);
+		memcpy(b, buf, l);
+		err = cf_digest_cred_decode(&c, &(struct cf_pl){b, l});
+		assert_true(err == 0 || err == EBADMSG);
+		if (!err) {
+			const struct cf_pl *f[] = {
+			    &c.username, &c.realm, &c.nonce,  &c.uri,
+			    &c.response, &c.qop,   &c.cnonce, &c.nc};
+
+			for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++)
+				assert_true(!f[j]->p ||
+				            (f[j]->p >= b &&
+				             f[j]->p + f[j]->l <= b + l));
+			ok++;
+		} else {
+			bad++;
+		}
+		free(b);
+	}
+	assert_true(ok > 0 && bad > 0);
+	print_message("mutated headers: %zu parsed, %zu refused\n", ok, bad);
+}
+
 static void test_verify(void **state)
 {
 	char ha1[CF_DIGEST_HEX_SIZE], ha2[CF_DIGEST_HEX_SIZE];
@@ -773,11 +832,17 @@ static void test_nonce(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_vectors_all_rows), T(test_alg_names),
-	    T(test_rfc2069_and_sess), T(test_parse_good),
-	    T(test_parse_missing),    T(test_parse_malformed),
-	    T(test_parse_prefixes),   T(test_verify),
-	    T(test_challenge),        T(test_nonce),
+	    T(test_vectors_all_rows),
+	    T(test_alg_names),
+	    T(test_rfc2069_and_sess),
+	    T(test_parse_good),
+	    T(test_parse_missing),
+	    T(test_parse_malformed),
+	    T(test_parse_prefixes),
+	    T(test_parse_mutations),
+	    T(test_verify),
+	    T(test_challenge),
+	    T(test_nonce),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -136,6 +136,21 @@ static void test_open(void **state)
 	sqlite3_close(db);
 	st = cf_mem_deref(st);
 
+	/* a file that is not a database is refused, not overwritten */
+	{
+		char junk[200];
+		FILE *f;
+
+		snprintf(junk, sizeof(junk), "%s/junk.db", dir);
+		f = fopen(junk, "wb");
+		assert_non_null(f);
+		for (int i = 0; i < 512; i++)
+			fputs("not a database ", f);
+		fclose(f);
+		assert_int_equal(cf_store_open(&st, junk, NULL), EIO);
+		assert_null(st);
+	}
+
 	/* a plain path and an in-memory database work too */
 	assert_int_equal(cf_store_open(&st, dbpath, NULL), 0);
 	st = cf_mem_deref(st);
