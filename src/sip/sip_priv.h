@@ -32,6 +32,7 @@ struct cf_sip_txn_env {
 	struct cf_list dead;   /* terminated, deref'ed by the reaper */
 	struct cf_tmr reaper;  /* 0 ms timer that empties `dead` */
 	struct cf_sip_txn_stats stats;
+	size_t pending;     /* transactions without a final response yet */
 	struct cf_mbuf tmp; /* scratch for building responses */
 	struct cf_mbuf via;
 };
@@ -65,6 +66,7 @@ struct cf_sip_strans {
 	bool invite;
 	bool rfc3261;   /* branch has the magic cookie */
 	bool cancelled; /* a CANCEL matched it */
+	bool pending;   /* counted in env->pending: no final sent yet */
 	uint32_t key;
 	struct cf_mbuf *resp; /* last response sent (ref) */
 	uint16_t code;        /* its status code */
@@ -93,6 +95,7 @@ struct cf_sip_ctrans {
 	bool invite;
 	bool cancel_pending; /* CANCEL asked before any provisional */
 	bool cancel_sent;
+	bool pending; /* counted in env->pending: no final received yet */
 	uint32_t key;
 	struct cf_tmr tmr_a; /* A / E: request retransmission */
 	struct cf_tmr tmr;   /* B, D, F, K, M */
@@ -112,6 +115,22 @@ int cf_sip_txn_send(struct cf_sip_txn_env *env, const struct cf_sip_peer *peer,
 /* Queue an object for deref on the next wheel tick (never free inside its
  * own callback chain). le must be unlinked. */
 void cf_sip_txn_bury(struct cf_sip_txn_env *env, struct cf_le *le, void *obj);
+/* Count a transaction in env->pending (on true) or stop counting it (on
+ * false); *flag is the transaction's own `pending`, so that each one is
+ * counted once whatever path ends it. env may be NULL (detached). */
+static inline void cf_sip_txn_pending_set(struct cf_sip_txn_env *env,
+                                          bool *flag, bool on)
+{
+	if (*flag == on)
+		return;
+	*flag = on;
+	if (!env)
+		return;
+	if (on)
+		env->pending++;
+	else
+		env->pending--;
+}
 
 /* strans.c */
 struct cf_sip_strans *cf_sip_strans_find(struct cf_sip_txn_env *env,

@@ -125,6 +125,7 @@ static void terminate(struct cf_sip_strans *st)
 	st->state = CF_SIP_SS_TERMINATED;
 	cf_tmr_cancel(&st->tmr);
 	cf_tmr_cancel(&st->tmr_g);
+	cf_sip_txn_pending_set(st->env, &st->pending, false);
 	if (st->env) {
 		/* the table's reference goes to the reaper */
 		cf_hash_unlink(&st->le);
@@ -134,6 +135,7 @@ static void terminate(struct cf_sip_strans *st)
 
 void cf_sip_strans_detach(struct cf_sip_strans *st)
 {
+	cf_sip_txn_pending_set(st->env, &st->pending, false);
 	st->state = CF_SIP_SS_TERMINATED;
 	cf_tmr_cancel(&st->tmr);
 	cf_tmr_cancel(&st->tmr_g);
@@ -233,6 +235,7 @@ static int strans_alloc(struct cf_sip_strans **stp, struct cf_sip_txn_env *env,
 
 	/* the table's reference */
 	cf_hash_append(env->st_ht, st->key, &st->le, cf_mem_ref(st));
+	cf_sip_txn_pending_set(env, &st->pending, true);
 
 	*stp = st;
 	return 0;
@@ -270,6 +273,8 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 	cf_mem_deref(st->resp);
 	st->resp = mb;
 	st->code = code;
+	if (code >= 200) /* sent, or the send fails and it terminates */
+		cf_sip_txn_pending_set(env, &st->pending, false);
 
 	bytes = cf_mbuf_pl(mb);
 	err = cf_sip_txn_send(env, &st->dst, &bytes);
