@@ -32,8 +32,9 @@ struct cf_sip_txn_env {
 	struct cf_list dead;   /* terminated, deref'ed by the reaper */
 	struct cf_tmr reaper;  /* 0 ms timer that empties `dead` */
 	struct cf_sip_txn_stats stats;
-	size_t pending;     /* transactions without a final response yet */
-	struct cf_mbuf tmp; /* scratch for building responses */
+	size_t pending; /* transactions without a final response yet */
+	char seed[CF_SIP_TAG_LEN + 1]; /* random, for stateless To tags */
+	struct cf_mbuf tmp;            /* scratch for building responses */
 	struct cf_mbuf via;
 };
 
@@ -152,6 +153,12 @@ int cf_sip_txn_reply_build(struct cf_mbuf **mbp, struct cf_sip_txn_env *env,
 /* Where the responses to req go (§18.2.2, RFC 3581). */
 void cf_sip_txn_resp_dst(struct cf_sip_peer *dst, const struct cf_sip_msg *req,
                          const struct cf_sip_peer *src);
+/* The To tag of a stateless response (§8.2.7): the same for the same
+ * request (retransmissions included) while env lives, a hash of its
+ * Call-ID, From tag, CSeq, top Via branch and env's random seed. */
+void cf_sip_txn_stateless_tag(const struct cf_sip_txn_env *env,
+                              const struct cf_sip_msg *req,
+                              char tag[CF_SIP_TAG_LEN + 1]);
 /* Stateless response (faults): §18.2.2 destination, received/rport. */
 int cf_sip_txn_reply_stateless(struct cf_sip_txn_env *env,
                                const struct cf_sip_msg *req,

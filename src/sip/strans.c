@@ -317,7 +317,8 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 }
 
 /* See sip.h. The transaction leaves the table now and is freed on the
- * next wheel tick (or when the caller drops its reference). */
+ * next wheel tick (or when the caller drops its reference). Its To tag is
+ * derived from the request (cf_sip_txn_stateless_tag), not random. */
 int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
                                   const char *reason, const char *hdrs,
                                   const struct cf_pl *body)
@@ -326,6 +327,10 @@ int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
 
 	if (!st || st->invite || code < 200)
 		return EINVAL;
+	/* §8.2.7: the same To tag for a retransmission, which will meet no
+	 * transaction and be answered again */
+	if (st->env && st->req && st->code < 200)
+		cf_sip_txn_stateless_tag(st->env, st->req, st->tag);
 
 	err = cf_sip_strans_reply(st, code, reason, hdrs, body);
 	if (!err)

@@ -142,6 +142,7 @@ int cf_sip_txn_env_alloc(struct cf_sip_txn_env **envp,
 	cf_mbuf_init(&env->tmp);
 	cf_mbuf_init(&env->via);
 	cf_tmr_init(&env->reaper);
+	cf_sip_rand_token(env->seed, CF_SIP_TAG_LEN);
 
 	err = cf_hash_alloc(&env->st_ht, CF_SIP_ST_BUCKETS);
 	if (err)

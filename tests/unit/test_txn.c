@@ -570,6 +570,30 @@ static void test_nict_server_stateless(void **state)
 	rx(f, buf, &p);
 	assert_int_equal(f->nreq, 2);
 	assert_int_equal(stats(f).retransmissions_absorbed, 0);
+	/* §8.2.7: answered again with the same To tag; another request
+	 * gets another one */
+	assert_int_equal(cf_sip_strans_reply_stateless(
+	                     f->st, 200, NULL, "Allow: OPTIONS\r\n", NULL),
+	                 0);
+	assert_int_equal(f->nsent, 2);
+	{
+		struct cf_sip_msg *m0 = sent_msg(f, 0), *m1 = sent_msg(f, 1);
+		struct cf_sip_msg *m2;
+
+		assert_int_equal(cf_pl_cmp(&m0->to.tag, &m1->to.tag), 0);
+		assert_int_equal(m0->to.tag.l, 16);
+		req(buf, sizeof(buf), "OPTIONS", "UDP", "z9hG4bKsl3", ";rport",
+		    NULL, 1, NULL);
+		rx(f, buf, &p);
+		assert_int_equal(
+		    cf_sip_strans_reply_stateless(f->st, 404, NULL, NULL, NULL),
+		    0);
+		m2 = sent_msg(f, 2);
+		assert_int_not_equal(cf_pl_cmp(&m0->to.tag, &m2->to.tag), 0);
+		cf_mem_deref(m0);
+		cf_mem_deref(m1);
+		cf_mem_deref(m2);
+	}
 	f->st = cf_mem_deref(f->st);
 	adv(f, 1);
 
@@ -925,6 +949,17 @@ static void test_fault_request(void **state)
 	assert_int_equal(cf_sa_port(&f->sent[0].peer.addr), 40010);
 	assert_int_equal(stats(f).bad_requests, 1);
 
+	/* a retransmission: answered again, with the same To tag (§8.2.7) */
+	m = dec(buf);
+	m->fault.code = 400;
+	m->fault.reason = "Bad CSeq";
+	m->respondable = true;
+	cf_sip_txn_recv(f->env, &f->h, m, &p);
+	cf_mem_deref(m);
+	assert_int_equal(f->nsent, 2);
+	assert_string_equal(f->sent[0].bytes, f->sent[1].bytes);
+	assert_int_equal(stats(f).bad_requests, 2);
+
 	/* not respondable: dropped, counted */
 	m = dec(buf);
 	m->fault.code = 400;
@@ -932,8 +967,8 @@ static void test_fault_request(void **state)
 	m->respondable = false;
 	cf_sip_txn_recv(f->env, &f->h, m, &p);
 	cf_mem_deref(m);
-	assert_int_equal(f->nsent, 1);
-	assert_int_equal(stats(f).bad_requests, 2);
+	assert_int_equal(f->nsent, 2);
+	assert_int_equal(stats(f).bad_requests, 3);
 
 	/* a faulty response: dropped, counted */
 	m = dec("SIP/2.0 200 OK\r\n"
@@ -946,7 +981,7 @@ static void test_fault_request(void **state)
 	cf_mem_deref(m);
 	assert_int_equal(stats(f).bad_responses, 1);
 	assert_int_equal(f->nstray, 0);
-	assert_int_equal(f->nsent, 1);
+	assert_int_equal(f->nsent, 2);
 }
 
 /* A real malformed request from the decoder: answered 4xx with the
