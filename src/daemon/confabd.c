@@ -74,8 +74,8 @@ static void usage(FILE *f)
 	        "mode)\n"
 	        "  -V, --version          print the version and exit\n"
 	        "  -h, --help             this text\n"
-	        "Signals: SIGTERM/SIGINT stop (open transactions get up to "
-	        "[general] shutdown_timeout s), SIGHUP reloads.\n"
+	        "Signals: SIGTERM/SIGINT stop (unanswered transactions get "
+	        "up to [general] shutdown_timeout s), SIGHUP reloads.\n"
 	        "Keys and defaults: docs/configuration.md.\n");
 }
 
