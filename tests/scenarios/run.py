@@ -1,0 +1,576 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""run.py - one end-to-end scenario against a real confabd.
+
+Usage: run.py --confabd EXE --confabctl EXE CASE
+
+Each CASE (see CASES at the bottom) starts its own confabd on free loopback
+ports with a temporary data directory, drives it with SIPp (the XML files next
+to this script) or with raw sockets (what SIPp cannot do: several messages in
+one TCP write, garbage, oversize datagrams), then stops it with SIGTERM and
+checks that it exited 0 with no sanitizer report on stderr.
+
+Exit 0 on success, 1 on failure (a missing program, sipp or confabd, is a
+failure, never a skip). Every wait is bounded.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DOMAIN = "confab.test"
+SANITIZER_RE = re.compile(
+    r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|LeakSanitizer|"
+    r"runtime error:|UndefinedBehaviorSanitizer")
+
+
+class Failure(Exception):
+    pass
+
+
+# Every Daemon started, so that main() can kill a failed case's confabd (by
+# its PID) before it removes the temporary directory.
+DAEMONS = []
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+    print("ok: " + what, flush=True)
+
+
+# ----------------------------------------------------------------- ports
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (bind port 0, then
+    check the same number on the other protocol; bounded retries)."""
+    for _ in range(50):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+    raise Failure("no free port pair on 127.0.0.1")
+
+
+# ---------------------------------------------------------------- daemon
+
+class Daemon:
+    """A confabd of our own: config file and data dir in a temp dir."""
+
+    def __init__(self, args, tmp, extra=None):
+        self.exe = args.confabd
+        self.ctl = args.confabctl
+        self.tmp = tmp
+        self.port = free_port()
+        self.data = os.path.join(tmp, "var")
+        os.mkdir(self.data)
+        self.conf = os.path.join(tmp, "confab.conf")
+        sections = {
+            "general": {
+                "data_dir": self.data,
+                "domain": DOMAIN,
+                "log_level": "info",
+            },
+            "sip": {
+                "listen": "udp:127.0.0.1:%d, tcp:127.0.0.1:%d"
+                % (self.port, self.port),
+                "workers": "2",
+            },
+        }
+        for sk, v in (extra or {}).items():
+            s, k = sk.split(".", 1)
+            sections.setdefault(s, {})[k] = v
+        with open(self.conf, "w") as f:
+            for s, kv in sections.items():
+                f.write("[%s]\n" % s)
+                for k, v in kv.items():
+                    f.write("%s = %s\n" % (k, v))
+                f.write("\n")
+        self.out = open(os.path.join(tmp, "confabd.out"), "w+")
+        self.err = open(os.path.join(tmp, "confabd.err"), "w+")
+        self.proc = None
+
+    def start(self):
+        if not os.access(self.exe, os.X_OK):
+            raise Failure("confabd not found: " + self.exe)
+        self.proc = subprocess.Popen(
+            [self.exe, "--config", self.conf], stdin=subprocess.DEVNULL,
+            stdout=self.out, stderr=self.err, cwd=self.tmp)
+        DAEMONS.append(self)
+        # Ready when the TCP listener accepts (bounded: 10 s).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise Failure("confabd exited at start (%d): %s"
+                              % (self.proc.returncode, self.stderr()))
+            try:
+                socket.create_connection(("127.0.0.1", self.port),
+                                         timeout=1).close()
+                print("confabd pid %d on 127.0.0.1:%d"
+                      % (self.proc.pid, self.port), flush=True)
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise Failure("confabd did not listen on tcp %d within 10 s"
+                      % self.port)
+
+    def stderr(self):
+        self.err.flush()
+        with open(self.err.name, errors="replace") as f:
+            return f.read()
+
+    def ctl_run(self, *argv, timeout=10):
+        if not os.access(self.ctl, os.X_OK):
+            raise Failure("confabctl not found: " + self.ctl)
+        return subprocess.run([self.ctl, "--config", self.conf] + list(argv),
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def status_json(self):
+        r = self.ctl_run("status", "--json")
+        check(r.returncode == 0, "confabctl status --json exits 0 (%d: %s)"
+              % (r.returncode, r.stderr.strip()))
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            raise Failure("confabctl status --json is not JSON: %r"
+                          % r.stdout[:200])
+
+    def stop(self):
+        """SIGTERM by PID; it must exit 0 within 15 s with a clean
+        stderr."""
+        if self.proc is None:
+            return
+        p, self.proc = self.proc, None
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+                raise Failure("confabd did not exit within 15 s of SIGTERM")
+        err = self.stderr()
+        m = SANITIZER_RE.search(err)
+        check(m is None, "no sanitizer report on confabd's stderr"
+              + ("" if m is None else ":\n" + err[-4000:]))
+        check(p.returncode == 0, "confabd exited 0 after SIGTERM (got %d)"
+              % p.returncode)
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+def counter(status, *words):
+    """Sum of the numeric status fields whose dotted name contains every
+    word (the counters may be nested objects)."""
+    total, names = 0, []
+
+    def walk(obj, path):
+        nonlocal total
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(v, path + [str(k)])
+        elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+            name = ".".join(path).lower()
+            if all(w in name for w in words):
+                total += obj
+                names.append(name)
+
+    walk(status, [])
+    return total, names
+
+
+# ------------------------------------------------------------------ sipp
+
+def sipp(d, scenario, transport, extra=()):
+    exe = shutil.which("sipp")
+    if exe is None:
+        raise Failure("sipp not found (package sip-tester)")
+    local = free_port()
+    cmd = [exe, "127.0.0.1:%d" % d.port, "-sf", os.path.join(HERE, scenario),
+           "-key", "domain", DOMAIN, "-i", "127.0.0.1", "-p", str(local),
+           "-t", transport, "-m", "1", "-l", "1", "-timeout", "30s",
+           "-timeout_error", "-nostdin", "-trace_err", "-error_file",
+           os.path.join(d.tmp, "sipp.err")] + list(extra)
+    print("$ " + " ".join(cmd), flush=True)
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=60, cwd=d.tmp)
+    if r.returncode != 0:
+        sys.stdout.write(r.stdout[-3000:] + r.stderr[-3000:])
+        try:
+            with open(os.path.join(d.tmp, "sipp.err"),
+                      errors="replace") as f:
+                sys.stdout.write(f.read()[-3000:])
+        except OSError:
+            pass
+    check(r.returncode == 0, "sipp %s over %s exits 0 (got %d)"
+          % (scenario, transport, r.returncode))
+
+
+# ------------------------------------------------------------ raw sockets
+
+def request(method, port, transport="UDP", branch=None, call_id=None,
+            cseq=1, ruri=None, extra="", body=""):
+    branch = branch or "z9hG4bK-raw-%d-%d" % (os.getpid(), time.monotonic_ns())
+    call_id = call_id or "raw-%d-%d@127.0.0.1" % (os.getpid(),
+                                                  time.monotonic_ns())
+    ruri = ruri or "sip:127.0.0.1:%d" % port
+    msg = ("%s %s SIP/2.0\r\n"
+           "Via: SIP/2.0/%s 127.0.0.1:9;branch=%s;rport\r\n"
+           "Max-Forwards: 70\r\n"
+           "From: <sip:raw@%s>;tag=raw%d\r\n"
+           "To: <%s>\r\n"
+           "Call-ID: %s\r\n"
+           "CSeq: %d %s\r\n"
+           "%s"
+           "Content-Length: %d\r\n\r\n%s"
+           % (method, ruri, transport, branch, DOMAIN, os.getpid(), ruri,
+              call_id, cseq, method, extra, len(body.encode()), body))
+    return msg.encode()
+
+
+class Stream:
+    """A TCP connection that splits what it reads into SIP messages."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.s.settimeout(10)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def read_more(self):
+        data = self.s.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def read_msg(self):
+        while True:
+            head_end = self.buf.find(b"\r\n\r\n")
+            if head_end >= 0:
+                head = self.buf[:head_end].decode(errors="replace")
+                m = re.search(r"(?im)^(content-length|l)\s*:\s*(\d+)", head)
+                n = int(m.group(2)) if m else 0
+                if len(self.buf) >= head_end + 4 + n:
+                    msg = self.buf[:head_end + 4 + n]
+                    self.buf = self.buf[head_end + 4 + n:]
+                    return msg.decode(errors="replace")
+            self.read_more()
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            self.read_more()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def closed_by_peer(self):
+        """True when the peer closes within 10 s (what it sent first,
+        e.g. a 400, is dropped)."""
+        try:
+            while True:
+                self.read_more()
+        except EOFError:
+            return True
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.s.close()
+
+
+def status_line(msg):
+    return msg.split("\r\n", 1)[0]
+
+
+def header(msg, name):
+    m = re.search(r"(?im)^%s\s*:\s*(.*)$" % re.escape(name), msg)
+    return m.group(1).strip() if m else None
+
+
+def udp_socket():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    u.settimeout(10)
+    return u
+
+
+def udp_recv(u):
+    data, _ = u.recvfrom(70000)
+    return data.decode(errors="replace")
+
+
+# ------------------------------------------------------------------ cases
+
+def case_options_udp(args, tmp):
+    d = Daemon(args, tmp).start()
+    sipp(d, "options.xml", "u1")
+    d.stop()
+
+
+def case_options_tcp(args, tmp):
+    d = Daemon(args, tmp).start()
+    sipp(d, "options.xml", "t1")
+    d.stop()
+
+
+def case_invite_cancel_udp(args, tmp):
+    d = Daemon(args, tmp).start()
+    sipp(d, "invite_cancel.xml", "u1")
+    d.stop()
+
+
+def case_invite_cancel_tcp(args, tmp):
+    d = Daemon(args, tmp).start()
+    sipp(d, "invite_cancel.xml", "t1")
+    d.stop()
+
+
+def case_invite_timeout(args, tmp):
+    d = Daemon(args, tmp, {"ring.timeout": "2"}).start()
+    sipp(d, "invite_timeout.xml", "u1")
+    d.stop()
+
+
+def case_bad_request(args, tmp):
+    d = Daemon(args, tmp).start()
+    sipp(d, "bad_request.xml", "u1")
+    sipp(d, "bad_request.xml", "t1")
+    d.stop()
+
+
+def case_unknown(args, tmp):
+    d = Daemon(args, tmp).start()
+    sipp(d, "unknown.xml", "u1")
+    d.stop()
+
+
+def case_retransmission(args, tmp):
+    """The same OPTIONS twice (same branch and Call-ID): the server
+    transaction absorbs the copy and resends its response, so both answers
+    are byte for byte the same (same To tag); the same for an INVITE, whose
+    copy gets the last provisional again (RFC 3261 §17.2.1, §17.2.2)."""
+    d = Daemon(args, tmp).start()
+    before, _ = counter(d.status_json(), "retrans")
+    u = udp_socket()
+    req = request("OPTIONS", d.port)
+    u.sendto(req, ("127.0.0.1", d.port))
+    r1 = udp_recv(u)
+    check(status_line(r1).startswith("SIP/2.0 200"),
+          "first OPTIONS copy answered 200: " + status_line(r1))
+    u.sendto(req, ("127.0.0.1", d.port))
+    r2 = udp_recv(u)
+    check(r2 == r1, "second copy answered with the same 200 (To: %s)"
+          % header(r2, "To"))
+    check(";tag=" in (header(r1, "To") or ""), "the 200 has a To tag")
+
+    inv = request("INVITE", d.port, ruri="sip:ring@" + DOMAIN)
+    u.sendto(inv, ("127.0.0.1", d.port))
+    first = udp_recv(u)
+    while status_line(first).startswith("SIP/2.0 100"):
+        first = udp_recv(u)
+    check(status_line(first).startswith("SIP/2.0 180"),
+          "INVITE to ring answered 180: " + status_line(first))
+    u.sendto(inv, ("127.0.0.1", d.port))
+    again = udp_recv(u)
+    check(again == first, "INVITE copy answered with the same 180")
+    # Cancel it and take the 200 (CANCEL) and the 487, then ACK.
+    m = re.search(r"branch=([^;\r\n]+)", inv.decode())
+    cid = header(inv.decode(), "Call-ID")
+    cancel = request("CANCEL", d.port, branch=m.group(1), call_id=cid,
+                     ruri="sip:ring@" + DOMAIN)
+    u.sendto(cancel, ("127.0.0.1", d.port))
+    got = {}
+    for _ in range(6):
+        r = udp_recv(u)
+        got[(status_line(r).split(" ")[1], header(r, "CSeq"))] = r
+        if ("200", "1 CANCEL") in got and ("487", "1 INVITE") in got:
+            break
+    check(("200", "1 CANCEL") in got, "CANCEL answered 200")
+    check(("487", "1 INVITE") in got, "INVITE answered 487")
+    ack = request("ACK", d.port, branch=m.group(1), call_id=cid,
+                  ruri="sip:ring@" + DOMAIN).replace(
+        b"To: <sip:ring@%s>" % DOMAIN.encode(),
+        b"To: " + header(got[("487", "1 INVITE")], "To").encode())
+    u.sendto(ack, ("127.0.0.1", d.port))
+
+    after, names = counter(d.status_json(), "retrans")
+    check(bool(names), "status has a retransmission counter")
+    check(after >= before + 2, "retransmission counter rose by 2 or more "
+          "(%s: %d -> %d)" % (",".join(names), before, after))
+    u.close()
+    d.stop()
+
+
+def case_tcp_pipelining(args, tmp):
+    """Two OPTIONS in one write get two 200s; one split in three writes
+    gets one; a CRLF CRLF ping gets a CRLF pong (RFC 5626 §3.5.1)."""
+    d = Daemon(args, tmp).start()
+    s = Stream(d.port)
+    a = request("OPTIONS", d.port, "TCP", cseq=1)
+    b = request("OPTIONS", d.port, "TCP", cseq=2)
+    s.send(a + b)
+    r1, r2 = s.read_msg(), s.read_msg()
+    check(status_line(r1).startswith("SIP/2.0 200")
+          and header(r1, "CSeq") == "1 OPTIONS",
+          "first pipelined OPTIONS answered 200")
+    check(status_line(r2).startswith("SIP/2.0 200")
+          and header(r2, "CSeq") == "2 OPTIONS",
+          "second pipelined OPTIONS answered 200")
+    c = request("OPTIONS", d.port, "TCP", cseq=3, body="")
+    cut1, cut2 = 10, len(c) - 5
+    for part in (c[:cut1], c[cut1:cut2], c[cut2:]):
+        s.send(part)
+        time.sleep(0.2)
+    r3 = s.read_msg()
+    check(status_line(r3).startswith("SIP/2.0 200")
+          and header(r3, "CSeq") == "3 OPTIONS",
+          "OPTIONS split over three writes answered 200")
+    s.send(b"\r\n\r\n")
+    check(s.read_exact(2) == b"\r\n", "CRLF CRLF ping answered CRLF pong")
+    s.send(request("OPTIONS", d.port, "TCP", cseq=4))
+    r4 = s.read_msg()
+    check(status_line(r4).startswith("SIP/2.0 200")
+          and header(r4, "CSeq") == "4 OPTIONS",
+          "connection still works after the keep-alive")
+    s.close()
+    d.stop()
+
+
+def case_tcp_garbage(args, tmp):
+    """Garbage on one TCP connection closes that connection only."""
+    d = Daemon(args, tmp).start()
+    good = Stream(d.port)
+    good.send(request("OPTIONS", d.port, "TCP", cseq=1))
+    check(status_line(good.read_msg()).startswith("SIP/2.0 200"),
+          "good connection answered before")
+    bad = Stream(d.port)
+    bad.send(b"\x16\x03\x01\x00\xa5 this is not SIP at all\r\n\r\n"
+             + b"\x00\xff" * 64 + b"\r\n\r\n")
+    check(bad.closed_by_peer(), "connection with garbage closed by confabd")
+    bad.close()
+    good.send(request("OPTIONS", d.port, "TCP", cseq=2))
+    r = good.read_msg()
+    check(status_line(r).startswith("SIP/2.0 200")
+          and header(r, "CSeq") == "2 OPTIONS",
+          "other connection still answered after")
+    good.close()
+    d.stop()
+
+
+def case_oversize_udp(args, tmp):
+    """A datagram over the size limit gets 513 (RFC 3261 §21.5.11)."""
+    d = Daemon(args, tmp, {"sip.max_msg_size": "4096"}).start()
+    u = udp_socket()
+    big = request("OPTIONS", d.port, extra="X-Pad: %s\r\n" % ("p" * 6000))
+    u.sendto(big, ("127.0.0.1", d.port))
+    r = udp_recv(u)
+    check(status_line(r).startswith("SIP/2.0 513"),
+          "oversize OPTIONS answered 513: " + status_line(r))
+    u.sendto(request("OPTIONS", d.port), ("127.0.0.1", d.port))
+    r = udp_recv(u)
+    check(status_line(r).startswith("SIP/2.0 200"),
+          "a normal OPTIONS after it answered 200")
+    u.close()
+    d.stop()
+
+
+def case_check_config(args, tmp):
+    """--check-config: a good file exits 0; a bad key is reported with
+    its line number and exits 1."""
+    if not os.access(args.confabd, os.X_OK):
+        raise Failure("confabd not found: " + args.confabd)
+    good = os.path.join(tmp, "good.conf")
+    with open(good, "w") as f:
+        f.write("[general]\ndomain = %s\n" % DOMAIN)
+    r = subprocess.run([args.confabd, "--check-config", "--config", good],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=20)
+    check(r.returncode == 0, "--check-config on a good file exits 0 "
+          "(%d: %s)" % (r.returncode, r.stderr.strip()))
+    bad = os.path.join(tmp, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("; a comment\n[general]\ndomain = %s\n\nno_such_key = 1\n"
+                % DOMAIN)
+    r = subprocess.run([args.confabd, "--check-config", "--config", bad],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=20)
+    out = r.stdout + r.stderr
+    check(r.returncode == 1, "--check-config on a bad key exits 1 (got %d)"
+          % r.returncode)
+    check(re.search(r"\b5\b", out) is not None and "no_such_key" in out,
+          "the report names line 5 and the key: " + out.strip())
+
+
+def case_confabctl_status(args, tmp):
+    """confabctl status prints counters while confabd runs, and fails
+    clearly (non-zero, a message on stderr) when it does not."""
+    d = Daemon(args, tmp).start()
+    r = d.ctl_run("status")
+    check(r.returncode == 0, "confabctl status exits 0 (%d: %s)"
+          % (r.returncode, r.stderr.strip()))
+    check(re.search(r"\d", r.stdout) is not None and len(r.stdout) > 20,
+          "confabctl status prints counters:\n" + r.stdout)
+    st = d.status_json()
+    check(isinstance(st, dict) and len(st) > 0, "status --json is an object")
+    d.stop()
+    r = d.ctl_run("status")
+    check(r.returncode != 0, "confabctl status fails when confabd is down "
+          "(got %d)" % r.returncode)
+    check(len(r.stderr.strip()) > 0, "and says why: " + r.stderr.strip())
+
+
+CASES = {name[5:]: fn for name, fn in globals().items()
+         if name.startswith("case_")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--confabd", required=True)
+    ap.add_argument("--confabctl", required=True)
+    ap.add_argument("case", choices=sorted(CASES))
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="confab-scn-")
+    try:
+        CASES[args.case](args, tmp)
+    except (Failure, OSError, EOFError, subprocess.TimeoutExpired) as e:
+        print("FAIL: %s: %s" % (type(e).__name__, e), flush=True)
+        for n in ("confabd.out", "confabd.err"):
+            p = os.path.join(tmp, n)
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    print("--- %s (tail)\n%s" % (n, f.read()[-4000:]))
+        return 1
+    finally:
+        for d in DAEMONS:
+            d.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("PASS: " + args.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
