@@ -87,11 +87,11 @@ class Daemon:
                 "data_dir": self.data,
                 "domain": DOMAIN,
                 "log_level": "info",
+                "workers": "2",
             },
             "sip": {
                 "listen": "udp:127.0.0.1:%d, tcp:127.0.0.1:%d"
                 % (self.port, self.port),
-                "workers": "2",
             },
         }
         for sk, v in (extra or {}).items():
@@ -350,7 +350,7 @@ def case_invite_cancel_tcp(args, tmp):
 
 
 def case_invite_timeout(args, tmp):
-    d = Daemon(args, tmp, {"ring.timeout": "2"}).start()
+    d = Daemon(args, tmp, {"test.ring_timeout": "2"}).start()
     sipp(d, "invite_timeout.xml", "u1")
     d.stop()
 
@@ -483,7 +483,7 @@ def case_tcp_garbage(args, tmp):
 
 def case_oversize_udp(args, tmp):
     """A datagram over the size limit gets 513 (RFC 3261 §21.5.11)."""
-    d = Daemon(args, tmp, {"sip.max_msg_size": "4096"}).start()
+    d = Daemon(args, tmp, {"sip.max_message_size": "4096"}).start()
     u = udp_socket()
     big = request("OPTIONS", d.port, extra="X-Pad: %s\r\n" % ("p" * 6000))
     u.sendto(big, ("127.0.0.1", d.port))
