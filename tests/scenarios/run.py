@@ -230,7 +230,7 @@ def sipp(d, scenario, transport, extra=()):
 # ------------------------------------------------------------ raw sockets
 
 def request(method, port, transport="UDP", branch=None, call_id=None,
-            cseq=1, ruri=None, extra="", body=""):
+            cseq=1, ruri=None, extra="", body="", cseq_text=None):
     branch = branch or "z9hG4bK-raw-%d-%d" % (os.getpid(), time.monotonic_ns())
     call_id = call_id or "raw-%d-%d@127.0.0.1" % (os.getpid(),
                                                   time.monotonic_ns())
@@ -241,11 +241,12 @@ def request(method, port, transport="UDP", branch=None, call_id=None,
            "From: <sip:raw@%s>;tag=raw%d\r\n"
            "To: <%s>\r\n"
            "Call-ID: %s\r\n"
-           "CSeq: %d %s\r\n"
+           "CSeq: %s\r\n"
            "%s"
            "Content-Length: %d\r\n\r\n%s"
            % (method, ruri, transport, branch, DOMAIN, os.getpid(), ruri,
-              call_id, cseq, method, extra, len(body.encode()), body))
+              call_id, cseq_text or "%d %s" % (cseq, method), extra,
+              len(body.encode()), body))
     return msg.encode()
 
 
@@ -478,6 +479,32 @@ def case_tcp_garbage(args, tmp):
           and header(r, "CSeq") == "2 OPTIONS",
           "other connection still answered after")
     good.close()
+    d.stop()
+
+
+def case_bad_cseq(args, tmp):
+    """A CSeq that is not a number, or overflows 32 bits (RFC 4475
+    §3.1.2.5), gets 400 whose reason phrase names CSeq, over UDP and TCP
+    (RFC 3261 §8.1.1.5, §21.4.1)."""
+    d = Daemon(args, tmp).start()
+    bad = ("one OPTIONS", "36893488147419103232 OPTIONS")
+    u = udp_socket()
+    for text in bad:
+        u.sendto(request("OPTIONS", d.port, cseq_text=text),
+                 ("127.0.0.1", d.port))
+        r = udp_recv(u)
+        check(re.match(r"SIP/2\.0 400 .*cseq", status_line(r), re.I)
+              is not None, "UDP CSeq %r answered 400 naming CSeq: %s"
+              % (text, status_line(r)))
+    u.close()
+    for text in bad:
+        s = Stream(d.port)
+        s.send(request("OPTIONS", d.port, "TCP", cseq_text=text))
+        r = s.read_msg()
+        check(re.match(r"SIP/2\.0 400 .*cseq", status_line(r), re.I)
+              is not None, "TCP CSeq %r answered 400 naming CSeq: %s"
+              % (text, status_line(r)))
+        s.close()
     d.stop()
 
 
