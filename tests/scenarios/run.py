@@ -114,22 +114,19 @@ class Daemon:
             [self.exe, "--config", self.conf], stdin=subprocess.DEVNULL,
             stdout=self.out, stderr=self.err, cwd=self.tmp)
         DAEMONS.append(self)
-        # Ready when the TCP listener accepts (bounded: 10 s).
+        # Ready when it prints its banner ("... listening on ..."), which
+        # it does once it serves requests (bounded: 10 s).
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise Failure("confabd exited at start (%d): %s"
                               % (self.proc.returncode, self.stderr()))
-            try:
-                socket.create_connection(("127.0.0.1", self.port),
-                                         timeout=1).close()
+            if " listening on " in self.stderr():
                 print("confabd pid %d on 127.0.0.1:%d"
                       % (self.proc.pid, self.port), flush=True)
                 return self
-            except OSError:
-                time.sleep(0.05)
-        raise Failure("confabd did not listen on tcp %d within 10 s"
-                      % self.port)
+            time.sleep(0.05)
+        raise Failure("confabd printed no 'listening on' banner within 10 s")
 
     def stderr(self):
         self.err.flush()
@@ -170,7 +167,8 @@ class Daemon:
         err = self.stderr()
         m = SANITIZER_RE.search(err)
         check(m is None, "no sanitizer report on confabd's stderr"
-              + ("" if m is None else ":\n" + err[-4000:]))
+              + ("" if m is None else
+                 ":\n" + err[max(0, m.start() - 300):m.start() + 3000]))
         check(p.returncode == 0, "confabd exited 0 after SIGTERM (got %d)"
               % p.returncode)
 
@@ -580,6 +578,8 @@ def main():
     ap.add_argument("--confabctl", required=True)
     ap.add_argument("case", choices=sorted(CASES))
     args = ap.parse_args()
+    args.confabd = os.path.abspath(args.confabd)
+    args.confabctl = os.path.abspath(args.confabctl)
     tmp = tempfile.mkdtemp(prefix="confab-scn-")
     try:
         CASES[args.case](args, tmp)
