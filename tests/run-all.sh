@@ -73,14 +73,16 @@ with open(sys.argv[1]) as f:
         else:
             bad += 1
             names.append("%s(%s)" % (t.get("name"), t.get("result")))
-print(ok, bad, " ".join(names))
+print(ok, bad)
+print(", ".join(names))
 EOF
 	) || { fail "count:$log"; return; }
 	local ok bad names
-	read -r ok bad names <<<"$counts"
+	read -r ok bad <<<"$(head -n 1 <<<"$counts")"
+	names=$(tail -n +2 <<<"$counts")
 	passed=$((passed + ok))
 	failed=$((failed + bad))
-	[ -n "$names" ] && failed_names+=($names)
+	[ -n "$names" ] && failed_names+=("$names")
 	return 0
 }
 
@@ -155,7 +157,7 @@ fi
 run_fuzzers
 
 if [ ${#failed_names[@]} -gt 0 ]; then
-	echo "failed: ${failed_names[*]}"
+	(IFS=,; echo "failed: ${failed_names[*]}")
 fi
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
