@@ -61,7 +61,7 @@ build: deps-run
 # data under ./var, the demo domain. It prints what it listens on.
 run: build
 	@mkdir -p var
-	exec ./$(BUILD)/src/daemon/confabd
+	@exec ./$(BUILD)/src/daemon/confabd
 
 # Every test under ASan+UBSan (unit, vectors, SIPp scenarios) and each fuzz
 # target for $(FUZZ_TEST_SECONDS) s. The last line is "N passed, N failed";
