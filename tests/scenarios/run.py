@@ -51,22 +51,30 @@ def check(cond, what):
 # ----------------------------------------------------------------- ports
 
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1 (bind port 0, then
-    check the same number on the other protocol; bounded retries)."""
+    """A port free for UDP and TCP on 127.0.0.1 and ::1 (bind port 0 on
+    TCP/IPv4, then check the same number on the others; bounded retries;
+    racy only against processes that bind explicit ports in between)."""
     for _ in range(50):
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         t.bind(("127.0.0.1", 0))
         port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        others = []
         try:
-            u.bind(("127.0.0.1", port))
+            for fam, typ, host in (
+                    (socket.AF_INET, socket.SOCK_DGRAM, "127.0.0.1"),
+                    (socket.AF_INET6, socket.SOCK_STREAM, "::1"),
+                    (socket.AF_INET6, socket.SOCK_DGRAM, "::1")):
+                o = socket.socket(fam, typ)
+                others.append(o)
+                o.bind((host, port))
             return port
         except OSError:
             continue
         finally:
-            u.close()
+            for o in others:
+                o.close()
             t.close()
-    raise Failure("no free port pair on 127.0.0.1")
+    raise Failure("no free port on 127.0.0.1 and ::1")
 
 
 # ---------------------------------------------------------------- daemon
@@ -74,7 +82,7 @@ def free_port():
 class Daemon:
     """A confabd of our own: config file and data dir in a temp dir."""
 
-    def __init__(self, args, tmp, extra=None):
+    def __init__(self, args, tmp, extra=None, ipv6=False):
         self.exe = args.confabd
         self.ctl = args.confabctl
         self.tmp = tmp
@@ -90,8 +98,10 @@ class Daemon:
                 "workers": "2",
             },
             "sip": {
-                "listen": "udp:127.0.0.1:%d, tcp:127.0.0.1:%d"
-                % (self.port, self.port),
+                "listen": "udp:127.0.0.1:%d, tcp:127.0.0.1:%d" % (
+                    self.port, self.port) + (
+                    ", udp:[::1]:%d, tcp:[::1]:%d" % (self.port, self.port)
+                    if ipv6 else ""),
             },
         }
         for sk, v in (extra or {}).items():
@@ -200,13 +210,15 @@ def counter(status, *words):
 
 # ------------------------------------------------------------------ sipp
 
-def sipp(d, scenario, transport, extra=()):
+def sipp(d, scenario, transport, extra=(), ipv6=False):
     exe = shutil.which("sipp")
     if exe is None:
         raise Failure("sipp not found (package sip-tester)")
     local = free_port()
-    cmd = [exe, "127.0.0.1:%d" % d.port, "-sf", os.path.join(HERE, scenario),
-           "-key", "domain", DOMAIN, "-i", "127.0.0.1", "-p", str(local),
+    host = "::1" if ipv6 else "127.0.0.1"
+    remote = ("[::1]:%d" if ipv6 else "127.0.0.1:%d") % d.port
+    cmd = [exe, remote, "-sf", os.path.join(HERE, scenario),
+           "-key", "domain", DOMAIN, "-i", host, "-p", str(local),
            "-t", transport, "-m", "1", "-l", "1", "-timeout", "30s",
            "-timeout_error", "-nostdin", "-trace_err", "-error_file",
            os.path.join(d.tmp, "sipp.err")] + list(extra)
@@ -221,8 +233,8 @@ def sipp(d, scenario, transport, extra=()):
                 sys.stdout.write(f.read()[-3000:])
         except OSError:
             pass
-    check(r.returncode == 0, "sipp %s over %s exits 0 (got %d)"
-          % (scenario, transport, r.returncode))
+    check(r.returncode == 0, "sipp %s over %s%s exits 0 (got %d)"
+          % (scenario, transport, " IPv6" if ipv6 else "", r.returncode))
 
 
 # ------------------------------------------------------------ raw sockets
@@ -364,6 +376,15 @@ def case_bad_request(args, tmp):
 def case_unknown(args, tmp):
     d = Daemon(args, tmp).start()
     sipp(d, "unknown.xml", "u1")
+    d.stop()
+
+
+def case_ipv6(args, tmp):
+    """OPTIONS and INVITE/CANCEL over UDP and TCP on ::1."""
+    d = Daemon(args, tmp, ipv6=True).start()
+    for tp in ("u1", "t1"):
+        sipp(d, "options.xml", tp, ipv6=True)
+        sipp(d, "invite_cancel.xml", tp, ipv6=True)
     d.stop()
 
 
