@@ -26,8 +26,9 @@
 enum { MBOX_BATCH = 4096 };
 
 struct cf_mbox {
-	_Alignas(64) struct cf_mbox_node *_Atomic head; /* producers */
-	_Alignas(64) struct cf_mbox_node *tail;         /* consumer */
+	struct cf_mbox_node *_Atomic head; /* producers */
+	char pad[64]; /* keep the consumer's fields off the producers' line */
+	struct cf_mbox_node *tail; /* consumer */
 	struct cf_mbox_node stub;
 	atomic_size_t pending;
 	struct cf_loop *loop;

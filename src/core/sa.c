@@ -12,16 +12,18 @@ enum {
 };
 
 /* Numeric only (no DNS, no zone ids): EBADMSG when addr is not an IPv4
- * dotted quad or an IPv6 address, with or without brackets. */
+ * dotted quad or an IPv6 address (with or without brackets). */
 int cf_sa_set_pl(struct cf_sa *sa, const struct cf_pl *addr, uint16_t port)
 {
 	char buf[SA_ADDR_MAX + 1];
 	struct cf_pl a;
+	bool bracket;
 
 	if (!sa || !addr || !addr->p)
 		return EINVAL;
 	a = *addr;
-	if (a.l >= 2 && a.p[0] == '[' && a.p[a.l - 1] == ']') {
+	bracket = a.l >= 2 && a.p[0] == '[' && a.p[a.l - 1] == ']';
+	if (bracket) {
 		a.p++;
 		a.l -= 2;
 	}
@@ -31,7 +33,7 @@ int cf_sa_set_pl(struct cf_sa *sa, const struct cf_pl *addr, uint16_t port)
 	buf[a.l] = '\0';
 	memset(sa, 0, sizeof(*sa));
 	if (!cf_pl_chr(&a, ':')) {
-		if (inet_pton(AF_INET, buf, &sa->u.in.sin_addr) != 1)
+		if (bracket || inet_pton(AF_INET, buf, &sa->u.in.sin_addr) != 1)
 			return EBADMSG;
 		sa->u.in.sin_family = AF_INET;
 		sa->u.in.sin_port = htons(port);
