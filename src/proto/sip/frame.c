@@ -30,19 +30,27 @@ int cf_sip_head_scan(const uint8_t *data, size_t len, struct cf_sip_head *hs)
 	return ENODATA;
 }
 
-/* The first line must start like a SIP start line: a method token or
- * "SIP/" followed by SP. Anything else on a stream is garbage. */
-static int start_check(const char *p, const char *e)
+/* The first line must look like a start line: "SIP/" for a status line,
+ * or a method token, SP, and (once the line is complete) a second SP, as
+ * the decoder wants (msg.c request_line). Anything else on a stream is
+ * garbage. [p, e) is the line so far; complete tells if it ended. */
+static int start_check(const char *p, const char *e, bool complete)
 {
 	const char *s = p;
 
 	if (e - p >= 4 && !memcmp(p, "SIP/", 4))
-		p += 4;
-	while (p < e && (cc_is((uint8_t)*p, CC_TOKEN) || *p == '/'))
+		return 0;
+	if (e - p < 4 && !memcmp(p, "SIP/", (size_t)(e - p)) && !complete)
+		return ENODATA;
+	while (p < e && cc_is((uint8_t)*p, CC_TOKEN))
 		p++;
 	if (p == e)
-		return e - s > 64 ? EBADMSG : ENODATA;
-	return (*p == ' ' && p > s) ? 0 : EBADMSG;
+		return (complete || e - s > 64) ? EBADMSG : ENODATA;
+	if (*p != ' ' || p == s)
+		return EBADMSG;
+	if (complete && !memchr(p + 1, ' ', (size_t)(e - p - 1)))
+		return EBADMSG;
+	return 0;
 }
 
 /* Content-Length of a stream message: exactly one value, or several equal
@@ -120,9 +128,7 @@ int cf_sip_frame(const uint8_t *data, size_t len, size_t max, size_t *msglen,
 	}
 
 	line_next(s, s + len, &ce);
-	err = start_check(s, ce);
-	if (err == ENODATA && ce < s + len)
-		err = EBADMSG; /* a whole first line without a SP */
+	err = start_check(s, ce, ce < s + len);
 	if (err)
 		return (err == ENODATA && len > max) ? EMSGSIZE : err;
 

@@ -155,8 +155,10 @@ static void hdr_eager(struct cf_sip_msg *msg, struct cf_sip_hdr *h,
 		if (seen->via)
 			break;
 		seen->via = true;
-		if (cf_sip_via_decode(&msg->via, &h->val))
+		if (cf_sip_via_decode(&msg->via, &h->val)) {
+			memset(&msg->via, 0, sizeof(msg->via));
 			fault(msg, 400, "Bad Via");
+		}
 		else
 			seen->via_ok = true;
 		break;
@@ -340,7 +342,7 @@ static int parse(struct cf_sip_msg *msg, const char *buf, size_t len,
 	}
 	msg->raw = pl_make(buf, msg->body.p + msg->body.l);
 
-	msg->respondable = msg->req && seen.via_ok;
+	msg->respondable = msg->req && seen.via;
 	if (!msg->req && msg->fault.reason)
 		msg->fault.code = 0; /* a faulty response is dropped */
 	return 0;

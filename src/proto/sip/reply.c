@@ -89,9 +89,13 @@ int cf_sip_reply_encode(struct cf_mbuf *mb, const struct cf_sip_msg *req,
 			continue;
 		if (ids[i] == CF_SIP_H_TO && cf_pl_isset(to_tag) &&
 		    req->to.uri.all.l && !req->to.tag.l) {
-			err = cf_mbuf_printf(mb, "To: %.*s;tag=%.*s\r\n",
-					     (int)h->val.l, h->val.p,
-					     (int)to_tag->l, to_tag->p);
+			/* write_mem, not printf: a value may hold NUL */
+			err = cf_mbuf_write_mem(mb, "To: ", 4);
+			err |= cf_mbuf_write_pl(mb, &h->val);
+			err |= cf_mbuf_write_mem(mb, ";tag=", 5);
+			err |= cf_mbuf_write_pl(mb, to_tag);
+			err |= cf_mbuf_write_mem(mb, "\r\n", 2);
+			err = err ? ENOMEM : 0;
 		}
 		else {
 			err = write_line(mb, &h->line);

@@ -213,8 +213,14 @@ static const char *esc_next(const char *p, const char *e, int *c)
 
 static bool esc_eq(const struct cf_pl *a, const struct cf_pl *b, bool ci)
 {
-	const char *p = a->p, *pe = a->p + a->l;
-	const char *q = b->p, *qe = b->p + b->l;
+	const char *p, *pe, *q, *qe;
+
+	if (!a->l || !b->l)
+		return a->l == b->l;
+	p = a->p;
+	pe = p + a->l;
+	q = b->p;
+	qe = q + b->l;
 
 	while (p < pe && q < qe) {
 		int x, y;
@@ -260,6 +266,9 @@ static bool params_match(const struct cf_pl *a, const struct cf_pl *b)
 	while (!cf_sip_param_next(a, &pos, &n, &v)) {
 		if (cf_pl_strcpy(&n, name, sizeof(name)))
 			continue;
+		/* a repeated name: only its first occurrence counts */
+		if (cf_sip_param_get(a, name, &w) || w.p != v.p || w.l != v.l)
+			continue;
 		if (cf_sip_param_get(b, name, &w))
 			continue;
 		if (!esc_eq(&v, &w, true))
@@ -271,7 +280,14 @@ static bool params_match(const struct cf_pl *a, const struct cf_pl *b)
 /* Every "&"-separated header of a is in b with the same value. */
 static bool headers_sub(const struct cf_pl *a, const struct cf_pl *b)
 {
-	const char *p = a->p, *e = a->p + a->l;
+	const char *p, *e;
+
+	if (!a->l)
+		return true;
+	if (!b->l)
+		return false;
+	p = a->p;
+	e = p + a->l;
 
 	while (p < e) {
 		const char *q = memchr(p, '&', (size_t)(e - p));

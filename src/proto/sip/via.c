@@ -60,7 +60,7 @@ static int via_params(struct cf_sip_via *via)
 		case 't':
 			if (PL_CI_EQ(&n, "ttl")) {
 				uint64_t ttl;
-				if (!dec_u64(v.p, v.p + v.l, 255, &ttl))
+				if (!v.l || !dec_u64(v.p, v.p + v.l, 255, &ttl))
 					return EBADMSG;
 				via->ttl = v;
 			}
