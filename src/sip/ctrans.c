@@ -136,8 +136,8 @@ static void report(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 static void transport_error(struct cf_sip_ctrans *ct, int err)
 {
 	cf_log(CF_LOG_NOTICE, &ct->req->call_id,
-	       "client transaction %.*s: transport error %d",
-	       (int)ct->req->method.l, ct->req->method.p, err);
+	       "client transaction %.*s: transport error: %s",
+	       (int)ct->req->method.l, ct->req->method.p, strerror(err));
 	terminate(ct);
 	report(ct, NULL, 503);
 }
@@ -181,12 +181,16 @@ static void timer_main(void *arg)
 	switch (ct->state) {
 	case CF_SIP_CS_CALLING:
 	case CF_SIP_CS_PROCEEDING:
-		/* Timer B (INVITE) / F (non-INVITE): 408 for the TU */
+		/* Timer B (INVITE) / F (non-INVITE), or no final 64*T1
+		 * after our CANCEL (§9.1): 408 for the TU */
 		++ct->env->stats.timeouts;
 		cf_log(CF_LOG_NOTICE, &ct->req->call_id,
-		       "client transaction %.*s: timeout (Timer %c)",
+		       "client transaction %.*s: timeout (%s)",
 		       (int)ct->req->method.l, ct->req->method.p,
-		       ct->invite ? 'B' : 'F');
+		       !ct->invite ? "Timer F"
+		       : ct->state == CF_SIP_CS_CALLING
+		           ? "Timer B"
+		           : "no final after CANCEL");
 		terminate(ct);
 		report(ct, NULL, 408);
 		break;
@@ -242,8 +246,8 @@ static int ctrans_start(struct cf_sip_ctrans **ctp, struct cf_sip_txn_env *env,
 	err = send_req(ct);
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &req->call_id,
-		       "client transaction %.*s: cannot send (%d)",
-		       (int)req->method.l, req->method.p, err);
+		       "client transaction %.*s: cannot send: %s",
+		       (int)req->method.l, req->method.p, strerror(err));
 		ct->state = CF_SIP_CS_TERMINATED;
 		goto out;
 	}
@@ -331,8 +335,12 @@ static int send_cancel(struct cf_sip_ctrans *ct)
 
 	/* its own non-INVITE transaction; its answer concerns nobody */
 	err = ctrans_start(NULL, ct->env, msg, &ct->peer, no_resp, NULL);
-	if (!err)
-		ct->cancel_sent = true;
+	if (err)
+		goto out;
+	ct->cancel_sent = true;
+	/* §9.1: no final response 64*T1 after the CANCEL: give up */
+	cf_tmr_start(ct->env->wheel, &ct->tmr, 64ull * ct->env->cfg.t1_ms,
+	             timer_main, ct);
 
 out:
 	cf_mem_deref(mb);
@@ -414,8 +422,8 @@ static void invite_final(struct cf_sip_ctrans *ct, struct cf_sip_msg *msg)
 	}
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &ct->req->call_id,
-		       "INVITE client transaction: cannot ACK %u (%d)",
-		       msg->scode, err);
+		       "INVITE client transaction: cannot ACK %u: %s",
+		       msg->scode, strerror(err));
 		ct->ack = cf_mem_deref(ct->ack);
 	}
 	cf_tmr_start(env->wheel, &ct->tmr, reliable0(ct, CF_SIP_TIMER_D_MS),

@@ -3,6 +3,7 @@
  * Timer L), matching (§17.2.3, RFC 2543 rules), CANCEL (§9.2), responses
  * routed per §18.2.2 and RFC 3581. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sip/sip_priv.h"
@@ -473,7 +474,8 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 	err = cf_sip_txn_send(env, &st->dst, &bytes);
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &st->req->call_id,
-		       "server transaction: cannot send %u (%d)", code, err);
+		       "server transaction: cannot send %u: %s", code,
+		       strerror(err));
 		terminate(st);
 		return err;
 	}
@@ -607,14 +609,18 @@ static void recv_cancel(struct cf_sip_txn_env *env,
 		return;
 	}
 
+	/* Nobody else will answer this transaction: when the answer cannot
+	 * be built, end it so that a retransmission tries again. */
 	if (!st) {
-		(void)cf_sip_strans_reply(cst, 481, NULL, NULL, NULL);
+		if (cf_sip_strans_reply(cst, 481, NULL, NULL, NULL))
+			terminate(cst);
 		goto out;
 	}
 
 	/* §9.2: the To tags of both responses SHOULD be the same */
 	memcpy(cst->tag, st->tag, sizeof(cst->tag));
-	(void)cf_sip_strans_reply(cst, 200, NULL, NULL, NULL);
+	if (cf_sip_strans_reply(cst, 200, NULL, NULL, NULL))
+		terminate(cst);
 
 	if (st->invite && st->code < 200 && !st->cancelled) {
 		st->cancelled = true;
@@ -626,6 +632,23 @@ static void recv_cancel(struct cf_sip_txn_env *env,
 
 out:
 	cf_mem_deref(cst);
+}
+
+/* 100 Trying, with the request's Timestamp copied (§8.2.6.1). */
+static void trying(struct cf_sip_strans *st)
+{
+	const struct cf_sip_hdr *ts =
+	    cf_sip_msg_hdr(st->req, CF_SIP_H_TIMESTAMP);
+	char hdr[128];
+
+	if (ts && ts->val.l < sizeof(hdr) - 16) {
+		snprintf(hdr, sizeof(hdr), "Timestamp: %.*s\r\n",
+		         (int)ts->val.l, ts->val.p);
+		(void)cf_sip_strans_reply(st, 100, NULL, hdr, NULL);
+		return;
+	}
+
+	(void)cf_sip_strans_reply(st, 100, NULL, NULL, NULL);
 }
 
 void cf_sip_strans_recv(struct cf_sip_txn_env *env,
@@ -661,7 +684,7 @@ void cf_sip_strans_recv(struct cf_sip_txn_env *env,
 	/* §17.2.1: the server transaction answers 100 Trying itself, at once
 	 * (the TU may take longer than 200 ms). */
 	if (st->invite)
-		(void)cf_sip_strans_reply(st, 100, NULL, NULL, NULL);
+		trying(st);
 
 	/* our reference keeps st alive across the handler */
 	if (h->request && st->state != CF_SIP_SS_TERMINATED)

@@ -6,6 +6,25 @@
 
 #include "sip/sip_priv.h"
 
+/*
+ * Design. One environment per worker thread; the stack hands every message
+ * of a Call-ID to the same worker, so an INVITE, its CANCEL, its ACK and
+ * the responses to our requests meet their transaction without locks.
+ *
+ * Two hash tables (server, client), each holding one reference per live
+ * transaction. Server transactions are keyed by the top Via branch when it
+ * carries the z9hG4bK cookie (compared with the sent-by and the method
+ * class, §17.2.3), else by Call-ID and CSeq number (RFC 2543 rules, which
+ * an INVITE, its ACK and its CANCEL share). Client transactions are keyed
+ * by branch (§17.1.3). Lookup is O(bucket).
+ *
+ * Every timer is embedded in its transaction and driven by the worker's
+ * wheel, so unit tests run every timer path on a fake clock. A transaction
+ * that terminates (often inside its own timer handler) leaves its table and
+ * its reference goes to `dead`, dropped by a 0 ms reaper timer on the next
+ * wheel tick: an object is never freed inside its own callback chain.
+ */
+
 uint32_t cf_sip_txn_branch_key(const struct cf_pl *branch)
 {
 	return cf_hash_mem(branch->p, branch->l);
