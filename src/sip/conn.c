@@ -58,7 +58,7 @@ void conn_touch(struct cf_sip_conn *conn)
  * the limits and entered in the table in one critical section, registered
  * in w's loop, idle timer armed. accepted: apply the per-address limit too.
  * On success w holds the one reference (dropped by conn_close).
- * Errors: EPROTO over a limit (fd closed, counted by the caller), ENOMEM,
+ * Errors: EPROTO over a limit (fd closed, counted, logged), ENOMEM,
  * or the loop's error; on error fd is closed.
  */
 int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
@@ -106,8 +106,18 @@ int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
 		atomic_fetch_add(&sip->conns_open, 1);
 	}
 	pthread_mutex_unlock(&sip->ct_mtx);
-	if (err)
+	if (err) {
+		char abuf[64];
+
+		/* counted before the close, so the peer that sees the
+		 * close sees it counted */
+		ctr_add(&w->st.conns_refused, 1);
+		cf_log(CF_LOG_NOTICE, NULL,
+		       "tcp: connection %s %s refused: limit",
+		       accepted ? "from" : "to",
+		       cf_sa_print(addr, abuf, sizeof(abuf)));
 		goto out;
+	}
 
 	cf_list_append(&w->conns, &conn->le_worker, conn);
 	err = cf_loop_fd_listen(w->loop, fd, CF_FD_READ, conn_fd_h, conn);

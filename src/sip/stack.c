@@ -277,8 +277,11 @@ void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms)
 		size_t n = 0;
 
 		for (uint32_t i = 0; i < sip->wc; i++) {
+			size_t c = atomic_load(&sip->wv[i].txn_count);
+
+			/* SIZE_MAX: not published yet, keep waiting */
 			if (sip->wv[i].thread_started)
-				n += atomic_load(&sip->wv[i].txn_count);
+				n += c == SIZE_MAX ? 1 : c;
 		}
 		if (!n || cf_clock_ms() >= deadline)
 			break;

@@ -15,8 +15,9 @@ enum {
 	UDP_RCVBUF = 4 * 1024 * 1024,   /* SO_RCVBUF asked for UDP listeners */
 	TCP_ACCEPT_BURST = 64,          /* accepts per wake-up */
 	TCP_RBUF_INIT = 4096,           /* first receive buffer of a stream */
+	TCP_READS_PER_WAKEUP = 16,      /* then yield to the loop (fairness) */
 	TCP_WBUF_MAX = 4 * 1024 * 1024, /* unsent bytes before we give up */
-	LISTENERS_MAX = 16,
+	LISTENERS_MAX = 16,             /* cf_sip_listen calls per stack */
 };
 
 /* Counters a worker updates without atomics' read-modify-write cost: only
@@ -59,6 +60,7 @@ struct worker {
 	char name[16];
 	pthread_t thread;
 	bool thread_started;
+	bool releasing; /* worker_release: queued jobs are dropped */
 	struct cf_loop *loop;
 	struct cf_sip_txn_env *env;
 	struct cf_mbox *mbox;

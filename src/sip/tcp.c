@@ -71,8 +71,7 @@ void tcp_accept_h(int fd, int events, void *arg)
 	for (int i = 0; i < TCP_ACCEPT_BURST; i++) {
 		struct cf_sip_conn *conn;
 		struct cf_sa addr;
-		char abuf[64];
-		int cfd, one = 1, err;
+		int cfd, one = 1;
 
 		memset(&addr, 0, sizeof(addr));
 		addr.len = sizeof(addr.u.ss);
@@ -92,13 +91,7 @@ void tcp_accept_h(int fd, int events, void *arg)
 		}
 		(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one,
 		                 sizeof(one));
-		err = conn_alloc(&conn, w, cfd, &addr, local, true);
-		if (err == EPROTO) {
-			ctr_add(&w->st.conns_refused, 1);
-			cf_log(CF_LOG_NOTICE, NULL,
-			       "tcp: connection from %s refused: limit",
-			       cf_sa_print(&addr, abuf, sizeof(abuf)));
-		}
+		(void)conn_alloc(&conn, w, cfd, &addr, local, true);
 	}
 }
 
@@ -200,11 +193,15 @@ static int rbuf_room(struct cf_sip_conn *conn, size_t cap)
 	return 0;
 }
 
+/* Read what the socket has, at most TCP_READS_PER_WAKEUP times: the fd
+ * is level-triggered, so a peer that sends without pause is read again on
+ * the next round, after the other connections and the mailbox. */
 static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 {
 	size_t cap = w->sip->cfg.max_msg + 1;
 
-	while (!atomic_load(&conn->closed)) {
+	for (int i = 0; i < TCP_READS_PER_WAKEUP && !atomic_load(&conn->closed);
+	     i++) {
 		ssize_t r;
 		int err = rbuf_room(conn, cap);
 

@@ -95,6 +95,8 @@ static void datagram(struct worker *w, const struct listener *l,
 	peer.local = l->addr;
 
 	err = cf_sip_msg_decode(&msg, p, n, CF_SIP_DATAGRAM, &used);
+	if (err == ENOMEM)
+		return; /* lost like on the wire: the peer retransmits */
 	if (err) {
 		if (oversize)
 			ctr_add(&w->st.oversize, 1);
@@ -198,13 +200,23 @@ int udp_send(struct cf_sip *sip, struct worker *w,
 
 	if (fd < 0)
 		return ENOENT;
-	if (sendto(fd, bytes->p, bytes->l, MSG_DONTWAIT, &peer->addr.u.sa,
-	           sa_len(&peer->addr)) < 0)
-		return errno;
+	/* counted before the syscall so that a reader who saw the answer
+	 * arrive sees it counted */
 	if (w)
 		ctr_add(&w->st.tx_msgs, 1);
 	else
 		atomic_fetch_add_explicit(&sip->ext_tx_msgs, 1,
 		                          memory_order_relaxed);
+	if (sendto(fd, bytes->p, bytes->l, MSG_DONTWAIT, &peer->addr.u.sa,
+	           sa_len(&peer->addr)) < 0) {
+		int err = errno;
+
+		if (w)
+			ctr_add(&w->st.tx_msgs, (uint64_t)-1);
+		else
+			atomic_fetch_sub_explicit(&sip->ext_tx_msgs, 1,
+			                          memory_order_relaxed);
+		return err;
+	}
 	return 0;
 }

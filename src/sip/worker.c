@@ -109,6 +109,11 @@ void worker_mbox_h(struct cf_mbox_node *node, void *arg)
 	struct worker *w = arg;
 	struct cf_sip_conn *conn;
 
+	if (w->releasing) {
+		/* the mailbox is being freed after the stop: drop the job */
+		cf_mem_deref(j);
+		return;
+	}
 	switch (j->kind) {
 	case JOB_MSG:
 		handle(w, j->msg, &j->peer);
@@ -213,14 +218,17 @@ int worker_start(struct worker *w)
 
 /* Free what worker_start built; the thread is joined (or never ran), so
  * the calling thread owns everything. Connections first (their fds), then
- * the transactions (which hold connection and message references), then
- * the mailbox (with any jobs still queued), the loop last (its wheel). */
+ * the mailbox (its queued jobs are handed to worker_mbox_h, which drops
+ * them), then the transactions (which hold connection and message
+ * references), the loop last (its wheel). */
 void worker_release(struct worker *w)
 {
 	struct cf_sip_txn_stats ts;
 
+	w->releasing = true;
 	cf_tmr_cancel(&w->probe);
 	worker_conns_close(w);
+	w->mbox = cf_mem_deref(w->mbox);
 	if (w->env) {
 		cf_sip_txn_env_stats(w->env, &ts);
 		w->txn_done.requests += ts.requests;
@@ -232,13 +240,13 @@ void worker_release(struct worker *w)
 		w->txn_done.timeouts += ts.timeouts;
 	}
 	w->env = cf_mem_deref(w->env);
-	w->mbox = cf_mem_deref(w->mbox);
 	w->loop = cf_mem_deref(w->loop);
 	w->rxbuf = cf_mem_deref(w->rxbuf);
 	w->mmsg = cf_mem_deref(w->mmsg);
 	w->iov = cf_mem_deref(w->iov);
 	w->from = cf_mem_deref(w->from);
 	atomic_store(&w->txn_count, 0);
+	w->releasing = false;
 }
 
 void worker_stats_add(const struct worker *w, struct cf_sip_stats *st)
