@@ -339,7 +339,8 @@ static int parse(struct cli *cli, int argc, char *argv[])
 	}
 	if (cli->nargs < cmd->min_args || cli->nargs > cmd->max_args) {
 		fprintf(stderr, "usage: confabctl %s%s%s %s\n", cmd->noun,
-		        *cmd->verb ? " " : "", cmd->verb, cmd->usage);
+		        *cmd->verb ? " " : "", cmd->verb,
+		        *cmd->usage ? cmd->usage : "(no arguments)");
 		return EXIT_USAGE;
 	}
 	return cmd->h ? -1 : -2; /* remote / local */

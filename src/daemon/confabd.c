@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,28 @@ struct daemon {
 	bool mods_init;
 	char sock[108];
 };
+
+/* The lines tests and operators wait for (start, reload, stop) are
+ * written whatever the log level: a load test runs at "warn" and still
+ * needs to know when the daemon is up. */
+static void milestone(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void milestone(const char *fmt, ...)
+{
+	enum cf_log_level lvl = cf_log_get_level();
+	char buf[BANNER_MAX + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (lvl > CF_LOG_NOTICE)
+		cf_log_set_level(CF_LOG_NOTICE);
+	cf_log(CF_LOG_NOTICE, NULL, "%s", buf);
+	if (lvl > CF_LOG_NOTICE)
+		cf_log_set_level(lvl);
+}
 
 static void usage(FILE *f)
 {
@@ -236,7 +259,7 @@ static void reload(struct daemon *d)
 		       strerror(err));
 	} else {
 		cf_app_reload(d->app, conf);
-		cf_log(CF_LOG_NOTICE, NULL, "configuration reloaded");
+		milestone("configuration reloaded");
 	}
 	cf_mbuf_reset(&errs);
 	cf_mem_deref(conf);
@@ -254,14 +277,15 @@ static void signal_h(int fd, int events, void *arg)
 			return;
 		switch (si.ssi_signo) {
 		case SIGHUP:
-			cf_log(CF_LOG_NOTICE, NULL, "SIGHUP: reloading %s",
-			       d->config ? d->config : "(defaults)");
+			milestone("SIGHUP: reloading %s",
+			          d->config ? d->config : "(defaults)");
 			reload(d);
 			break;
 		case SIGTERM:
 		case SIGINT:
-			cf_log(CF_LOG_NOTICE, NULL, "%s: stopping",
-			       si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			milestone("%s: stopping", si.ssi_signo == SIGTERM
+			                              ? "SIGTERM"
+			                              : "SIGINT");
 			cf_loop_stop(d->loop);
 			break;
 		default:
@@ -411,13 +435,12 @@ static int start(struct daemon *d)
 	}
 
 	/* The line tests wait for: everything is up once it is written. */
-	cf_log(CF_LOG_NOTICE, NULL,
-	       "confabd %s listening on %s; domain %s; control %s; "
-	       "%u workers; pid %d",
-	       CF_VERSION, b.buf, cf_app_domain(d->app), d->sock,
-	       cfg.workers ? cfg.workers
-	                   : (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
-	       (int)getpid());
+	milestone("confabd %s listening on %s; domain %s; control %s; "
+	          "%u workers; pid %d",
+	          CF_VERSION, b.buf, cf_app_domain(d->app), d->sock,
+	          cfg.workers ? cfg.workers
+	                      : (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+	          (int)getpid());
 	return 0;
 }
 
@@ -524,6 +547,6 @@ out:
 	for (size_t i = 0; i < d.nowned; i++)
 		free(d.owned[i]);
 	if (!check && rc == 0)
-		cf_log(CF_LOG_NOTICE, NULL, "confabd stopped");
+		milestone("confabd stopped");
 	return rc;
 }

@@ -434,7 +434,7 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 	struct cf_sa sa;
 	const char *colon;
 	char host[128];
-	bool both = true;
+	bool both = true, explicit;
 	int err;
 
 	if (!s || !out || !n)
@@ -464,7 +464,11 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 	err = cf_sa_decode(&sa, host);
 	if (err)
 		return EBADMSG;
-	if (!cf_sa_port(&sa))
+	/* an explicit port 0 asks for an ephemeral port (tests) */
+	colon = strrchr(host, ':');
+	explicit = host[0] == '[' ? strstr(host, "]:") != NULL
+	                          : colon && colon == strchr(host, ':');
+	if (!explicit)
 		cf_sa_set_port(&sa, 5060);
 
 	out[0].tp = tp;

@@ -24,6 +24,17 @@ const struct cf_mod *cf_mod_find(const char *name)
 	return NULL;
 }
 
+int cf_mod_reply(struct cf_sip_strans *st, uint16_t code, const char *hdrs)
+{
+	int err =
+	    cf_sip_strans_reply(st, code, cf_sip_reason(code), hdrs, NULL);
+
+	if (err == ENOMEM && code >= 200)
+		(void)cf_sip_strans_reply(st, 500, cf_sip_reason(500), NULL,
+		                          NULL);
+	return err;
+}
+
 /* Answer, and log the one line this request deserves. */
 static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
                    const struct cf_sip_peer *peer, uint16_t code,
@@ -33,7 +44,7 @@ static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 	char addr[64];
 	int err;
 
-	err = cf_sip_strans_reply(st, code, reason, hdrs, NULL);
+	err = cf_mod_reply(st, code, hdrs);
 	cf_log(err ? CF_LOG_WARN : CF_LOG_INFO, &msg->call_id,
 	       "%.*s %.*s from %s %s: %u %s%s", (int)msg->method.l,
 	       msg->method.p, (int)msg->ruri_pl.l, msg->ruri_pl.p,

@@ -195,6 +195,8 @@ struct cf_app;
 int cf_app_alloc(struct cf_app **appp, struct cf_app_conf *conf);
 void cf_app_set_sip(struct cf_app *app, struct cf_sip *sip);
 struct cf_sip *cf_app_sip(const struct cf_app *app);
+/* The current configuration. Main thread only (init, reload, control
+ * commands): SIGHUP replaces it. Workers use what the module cached. */
 const struct cf_app_conf *cf_app_conf(const struct cf_app *app);
 /* Replace the configuration on SIGHUP (main thread): the new values of
  * CF_MOD_KEY_LIVE keys are applied (log level here, the rest by each
@@ -233,6 +235,13 @@ uint64_t cf_app_started(const struct cf_app *app);
  *   anything else                     -> 404 (until registrar and proxy)
  */
 void cf_mod_handlers(struct cf_sip_txn_handlers *h, struct cf_app *app);
+
+/* Answer a server transaction with the default reason phrase. When the
+ * response cannot be built for lack of memory, a bare 500 is tried once,
+ * so that the transaction still ends (a server transaction without a
+ * final response would live for ever). Worker thread; returns what
+ * cf_sip_strans_reply returned for the response asked for. */
+int cf_mod_reply(struct cf_sip_strans *st, uint16_t code, const char *hdrs);
 
 /* Run every module's init / start / stop / reload in table order. init and
  * start stop at the first error and return it (logged by the caller). */

@@ -86,7 +86,7 @@ static void ring_end(struct ring *r, uint16_t code, const char *hdrs,
 	int err;
 
 	cf_tmr_cancel(&r->tmr);
-	err = cf_sip_strans_reply(r->st, code, cf_sip_reason(code), hdrs, NULL);
+	err = cf_mod_reply(r->st, code, hdrs);
 	cf_log(CF_LOG_INFO, msg ? &msg->call_id : NULL,
 	       "test extension: %s: %u %s%s", why, code, cf_sip_reason(code),
 	       err == EALREADY ? " (already answered)" : "");
@@ -122,8 +122,7 @@ static void ring_start(struct cf_app *app, struct cf_sip_strans *st,
 	int err;
 
 	if (!w || atomic_load(&basic.stopping)) {
-		(void)cf_sip_strans_reply(st, 503, cf_sip_reason(503),
-		                          "Retry-After: 5\r\n", NULL);
+		(void)cf_mod_reply(st, 503, "Retry-After: 5\r\n");
 		cf_log(CF_LOG_INFO, &msg->call_id,
 		       "test extension: not ringing: 503 %s",
 		       w ? "shutting down" : "no timer wheel");
@@ -131,7 +130,7 @@ static void ring_start(struct cf_app *app, struct cf_sip_strans *st,
 	}
 	r = cf_mem_zalloc(sizeof(*r), ring_destroy);
 	if (!r) {
-		(void)cf_sip_strans_reply(st, 500, "Out Of Memory", NULL, NULL);
+		(void)cf_mod_reply(st, 500, NULL);
 		cf_log(CF_LOG_WARN, &msg->call_id,
 		       "test extension: out of memory: 500");
 		return;
@@ -145,8 +144,7 @@ static void ring_start(struct cf_app *app, struct cf_sip_strans *st,
 	err = cf_sip_strans_reply(st, 180, "Ringing", NULL, NULL);
 	if (err) {
 		/* nothing to hold on to: answer and forget */
-		(void)cf_sip_strans_reply(st, 500, cf_sip_reason(500), NULL,
-		                          NULL);
+		(void)cf_mod_reply(st, 500, NULL);
 		cf_log(CF_LOG_WARN, &msg->call_id,
 		       "test extension: 180 not sent (%s): 500", strerror(err));
 		cf_mem_deref(r);
@@ -176,7 +174,7 @@ static void options_answer(struct cf_app *app, struct cf_sip_strans *st,
 	         "Supported: \r\n"
 	         "Server: confab/" CF_VERSION "\r\n",
 	         cf_app_allow(app));
-	err = cf_sip_strans_reply(st, 200, "OK", hdrs, NULL);
+	err = cf_mod_reply(st, 200, hdrs);
 	cf_log(err ? CF_LOG_WARN : CF_LOG_DEBUG, &msg->call_id,
 	       "OPTIONS %.*s: 200 OK%s", (int)msg->ruri_pl.l, msg->ruri_pl.p,
 	       err ? " (not sent)" : "");
