@@ -70,9 +70,10 @@ test: deps-test
 	@BUILD_TEST=$(BUILD_TEST) BUILD_FUZZ=$(BUILD_FUZZ) \
 		TEST_JOBS=$(TEST_JOBS) tests/run-all.sh $(FUZZ_TEST_SECONDS)
 
-# The fuzz targets only, $(FUZZ_SECONDS) s each.
+# The fuzz targets only, $(FUZZ_SECONDS) s each (crashers are kept in
+# build-fuzz-crashes/).
 fuzz: deps-test
 	@BUILD_FUZZ=$(BUILD_FUZZ) tests/run-all.sh --fuzz-only $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_FUZZ) fuzz-out
+	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_FUZZ) build-fuzz-crashes

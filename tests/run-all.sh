@@ -8,8 +8,9 @@
 #      in it: cmocka unit tests, RFC vector tests, SIPp scenarios; counted
 #      from meson-logs/testlog.json (OK/EXPECTEDFAIL pass; FAIL, TIMEOUT,
 #      ERROR, SKIP... fail: a test must never skip);
-#   2. the libFuzzer build in $BUILD_FUZZ (CC=clang, -Dfuzz=true) and each
-#      fuzz target for FUZZ_SECONDS seconds, one test each.
+#   2. tests/fuzz/run.sh FUZZ_SECONDS: the libFuzzer build in $BUILD_FUZZ
+#      (CC=clang, -Dfuzz=true) and each fuzz target for FUZZ_SECONDS
+#      seconds, counted as one test each.
 # A build that fails counts as one failed test. Exits 1 if anything failed.
 # Called by `make test` and `make fuzz`; runs with no stdin.
 
@@ -87,68 +88,27 @@ EOF
 }
 
 # --- 2. fuzz targets ---------------------------------------------------------
-# The executables that tests/fuzz/meson.build defines, by meson introspection.
-fuzz_targets() {
-	meson introspect --targets "$build_fuzz" </dev/null | python3 -c '
-import json, sys
-for t in json.load(sys.stdin):
-    if t["type"] == "executable" and "/tests/fuzz/" in t["defined_in"]:
-        for f in t["filename"]:
-            print(f)
-'
-}
-
+# tests/fuzz/run.sh builds $build_fuzz if needed and runs every target; it
+# prints "fuzz: T for Ns" as each starts and "fuzz: T FAILED" when one fails,
+# which is what is counted here: one test per target.
 run_fuzzers() {
-	if [ ! -f "$build_fuzz/build.ninja" ]; then
-		if ! CC=clang meson setup "$build_fuzz" --buildtype=debugoptimized \
-			-Db_sanitize=address,undefined -Db_lundef=false \
-			-Dtests=false -Dfuzz=true </dev/null; then
-			rm -rf "$build_fuzz"
-			fail "build:$build_fuzz(meson setup)"
-			return
-		fi
-	fi
-	if ! ninja -C "$build_fuzz" </dev/null; then
-		fail "build:$build_fuzz(ninja)"
-		return
-	fi
-	local targets
-	targets=$(fuzz_targets) || { fail "fuzz:introspect"; return; }
-	if [ -z "$targets" ]; then
-		fail "fuzz:no targets in tests/fuzz"
-		return
-	fi
-	local exe name seeds work rc
-	for exe in $targets; do
-		name=$(basename "$exe")
-		# New inputs go to a scratch dir; the committed seeds stay
-		# untouched (tests/fuzz/corpus/<name> without the fuzz_ prefix
-		# or with it, whichever exists).
-		seeds=""
-		for d in "tests/fuzz/corpus/$name" \
-			"tests/fuzz/corpus/${name#fuzz_}"; do
-			[ -d "$d" ] && seeds="$d" && break
-		done
-		work=$(mktemp -d)
-		echo "fuzz: $name for ${fuzz_seconds}s${seeds:+ (seeds $seeds)}"
-		"$exe" -max_total_time="$fuzz_seconds" -timeout=10 \
-			-rss_limit_mb=2048 -print_final_stats=1 \
-			-artifact_prefix="$work/" "$work" $seeds \
-			</dev/null >"$work/log" 2>&1
-		rc=$?
-		if [ $rc -eq 0 ]; then
-			passed=$((passed + 1))
-			echo "fuzz: $name OK ($(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" | grep -o '[0-9]*$') runs)"
-		else
-			fail "fuzz:$name(exit $rc)"
-			tail -n 60 "$work/log"
-			mkdir -p fuzz-out
-			cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* \
-				"$work"/oom-* fuzz-out/ 2>/dev/null
-			echo "fuzz: $name FAILED; reproducer (if any) in fuzz-out/"
-		fi
-		rm -rf "$work"
+	local log rc started bad t
+	log=$(mktemp)
+	BUILD_DIR="$PWD/$build_fuzz" tests/fuzz/run.sh "$fuzz_seconds" \
+		</dev/null 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	started=$(grep -c '^fuzz: [^ ]* for ' "$log")
+	bad=$(sed -n 's/^fuzz: \([^ ]*\) FAILED.*/\1/p' "$log")
+	rm -f "$log"
+	for t in $bad; do
+		fail "fuzz:$t"
 	done
+	passed=$((passed + started - $(wc -w <<<"$bad")))
+	if [ "$started" -eq 0 ]; then
+		fail "fuzz:no target ran (run.sh exit $rc)"
+	elif [ "$rc" -ne 0 ] && [ -z "$bad" ]; then
+		fail "fuzz:run.sh(exit $rc)"
+	fi
 }
 
 if [ $fuzz_only -eq 0 ]; then
