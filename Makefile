@@ -39,7 +39,8 @@ define apt_install
 		echo "confab: installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q \
-			</dev/null; \
+			</dev/null || echo "confab: apt-get update failed;" \
+			"trying the install with the lists we have"; \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends $$missing </dev/null; \
 	fi
