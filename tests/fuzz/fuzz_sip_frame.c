@@ -22,9 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_check(ml > 0 && ml <= size - off);
 		if (ka == CF_SIP_KA_NONE) {
 			fz_check(cf_sip_frame(data + off, ml - 1, 4096, &ml2,
-					      &ka) == ENODATA);
+			                      &ka) == ENODATA);
 			err = cf_sip_msg_decode(&m, data + off, ml,
-						CF_SIP_STREAM, &used);
+			                        CF_SIP_STREAM, &used);
 			fz_check(err == 0 || err == ENOMEM);
 			if (!err) {
 				fz_check(used == ml);

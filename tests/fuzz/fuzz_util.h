@@ -17,7 +17,7 @@ static inline void fz_check(bool ok)
 }
 
 static bool fz_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
-		   void *arg)
+                   void *arg)
 {
 	struct cf_sip_addr a;
 	struct cf_sip_via v;
@@ -79,9 +79,8 @@ static inline void fz_msg_walk(struct cf_sip_msg *m)
 	fz_check(cf_sip_msg_encode(mb, m) == 0);
 	if (m->respondable) {
 		mb->end = mb->pos = 0;
-		fz_check(cf_sip_reply_encode(mb, m, 400, m->fault.reason,
-					     &tag, NULL,
-					     &body) == 0);
+		fz_check(cf_sip_reply_encode(mb, m, 400, m->fault.reason, &tag,
+		                             NULL, &body) == 0);
 	}
 	cf_sip_msg_edit_clear(m);
 	cf_mem_deref(mb);

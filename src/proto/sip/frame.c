@@ -56,8 +56,8 @@ static int start_check(const char *p, const char *e, bool complete)
 /* Content-Length of a stream message: exactly one value, or several equal
  * ones; missing, negative or conflicting is EBADMSG (RFC 4475 §3.1.2.3,
  * §3.3.9: framing cannot be recovered, close). */
-static int stream_clen(const char *s, const struct cf_sip_head *hs,
-		       size_t max, uint64_t *clen)
+static int stream_clen(const char *s, const struct cf_sip_head *hs, size_t max,
+                       uint64_t *clen)
 {
 	const char *p = s + hs->line1, *e = s + hs->hend;
 	bool found = false;
@@ -70,7 +70,8 @@ static int stream_clen(const char *s, const struct cf_sip_head *hs,
 		while (q < ce && cc_is((uint8_t)*q, CC_TOKEN))
 			q++;
 		name = pl_make(p, q);
-		q = skip_lws(q, ce);
+		while (q < ce && is_ws(*q)) /* as msg.c hdr_split does */
+			q++;
 		if (q < ce && *q == ':' &&
 		    cf_sip_hdr_id_decode(&name) == CF_SIP_H_CONTENT_LENGTH) {
 			struct cf_pl val = pl_trim_lws(q + 1, ce);
@@ -93,7 +94,7 @@ static int stream_clen(const char *s, const struct cf_sip_head *hs,
  * data + *msglen). Cost: one pass over the header section.
  */
 int cf_sip_frame(const uint8_t *data, size_t len, size_t max, size_t *msglen,
-		 enum cf_sip_ka *keepalive)
+                 enum cf_sip_ka *keepalive)
 {
 	const char *s = (const char *)data;
 	struct cf_sip_head hs;

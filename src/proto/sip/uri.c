@@ -19,7 +19,7 @@ static inline bool is_hex(char c)
  * §4.2). Port is 1..65535.
  */
 int cf_sip_hostport_decode(const char *p, const char *e, struct cf_pl *host,
-			   bool *v6, uint16_t *port)
+                           bool *v6, uint16_t *port)
 {
 	const char *h = p;
 	uint64_t n;
@@ -44,8 +44,7 @@ int cf_sip_hostport_decode(const char *p, const char *e, struct cf_pl *host,
 		*host = pl_make(h, p);
 		*v6 = true;
 		p++;
-	}
-	else {
+	} else {
 		while (p < e && cc_is((uint8_t)*p, CC_HOST))
 			p++;
 		if (p == h)
@@ -104,7 +103,7 @@ int cf_sip_uri_decode(struct cf_sip_uri *uri, const struct cf_pl *pl)
 	if (!((lc(*p) >= 'a' && lc(*p) <= 'z')))
 		return EBADMSG;
 	while (p < e && (cc_is((uint8_t)*p, CC_ALNUM) || *p == '+' ||
-			 *p == '-' || *p == '.'))
+	                 *p == '-' || *p == '.'))
 		p++;
 	if (p == e || *p != ':')
 		return EBADMSG;
@@ -154,8 +153,7 @@ int cf_sip_uri_decode(struct cf_sip_uri *uri, const struct cf_pl *pl)
 		if (c) {
 			uri->user = pl_make(p, c);
 			uri->password = pl_make(c + 1, q);
-		}
-		else {
+		} else {
 			uri->user = pl_make(p, q);
 		}
 		if (!uri->user.l)
@@ -166,8 +164,7 @@ int cf_sip_uri_decode(struct cf_sip_uri *uri, const struct cf_pl *pl)
 	q = p;
 	while (q < e && *q != ';' && *q != '?')
 		q++;
-	if (cf_sip_hostport_decode(p, q, &uri->host, &uri->host_v6,
-				   &uri->port))
+	if (cf_sip_hostport_decode(p, q, &uri->host, &uri->host_v6, &uri->port))
 		return EBADMSG;
 	p = q;
 
@@ -250,7 +247,7 @@ static bool pl_eq(const struct cf_pl *a, const struct cf_pl *b, bool ci)
 static bool params_match(const struct cf_pl *a, const struct cf_pl *b)
 {
 	static const char *const always[] = {"user", "ttl", "method", "maddr",
-					     "transport"};
+	                                     "transport"};
 	struct cf_pl n, v, w;
 	size_t pos = 0;
 	char name[64];
@@ -345,8 +342,7 @@ int cf_sip_uri_print(struct cf_mbuf *mb, const struct cf_sip_uri *uri)
 	err |= cf_mbuf_write_u8(mb, ':');
 	if (uri->scheme == CF_SIP_SCHEME_TEL) {
 		err |= cf_mbuf_write_pl(mb, &uri->user);
-	}
-	else {
+	} else {
 		if (uri->user.l) {
 			err |= cf_mbuf_write_pl(mb, &uri->user);
 			if (uri->password.l) {
