@@ -430,6 +430,66 @@ static void test_tcp_limit_per_ip(void **state)
 	fx_stop(&fx);
 }
 
+/* Many calls on one stream: each is handled by its Call-ID's worker, and
+ * answers from the worker that does not own the connection go through the
+ * owner's mailbox; all arrive. */
+static void test_tcp_cross_worker(void **state)
+{
+	static char req[16384], resp[32768];
+	struct cf_sip_cfg cfg;
+	struct fx fx;
+	size_t n = 0;
+	int fd;
+
+	fx_cfg(&cfg);
+	fx_start(&fx, &cfg);
+	fd = tcp_client(&fx.tcp6);
+	for (int i = 0; i < 16; i++) {
+		char cid[16];
+
+		snprintf(cid, sizeof(cid), "cross-%d", i);
+		n += options(req + n, sizeof(req) - n, "TCP", cid, 0);
+	}
+	assert_int_equal(send(fd, req, n, 0), (ssize_t)n);
+	tcp_read_responses(fd, resp, sizeof(resp), 16);
+	for (int i = 0; i < 16; i++) {
+		char cid[20];
+
+		snprintf(cid, sizeof(cid), "cross-%d\r\n", i);
+		assert_non_null(strstr(resp, cid));
+	}
+	assert_true(cf_sip_worker_handled(fx.sip, 0) > 0);
+	assert_true(cf_sip_worker_handled(fx.sip, 1) > 0);
+	close(fd);
+	fx_stop(&fx);
+}
+
+/* The limit on connections in all (tcp_max). */
+static void test_tcp_limit_total(void **state)
+{
+	char req[2048], resp[4096];
+	struct cf_sip_cfg cfg;
+	struct fx fx;
+	int a, b;
+	size_t n;
+
+	fx_cfg(&cfg);
+	cfg.tcp_max = 1;
+	fx_start(&fx, &cfg);
+	a = tcp_client(&fx.tcp4);
+	n = options(req, sizeof(req), "TCP", "total-1", 0);
+	assert_int_equal(send(a, req, n, 0), (ssize_t)n);
+	tcp_read_responses(a, resp, sizeof(resp), 1);
+	assert_non_null(strstr(resp, "total-1"));
+	b = tcp_client(&fx.tcp6);
+	ssize_t r = recv_wait(b, resp, sizeof(resp));
+	assert_true(r == 0 || r == -1);
+	assert_int_equal(stats(&fx).conns_refused, 1);
+	close(a);
+	close(b);
+	fx_stop(&fx);
+}
+
 static void test_tcp_idle(void **state)
 {
 	char req[2048], resp[4096];
@@ -684,6 +744,8 @@ int main(void)
 	    cmocka_unit_test(test_udp_oversize),
 	    cmocka_unit_test(test_tcp_oversize),
 	    cmocka_unit_test(test_tcp_limit_per_ip),
+	    cmocka_unit_test(test_tcp_limit_total),
+	    cmocka_unit_test(test_tcp_cross_worker),
 	    cmocka_unit_test(test_tcp_idle),
 	    cmocka_unit_test(test_udp_spread),
 	    cmocka_unit_test(test_tcp_outgoing_reuse),
