@@ -350,47 +350,26 @@ def udp_recv(u):
 
 # ------------------------------------------------------------------ cases
 
-def case_options_udp(args, tmp):
-    d = Daemon(args, tmp).start()
-    sipp(d, "options.xml", "u1")
-    d.stop()
+# SIPp cases: name -> (scenario XML, SIPp transports, configuration keys).
+SIPP_CASES = {
+    "options_udp": ("options.xml", ("u1",), None),
+    "options_tcp": ("options.xml", ("t1",), None),
+    "invite_cancel_udp": ("invite_cancel.xml", ("u1",), None),
+    "invite_cancel_tcp": ("invite_cancel.xml", ("t1",), None),
+    "invite_timeout": ("invite_timeout.xml", ("u1",),
+                       {"test.ring_timeout": "2"}),
+    "bad_request": ("bad_request.xml", ("u1", "t1"), None),
+    "unknown": ("unknown.xml", ("u1", "t1"), None),
+}
 
 
-def case_options_tcp(args, tmp):
-    d = Daemon(args, tmp).start()
-    sipp(d, "options.xml", "t1")
-    d.stop()
-
-
-def case_invite_cancel_udp(args, tmp):
-    d = Daemon(args, tmp).start()
-    sipp(d, "invite_cancel.xml", "u1")
-    d.stop()
-
-
-def case_invite_cancel_tcp(args, tmp):
-    d = Daemon(args, tmp).start()
-    sipp(d, "invite_cancel.xml", "t1")
-    d.stop()
-
-
-def case_invite_timeout(args, tmp):
-    d = Daemon(args, tmp, {"test.ring_timeout": "2"}).start()
-    sipp(d, "invite_timeout.xml", "u1")
-    d.stop()
-
-
-def case_bad_request(args, tmp):
-    d = Daemon(args, tmp).start()
-    sipp(d, "bad_request.xml", "u1")
-    sipp(d, "bad_request.xml", "t1")
-    d.stop()
-
-
-def case_unknown(args, tmp):
-    d = Daemon(args, tmp).start()
-    sipp(d, "unknown.xml", "u1")
-    d.stop()
+def sipp_case(scenario, transports, extra):
+    def run(args, tmp):
+        d = Daemon(args, tmp, extra).start()
+        for tp in transports:
+            sipp(d, scenario, tp)
+        d.stop()
+    return run
 
 
 def case_ipv6(args, tmp):
@@ -610,6 +589,7 @@ def case_confabctl_status(args, tmp):
 
 CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
+CASES.update({name: sipp_case(*c) for name, c in SIPP_CASES.items()})
 
 
 def main():
