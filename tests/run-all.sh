@@ -38,14 +38,19 @@ fail() {
 
 # --- 1. unit, vector and scenario tests under ASan+UBSan -----------------
 run_meson_tests() {
+	local opts=(-Db_sanitize=address,undefined -Db_lundef=false
+		-Dmem_debug=true -Dtests=true)
 	if [ ! -f "$build_test/build.ninja" ]; then
 		if ! meson setup "$build_test" --buildtype=debugoptimized \
-			-Db_sanitize=address,undefined -Db_lundef=false \
-			-Dmem_debug=true -Dtests=true </dev/null; then
+			"${opts[@]}" </dev/null; then
 			rm -rf "$build_test"
 			fail "build:$build_test(meson setup)"
 			return
 		fi
+	elif ! meson configure "$build_test" "${opts[@]}" </dev/null; then
+		# an existing directory keeps the sanitizer options
+		fail "build:$build_test(meson configure)"
+		return
 	fi
 	if ! ninja -C "$build_test" </dev/null; then
 		fail "build:$build_test(ninja)"
