@@ -100,6 +100,7 @@ class Daemon:
         self.exe = args.confabd
         self.ctl = args.confabctl
         self.tmp = tmp
+        os.makedirs(tmp, exist_ok=True)
         self.port = free_port()
         self.data = os.path.join(tmp, "var")
         os.mkdir(self.data)
@@ -499,6 +500,44 @@ def case_tcp_garbage(args, tmp):
     d.stop()
 
 
+def case_tcp_limits(args, tmp):
+    """[sip] tcp_max_per_ip: a connection past the limit is closed (its
+    request unanswered) while the others keep working; [sip]
+    tcp_idle_timeout: an idle connection is closed by confabd. Two daemons,
+    so that the idle timer cannot pass for the limit."""
+    d = Daemon(args, os.path.join(tmp, "limit"),
+               {"sip.tcp_max_per_ip": "2"}).start()
+    a, b = Stream(d.port), Stream(d.port)
+    for n, s in enumerate((a, b), 1):
+        s.send(request("OPTIONS", d.port, "TCP", cseq=n))
+        check(status_line(s.read_msg()).startswith("SIP/2.0 200"),
+              "connection %d of 2 answered 200" % n)
+    c = Stream(d.port)
+    try:
+        c.send(request("OPTIONS", d.port, "TCP", cseq=3))
+    except OSError:
+        pass  # closed already
+    check(c.closed_by_peer() and not c.buf,
+          "a third connection from 127.0.0.1 is closed unanswered")
+    c.close()
+    a.send(request("OPTIONS", d.port, "TCP", cseq=4))
+    check(status_line(a.read_msg()).startswith("SIP/2.0 200"),
+          "the first connection still works")
+    a.close()
+    b.close()
+    d.stop()
+
+    d = Daemon(args, os.path.join(tmp, "idle"),
+               {"sip.tcp_idle_timeout": "1"}).start()
+    a = Stream(d.port)
+    a.send(request("OPTIONS", d.port, "TCP"))
+    check(status_line(a.read_msg()).startswith("SIP/2.0 200"),
+          "a connection answered 200")
+    check(a.closed_by_peer(), "then closed when idle past tcp_idle_timeout")
+    a.close()
+    d.stop()
+
+
 def case_bad_cseq(args, tmp):
     """A CSeq that is not a number, or overflows 32 bits (RFC 4475
     §3.1.2.5), gets 400 whose reason phrase names CSeq, over UDP and TCP
@@ -605,11 +644,9 @@ def main():
         CASES[args.case](args, tmp)
     except (Failure, OSError, EOFError, subprocess.TimeoutExpired) as e:
         print("FAIL: %s: %s" % (type(e).__name__, e), flush=True)
-        for n in ("confabd.out", "confabd.err"):
-            p = os.path.join(tmp, n)
-            if os.path.exists(p):
-                with open(p, errors="replace") as f:
-                    print("--- %s (tail)\n%s" % (n, f.read()[-4000:]))
+        for d in DAEMONS:
+            print("--- confabd %s stderr (tail)\n%s"
+                  % (d.tmp, d.stderr()[-4000:]))
         return 1
     finally:
         for d in DAEMONS:
