@@ -153,6 +153,19 @@ class Daemon:
             time.sleep(0.05)
         raise Failure("confabd printed no 'listening on' banner within 10 s")
 
+    def signal_and_wait(self, sig, line):
+        """Send sig by PID and wait (at most 10 s) until stderr has one more
+        line containing `line` than before."""
+        n = self.stderr().count(line)
+        self.proc.send_signal(sig)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.stderr().count(line) > n:
+                print("ok: confabd logged %r" % line, flush=True)
+                return
+            time.sleep(0.05)
+        raise Failure("confabd did not log %r within 10 s" % line)
+
     def stderr(self):
         self.err.flush()
         with open(self.err.name, errors="replace") as f:
@@ -349,6 +362,42 @@ def udp_recv(u):
     return data.decode(errors="replace")
 
 
+def ring(u, port, user):
+    """Send an INVITE to sip:USER@DOMAIN over UDP; return it and the first
+    response that is not 100 Trying."""
+    inv = request("INVITE", port, ruri="sip:%s@%s" % (user, DOMAIN))
+    u.sendto(inv, ("127.0.0.1", port))
+    r = udp_recv(u)
+    for _ in range(3):  # skip 100 Trying (and its copy)
+        if not status_line(r).startswith("SIP/2.0 100"):
+            break
+        r = udp_recv(u)
+    return inv, r
+
+
+def cancel(u, port, inv):
+    """CANCEL a ringing INVITE (ring()): the CANCEL must get 200 and the
+    INVITE 487, which is ACKed with the INVITE's branch (§17.1.1.3)."""
+    text = inv.decode()
+    ruri = text.split(" ", 2)[1]
+    branch = re.search(r"branch=([^;\r\n]+)", text).group(1)
+    cid = header(text, "Call-ID")
+    u.sendto(request("CANCEL", port, branch=branch, call_id=cid, ruri=ruri),
+             ("127.0.0.1", port))
+    got = {}
+    for _ in range(6):
+        r = udp_recv(u)
+        got[(status_line(r).split(" ")[1], header(r, "CSeq"))] = r
+        if ("200", "1 CANCEL") in got and ("487", "1 INVITE") in got:
+            break
+    check(("200", "1 CANCEL") in got, "CANCEL answered 200")
+    check(("487", "1 INVITE") in got, "INVITE answered 487")
+    ack = request("ACK", port, branch=branch, call_id=cid, ruri=ruri).replace(
+        b"To: <%s>" % ruri.encode(),
+        b"To: " + header(got[("487", "1 INVITE")], "To").encode())
+    u.sendto(ack, ("127.0.0.1", port))
+
+
 # ------------------------------------------------------------------ cases
 
 # SIPp cases: name -> (scenario XML, SIPp transports, configuration keys).
@@ -402,37 +451,13 @@ def case_retransmission(args, tmp):
           % header(r2, "To"))
     check(";tag=" in (header(r1, "To") or ""), "the 200 has a To tag")
 
-    inv = request("INVITE", d.port, ruri="sip:ring@" + DOMAIN)
-    u.sendto(inv, ("127.0.0.1", d.port))
-    first = udp_recv(u)
-    for _ in range(3):  # skip 100 Trying (and its copy)
-        if not status_line(first).startswith("SIP/2.0 100"):
-            break
-        first = udp_recv(u)
+    inv, first = ring(u, d.port, "ring")
     check(status_line(first).startswith("SIP/2.0 180"),
           "INVITE to ring answered 180: " + status_line(first))
     u.sendto(inv, ("127.0.0.1", d.port))
     again = udp_recv(u)
     check(again == first, "INVITE copy answered with the same 180")
-    # Cancel it and take the 200 (CANCEL) and the 487, then ACK.
-    m = re.search(r"branch=([^;\r\n]+)", inv.decode())
-    cid = header(inv.decode(), "Call-ID")
-    cancel = request("CANCEL", d.port, branch=m.group(1), call_id=cid,
-                     ruri="sip:ring@" + DOMAIN)
-    u.sendto(cancel, ("127.0.0.1", d.port))
-    got = {}
-    for _ in range(6):
-        r = udp_recv(u)
-        got[(status_line(r).split(" ")[1], header(r, "CSeq"))] = r
-        if ("200", "1 CANCEL") in got and ("487", "1 INVITE") in got:
-            break
-    check(("200", "1 CANCEL") in got, "CANCEL answered 200")
-    check(("487", "1 INVITE") in got, "INVITE answered 487")
-    ack = request("ACK", d.port, branch=m.group(1), call_id=cid,
-                  ruri="sip:ring@" + DOMAIN).replace(
-        b"To: <sip:ring@%s>" % DOMAIN.encode(),
-        b"To: " + header(got[("487", "1 INVITE")], "To").encode())
-    u.sendto(ack, ("127.0.0.1", d.port))
+    cancel(u, d.port, inv)
 
     after, names = counter(d.status_json(), "retrans")
     check(bool(names), "status has a retransmission counter")
@@ -497,6 +522,33 @@ def case_tcp_garbage(args, tmp):
           and header(r, "CSeq") == "2 OPTIONS",
           "other connection still answered after")
     good.close()
+    d.stop()
+
+
+def case_reload(args, tmp):
+    """SIGHUP re-reads the file: a live key (the test extension's name)
+    takes effect; a file with a bad key is refused and the daemon keeps
+    its configuration and keeps answering."""
+    d = Daemon(args, tmp).start()
+    u = udp_socket()
+    with open(d.conf, "a") as f:
+        f.write("[test]\nring_extension = bell\n")
+    d.signal_and_wait(signal.SIGHUP, "configuration reloaded")
+    inv, r = ring(u, d.port, "bell")
+    check(status_line(r).startswith("SIP/2.0 180"),
+          "after SIGHUP, sip:bell rings: " + status_line(r))
+    cancel(u, d.port, inv)
+    _, r = ring(u, d.port, "ring")
+    check(status_line(r).startswith("SIP/2.0 404"),
+          "and sip:ring is unknown (404): " + status_line(r))
+    with open(d.conf, "a") as f:
+        f.write("no_such_key = 1\n")
+    d.signal_and_wait(signal.SIGHUP, "reload failed")
+    inv, r = ring(u, d.port, "bell")
+    check(status_line(r).startswith("SIP/2.0 180"),
+          "a bad file on SIGHUP changes nothing: sip:bell still rings")
+    cancel(u, d.port, inv)
+    u.close()
     d.stop()
 
 
