@@ -552,6 +552,26 @@ def case_reload(args, tmp):
     d.stop()
 
 
+def case_shutdown(args, tmp):
+    """SIGTERM with a call ringing: the INVITE gets a final response before
+    confabd exits 0, with nothing leaked (ASan checks at exit)."""
+    d = Daemon(args, tmp).start()
+    u = udp_socket()
+    inv, r = ring(u, d.port, "ring")
+    check(status_line(r).startswith("SIP/2.0 180"), "INVITE to ring rings")
+    d.proc.send_signal(signal.SIGTERM)
+    final = udp_recv(u)
+    for _ in range(3):
+        if not status_line(final).startswith("SIP/2.0 1"):
+            break
+        final = udp_recv(u)
+    code = int(status_line(final).split(" ")[1])
+    check(400 <= code < 700 and header(final, "CSeq") == "1 INVITE",
+          "the ringing INVITE got a final response: " + status_line(final))
+    u.close()
+    d.stop()
+
+
 def case_tcp_limits(args, tmp):
     """[sip] tcp_max_per_ip: a connection past the limit is closed (its
     request unanswered) while the others keep working; [sip]
