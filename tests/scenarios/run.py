@@ -680,6 +680,32 @@ def case_check_config(args, tmp):
           "the report names line 5 and the key: " + out.strip())
 
 
+def case_cli(args, tmp):
+    """confabd --version and --help exit 0 and say what they should; an
+    unknown option or confabctl command fails with a message."""
+    def run(*argv):
+        if not os.access(argv[0], os.X_OK):
+            raise Failure("not found: " + argv[0])
+        return subprocess.run(list(argv), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=20)
+    r = run(args.confabd, "--version")
+    check(r.returncode == 0 and re.search(r"confabd \d+\.\d+", r.stdout),
+          "confabd --version: " + r.stdout.strip())
+    r = run(args.confabd, "--help")
+    check(r.returncode == 0 and "--config" in r.stdout
+          and "--check-config" in r.stdout, "confabd --help lists options")
+    r = run(args.confabd, "--no-such-option")
+    check(r.returncode != 0 and r.stderr.strip(),
+          "confabd --no-such-option fails (%d): %s"
+          % (r.returncode, r.stderr.strip()[:80]))
+    r = run(args.confabctl, "--help")
+    check(r.returncode == 0 and "status" in r.stdout,
+          "confabctl --help lists the status command")
+    r = run(args.confabctl, "frobnicate")
+    check(r.returncode != 0 and "frobnicate" in r.stderr,
+          "confabctl frobnicate fails naming it: " + r.stderr.strip())
+
+
 def case_confabctl_status(args, tmp):
     """confabctl status prints counters while confabd runs, and fails
     clearly (non-zero, a message on stderr) when it does not."""
