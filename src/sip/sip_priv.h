@@ -121,6 +121,18 @@ void cf_sip_strans_recv(struct cf_sip_txn_env *env,
                         const struct cf_sip_txn_handlers *h,
                         struct cf_sip_msg *msg, const struct cf_sip_peer *peer);
 void cf_sip_strans_detach(struct cf_sip_strans *st);
+/* resp.c */
+/* Encode a response to req into a new refcounted buffer, the top Via with
+ * received/rport for peer's source address (§18.2.1, RFC 3581). tag: the
+ * To tag to add, or NULL. ENOMEM, or the encoder's error. */
+int cf_sip_txn_reply_build(struct cf_mbuf **mbp, struct cf_sip_txn_env *env,
+                           const struct cf_sip_msg *req,
+                           const struct cf_sip_peer *peer, uint16_t code,
+                           const char *reason, const char *tag,
+                           const char *hdrs, const struct cf_pl *body);
+/* Where the responses to req go (§18.2.2, RFC 3581). */
+void cf_sip_txn_resp_dst(struct cf_sip_peer *dst, const struct cf_sip_msg *req,
+                         const struct cf_sip_peer *src);
 /* Stateless response (faults): §18.2.2 destination, received/rport. */
 int cf_sip_txn_reply_stateless(struct cf_sip_txn_env *env,
                                const struct cf_sip_msg *req,

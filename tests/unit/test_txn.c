@@ -1325,14 +1325,19 @@ static void test_ict_cancel(void **state)
 		assert_int_equal(c->mid, CF_SIP_M_CANCEL);
 		cf_mem_deref(c);
 	}
-	/* no final 64*T1 after the CANCEL (§9.1): 408, gone */
+	/* no final 64*T1 after the CANCEL (§9.1): 408, gone; a later 1xx
+	 * does not stop that timer */
 	{
 		uint64_t t0 = cf_tmr_wheel_now(f->w);
-		step(f, t0 + 64 * T1 - 1);
-		assert_int_equal(f->ncodes, 3);
-		step(f, t0 + 64 * T1);
+		step(f, t0 + 1000);
+		crx(f, 180, "z9hG4bKcc2", "INVITE");
 		assert_int_equal(f->ncodes, 4);
-		assert_int_equal(f->codes[3], 408);
+		step(f, t0 + 64 * T1 - 1);
+		assert_int_equal(f->ncodes, 4);
+		step(f, t0 + 64 * T1);
+		assert_int_equal(f->ncodes, 5);
+		assert_int_equal(f->codes[4], 408);
+		assert_true(f->nomsg[4]);
 	}
 	step(f, 200000);
 	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
