@@ -18,6 +18,7 @@ static void conn_destructor(void *data)
 	/* conn_close ran on the owner (fd closed, unlinked, timer off);
 	 * only memory is left, and any thread may drop the last ref */
 	conn->rbuf = cf_mem_deref(conn->rbuf);
+	conn->ws = cf_mem_deref(conn->ws);
 	cf_mbuf_reset(&conn->wbuf);
 }
 
@@ -78,6 +79,7 @@ int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
 	conn->owner = w;
 	conn->fd = fd;
 	conn->accepted = accepted;
+	conn->tp = CF_SIP_TP_TCP;
 	conn->addr = *addr;
 	if (local)
 		conn->local = *local;
@@ -165,6 +167,8 @@ void conn_close(struct cf_sip_conn *conn, const char *why)
 		close(conn->fd);
 	conn->fd = -1;
 	cf_tmr_cancel(&conn->idle);
+	if (conn->ws)
+		ws_conn_stop(conn);
 	cf_list_unlink(&conn->le_worker);
 	if (why)
 		cf_log(CF_LOG_DEBUG, NULL, "tcp: connection with %s closed: %s",
@@ -235,13 +239,26 @@ void conn_flush(struct cf_sip_conn *conn)
 }
 
 /*
+ * Send one SIP message on a connection the calling worker owns, framed as
+ * its transport wants: as is on TCP, in a WebSocket frame on WS (ws.c).
+ * Errors as conn_write.
+ */
+int conn_send_local(struct worker *w, struct cf_sip_conn *conn,
+                    const uint8_t *p, size_t n)
+{
+	if (conn->ws)
+		return ws_send(w, conn, p, n);
+	return conn_write(w, conn, p, n);
+}
+
+/*
  * Write bytes on a connection the calling worker owns: straight to the
  * socket when nothing is queued, the rest buffered and sent on EPOLLOUT.
  * Errors: ENOMEM (buffer; the connection is closed when the peer stopped
  * reading), or the errno of a failed write (the connection is closed).
  */
-int conn_send_local(struct worker *w, struct cf_sip_conn *conn,
-                    const uint8_t *p, size_t n)
+int conn_write(struct worker *w, struct cf_sip_conn *conn, const uint8_t *p,
+               size_t n)
 {
 	ssize_t r = 0;
 	int err;
@@ -271,9 +288,11 @@ int conn_send_local(struct worker *w, struct cf_sip_conn *conn,
 	return err;
 }
 
-/* An open connection to addr (any owner), with a reference, or NULL. */
+/* An open connection to addr over tp (any owner), with a reference, or
+ * NULL. */
 static struct cf_sip_conn *conn_find(struct cf_sip *sip,
-                                     const struct cf_sa *addr)
+                                     const struct cf_sa *addr,
+                                     enum cf_sip_tp tp)
 {
 	struct cf_sip_conn *found = NULL;
 	struct cf_list *b;
@@ -283,7 +302,8 @@ static struct cf_sip_conn *conn_find(struct cf_sip *sip,
 	for (struct cf_le *le = b ? b->head : NULL; le; le = le->next) {
 		struct cf_sip_conn *c = le->data;
 
-		if (!atomic_load(&c->closed) && cf_sa_eq(&c->addr, addr)) {
+		if (!atomic_load(&c->closed) && c->tp == tp &&
+		    cf_sa_eq(&c->addr, addr)) {
 			found = cf_mem_ref(c);
 			break;
 		}
@@ -338,12 +358,15 @@ static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
 int conn_send_addr(struct worker *w, const struct cf_sip_peer *peer,
                    const uint8_t *p, size_t n)
 {
-	struct cf_sip_conn *conn = conn_find(w->sip, &peer->addr);
+	struct cf_sip_conn *conn = conn_find(w->sip, &peer->addr, peer->tp);
 	struct job *j;
 	int err;
 
 	if (!conn) {
-		if (peer->conn && peer->conn->accepted)
+		/* nor do we open WebSocket connections: a WS client is
+		 * reached over its own connection only (RFC 7118 §5) */
+		if ((peer->conn && peer->conn->accepted) ||
+		    peer->tp == CF_SIP_TP_WS || peer->tp == CF_SIP_TP_WSS)
 			return EPIPE;
 		err = conn_connect(&conn, w, &peer->addr);
 		if (err)

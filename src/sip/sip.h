@@ -48,6 +48,9 @@ struct cf_sip_cfg {
 	uint32_t tcp_idle_s; /* close idle streams after this; 0 = never */
 	uint32_t tcp_max_per_ip; /* connections per source address */
 	uint32_t tcp_max;	 /* connections in all */
+	size_t ws_max_frame;	 /* WebSocket frame payload limit
+				  * (CF_WS_FRAME_MAX); over it: close 1009 */
+	uint32_t ws_handshake_s; /* the upgrade must be done within this */
 };
 
 void cf_sip_cfg_default(struct cf_sip_cfg *cfg);
@@ -172,6 +175,11 @@ int cf_sip_alloc(struct cf_sip **sipp, const struct cf_sip_cfg *cfg,
 /* Add a listener (before cf_sip_start). */
 int cf_sip_listen(struct cf_sip *sip, enum cf_sip_tp tp,
 		  const struct cf_sa *addr);
+/* WebSocket listeners: the Origin allow-list (comma-separated exact
+ * origins, "https://example.com"; NULL or "" = any; RFC 6455 §10.2). A
+ * handshake with another Origin is answered 403; one without Origin (not
+ * a browser) passes. Copied. Before cf_sip_start. EINVAL, ENOMEM. */
+int cf_sip_ws_origins_set(struct cf_sip *sip, const char *origins);
 /* Start the workers; returns once they run. */
 int cf_sip_start(struct cf_sip *sip);
 /* Graceful stop: stop accepting, let pending transactions (no final
@@ -196,6 +204,16 @@ struct cf_sip_stats {
 	uint64_t conns_open;
 	uint64_t conns_refused; /* over the per-address or total limit */
 	uint64_t keepalive_pongs;
+	/* WebSocket (RFC 6455, RFC 7118); each bad case closes its
+	 * connection only */
+	uint64_t ws_upgrades;	     /* 101 sent */
+	uint64_t ws_refused;	     /* upgrade answered 400/403/405/426/431,
+				      * or no upgrade in time */
+	uint64_t ws_protocol_errors; /* closed 1002 (unmasked, reserved bits,
+				      * bad control frame...) or 1007 (not a
+				      * SIP message) */
+	uint64_t ws_oversize;	     /* closed 1009 (frame or message) */
+	uint64_t ws_pongs;	     /* pings answered */
 	struct cf_sip_txn_stats txn;
 };
 void cf_sip_stats(const struct cf_sip *sip, struct cf_sip_stats *st);

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/ws/ws.h"
 #include "sip/stack_priv.h"
 
 static const char *const tp_names[CF_SIP_TP__COUNT] = {
@@ -57,6 +58,8 @@ void cf_sip_cfg_default(struct cf_sip_cfg *cfg)
 	cfg->tcp_idle_s = 600;
 	cfg->tcp_max_per_ip = 64;
 	cfg->tcp_max = 4096;
+	cfg->ws_max_frame = CF_WS_FRAME_MAX;
+	cfg->ws_handshake_s = 10;
 }
 
 /* --------------------------------------------- handlers around the user's */
@@ -116,6 +119,7 @@ static void sip_destructor(void *data)
 	}
 	sip->ct = cf_mem_deref(sip->ct);
 	sip->wv = cf_mem_deref(sip->wv);
+	sip->ws_origins = cf_mem_deref(sip->ws_origins);
 	pthread_mutex_destroy(&sip->ct_mtx);
 	pthread_mutex_destroy(&sip->run_mtx);
 	pthread_cond_destroy(&sip->run_cond);
@@ -150,6 +154,8 @@ int cf_sip_alloc(struct cf_sip **sipp, const struct cf_sip_cfg *cfg,
 		cf_sip_cfg_default(&sip->cfg);
 	if (!sip->cfg.max_msg || sip->cfg.max_msg > CF_SIP_MSG_MAX)
 		sip->cfg.max_msg = CF_SIP_MSG_MAX;
+	if (!sip->cfg.ws_max_frame)
+		sip->cfg.ws_max_frame = CF_WS_FRAME_MAX;
 	sip->wc = sip->cfg.workers;
 	if (!sip->wc) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -186,10 +192,12 @@ out:
 }
 
 /*
- * Add a listener before cf_sip_start: UDP or TCP on an IPv4 or IPv6
- * address; port 0 takes an ephemeral port (see cf_sip_listeners_apply).
- * Errors: EINVAL (started, bad transport, too many), EPROTO for TLS/WS
- * (not built yet), or the errno of socket/bind/listen (e.g. EADDRINUSE).
+ * Add a listener before cf_sip_start: UDP, TCP or WS (RFC 7118: a TCP
+ * listener whose connections start with the HTTP upgrade) on an IPv4 or
+ * IPv6 address; port 0 takes an ephemeral port (see
+ * cf_sip_listeners_apply). Errors: EINVAL (started, bad transport, too
+ * many), EPROTO for TLS/WSS (not built yet), or the errno of
+ * socket/bind/listen (e.g. EADDRINUSE).
  */
 int cf_sip_listen(struct cf_sip *sip, enum cf_sip_tp tp,
                   const struct cf_sa *addr)
@@ -199,7 +207,7 @@ int cf_sip_listen(struct cf_sip *sip, enum cf_sip_tp tp,
 
 	if (!sip || !addr || sip->started || sip->lc >= LISTENERS_MAX)
 		return EINVAL;
-	if (tp != CF_SIP_TP_UDP && tp != CF_SIP_TP_TCP)
+	if (tp != CF_SIP_TP_UDP && tp != CF_SIP_TP_TCP && tp != CF_SIP_TP_WS)
 		return EPROTO;
 	l = &sip->lv[sip->lc];
 	l->tp = tp;
@@ -209,6 +217,22 @@ int cf_sip_listen(struct cf_sip *sip, enum cf_sip_tp tp,
 	if (err)
 		return err;
 	sip->lc++;
+	return 0;
+}
+
+int cf_sip_ws_origins_set(struct cf_sip *sip, const char *origins)
+{
+	char *dup = NULL;
+
+	if (!sip || sip->started)
+		return EINVAL;
+	if (origins && *origins) {
+		dup = cf_mem_strdup(origins);
+		if (!dup)
+			return ENOMEM;
+	}
+	cf_mem_deref(sip->ws_origins);
+	sip->ws_origins = dup;
 	return 0;
 }
 
@@ -346,6 +370,7 @@ int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
 	case CF_SIP_TP_UDP:
 		return udp_send(sip, w, peer, bytes);
 	case CF_SIP_TP_TCP:
+	case CF_SIP_TP_WS:
 		break;
 	default:
 		return EPROTO;

@@ -36,6 +36,11 @@ struct wstats {
 	ctr_t stream_garbage;
 	ctr_t conns_refused;
 	ctr_t keepalive_pongs;
+	ctr_t ws_upgrades;
+	ctr_t ws_refused;
+	ctr_t ws_protocol_errors;
+	ctr_t ws_oversize;
+	ctr_t ws_pongs;
 };
 
 static inline void ctr_add(ctr_t *c, uint64_t n)
@@ -105,6 +110,8 @@ struct cf_sip {
 
 	/* counters for work done outside any worker thread */
 	_Atomic uint64_t ext_tx_msgs;
+
+	char *ws_origins; /* Origin allow-list, or NULL (any) */
 };
 
 /* A connection. Owned by one worker: only that thread touches fd and
@@ -118,6 +125,8 @@ struct cf_sip_conn {
 	bool accepted;   /* the peer opened it (else we did) */
 	bool in_table;
 	bool in_loop;
+	enum cf_sip_tp tp;  /* TCP, or WS on a ws listener */
+	struct ws_conn *ws; /* WebSocket state (ws.c), or NULL */
 	struct cf_sa addr;  /* remote */
 	struct cf_sa local; /* our end (the listener for accepted ones) */
 	struct cf_le le_table;
@@ -175,6 +184,14 @@ int tcp_listener_open(struct listener *l);
 void tcp_accept_h(int fd, int events, void *arg);
 void conn_fd_h(int fd, int events, void *arg);
 
+/* ws.c */
+int ws_conn_start(struct cf_sip_conn *conn);
+void ws_conn_stop(struct cf_sip_conn *conn);
+size_t ws_rbuf_cap(const struct cf_sip_conn *conn);
+void ws_recv(struct worker *w, struct cf_sip_conn *conn);
+int ws_send(struct worker *w, struct cf_sip_conn *conn, const uint8_t *p,
+            size_t n);
+
 /* conn.c */
 int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
                const struct cf_sa *addr, const struct cf_sa *local,
@@ -183,6 +200,8 @@ void conn_touch(struct cf_sip_conn *conn);
 void conn_flush(struct cf_sip_conn *conn);
 int conn_send_local(struct worker *w, struct cf_sip_conn *conn,
                     const uint8_t *p, size_t n);
+int conn_write(struct worker *w, struct cf_sip_conn *conn, const uint8_t *p,
+               size_t n);
 int conn_send_addr(struct worker *w, const struct cf_sip_peer *peer,
                    const uint8_t *p, size_t n);
 void conn_close(struct cf_sip_conn *conn, const char *why);

@@ -62,10 +62,13 @@ void tcp_accept_h(int fd, int events, void *arg)
 	struct worker *w = arg;
 	struct cf_sip *sip = w->sip;
 	const struct cf_sa *local = NULL;
+	enum cf_sip_tp tp = CF_SIP_TP_TCP;
 
 	for (size_t i = 0; i < sip->lc; i++) {
-		if (sip->lv[i].fd == fd)
+		if (sip->lv[i].fd == fd) {
 			local = &sip->lv[i].addr;
+			tp = sip->lv[i].tp;
+		}
 	}
 
 	for (int i = 0; i < TCP_ACCEPT_BURST; i++) {
@@ -91,7 +94,10 @@ void tcp_accept_h(int fd, int events, void *arg)
 		}
 		(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one,
 		                 sizeof(one));
-		(void)conn_alloc(&conn, w, cfd, &addr, local, true);
+		if (conn_alloc(&conn, w, cfd, &addr, local, true))
+			continue;
+		if (tp == CF_SIP_TP_WS && ws_conn_start(conn))
+			conn_close(conn, "out of memory");
 	}
 }
 
@@ -198,7 +204,7 @@ static int rbuf_room(struct cf_sip_conn *conn, size_t cap)
  * the next round, after the other connections and the mailbox. */
 static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 {
-	size_t cap = w->sip->cfg.max_msg + 1;
+	size_t cap = conn->ws ? ws_rbuf_cap(conn) : w->sip->cfg.max_msg + 1;
 
 	for (int i = 0; i < TCP_READS_PER_WAKEUP && !atomic_load(&conn->closed);
 	     i++) {
@@ -229,7 +235,10 @@ static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 		ctr_add(&w->st.rx_bytes, (uint64_t)r);
 		conn->rlen += (size_t)r;
 		conn_touch(conn);
-		frame(w, conn);
+		if (conn->ws)
+			ws_recv(w, conn);
+		else
+			frame(w, conn);
 	}
 }
 

@@ -98,7 +98,7 @@ static void stop_accept(struct worker *w)
 	struct cf_sip *sip = w->sip;
 
 	for (size_t i = 0; i < sip->lc; i++) {
-		if (sip->lv[i].tp == CF_SIP_TP_TCP)
+		if (sip->lv[i].tp != CF_SIP_TP_UDP)
 			cf_loop_fd_close(w->loop, sip->lv[i].fd);
 	}
 	probe_h(w);
@@ -267,6 +267,11 @@ void worker_stats_add(const struct worker *w, struct cf_sip_stats *st)
 	st->stream_garbage += ctr_get(&w->st.stream_garbage);
 	st->conns_refused += ctr_get(&w->st.conns_refused);
 	st->keepalive_pongs += ctr_get(&w->st.keepalive_pongs);
+	st->ws_upgrades += ctr_get(&w->st.ws_upgrades);
+	st->ws_refused += ctr_get(&w->st.ws_refused);
+	st->ws_protocol_errors += ctr_get(&w->st.ws_protocol_errors);
+	st->ws_oversize += ctr_get(&w->st.ws_oversize);
+	st->ws_pongs += ctr_get(&w->st.ws_pongs);
 	if (w->env) {
 		struct cf_sip_txn_stats cur;
 
