@@ -23,6 +23,21 @@ int cf_ctl_sock_path(const struct cf_app_conf *conf, char *buf, size_t size)
 	return 0;
 }
 
+int cf_ctl_store_uri(const struct cf_app_conf *conf, char *buf, size_t size)
+{
+	const char *uri = cf_app_conf_str(conf, "store", "uri");
+	int n;
+
+	if (uri)
+		n = snprintf(buf, size, "%s", uri);
+	else
+		n = snprintf(buf, size, "sqlite:%s/confab.db",
+		             cf_app_conf_str(conf, "general", "data_dir"));
+	if (n < 0 || (size_t)n >= size)
+		return ENOMEM;
+	return 0;
+}
+
 static json_t *fail(json_t *resp, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -15,6 +15,11 @@ enum {
  * ENOMEM when it does not fit (a UNIX socket path has 107 bytes). */
 int cf_ctl_sock_path(const struct cf_app_conf *conf, char *buf, size_t size);
 
+/* The store's URI: [store] uri, or sqlite:DATA_DIR/confab.db. confabd opens
+ * it at start; confabctl opens the same one when the daemon is stopped.
+ * ENOMEM when it does not fit. */
+int cf_ctl_store_uri(const struct cf_app_conf *conf, char *buf, size_t size);
+
 /*
  * Run one request line ({"cmd":"noun verb","args":[..],"opts":{..}})
  * against the command tables and return the response line (without the

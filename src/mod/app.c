@@ -13,6 +13,7 @@ enum { MAX_DOMAINS = 16, MAX_ADDRS = 64, ALLOW_MAX = 160 };
 struct cf_app {
 	struct cf_app_conf *conf;
 	struct cf_sip *sip;
+	struct cf_store *store; /* one reference, or NULL */
 	char *domains[MAX_DOMAINS];
 	size_t ndomains;
 	struct cf_sa addrs[MAX_ADDRS];
@@ -27,6 +28,7 @@ static void app_destroy(void *data)
 
 	for (size_t i = 0; i < app->ndomains; i++)
 		cf_mem_deref(app->domains[i]);
+	cf_mem_deref(app->store);
 	cf_mem_deref(app->conf);
 }
 
@@ -107,6 +109,22 @@ void cf_app_set_sip(struct cf_app *app, struct cf_sip *sip)
 struct cf_sip *cf_app_sip(const struct cf_app *app)
 {
 	return app ? app->sip : NULL;
+}
+
+void cf_app_set_store(struct cf_app *app, struct cf_store *st)
+{
+	struct cf_store *old;
+
+	if (!app)
+		return;
+	old = app->store;
+	app->store = st ? cf_mem_ref(st) : NULL;
+	cf_mem_deref(old);
+}
+
+struct cf_store *cf_app_store(const struct cf_app *app)
+{
+	return app ? app->store : NULL;
 }
 
 const struct cf_app_conf *cf_app_conf(const struct cf_app *app)

@@ -195,6 +195,14 @@ struct cf_app;
 int cf_app_alloc(struct cf_app **appp, struct cf_app_conf *conf);
 void cf_app_set_sip(struct cf_app *app, struct cf_sip *sip);
 struct cf_sip *cf_app_sip(const struct cf_app *app);
+/* The store (src/store/store.h), opened by confabd at start and closed at
+ * stop, or NULL (unit tests without one). cf_app_set_store takes a
+ * reference to st (NULL drops the app's reference); main thread, before
+ * the modules' init. BLOCKING calls: never use it on a worker loop (see
+ * store.h); modules read it at init/start and on their own threads. */
+struct cf_store;
+void cf_app_set_store(struct cf_app *app, struct cf_store *st);
+struct cf_store *cf_app_store(const struct cf_app *app);
 /* The current configuration. Main thread only (init, reload, control
  * commands): SIGHUP replaces it. Workers use what the module cached. */
 const struct cf_app_conf *cf_app_conf(const struct cf_app *app);
