@@ -8,9 +8,11 @@
 
 #include "mod.h"
 #include "basic/basic.h"
+#include "registrar/registrar.h"
 
 /* Dispatch order: a request goes to each module until one takes it. */
 const struct cf_mod *const cf_mods[] = {
+    &cf_mod_registrar,
     &cf_mod_basic,
     NULL,
 };
