@@ -216,12 +216,17 @@ void reg_binding_unlink(struct reg *r, struct reg_binding *b, bool wb)
 	reg_ctr_add(&r->ctr.contacts, -1);
 	if (wb && r->wb)
 		reg_wb_queue(r->wb, WB_DELETE, b);
+	(void)a;
+	cf_mem_deref(b);
+}
+
+void reg_aor_gc(struct reg *r, struct reg_aor *a)
+{
 	if (!cf_list_count(&a->bindings) && a->le.list) {
 		cf_list_unlink(&a->le);
 		reg_ctr_add(&r->ctr.aors, -1);
 		cf_mem_deref(a); /* the table's reference */
 	}
-	cf_mem_deref(b);
 }
 
 static void binding_destroy(void *data)
@@ -544,6 +549,7 @@ size_t reg_loc_sweep(struct reg *r, int64_t now)
 					reg_binding_unlink(r, b, false);
 					n++;
 				}
+				reg_aor_gc(r, a);
 				cf_mem_deref(a);
 			}
 		}
@@ -593,6 +599,7 @@ static void conn_closed(struct reg *r, struct cf_sip_conn *conn)
 			pthread_mutex_lock(reg_lock(r, hash));
 			if (b->le.list) {
 				reg_binding_unlink(r, b, true);
+				reg_aor_gc(r, b->aor);
 				reg_ctr_add(&r->ctr.flows_failed, 1);
 			} else {
 				/* raced with a refresh: just out of the

@@ -146,9 +146,10 @@ struct reg_aor *reg_aor_get(struct reg *r, const char *aor, size_t len,
 void reg_binding_link(struct reg *r, struct reg_aor *aor,
                       struct reg_binding *b);
 /* Take b out (lock held), queue its delete when wb, and drop the table's
- * reference. The AOR leaves the table when it has no bindings left (the
- * caller must not use aor afterwards then). */
+ * reference. The AOR stays in the table: reg_aor_gc afterwards. */
 void reg_binding_unlink(struct reg *r, struct reg_binding *b, bool wb);
+/* Take the AOR out of the table when it has no binding left (lock held). */
+void reg_aor_gc(struct reg *r, struct reg_aor *a);
 /* Build a binding. strs: the packed strings. NULL on ENOMEM/too long. */
 struct reg_binding *reg_binding_alloc(struct reg_aor *aor,
                                       const struct cf_pl strs[RS__COUNT]);

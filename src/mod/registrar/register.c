@@ -505,11 +505,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 out:
 	for (size_t i = 0; i < q->n; i++)
 		cf_mem_deref(nb[i]);
-	if (!cf_list_count(&a->bindings) && a->le.list) {
-		cf_list_unlink(&a->le);
-		reg_ctr_add(&r->ctr.aors, -1);
-		cf_mem_deref(a);
-	}
+	reg_aor_gc(r, a);
 	if (!code) {
 		for (struct cf_le *le = a->bindings.head;
 		     le && sn->n < REG_CONTACTS_HARD_MAX; le = le->next)
