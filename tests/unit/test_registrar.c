@@ -228,8 +228,8 @@ static bool seen_h(const struct cf_reg_contact *c, void *arg)
 	}
 	snprintf(s->path, sizeof(s->path), "%.*s", (int)c->path.l,
 	         c->path.p ? c->path.p : "");
-	snprintf(s->instance, sizeof(s->instance), "%.*s",
-	         (int)c->instance.l, c->instance.p ? c->instance.p : "");
+	snprintf(s->instance, sizeof(s->instance), "%.*s", (int)c->instance.l,
+	         c->instance.p ? c->instance.p : "");
 	s->peer = c->peer;
 	s->n++;
 	return false;
@@ -245,8 +245,8 @@ static int lookup(const char *aor, struct seen *s)
 }
 
 #define ALICE "sip:alice@example.com"
-#define C1 "Contact: <sip:alice@192.0.2.1:5060>\r\n"
-#define C2 "Contact: <sip:alice@192.0.2.2:5060>\r\n"
+#define C1    "Contact: <sip:alice@192.0.2.1:5060>\r\n"
+#define C2    "Contact: <sip:alice@192.0.2.2:5060>\r\n"
 
 /* ------------------------------------------------------------- tests */
 
@@ -365,8 +365,9 @@ static void test_wildcard(void **state)
 	last(f, 400);
 	reg(f, ALICE, "w@test", 4, "Contact: *\r\n" C1 "Expires: 0\r\n");
 	last(f, 400);
-	reg(f, ALICE, "w@test", 5, "Contact: *, <sip:x@192.0.2.9>\r\n"
-	                           "Expires: 0\r\n");
+	reg(f, ALICE, "w@test", 5,
+	    "Contact: *, <sip:x@192.0.2.9>\r\n"
+	    "Expires: 0\r\n");
 	last(f, 400);
 	assert_int_equal(lookup(ALICE, &s), 0);
 	assert_int_equal(s.n, 2);
@@ -502,8 +503,7 @@ static void test_max_reject(void **state)
 }
 
 static const char *const repl_sets[] = {
-    "registrar.max_contacts=2",
-    "registrar.max_contacts_policy=replace_oldest"};
+    "registrar.max_contacts=2", "registrar.max_contacts_policy=replace_oldest"};
 static const struct sets repl = {repl_sets, 2};
 
 static void test_max_replace(void **state)
@@ -543,8 +543,8 @@ static void test_path(void **state)
 	assert_non_null(strstr(r, "\r\nPath: <sip:edge1.example.net;lr>,"
 	                          "<sip:edge2.example.net;lr>\r\n"));
 	assert_int_equal(lookup(ALICE, &s), 0);
-	assert_string_equal(s.path,
-	                    "<sip:edge1.example.net;lr>,<sip:edge2.example.net;lr>");
+	assert_string_equal(
+	    s.path, "<sip:edge1.example.net;lr>,<sip:edge2.example.net;lr>");
 	/* stored, but not echoed to a UA that does not support path */
 	reg(f, "sip:bob@example.com", "p2@test", 1,
 	    C2 "Path: <sip:edge1.example.net;lr>\r\n");
@@ -763,7 +763,8 @@ static void test_rfc4475(void **state)
 	vector(f, "cparam02.dat");
 	r = last(f, 200);
 	assert_non_null(strstr(
-	    r, "\r\nContact: <sip:+19725552222@gw1.example.net;unknownparam>;"));
+	    r,
+	    "\r\nContact: <sip:+19725552222@gw1.example.net;unknownparam>;"));
 	assert_int_equal(lookup("sip:watson@example.com", &s), 0);
 	/* a URI parameter the other lacks: §19.1.4 says they are the same
 	 * (unknownparam is not in both) - one binding, refreshed */
@@ -774,8 +775,8 @@ static void test_rfc4475(void **state)
 	assert_non_null(strstr(r, "\r\nContact: <sip:user@example.com"
 	                          "?Route=%3Csip:sip.example.com%3E>;"));
 	assert_int_equal(lookup("sip:user@example.com", &s), 0);
-	assert_string_equal(s.uri[0],
-	                    "sip:user@example.com?Route=%3Csip:sip.example.com%3E");
+	assert_string_equal(
+	    s.uri[0], "sip:user@example.com?Route=%3Csip:sip.example.com%3E");
 }
 
 static void test_persistence(void **state)
@@ -857,10 +858,9 @@ static void test_ctl(void **state)
 	assert_int_equal(cmd->h(f->app, &req, resp), 0);
 	arr = json_object_get(resp, "bindings");
 	assert_int_equal(json_array_size(arr), 1);
-	assert_string_equal(
-	    json_string_value(json_object_get(json_array_get(arr, 0),
-	                                      "contact")),
-	    "sip:alice@192.0.2.1:5060");
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(arr, 0), "contact")),
+	                    "sip:alice@192.0.2.1:5060");
 	assert_int_equal(json_integer_value(json_object_get(
 	                     json_array_get(arr, 0), "expires")),
 	                 3600);

@@ -191,8 +191,7 @@ static uint32_t ptr_hash(const void *p)
 	return (uint32_t)(v >> 4) ^ (uint32_t)(v >> 20);
 }
 
-void reg_binding_link(struct reg *r, struct reg_aor *aor,
-                      struct reg_binding *b)
+void reg_binding_link(struct reg *r, struct reg_aor *aor, struct reg_binding *b)
 {
 	cf_list_append(&aor->bindings, &b->le, b);
 	reg_ctr_add(&r->ctr.contacts, 1);
@@ -264,8 +263,7 @@ struct reg_binding *reg_binding_alloc(struct reg_aor *aor,
 	return b;
 }
 
-void reg_addr_set(struct reg_addr *a, enum cf_sip_tp tp,
-                  const struct cf_sa *sa)
+void reg_addr_set(struct reg_addr *a, enum cf_sip_tp tp, const struct cf_sa *sa)
 {
 	memset(a, 0, sizeof(*a));
 	a->tp = (uint8_t)tp;
@@ -381,8 +379,7 @@ static int lookup_norm(const struct cf_pl *aor, char *buf, size_t size)
 	return reg_aor_norm(buf, size, &u, NULL);
 }
 
-int cf_registrar_lookup(const struct cf_pl *aor, cf_reg_contact_h *h,
-                        void *arg)
+int cf_registrar_lookup(const struct cf_pl *aor, cf_reg_contact_h *h, void *arg)
 {
 	struct reg_binding *v[REG_CONTACTS_HARD_MAX];
 	char key[REG_AOR_MAX];
@@ -668,8 +665,7 @@ json_t *reg_binding_json(const struct reg_binding *b, int64_t now)
 	return o;
 }
 
-static int aor_json(struct reg *r, struct reg_aor *a, json_t *arr,
-                    int64_t now)
+static int aor_json(struct reg *r, struct reg_aor *a, json_t *arr, int64_t now)
 {
 	struct reg_binding *v[REG_CONTACTS_HARD_MAX];
 	size_t n = 0;
@@ -717,7 +713,8 @@ int reg_loc_json(struct reg *r, const char *aor, json_t *arr)
 	}
 	for (uint32_t i = 0; i < REG_STRIPES && !err; i++) {
 		pthread_mutex_lock(&r->stripe[i]);
-		for (uint32_t j = i; j < REG_BUCKETS && !err; j += REG_STRIPES) {
+		for (uint32_t j = i; j < REG_BUCKETS && !err;
+		     j += REG_STRIPES) {
 			struct cf_list *bk = cf_hash_bucket(r->table, j);
 
 			for (struct cf_le *le = bk->head; le && !err;
