@@ -20,6 +20,11 @@ void cf_mod_auth_set_clock(const uint64_t *now_ms)
 	fake_now = now_ms;
 }
 
+void cf_mod_auth_sweep(void)
+{
+	auth_guard_sweep();
+}
+
 uint64_t auth_wall_ms(void)
 {
 	return fake_now ? *fake_now : cf_clock_wall_ms();
