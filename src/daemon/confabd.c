@@ -76,8 +76,8 @@ static void usage(FILE *f)
 	        "mode)\n"
 	        "  -V, --version          print the version and exit\n"
 	        "  -h, --help             this text\n"
-	        "Signals: SIGTERM/SIGINT stop (open transactions get up to "
-	        "[general] shutdown_timeout s), SIGHUP reloads.\n"
+	        "Signals: SIGTERM/SIGINT stop (unanswered transactions get "
+	        "up to [general] shutdown_timeout s), SIGHUP reloads.\n"
 	        "Keys and defaults: docs/configuration.md.\n");
 }
 
@@ -442,16 +442,19 @@ static int start(struct daemon *d)
 	}
 	d->mods_init = true;
 
+	/* Our own addresses are known before the workers start, so the
+	 * first request already finds them (no 404 race at start-up). */
+	memset(&b, 0, sizeof(b));
+	b.app = d->app;
+	cf_sip_listeners_apply(d->sip, listener_h, &b);
+	tp_lower(b.buf);
+
 	err = cf_sip_start(d->sip);
 	if (err) {
 		cf_log(CF_LOG_ERR, NULL, "cannot start the stack: %s",
 		       strerror(err));
 		return err;
 	}
-	memset(&b, 0, sizeof(b));
-	b.app = d->app;
-	cf_sip_listeners_apply(d->sip, listener_h, &b);
-	tp_lower(b.buf);
 
 	err = cf_mod_start_all(d->app);
 	if (err) {
