@@ -7,10 +7,12 @@
 #include <strings.h>
 
 #include "mod.h"
+#include "auth/auth_mod.h"
 #include "basic/basic.h"
 
 /* Dispatch order: a request goes to each module until one takes it. */
 const struct cf_mod *const cf_mods[] = {
+    &cf_mod_auth,
     &cf_mod_basic,
     NULL,
 };

@@ -122,6 +122,9 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
 				  const char *reason, const char *hdrs,
 				  const struct cf_pl *body);
+/* End a server transaction without any response (a silent drop: the auth
+ * module's ban_action = drop). A retransmission is a new request. */
+void cf_sip_strans_drop(struct cf_sip_strans *st);
 const struct cf_sip_msg *cf_sip_strans_msg(const struct cf_sip_strans *st);
 const struct cf_sip_peer *cf_sip_strans_peer(const struct cf_sip_strans *st);
 bool cf_sip_strans_final_sent(const struct cf_sip_strans *st);

@@ -519,6 +519,7 @@ static void test_reload(void **state)
 	assert_int_equal(cf_log_get_level(), CF_LOG_WARN);
 	assert_ptr_equal(cf_app_conf(app), c2);
 	cf_log_set_level(CF_LOG_ERR);
+	cf_mod_stop_all(app);
 	cf_mem_deref(app);
 	cf_mem_deref(c);
 	cf_mem_deref(c2);

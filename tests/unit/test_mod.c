@@ -86,6 +86,7 @@ static int teardown(void **state)
 		                     cf_tmr_wheel_now(f->wheel) + 1000);
 	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
 	cf_mod_basic_set_wheel(NULL);
+	cf_mod_stop_all(f->app);
 	sent_clear(f);
 	cf_mem_deref(f->app);
 	cf_mem_deref(f->conf);
@@ -428,7 +429,9 @@ static void test_mod_table(void **state)
 	assert_non_null(cf_mod_find("basic"));
 	assert_null(cf_mod_find("nosuch"));
 	assert_null(cf_mod_find(NULL));
-	assert_ptr_equal(cf_mods[0], &cf_mod_basic);
+	/* the auth gate first: bans and rate limits for every request */
+	assert_ptr_equal(cf_mods[0], cf_mod_find("auth"));
+	assert_ptr_equal(cf_mods[1], &cf_mod_basic);
 }
 
 int main(void)
