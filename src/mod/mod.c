@@ -181,6 +181,7 @@ int cf_mod_init_all(struct cf_app *app)
 		if (err)
 			return err;
 	}
+	cf_app_set_online(app, true);
 	return 0;
 }
 
@@ -200,6 +201,7 @@ void cf_mod_stop_all(struct cf_app *app)
 {
 	size_t n = 0;
 
+	cf_app_set_online(app, false);
 	while (cf_mods[n])
 		n++;
 	while (n-- > 0) {

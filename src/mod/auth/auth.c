@@ -425,6 +425,15 @@ static void domain_changed(struct cf_app *app, const char *domain)
 		       domain, strerror(err));
 }
 
+/* confabctl user import: re-read every domain and subscriber (puts over
+ * what is cached; the import only adds). Main thread. */
+static int creds_reload(struct cf_app *app)
+{
+	struct cf_store *st = cf_app_store(app);
+
+	return st ? auth_creds_load(st) : EINVAL;
+}
+
 static const struct cf_auth_api api = {
     .check = auth_check,
     .method_needs_auth = method_needs_auth,
@@ -432,6 +441,7 @@ static const struct cf_auth_api api = {
     .domain_exists = domain_exists,
     .user_changed = user_changed,
     .domain_changed = domain_changed,
+    .reload = creds_reload,
 };
 
 /* ---------------------------------------------------------- control */

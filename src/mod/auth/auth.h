@@ -52,6 +52,11 @@ struct cf_auth_api {
 	                     const char *domain);
 	/* Main thread: a domain was added or removed in the store. */
 	void (*domain_changed)(struct cf_app *app, const char *domain);
+	/* Main thread, after a bulk change (confabctl user import: 100,000
+	 * rows at once): re-read every domain and subscriber from the store
+	 * (cf_app_store). 0 or an errno. NULL: `user reload` falls back to
+	 * user_changed for every subscriber. Added by the ctl branch. */
+	int (*reload)(struct cf_app *app);
 };
 
 #endif
