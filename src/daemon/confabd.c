@@ -76,8 +76,8 @@ static void usage(FILE *f)
 	        "mode)\n"
 	        "  -V, --version          print the version and exit\n"
 	        "  -h, --help             this text\n"
-	        "Signals: SIGTERM/SIGINT stop (open transactions get up to "
-	        "[general] shutdown_timeout s), SIGHUP reloads.\n"
+	        "Signals: SIGTERM/SIGINT stop (unanswered transactions get "
+	        "up to [general] shutdown_timeout s), SIGHUP reloads.\n"
 	        "Keys and defaults: docs/configuration.md.\n");
 }
 
@@ -335,42 +335,15 @@ static int data_dir_make(const char *dir)
 	return 0;
 }
 
-/* Every domain of [general] domain must be in the store: subscribers are
- * added to a domain row (realm = the name). */
-static bool domain_ensure(const char *value, void *arg)
-{
-	struct cf_store *st = arg;
-	struct cf_store_domain dom = {.name = value};
-	int err = cf_store_domain_get(st, value, NULL, NULL);
-
-	if (err == ENOENT) {
-		err = cf_store_domain_add(st, &dom);
-		if (!err)
-			cf_log(CF_LOG_NOTICE, NULL,
-			       "store: domain %s added (from [general] "
-			       "domain)",
-			       value);
-	}
-	if (err && err != EALREADY)
-		cf_log(CF_LOG_WARN, NULL, "store: domain %s: %s", value,
-		       strerror(err));
-	return false;
-}
-
 /* Open the store (migrations applied by cf_store_open) and hand it to the
  * app; closed at stop, after the modules. */
 static int store_open(struct daemon *d)
 {
-	char uri[4096];
+	char uri[4096] = "";
 	unsigned version = 0;
 	int err;
 
-	err = cf_ctl_store_uri(d->conf, uri, sizeof(uri));
-	if (err) {
-		cf_log(CF_LOG_ERR, NULL, "store uri too long");
-		return err;
-	}
-	err = cf_store_open(&d->store, uri, NULL);
+	err = cf_ctl_store_open(d->conf, &d->store, uri, sizeof(uri));
 	if (err) {
 		cf_log(CF_LOG_ERR, NULL, "cannot open the store %s: %s", uri,
 		       strerror(err));
@@ -378,8 +351,6 @@ static int store_open(struct daemon *d)
 	}
 	(void)cf_store_version(d->store, &version);
 	cf_log(CF_LOG_INFO, NULL, "store %s, schema version %u", uri, version);
-	cf_app_conf_apply(d->conf, "general", "domain", domain_ensure,
-	                  d->store);
 	cf_app_set_store(d->app, d->store);
 	return 0;
 }
@@ -471,16 +442,19 @@ static int start(struct daemon *d)
 	}
 	d->mods_init = true;
 
+	/* Our own addresses are known before the workers start, so the
+	 * first request already finds them (no 404 race at start-up). */
+	memset(&b, 0, sizeof(b));
+	b.app = d->app;
+	cf_sip_listeners_apply(d->sip, listener_h, &b);
+	tp_lower(b.buf);
+
 	err = cf_sip_start(d->sip);
 	if (err) {
 		cf_log(CF_LOG_ERR, NULL, "cannot start the stack: %s",
 		       strerror(err));
 		return err;
 	}
-	memset(&b, 0, sizeof(b));
-	b.app = d->app;
-	cf_sip_listeners_apply(d->sip, listener_h, &b);
-	tp_lower(b.buf);
 
 	err = cf_mod_start_all(d->app);
 	if (err) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "mod/prov.h"
 
 int cf_ctl_sock_path(const struct cf_app_conf *conf, char *buf, size_t size)
 {
@@ -25,17 +26,7 @@ int cf_ctl_sock_path(const struct cf_app_conf *conf, char *buf, size_t size)
 
 int cf_ctl_store_uri(const struct cf_app_conf *conf, char *buf, size_t size)
 {
-	const char *uri = cf_app_conf_str(conf, "store", "uri");
-	int n;
-
-	if (uri)
-		n = snprintf(buf, size, "%s", uri);
-	else
-		n = snprintf(buf, size, "sqlite:%s/confab.db",
-		             cf_app_conf_str(conf, "general", "data_dir"));
-	if (n < 0 || (size_t)n >= size)
-		return ENOMEM;
-	return 0;
+	return cf_prov_store_uri(conf, buf, size);
 }
 
 static json_t *fail(json_t *resp, const char *fmt, ...)

@@ -19,6 +19,14 @@ int cf_ctl_sock_path(const struct cf_app_conf *conf, char *buf, size_t size);
  * it at start; confabctl opens the same one when the daemon is stopped.
  * ENOMEM when it does not fit. */
 int cf_ctl_store_uri(const struct cf_app_conf *conf, char *buf, size_t size);
+/* Open that store (creating DATA_DIR when the store is the default one;
+ * migrations applied by cf_store_open) and add every [general] domain it
+ * lacks. uri gets the URI. 0, ENOMEM, ENOTDIR or cf_store_open's errors
+ * (EIO, EPROTO, ETIMEDOUT, EINVAL). Blocking: main thread at start, or
+ * confabctl. */
+struct cf_store;
+int cf_ctl_store_open(const struct cf_app_conf *conf, struct cf_store **stp,
+                      char *uri, size_t urisize);
 
 /*
  * Run one request line ({"cmd":"noun verb","args":[..],"opts":{..}})

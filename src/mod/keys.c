@@ -14,7 +14,7 @@ const struct cf_mod_key cf_app_keys[] = {
     {"general", "log_level", CF_MOD_KEY_LOGLEVEL, "info",
      "debug, info, notice, warn or error", 0, 0, CF_MOD_KEY_LIVE},
     {"general", "shutdown_timeout", CF_MOD_KEY_UINT, "5",
-     "seconds SIGTERM waits for open transactions before closing", 0, 64,
+     "seconds SIGTERM waits for unanswered transactions before closing", 0, 64,
      CF_MOD_KEY_LIVE},
     {"sip", "listen", CF_MOD_KEY_LISTEN,
      "udp:127.0.0.1:5060, tcp:127.0.0.1:5060, udp:[::1]:5060, "

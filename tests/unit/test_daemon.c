@@ -411,7 +411,11 @@ static void test_cmd_find(void **state)
 	assert_int_equal(cf_mod_cmd_find(&cmd, "test", "calls"), 0);
 	assert_int_equal(cf_mod_cmd_find(&cmd, "config", "frob"), EPROTO);
 	assert_int_equal(cf_mod_cmd_find(&cmd, "config", ""), EPROTO);
-	assert_int_equal(cf_mod_cmd_find(&cmd, "user", "add"), ENOENT);
+	assert_int_equal(cf_mod_cmd_find(&cmd, "user", "add"), 0);
+	assert_non_null(cmd->h);
+	assert_int_equal(cf_mod_cmd_find(&cmd, "user", "import"), 0);
+	assert_null(cmd->h); /* confabctl writes the store itself */
+	assert_int_equal(cf_mod_cmd_find(&cmd, "frob", "add"), ENOENT);
 }
 
 /* Run a request line; return the parsed response (caller decrefs). */

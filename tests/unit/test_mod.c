@@ -191,6 +191,50 @@ static void test_options_to_us(void **state)
 	last(f, 200);
 }
 
+/* OPTIONS to the server is answered statelessly (as Kamailio's
+ * sl_send_reply): no transaction stays behind for Timer J, and a
+ * retransmission is answered again with the very same response (same To
+ * tag, RFC 3261 §8.2.7). Other answers stay transactional. */
+static void test_options_stateless(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_sip_txn_stats st;
+
+	feed(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>", "sl1",
+	     "OPTIONS", NULL);
+	last(f, 200);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	feed(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>", "sl1",
+	     "OPTIONS", NULL);
+	assert_int_equal(f->nsent, 2);
+	assert_string_equal(f->sent[0], f->sent[1]);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	cf_sip_txn_env_stats(f->env, &st);
+	assert_int_equal(st.requests, 2);
+	assert_int_equal(st.retransmissions_absorbed, 0);
+
+	/* another request: another tag */
+	feed(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>", "sl2",
+	     "OPTIONS", NULL);
+	assert_int_equal(f->nsent, 3);
+	assert_string_not_equal(strstr(f->sent[0], ";tag="),
+	                        strstr(f->sent[2], ";tag="));
+
+	/* OPTIONS to a user: 404 from a transaction that absorbs the
+	 * retransmission (resending its answer) and waits out Timer J */
+	feed(f, "OPTIONS", "sip:alice@confab.test", "<sip:a@confab.test>",
+	     "sl3", "OPTIONS", NULL);
+	last(f, 404);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 1);
+	feed(f, "OPTIONS", "sip:alice@confab.test", "<sip:a@confab.test>",
+	     "sl3", "OPTIONS", NULL);
+	assert_int_equal(f->nsent, 5);
+	assert_string_equal(f->sent[3], f->sent[4]);
+	cf_sip_txn_env_stats(f->env, &st);
+	assert_int_equal(st.retransmissions_absorbed, 1);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 1);
+}
+
 static void test_not_ours(void **state)
 {
 	struct fixture *f = *state;
@@ -386,6 +430,8 @@ static void test_mod_table(void **state)
 	assert_non_null(cf_mod_find("basic"));
 	assert_null(cf_mod_find("nosuch"));
 	assert_null(cf_mod_find(NULL));
+	/* the auth gate first: bans and rate limits for every request */
+	assert_ptr_equal(cf_mods[0], cf_mod_find("auth"));
 	/* basic comes last: it takes what the others left */
 	assert_non_null(cf_mod_find("registrar"));
 	for (size_t i = 0; cf_mods[i]; i++) {
@@ -398,9 +444,11 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_options_to_us),  T(test_not_ours),    T(test_rules),
-	    T(test_unknown_scheme), T(test_ack_dropped), T(test_ring_cancel),
-	    T(test_ring_timeout),   T(test_ring_reload), T(test_oom),
+	    T(test_options_to_us),  T(test_options_stateless),
+	    T(test_not_ours),       T(test_rules),
+	    T(test_unknown_scheme), T(test_ack_dropped),
+	    T(test_ring_cancel),    T(test_ring_timeout),
+	    T(test_ring_reload),    T(test_oom),
 	    T(test_mod_table),
 	};
 
