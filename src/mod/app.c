@@ -163,9 +163,16 @@ const char *cf_app_allow(const struct cf_app *app)
 
 bool cf_app_ext_supported(const struct cf_app *app, const struct cf_pl *tag)
 {
+	/* the registrar's: Path (RFC 3327), outbound (RFC 5626), GRUU
+	 * (RFC 5627) */
+	static const char *const tags[] = {"path", "outbound", "gruu"};
+
 	(void)app;
-	(void)tag;
-	return false; /* no option tags yet: path, outbound, gruu come later */
+	for (size_t i = 0; tag && i < sizeof(tags) / sizeof(tags[0]); i++) {
+		if (!cf_pl_strcasecmp(tag, tags[i]))
+			return true;
+	}
+	return false;
 }
 
 int cf_app_addr_add(struct cf_app *app, const struct cf_sa *addr)

@@ -9,10 +9,12 @@
 #include "mod.h"
 #include "auth/auth_mod.h"
 #include "basic/basic.h"
+#include "registrar/registrar.h"
 
 /* Dispatch order: a request goes to each module until one takes it. */
 const struct cf_mod *const cf_mods[] = {
     &cf_mod_auth,
+    &cf_mod_registrar,
     &cf_mod_basic,
     NULL,
 };

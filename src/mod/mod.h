@@ -232,7 +232,7 @@ bool cf_app_uri_is_local(const struct cf_app *app, const struct cf_sip_uri *u);
 /* The Allow header value: the methods every module implements. */
 const char *cf_app_allow(const struct cf_app *app);
 /* Extensions (option tags) we support, for Supported and the §8.2.2.3
- * Require check: "" now. */
+ * Require check: path, outbound, gruu (the registrar). */
 bool cf_app_ext_supported(const struct cf_app *app, const struct cf_pl *tag);
 /* Unix time (s) the application started, for status. */
 uint64_t cf_app_started(const struct cf_app *app);

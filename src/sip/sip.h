@@ -188,6 +188,18 @@ void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms);
 int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
 		const struct cf_pl *bytes);
 
+/* Observe stream connections closing (RFC 5626 flow failure: the registrar
+ * drops the outbound bindings whose flow it was). h runs on the thread that
+ * owned the connection (a worker, or the main thread during cf_sip_stop),
+ * once per connection, after it left the connection table; it must not
+ * block. Register before cf_sip_start (main thread). Returns 0, EINVAL,
+ * EALREADY (this h and arg are observing already), ENOMEM (table full:
+ * CF_SIP_CONN_OBSERVERS). */
+enum { CF_SIP_CONN_OBSERVERS = 4 };
+typedef void(cf_sip_conn_close_h)(struct cf_sip_conn *conn, void *arg);
+int cf_sip_conn_observe(struct cf_sip *sip, cf_sip_conn_close_h *h,
+			void *arg);
+
 /* Counters for `confabctl status` and the logs. */
 struct cf_sip_stats {
 	uint64_t rx_msgs;

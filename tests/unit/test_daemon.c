@@ -375,7 +375,8 @@ static void test_app_local(void **state)
 	assert_int_equal(cf_app_addr_add(app, &sa), 0);
 	assert_int_equal(cf_app_addr_add(app, &sa), 0); /* once */
 	assert_string_equal(cf_app_domain(app), "a.test");
-	assert_string_equal(cf_app_allow(app), "INVITE, ACK, CANCEL, OPTIONS");
+	assert_string_equal(cf_app_allow(app),
+	                    "INVITE, ACK, CANCEL, OPTIONS, REGISTER");
 
 	memset(&u, 0, sizeof(u));
 	u.scheme = CF_SIP_SCHEME_SIP;
