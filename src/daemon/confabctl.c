@@ -234,8 +234,9 @@ static bool offline_ok(const struct cli *cli)
 {
 	if (!strcmp(cli->noun, "user"))
 		return strcmp(cli->verb, "reload") != 0;
-	return !strcmp(cli->noun, "domain") || !strcmp(cli->noun, "store") ||
-	       !strcmp(cli->noun, "location");
+	if (!strcmp(cli->noun, "location"))
+		return !strcmp(cli->verb, "show");
+	return !strcmp(cli->noun, "domain") || !strcmp(cli->noun, "store");
 }
 
 /* The daemon is stopped: build an app over the configuration and the
