@@ -669,8 +669,9 @@ static json_t *binding_json(const struct cf_store_binding *b, int64_t now)
 	json_object_set_new(
 	    o, "expires",
 	    json_integer(b->expires > now ? b->expires - now : 0));
-	if (b->q >= 0)
-		json_object_set_new(o, "q", json_real(b->q / 1000.0));
+	if (b->q >= 0) /* as the registrar writes it: "0.500" */
+		json_object_set_new(
+		    o, "q", json_sprintf("%d.%03d", b->q / 1000, b->q % 1000));
 	if (b->received && *b->received)
 		json_object_set_new(o, "received", json_string(b->received));
 	if (b->path && *b->path)
