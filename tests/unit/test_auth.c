@@ -998,6 +998,31 @@ static void test_allow_deny(void **state)
 	json_decref(resp);
 }
 
+static void test_cidr_bits(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const sets[] = {
+	    "security.deny=10.0.0.0/12, 2001:db8:8000::/33, 192.0.2.77/31"};
+	static const struct {
+		const char *addr;
+		unsigned code;
+	} v[] = {
+	    {"10.15.255.255", 403},    {"10.16.0.1", 200},
+	    {"10.0.0.0", 403},         {"2001:db8:ffff::1", 403},
+	    {"2001:db8:7fff::1", 200}, {"192.0.2.76", 403},
+	    {"192.0.2.77", 403},       {"192.0.2.78", 200},
+	};
+
+	start(f, sets, 1);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		assert_int_equal(cf_sa_set_str(&f->peer.addr, v[i].addr, 5060),
+		                 0);
+		feed(f, "OPTIONS", "sip:confab.test", "alice", "confab.test",
+		     NULL);
+		last(f, v[i].code);
+	}
+}
+
 static void test_drop(void **state)
 {
 	struct fixture *f = *state;
@@ -1212,6 +1237,7 @@ int main(void)
 	    T(test_burst_default),
 	    T(test_ban_ctl),
 	    T(test_allow_deny),
+	    T(test_cidr_bits),
 	    T(test_drop),
 	    T(test_not_started),
 	    T(test_bad_config),
