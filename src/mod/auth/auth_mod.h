@@ -12,5 +12,8 @@ extern const struct cf_mod cf_mod_auth;
  * the monotonic clock) instead of the system clocks; NULL restores them.
  * Call before cf_mod_init_all. */
 void cf_mod_auth_set_clock(const uint64_t *now_ms);
+/* Tests: drop idle per-source and per-user state now (workers do it as
+ * they go, a lock stripe at a time, at most once a second each). */
+void cf_mod_auth_sweep(void);
 
 #endif
