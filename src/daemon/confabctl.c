@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -25,6 +26,7 @@ struct cli {
 	const char *args[ARGS_MAX];
 	size_t nargs;
 	json_t *opts;
+	char aor[512]; /* location show's argument with "sip:" added */
 };
 
 static void help_one(const struct cf_mod_cmd *c, void *arg)
@@ -576,6 +578,15 @@ static int parse(struct cli *cli, int argc, char *argv[])
 		        *cmd->verb ? " " : "", cmd->verb,
 		        *cmd->usage ? cmd->usage : "(no arguments)");
 		return EXIT_USAGE;
+	}
+	/* location show takes an AOR like the user commands: user@domain
+	 * or sip:user@domain (the registrar keys bindings by the latter) */
+	if (!strcmp(cli->noun, "location") && !strcmp(cli->verb, "show") &&
+	    cli->nargs == 1 && strncasecmp(cli->args[0], "sip:", 4) &&
+	    strncasecmp(cli->args[0], "sips:", 5) &&
+	    strlen(cli->args[0]) < sizeof(cli->aor) - 4) {
+		snprintf(cli->aor, sizeof(cli->aor), "sip:%s", cli->args[0]);
+		cli->args[0] = cli->aor;
 	}
 	return cmd->h ? -1 : -2; /* remote / local */
 }
