@@ -696,7 +696,8 @@ static void test_import(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_int_equal(import("aor,password\r\n"
+	assert_int_equal(import("\xef\xbb\xbf"
+	                        "aor,password\r\n"
 	                        "# a comment\r\n"
 	                        "a@confab.test,pw1\r\n"
 	                        "\r\n"
@@ -767,6 +768,21 @@ static void test_import_bad(void **state)
 		assert_int_equal(n, 99); /* untouched on failure */
 		/* all or nothing */
 		assert_int_equal(user_count(NULL), 1);
+	}
+	{
+		static const char nul[] =
+		    "d@confab.test,x\ne@confab.test,a\0b\n";
+		FILE *f = tmpfile();
+
+		assert_non_null(f);
+		assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, f),
+		                 sizeof(nul) - 1);
+		rewind(f);
+		assert_int_equal(
+		    cf_prov_import(fx.st, f, "u.csv", &n, why, sizeof(why)),
+		    EINVAL);
+		fclose(f);
+		assert_non_null(strstr(why, "u.csv:2: NUL byte"));
 	}
 	memset(longline, 'a', sizeof(longline) - 1);
 	longline[sizeof(longline) - 1] = '\0';
