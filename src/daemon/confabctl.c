@@ -32,13 +32,16 @@ struct cli {
 static void help_one(const struct cf_mod_cmd *c, void *arg)
 {
 	const char *noun = arg;
-	char left[64];
+	char left[160];
 
 	if (noun && strcmp(noun, c->noun))
 		return;
 	snprintf(left, sizeof(left), "%s%s%s %s", c->noun, *c->verb ? " " : "",
 	         c->verb, c->usage);
-	printf("  %-30s %s\n", left, c->help);
+	if (strlen(left) > 30)
+		printf("  %s\n  %-30s %s\n", left, "", c->help);
+	else
+		printf("  %-30s %s\n", left, c->help);
 }
 
 static void help(const char *noun)
@@ -49,7 +52,9 @@ static void help(const char *noun)
 	cf_mod_cmd_apply(help_one, (void *)noun);
 	printf("The daemon's socket: --socket, else [control] socket or "
 	       "DATA_DIR/confabd.sock of --config FILE, else "
-	       "var/confabd.sock.\n");
+	       "var/confabd.sock.\n"
+	       "When confabd is not running, domain, user, location show and "
+	       "store show work on the store of --config FILE directly.\n");
 }
 
 static int conf_load(const struct cli *cli, struct cf_app_conf **confp)
