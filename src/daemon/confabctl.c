@@ -388,6 +388,7 @@ static int import(const struct cli *cli)
 	size_t count = 0;
 	bool online = false;
 	uint64_t t0;
+	double secs;
 	FILE *f;
 	int rc = 1, err;
 
@@ -433,8 +434,10 @@ static int import(const struct cli *cli)
 		fprintf(stderr, "confabctl: %s\n", *why ? why : strerror(err));
 		goto out;
 	}
-	printf("imported %zu users from %s in %.2f s\n", count, file,
-	       (cf_clock_ms() - t0) / 1000.0);
+	secs = (cf_clock_ms() - t0) / 1000.0;
+	if (!cli->json)
+		printf("imported %zu users from %s in %.2f s\n", count, file,
+		       secs);
 	rc = 0;
 	if (online) {
 		json_decref(resp);
@@ -443,12 +446,18 @@ static int import(const struct cli *cli)
 		if (rc == NOT_RUNNING) {
 			rc = 0; /* stopped meanwhile: it reads the store at
 			           start */
-		} else if (!rc && !cli->json) {
-			rc = finish(cli, resp);
 		} else if (!rc) {
-			rc = json_is_true(json_object_get(resp, "ok")) ? 0 : 1;
+			if (!json_is_true(json_object_get(resp, "ok"))) {
+				rc = finish(cli, resp);
+			} else if (!cli->json) {
+				cf_ctl_print("user", "reload", resp);
+			}
 		}
 	}
+	if (!rc && cli->json)
+		printf("{\"ok\":true,\"imported\":%zu,\"seconds\":%.3f,"
+		       "\"reloaded\":%s}\n",
+		       count, secs, online && resp ? "true" : "false");
 out:
 	fclose(f);
 	json_decref(none);

@@ -495,6 +495,8 @@ static void test_user_show(void **state)
 	                    "R");
 	assert_int_equal(json_array_size(json_object_get(r, "algorithms")),
 	                 CF_DIGEST_ALG_COUNT);
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "bindings_from")), "store");
 	bs = json_object_get(r, "bindings");
 	assert_int_equal(json_array_size(bs), 1); /* the expired one is not */
 	b = json_array_get(bs, 0);
@@ -636,6 +638,9 @@ static void test_online(void **state)
 	r = ctl("{\"cmd\":\"user show\",\"args\":[\"a@confab.test\"]}");
 	assert_true(json_is_true(json_object_get(r, "ok")));
 	assert_int_equal(json_array_size(json_object_get(r, "bindings")), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "bindings_from")),
+	    "registrar");
 	json_decref(r);
 
 	cf_mod_stop_all(fx.app);
