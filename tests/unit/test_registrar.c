@@ -79,7 +79,9 @@ static void app_up(struct fixture *f)
 	assert_int_equal(cf_sa_set_str(&sa, "127.0.0.1", 25060), 0);
 	assert_int_equal(cf_app_addr_add(f->app, &sa), 0);
 	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
-	assert_int_equal(cf_store_open(&f->store, uri, NULL), 0);
+	assert_int_equal(
+	    cf_store_open(&f->store, uri, &(struct cf_store_cfg){100, false}),
+	    0);
 	cf_app_set_store(f->app, f->store);
 	assert_int_equal(cf_mod_init_all(f->app), 0);
 	cf_mod_handlers(&f->h, f->app);
@@ -881,6 +883,36 @@ static void test_persistence(void **state)
 	assert_int_equal(st.contacts, 2);
 }
 
+static const char *const slow_sets[] = {"registrar.write_behind_ms=800"};
+static const struct sets slow = {slow_sets, 1};
+
+/* The store locked by another process: the batch fails, stays queued,
+ * and is written once the lock is gone. */
+static void test_store_busy(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_registrar_stats st;
+	struct cf_store *other;
+	char uri[96];
+
+	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
+	assert_int_equal(cf_store_open(&other, uri, NULL), 0);
+	assert_int_equal(cf_store_txn_begin(other), 0); /* the write lock */
+	reg(f, ALICE, "busy@test", 1, C1);
+	last(f, 200);
+	assert_int_equal(cf_registrar_flush(), ETIMEDOUT);
+	cf_registrar_stats(&st);
+	assert_true(st.wb_errors >= 1);
+	assert_int_equal(st.wb_queued, 1);
+	assert_int_equal(st.wb_written, 0);
+	assert_int_equal(cf_store_txn_commit(other), 0);
+	assert_int_equal(cf_registrar_flush(), 0);
+	cf_registrar_stats(&st);
+	assert_int_equal(st.wb_queued, 0);
+	assert_int_equal(st.wb_written, 1);
+	cf_mem_deref(other);
+}
+
 static void test_ctl(void **state)
 {
 	struct fixture *f = *state;
@@ -1058,6 +1090,7 @@ int main(void)
 	    T(test_expiry),
 	    T(test_rfc4475),
 	    T(test_persistence),
+	    TS(test_store_busy, slow),
 	    T(test_ctl),
 	    T(test_oom),
 	    TS(test_authenticated, authon),
