@@ -44,6 +44,13 @@ static void print_status(json_t *r)
 	{
 		printf("  %-26s %lld\n", key, json_integer_value(v));
 	}
+	cs = json_object_get(r, "registrar");
+	if (cs)
+		printf("registrar:\n");
+	json_object_foreach(cs, key, v)
+	{
+		printf("  %-26s %lld\n", key, json_integer_value(v));
+	}
 }
 
 static void print_generic(json_t *r)
