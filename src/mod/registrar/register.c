@@ -38,13 +38,15 @@ struct req {
 	bool wildcard;
 	bool bad;
 	const char *why; /* the reason phrase of a 400 */
-	char aor[REG_AOR_MAX];
 	size_t aor_len;
-	char path[PATH_MAX_LEN];
 	size_t path_len;
 	bool sup_path, sup_outbound, sup_gruu;
 	bool any_outbound;
-	struct ct v[REQ_CONTACTS_MAX]; /* last: not cleared per request */
+	/* from here on: not cleared per request (aor and path are
+	 * NUL-terminated as written, v[i] cleared when filled) */
+	char aor[REG_AOR_MAX];
+	char path[PATH_MAX_LEN];
+	struct ct v[REQ_CONTACTS_MAX];
 };
 
 /* ---------------------------------------------------------- parsing */
@@ -667,7 +669,9 @@ bool reg_register(struct reg *r, struct cf_app *app, struct cf_sip_strans *st,
 	uint16_t code;
 	char hdrs[64];
 
-	memset(&q, 0, offsetof(struct req, v));
+	memset(&q, 0, offsetof(struct req, aor));
+	q.aor[0] = '\0';
+	q.path[0] = '\0';
 	q.r = r;
 	q.app = app;
 	q.st = st;
