@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -673,6 +675,112 @@ static void test_outbound(void **state)
 	cf_mem_deref(conn);
 }
 
+/* Behind an edge proxy (RFC 5626 §6): two Vias make a flow only when the
+ * first Path URI carries ;ob. */
+static void test_outbound_edge(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	reg(f, ALICE, "edge1@test", 1,
+	    "Via: SIP/2.0/UDP 192.0.2.50;branch=z9hG4bKua1\r\n"
+	    "Path: <sip:edge.example.net;lr;ob>\r\n"
+	    "Contact: <sip:alice@192.0.2.51;ob>;reg-id=1;+sip.instance=\"" INST
+	    "\"\r\nSupported: outbound, path\r\n");
+	r = last(f, 200);
+	assert_non_null(strstr(r, "\r\nRequire: outbound\r\n"));
+	assert_non_null(
+	    strstr(r, "\r\nPath: <sip:edge.example.net;lr;ob>\r\n"));
+	reg(f, "sip:bob@example.com", "edge2@test", 1,
+	    "Via: SIP/2.0/UDP 192.0.2.50;branch=z9hG4bKua2\r\n"
+	    "Path: <sip:edge.example.net;lr>\r\n"
+	    "Contact: <sip:bob@192.0.2.52;ob>;reg-id=1;+sip.instance=\"" INST
+	    "\"\r\nSupported: outbound, path\r\n");
+	r = last(f, 200);
+	assert_null(strstr(r, "Require: outbound"));
+	assert_null(strstr(r, "reg-id="));
+}
+
+/* Lookups from other threads while the worker registers, refreshes,
+ * removes and the clock runs: consistent answers, no crash (run it under
+ * -Db_sanitize=thread to look for races). */
+struct hammer {
+	atomic_bool stop;
+	atomic_long found;
+};
+
+static bool count_h(const struct cf_reg_contact *c, void *arg)
+{
+	struct hammer *hm = arg;
+
+	assert_true(c->uri.l > 0 && c->aor.l > 0);
+	atomic_fetch_add(&hm->found, 1);
+	return false;
+}
+
+static void *hammer_main(void *arg)
+{
+	struct hammer *hm = arg;
+	struct cf_pl inst = CF_PL(INST);
+
+	for (long i = 0; i < 2000000 && !atomic_load(&hm->stop); i++) {
+		char aor[64];
+		struct cf_pl pl;
+		json_t *arr;
+
+		snprintf(aor, sizeof(aor), "sip:u%ld@example.com", i % 50);
+		cf_pl_set_str(&pl, aor);
+		(void)cf_registrar_lookup(&pl, count_h, hm);
+		(void)cf_registrar_flow(&pl, &inst, 1, count_h, hm);
+		if (i % 97 == 0) {
+			arr = json_array();
+			(void)cf_registrar_bindings_json(aor, arr);
+			json_decref(arr);
+		}
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct hammer hm = {0};
+	pthread_t th[3];
+
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, hammer_main, &hm),
+		                 0);
+	for (unsigned round = 1; round <= 6; round++) {
+		for (unsigned u = 0; u < 50; u++) {
+			char aor[64], cid[64], ct[256];
+
+			snprintf(aor, sizeof(aor), "sip:u%u@example.com", u);
+			snprintf(cid, sizeof(cid), "t%u@test", u);
+			snprintf(ct, sizeof(ct),
+			         "Contact: <sip:u%u@192.0.2.%u>;expires=%u;"
+			         "reg-id=1;+sip.instance=\"" INST "\"\r\n"
+			         "Supported: outbound\r\n",
+			         u, round, round % 3 ? 60 : 0);
+			reg(f, aor, cid, round, ct);
+		}
+		cf_registrar_test_clock(T0 + round * 20);
+		(void)cf_registrar_sweep();
+	}
+	atomic_store(&hm.stop, true);
+	for (size_t i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	/* the last round removed every binding */
+	{
+		struct cf_registrar_stats st;
+
+		cf_registrar_stats(&st);
+		assert_int_equal(st.contacts, 0);
+		assert_int_equal(st.aors, 0);
+		assert_int_equal(st.registrations + st.refreshes, 200);
+	}
+	sent_clear(f);
+}
+
 static bool gr_find(const char *r, const char *name, char *out, size_t size)
 {
 	const char *p = strstr(r, name), *e;
@@ -1086,6 +1194,8 @@ int main(void)
 	    TS(test_max_replace, repl),
 	    T(test_path),
 	    T(test_outbound),
+	    T(test_outbound_edge),
+	    T(test_threads),
 	    T(test_gruu),
 	    T(test_expiry),
 	    T(test_rfc4475),
