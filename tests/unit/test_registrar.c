@@ -419,6 +419,25 @@ static void test_expires_rules(void **state)
 	assert_non_null(strstr(r, "<sip:a@192.0.2.3>;expires=86400"));
 	reg(f, ALICE, "e@test", 6, C1 "Expires: soon\r\n");
 	last(f, 400);
+
+	/* SIGHUP: new limits for the next REGISTER */
+	{
+		static const char *const sets[] = {
+		    "general.domain=example.com,confab.test",
+		    "registrar.authenticate=no", "registrar.min_expires=300",
+		    "registrar.max_expires=600", "general.log_level=error"};
+		struct cf_app_conf *c2 = NULL;
+
+		assert_int_equal(cf_app_conf_load(&c2, NULL, sets, 5, NULL), 0);
+		cf_app_reload(f->app, c2);
+		cf_mem_deref(c2);
+	}
+	reg(f, ALICE, "e@test", 7, C1 "Expires: 120\r\n");
+	r = last(f, 423);
+	assert_non_null(strstr(r, "\r\nMin-Expires: 300\r\n"));
+	reg(f, ALICE, "e@test", 8, C1 "Expires: 3600\r\n");
+	r = last(f, 200);
+	assert_non_null(strstr(r, "<sip:alice@192.0.2.1:5060>;expires=600"));
 }
 
 static void test_callid_cseq(void **state)

@@ -109,7 +109,8 @@ struct reg_wb;
 
 /* The registrar's state: one per init..stop. */
 struct reg {
-	struct reg_cfg cfg;
+	struct reg_cfg cfg; /* under cfg_mtx: reload changes it */
+	pthread_mutex_t cfg_mtx;
 	struct cf_hash *table;
 	pthread_mutex_t stripe[REG_STRIPES];
 	pthread_mutex_t flow_mtx; /* the flow table (bindings by conn) */

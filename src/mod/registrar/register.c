@@ -37,7 +37,8 @@ struct req {
 	size_t n;
 	bool wildcard;
 	bool bad;
-	const char *why; /* the reason phrase of a 400 */
+	const char *why;    /* the reason phrase of a 400 */
+	struct reg_cfg cfg; /* a copy, taken at the start */
 	size_t aor_len;
 	size_t path_len;
 	bool sup_path, sup_outbound, sup_gruu;
@@ -188,7 +189,7 @@ static void unquote(struct cf_pl *v)
 static uint16_t contacts_check(struct req *q, uint32_t hdr_exp,
                                bool has_hdr_exp, uint32_t *too_brief)
 {
-	const struct reg_cfg *c = &q->r->cfg;
+	const struct reg_cfg *c = &q->cfg;
 	bool first_hop = cf_sip_msg_hdr_count(q->msg, CF_SIP_H_VIA) <= 1;
 
 	/* RFC 5626 §6: a Path whose first URI has ;ob makes the edge proxy
@@ -371,7 +372,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	struct reg *r = q->r;
 	uint32_t hash = reg_hash(q->aor, q->aor_len);
 	pthread_mutex_t *lk = reg_lock(r, hash);
-	uint32_t max = r->cfg.max_contacts;
+	uint32_t max = q->cfg.max_contacts;
 	struct reg_binding *nb[REQ_CONTACTS_MAX] = {0};
 	struct reg_aor *a;
 	uint16_t code = 0;
@@ -468,7 +469,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 			if (q->v[i].old && q->v[i].expires)
 				spare--;
 		}
-		if (!r->cfg.replace_oldest || over > spare) {
+		if (!q->cfg.replace_oldest || over > spare) {
 			q->why = "Too Many Contacts";
 			code = 403;
 			goto out;
@@ -568,7 +569,7 @@ static int contact_line(struct req *q, struct cf_mbuf *mb,
 		err = cf_mbuf_printf(mb, ";reg-id=%u", b->reg_id);
 	/* RFC 5627 §5.3 (was §6): GRUUs for every contact with an instance
 	 * when the UA supports them */
-	if (!err && inst.l && q->sup_gruu && q->r->cfg.gruu) {
+	if (!err && inst.l && q->sup_gruu && q->cfg.gruu) {
 		char tg[1200];
 		const char *at = strchr(b->aor->name, '@');
 
@@ -677,6 +678,9 @@ bool reg_register(struct reg *r, struct cf_app *app, struct cf_sip_strans *st,
 	q.st = st;
 	q.msg = msg;
 	q.peer = peer;
+	pthread_mutex_lock(&r->cfg_mtx);
+	q.cfg = r->cfg;
+	pthread_mutex_unlock(&r->cfg_mtx);
 	sn.n = 0;
 
 	/* step 5 first: the AOR's domain names the realm of step 3. A host
@@ -700,7 +704,7 @@ bool reg_register(struct reg *r, struct cf_app *app, struct cf_sip_strans *st,
 
 	/* steps 3 and 4: authentication and authorisation (the auth module
 	 * also checks that the authenticated user is the To user) */
-	auth = r->cfg.authenticate ? cf_mod_find("auth") : NULL;
+	auth = q.cfg.authenticate ? cf_mod_find("auth") : NULL;
 	if (auth && auth->api) {
 		const struct cf_auth_api *api = auth->api;
 		struct cf_auth_id id;

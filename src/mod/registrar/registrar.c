@@ -150,6 +150,7 @@ static void reg_free(struct reg *r)
 	reg_wb_stop(r->wb);
 	r->wb = NULL;
 	reg_loc_close(r);
+	pthread_mutex_destroy(&r->cfg_mtx);
 	cf_mem_deref(r);
 }
 
@@ -167,8 +168,10 @@ static int reg_init(struct cf_app *app)
 	if (!r)
 		return ENOMEM;
 	r->app = app;
+	pthread_mutex_init(&r->cfg_mtx, NULL);
 	err = cfg_read(&r->cfg, cf_app_conf(app));
 	if (err) {
+		pthread_mutex_destroy(&r->cfg_mtx);
 		cf_mem_deref(r);
 		return err;
 	}
@@ -254,8 +257,10 @@ static void reg_reload(struct cf_app *app)
 		return;
 	/* write_behind_ms needs a restart; the rest are plain words that
 	 * workers read once per REGISTER */
+	pthread_mutex_lock(&r->cfg_mtx);
 	c.write_behind_ms = r->cfg.write_behind_ms;
 	r->cfg = c;
+	pthread_mutex_unlock(&r->cfg_mtx);
 	reg_put();
 }
 
