@@ -592,16 +592,20 @@ static void reply(struct req *q, uint16_t code, const char *why,
 	 * REGISTER; a retransmission is answered again (see out_of_order). */
 	int err = cf_sip_strans_reply_stateless(
 	    q->st, code, why ? why : cf_sip_reason(code), hdrs, NULL);
+	enum cf_log_level lvl;
 	char addr[64];
 
 	if (err == ENOMEM &&
 	    cf_sip_strans_reply_stateless(q->st, 500, "Server Internal Error",
 	                                  NULL, NULL))
 		(void)cf_mod_reply(q->st, 500, NULL);
+	lvl = code >= 300 || err ? CF_LOG_INFO : CF_LOG_DEBUG;
+
 	if (code >= 300)
 		reg_ctr_add(&q->r->ctr.rejected, 1);
-	cf_log(code >= 300 || err ? CF_LOG_INFO : CF_LOG_DEBUG,
-	       &q->msg->call_id, "REGISTER %s from %s %s: %u %s%s",
+	if (lvl < cf_log_get_level())
+		return; /* no formatting for a line nobody reads */
+	cf_log(lvl, &q->msg->call_id, "REGISTER %s from %s %s: %u %s%s",
 	       q->aor[0] ? q->aor : "-", cf_sip_tp_name(q->peer->tp),
 	       cf_sa_print(&q->peer->addr, addr, sizeof(addr)), code,
 	       why ? why : cf_sip_reason(code), err ? " (not sent)" : "");
