@@ -321,6 +321,8 @@ static void test_challenge(void **state)
 	feed(f, "REGISTER", "sip:confab.test", "alice", "confab.test", NULL);
 	r = last(f, 401);
 	assert_int_equal(f->verdict, CF_AUTH_ANSWERED);
+	/* answered statelessly: no Timer J state per challenge */
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
 	a = strstr(r, "\r\nWWW-Authenticate: Digest realm=\"confab.test\"");
 	assert_non_null(a);
 	a = strstr(r, "algorithm=MD5");
@@ -350,6 +352,8 @@ static void test_challenge(void **state)
 	     NULL);
 	r = last(f, 407);
 	assert_non_null(strstr(r, "\r\nProxy-Authenticate: Digest "));
+	/* an INVITE keeps its transaction (the ACK must be absorbed) */
+	assert_int_equal(cf_sip_txn_env_count(f->env), 1);
 	assert_null(strstr(r, "WWW-Authenticate"));
 	/* OPTIONS needs nothing; ACK/CANCEL never */
 	feed(f, "OPTIONS", "sip:confab.test", "alice", "confab.test", NULL);

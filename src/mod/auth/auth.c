@@ -380,7 +380,7 @@ static bool auth_request(struct cf_app *app, struct cf_sip_strans *st,
 			cf_sip_strans_drop(st);
 			return true;
 		}
-		(void)cf_mod_reply(st, 403, NULL);
+		(void)auth_reply(st, msg, 403, NULL, NULL);
 		cf_log(CF_LOG_DEBUG, &msg->call_id, "%s: deny list: 403",
 		       cf_sa_print(&peer->addr, addr, sizeof(addr)));
 		return true;
@@ -390,7 +390,7 @@ static bool auth_request(struct cf_app *app, struct cf_sip_strans *st,
 			return true;
 		}
 		snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", retry);
-		(void)cf_mod_reply(st, 503, hdr);
+		(void)auth_reply(st, msg, 503, NULL, hdr);
 		cf_log(CF_LOG_DEBUG, &msg->call_id, "%s: banned: 503",
 		       cf_sa_print(&peer->addr, addr, sizeof(addr)));
 		return true;

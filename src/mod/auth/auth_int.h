@@ -97,6 +97,14 @@ void auth_nonce_close(void);
  * EINVAL: too many or too long. */
 int auth_agents_set(const char *const *v, size_t n);
 size_t auth_nonce_slots(void);
+/* Answer what the module refuses or challenges: a non-INVITE request
+ * statelessly (cf_sip_strans_reply_stateless: no 32 s of Timer J state per
+ * challenge or per refused request of a flood; a retransmission is simply
+ * answered again, with a fresh nonce), an INVITE through its transaction
+ * (the ACK of the non-2xx must be absorbed). A bare 500 when the response
+ * cannot be built. reason NULL: the default phrase. */
+int auth_reply(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+               uint16_t code, const char *reason, const char *hdrs);
 /* The api's check (auth.h). */
 enum cf_auth_verdict auth_check(struct cf_app *app, struct cf_sip_strans *st,
                                 const struct cf_sip_msg *msg,

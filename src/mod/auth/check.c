@@ -204,16 +204,31 @@ static void logline(const struct ctx *c, enum cf_log_level lvl, unsigned code,
 	       cf_sa_print(&c->peer->addr, addr, sizeof(addr)), code, why);
 }
 
+/* See auth_int.h. */
+int auth_reply(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+               uint16_t code, const char *reason, const char *hdrs)
+{
+	bool invite = msg->mid == CF_SIP_M_INVITE;
+	int err;
+
+	if (!reason)
+		reason = cf_sip_reason(code);
+	err = invite
+	          ? cf_sip_strans_reply(st, code, reason, hdrs, NULL)
+	          : cf_sip_strans_reply_stateless(st, code, reason, hdrs, NULL);
+	if (err == ENOMEM)
+		(void)(invite ? cf_sip_strans_reply(st, 500, cf_sip_reason(500),
+		                                    NULL, NULL)
+		              : cf_sip_strans_reply_stateless(
+		                    st, 500, cf_sip_reason(500), NULL, NULL));
+	return err;
+}
+
 static enum cf_auth_verdict reply(const struct ctx *c, uint16_t code,
                                   const char *reason, const char *hdrs,
                                   enum cf_log_level lvl, const char *why)
 {
-	int err = cf_sip_strans_reply(
-	    c->st, code, reason ? reason : cf_sip_reason(code), hdrs, NULL);
-
-	if (err == ENOMEM)
-		(void)cf_sip_strans_reply(c->st, 500, cf_sip_reason(500), NULL,
-		                          NULL);
+	(void)auth_reply(c->st, c->msg, code, reason, hdrs);
 	logline(c, lvl, code, why);
 	return CF_AUTH_ANSWERED;
 }
@@ -381,7 +396,7 @@ enum cf_auth_verdict auth_check(struct cf_app *app, struct cf_sip_strans *st,
 	if (!st || !msg || !peer || !id)
 		return CF_AUTH_ANSWERED; /* a caller bug: nothing we can do */
 	if (!nc.slots) { /* the module is not initialised: never pass */
-		(void)cf_mod_reply(st, 500, NULL);
+		(void)auth_reply(st, msg, 500, NULL, NULL);
 		return CF_AUTH_ANSWERED;
 	}
 	if (!domain || !*domain)
