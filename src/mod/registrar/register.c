@@ -23,7 +23,8 @@ struct ct {
 	struct cf_pl instance; /* without the quotes: "<urn:...>" */
 	uint32_t reg_id;       /* 0: none, or ignored (no outbound) */
 	bool outbound;
-	bool skip; /* the same contact comes again later in the request */
+	bool skip;    /* the same contact comes again later in the request */
+	bool retrans; /* this very request was applied already */
 	struct reg_binding *old; /* the binding it refreshes/removes */
 };
 
@@ -37,13 +38,15 @@ struct req {
 	bool wildcard;
 	bool bad;
 	const char *why; /* the reason phrase of a 400 */
-	char aor[REG_AOR_MAX];
 	size_t aor_len;
-	char path[PATH_MAX_LEN];
 	size_t path_len;
 	bool sup_path, sup_outbound, sup_gruu;
 	bool any_outbound;
-	struct ct v[REQ_CONTACTS_MAX]; /* last: not cleared per request */
+	/* from here on: not cleared per request (aor and path are
+	 * NUL-terminated as written, v[i] cleared when filled) */
+	char aor[REG_AOR_MAX];
+	char path[PATH_MAX_LEN];
+	struct ct v[REQ_CONTACTS_MAX];
 };
 
 /* ---------------------------------------------------------- parsing */
@@ -276,7 +279,8 @@ static bool same_binding(const struct ct *ct, const struct reg_binding *b)
 	if (!cf_pl_cmp(&bu, &ct->addr.uri.all))
 		return true;
 	/* §10.3 step 7: URIs compared by §19.1.4 */
-	return !cf_sip_uri_decode(&u, &bu) && !cf_sip_uri_cmp(&u, &ct->addr.uri);
+	return !cf_sip_uri_decode(&u, &bu) &&
+	       !cf_sip_uri_cmp(&u, &ct->addr.uri);
 }
 
 /* Two contacts of one request for the same binding. */
@@ -289,14 +293,28 @@ static bool ct_same(const struct ct *a, const struct ct *b)
 	return !cf_sip_uri_cmp(&a->addr.uri, &b->addr.uri);
 }
 
+enum order {
+	ORDER_OK = 0,
+	ORDER_RETRANS, /* the same request again, within REG_RETRANS_S */
+	ORDER_BAD,
+};
+
 /* §10.3 step 7: a binding with the same Call-ID and a CSeq not higher
- * means this request is older than what we have. */
-static bool out_of_order(const struct req *q, const struct reg_binding *b)
+ * means this request is older than what we have. The same CSeq within
+ * REG_RETRANS_S of the registration is that request again (REGISTER is
+ * answered statelessly, so retransmissions reach us): no change, 200 - as
+ * Kamailio's usrloc does within its cseq_delay. */
+static enum order out_of_order(const struct req *q, const struct reg_binding *b,
+                               int64_t now)
 {
 	struct cf_pl cid = reg_str(b, RS_CALL_ID);
 
-	return !cf_pl_cmp(&cid, &q->msg->call_id) &&
-	       q->msg->cseq.num <= b->cseq;
+	if (cf_pl_cmp(&cid, &q->msg->call_id) || q->msg->cseq.num > b->cseq)
+		return ORDER_OK;
+	if (q->msg->cseq.num == b->cseq && b->at &&
+	    now - (int64_t)b->at <= REG_RETRANS_S)
+		return ORDER_RETRANS;
+	return ORDER_BAD;
 }
 
 static struct reg_binding *binding_new(struct req *q, struct reg_aor *a,
@@ -323,6 +341,7 @@ static struct reg_binding *binding_new(struct req *q, struct reg_aor *a,
 	if (!b)
 		return NULL;
 	b->expires = now + ct->expires;
+	b->at = (uint32_t)now;
 	b->seq = atomic_fetch_add(&q->r->seq, 1) + 1;
 	b->cseq = q->msg->cseq.num;
 	b->reg_id = ct->reg_id;
@@ -384,7 +403,9 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	if (q->wildcard) {
 		/* §10.3 step 6: remove all, unless one is newer */
 		for (struct cf_le *le = a->bindings.head; le; le = le->next) {
-			if (out_of_order(q, le->data)) {
+			/* a "*" that was applied left no binding behind: one
+			 * with the same CSeq is another request's */
+			if (out_of_order(q, le->data, now) != ORDER_OK) {
 				q->why = "Out of Order CSeq";
 				code = 500;
 				goto out;
@@ -408,10 +429,16 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 				break;
 			}
 		}
-		if (ct->old && out_of_order(q, ct->old)) {
+		switch (ct->old ? out_of_order(q, ct->old, now) : ORDER_OK) {
+		case ORDER_BAD:
 			q->why = "Out of Order CSeq";
 			code = 500;
 			goto out;
+		case ORDER_RETRANS:
+			ct->retrans = true;
+			break;
+		default:
+			break;
 		}
 		/* the same contact twice in one request: the last wins */
 		for (size_t j = 0; j < i; j++) {
@@ -425,7 +452,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	for (size_t i = 0; i < q->n; i++) {
 		const struct ct *ct = &q->v[i];
 
-		if (ct->skip)
+		if (ct->skip || ct->retrans)
 			continue;
 		if (ct->old && !ct->expires)
 			dels++;
@@ -471,7 +498,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	for (size_t i = 0; i < q->n; i++) {
 		const struct ct *ct = &q->v[i];
 
-		if (!ct->expires || ct->skip)
+		if (!ct->expires || ct->skip || ct->retrans)
 			continue;
 		nb[i] = binding_new(q, a, ct, now);
 		if (!nb[i]) {
@@ -483,15 +510,18 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	for (size_t i = 0; i < q->n; i++) {
 		struct ct *ct = &q->v[i];
 
+		if (ct->retrans)
+			continue;
 		if (ct->old) {
 			struct cf_pl ou = reg_str(ct->old, RS_CONTACT);
 			/* the store keys by (aor, contact): a new URI for
 			 * the same instance needs the old row deleted */
-			bool same_uri = nb[i] && !cf_pl_cmp(&ou, &ct->addr.uri.all);
+			bool same_uri =
+			    nb[i] && !cf_pl_cmp(&ou, &ct->addr.uri.all);
 
 			reg_binding_unlink(r, ct->old, !same_uri);
-			reg_ctr_add(nb[i] ? &r->ctr.refreshes : &r->ctr.removals,
-			            1);
+			reg_ctr_add(
+			    nb[i] ? &r->ctr.refreshes : &r->ctr.removals, 1);
 		} else if (nb[i]) {
 			reg_ctr_add(&r->ctr.registrations, 1);
 		}
@@ -505,11 +535,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 out:
 	for (size_t i = 0; i < q->n; i++)
 		cf_mem_deref(nb[i]);
-	if (!cf_list_count(&a->bindings) && a->le.list) {
-		cf_list_unlink(&a->le);
-		reg_ctr_add(&r->ctr.aors, -1);
-		cf_mem_deref(a);
-	}
+	reg_aor_gc(r, a);
 	if (!code) {
 		for (struct cf_le *le = a->bindings.head;
 		     le && sn->n < REG_CONTACTS_HARD_MAX; le = le->next)
@@ -533,8 +559,8 @@ static int contact_line(struct req *q, struct cf_mbuf *mb,
 	err = cf_mbuf_printf(mb, "Contact: <%.*s>;expires=%lld", (int)u.l, u.p,
 	                     (long long)(b->expires - now));
 	if (!err && b->q >= 0)
-		err = cf_mbuf_printf(mb, ";q=%d.%03d", b->q / 1000,
-		                     b->q % 1000);
+		err =
+		    cf_mbuf_printf(mb, ";q=%d.%03d", b->q / 1000, b->q % 1000);
 	if (!err && inst.l)
 		err = cf_mbuf_printf(mb, ";+sip.instance=\"%.*s\"", (int)inst.l,
 		                     inst.p);
@@ -561,13 +587,16 @@ static int contact_line(struct req *q, struct cf_mbuf *mb,
 static void reply(struct req *q, uint16_t code, const char *why,
                   const char *hdrs)
 {
-	int err = cf_sip_strans_reply(q->st, code, why ? why : cf_sip_reason(code),
-	                              hdrs, NULL);
+	/* Statelessly (RFC 3261 §8.2.7): no 32 s of Timer J state per
+	 * REGISTER; a retransmission is answered again (see out_of_order). */
+	int err = cf_sip_strans_reply_stateless(
+	    q->st, code, why ? why : cf_sip_reason(code), hdrs, NULL);
 	char addr[64];
 
-	if (err == ENOMEM)
-		(void)cf_sip_strans_reply(q->st, 500, "Server Internal Error",
-		                          NULL, NULL);
+	if (err == ENOMEM &&
+	    cf_sip_strans_reply_stateless(q->st, 500, "Server Internal Error",
+	                                  NULL, NULL))
+		(void)cf_mod_reply(q->st, 500, NULL);
 	if (code >= 300)
 		reg_ctr_add(&q->r->ctr.rejected, 1);
 	cf_log(code >= 300 || err ? CF_LOG_INFO : CF_LOG_DEBUG,
@@ -605,7 +634,8 @@ static void reply_ok(struct req *q, struct snap *sn, int64_t now)
 	if (!err && q->any_outbound)
 		err = cf_mbuf_write_str(&mb, "Require: outbound\r\n");
 	if (!err)
-		err = cf_mbuf_write_str(&mb, "Supported: path, outbound, gruu\r\n");
+		err = cf_mbuf_write_str(&mb,
+		                        "Supported: path, outbound, gruu\r\n");
 	if (!err)
 		err = cf_mbuf_write_u8(&mb, 0);
 	if (err)
@@ -626,8 +656,7 @@ static bool host_is_addr(const struct cf_sip_uri *u)
 }
 
 bool reg_register(struct reg *r, struct cf_app *app, struct cf_sip_strans *st,
-                  const struct cf_sip_msg *msg,
-                  const struct cf_sip_peer *peer)
+                  const struct cf_sip_msg *msg, const struct cf_sip_peer *peer)
 {
 	static _Thread_local struct req q; /* 20 kB: not on the stack */
 	const struct cf_sip_hdr *eh;
@@ -640,7 +669,9 @@ bool reg_register(struct reg *r, struct cf_app *app, struct cf_sip_strans *st,
 	uint16_t code;
 	char hdrs[64];
 
-	memset(&q, 0, offsetof(struct req, v));
+	memset(&q, 0, offsetof(struct req, aor));
+	q.aor[0] = '\0';
+	q.path[0] = '\0';
 	q.r = r;
 	q.app = app;
 	q.st = st;
