@@ -210,6 +210,10 @@ static void test_store_open(void **state)
 	assert_int_equal(json_array_size(d), 2);
 	assert_true(
 	    json_is_true(json_object_get(json_array_get(d, 0), "config")));
+	/* stored in lower case, as domain add does */
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(d, 1), "name")),
+	    "second.test");
 	json_decref(r);
 
 	r = ctl("{\"cmd\":\"store show\"}");
