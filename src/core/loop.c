@@ -26,7 +26,10 @@
  * Timers: the wheel is advanced to cf_clock_ms() before every wait (that
  * fires what is due and gives the wait timeout) and again after the wait
  * when fds are ready, so timers started by fd handlers count from the
- * present, not from before a long sleep.
+ * present, not from before a long sleep. Outside cf_loop_run the wheel's
+ * now is the time of its last advance (cf_loop_alloc, or the last round of
+ * the previous run): a timer started then counts from that time, and may
+ * fire that much earlier than cf_clock_ms() at the start would suggest.
  */
 
 enum {

@@ -95,6 +95,7 @@ static void terminate(struct cf_sip_ctrans *ct)
 	ct->state = CF_SIP_CS_TERMINATED;
 	cf_tmr_cancel(&ct->tmr);
 	cf_tmr_cancel(&ct->tmr_a);
+	cf_sip_txn_pending_set(ct->env, &ct->pending, false);
 	if (ct->env) {
 		cf_hash_unlink(&ct->le);
 		cf_sip_txn_bury(ct->env, &ct->le, ct);
@@ -103,6 +104,7 @@ static void terminate(struct cf_sip_ctrans *ct)
 
 void cf_sip_ctrans_detach(struct cf_sip_ctrans *ct)
 {
+	cf_sip_txn_pending_set(ct->env, &ct->pending, false);
 	ct->state = CF_SIP_CS_TERMINATED;
 	cf_tmr_cancel(&ct->tmr);
 	cf_tmr_cancel(&ct->tmr_a);
@@ -253,6 +255,7 @@ static int ctrans_start(struct cf_sip_ctrans **ctp, struct cf_sip_txn_env *env,
 	}
 
 	cf_hash_append(env->ct_ht, ct->key, &ct->le, cf_mem_ref(ct));
+	cf_sip_txn_pending_set(env, &ct->pending, true);
 
 	/* §17.1.1.2 / §17.1.2.2: A or E over UDP; B or F always */
 	if (!cf_sip_tp_reliable(peer->tp)) {
@@ -401,6 +404,7 @@ static void invite_final(struct cf_sip_ctrans *ct, struct cf_sip_msg *msg)
 
 	cf_tmr_cancel(&ct->tmr_a);
 	cf_tmr_cancel(&ct->tmr);
+	cf_sip_txn_pending_set(env, &ct->pending, false);
 
 	if (msg->scode < 300) {
 		/* RFC 6026 §7.2: Accepted, Timer M; 2xx go to the TU */
@@ -490,6 +494,7 @@ static void nict_resp(struct cf_sip_ctrans *ct, struct cf_sip_msg *msg)
 		}
 		/* Completed; Timer K = T4 over UDP, 0 reliable */
 		ct->state = CF_SIP_CS_COMPLETED;
+		cf_sip_txn_pending_set(env, &ct->pending, false);
 		cf_tmr_cancel(&ct->tmr_a);
 		cf_tmr_start(env->wheel, &ct->tmr,
 		             reliable0(ct, env->cfg.t4_ms), timer_main, ct);

@@ -3,6 +3,7 @@
  * cf_sip_reply_encode plus received/rport in the top Via (RFC 3261 §18.2.1,
  * RFC 3581 §4), the destination (§18.2.2), stateless fault answers. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sip/sip_priv.h"
@@ -224,6 +225,46 @@ void cf_sip_txn_resp_dst(struct cf_sip_peer *dst, const struct cf_sip_msg *req,
 		cf_sa_set_port(&dst->addr, port);
 }
 
+/* 64-bit FNV-1a over pl, then a separator (so that "ab"+"c" and "a"+"bc"
+ * differ). */
+static uint64_t fnv_pl(uint64_t h, const struct cf_pl *pl)
+{
+	for (size_t i = 0; pl->p && i < pl->l; i++) {
+		h ^= (uint8_t)pl->p[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= 0xff;
+	return h * 0x100000001b3ULL;
+}
+
+/* See sip_priv.h. §8.2.7: a stateless UAS generates "the same tag for the
+ * same request consistently" (Kamailio's sl module hashes the request the
+ * same way); the seed keeps it unguessable (§19.3). Hex: 64 bits. */
+void cf_sip_txn_stateless_tag(const struct cf_sip_txn_env *env,
+                              const struct cf_sip_msg *req,
+                              char tag[CF_SIP_TAG_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t h = 0xcbf29ce484222325ULL;
+	struct cf_pl pl;
+	char num[16];
+
+	cf_pl_set_str(&pl, env->seed);
+	h = fnv_pl(h, &pl);
+	h = fnv_pl(h, &req->call_id);
+	h = fnv_pl(h, &req->from.tag);
+	h = fnv_pl(h, &req->via.branch);
+	h = fnv_pl(h, &req->method);
+	snprintf(num, sizeof(num), "%u", req->cseq.num);
+	cf_pl_set_str(&pl, num);
+	h = fnv_pl(h, &pl);
+	for (int i = CF_SIP_TAG_LEN - 1; i >= 0; i--) {
+		tag[i] = hex[h & 0xf];
+		h >>= 4;
+	}
+	tag[CF_SIP_TAG_LEN] = '\0';
+}
+
 int cf_sip_txn_reply_stateless(struct cf_sip_txn_env *env,
                                const struct cf_sip_msg *req,
                                const struct cf_sip_peer *peer, uint16_t code,
@@ -235,7 +276,7 @@ int cf_sip_txn_reply_stateless(struct cf_sip_txn_env *env,
 	struct cf_pl bytes;
 	int err;
 
-	cf_sip_rand_token(tag, CF_SIP_TAG_LEN);
+	cf_sip_txn_stateless_tag(env, req, tag);
 	err = cf_sip_txn_reply_build(&mb, env, req, peer, code, reason, tag,
 	                             NULL, NULL);
 	if (err)

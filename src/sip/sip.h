@@ -70,6 +70,11 @@ int cf_sip_txn_env_alloc(struct cf_sip_txn_env **envp,
 			 struct cf_tmr_wheel *wheel, cf_sip_send_h *send,
 			 void *send_arg);
 size_t cf_sip_txn_env_count(const struct cf_sip_txn_env *env);
+/* Of those, the ones still pending: a server transaction that has not sent
+ * its final response, a client one that has not received one. The rest
+ * only absorb retransmissions (Timers J, I, K, D, H, L, M) and may be
+ * dropped at shutdown. O(1). */
+size_t cf_sip_txn_env_pending(const struct cf_sip_txn_env *env);
 
 /* Handlers a service gives the transaction layer. */
 struct cf_sip_txn_handlers {
@@ -117,6 +122,9 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
 				  const char *reason, const char *hdrs,
 				  const struct cf_pl *body);
+/* End a server transaction without any response (a silent drop: the auth
+ * module's ban_action = drop). A retransmission is a new request. */
+void cf_sip_strans_drop(struct cf_sip_strans *st);
 const struct cf_sip_msg *cf_sip_strans_msg(const struct cf_sip_strans *st);
 const struct cf_sip_peer *cf_sip_strans_peer(const struct cf_sip_strans *st);
 bool cf_sip_strans_final_sent(const struct cf_sip_strans *st);
@@ -169,8 +177,9 @@ int cf_sip_listen(struct cf_sip *sip, enum cf_sip_tp tp,
 		  const struct cf_sa *addr);
 /* Start the workers; returns once they run. */
 int cf_sip_start(struct cf_sip *sip);
-/* Graceful stop: stop accepting, let open transactions finish or time out
- * (bounded by max_wait_ms), then join the workers. */
+/* Graceful stop: stop accepting, let pending transactions (no final
+ * response yet) finish or time out (bounded by max_wait_ms), then join the
+ * workers. Answered ones waiting out Timer J etc. are not waited for. */
 void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms);
 
 /* Send bytes to a peer from any thread; over streams through the owning
@@ -178,6 +187,18 @@ void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms);
  * opens one. */
 int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
 		const struct cf_pl *bytes);
+
+/* Observe stream connections closing (RFC 5626 flow failure: the registrar
+ * drops the outbound bindings whose flow it was). h runs on the thread that
+ * owned the connection (a worker, or the main thread during cf_sip_stop),
+ * once per connection, after it left the connection table; it must not
+ * block. Register before cf_sip_start (main thread). Returns 0, EINVAL,
+ * EALREADY (this h and arg are observing already), ENOMEM (table full:
+ * CF_SIP_CONN_OBSERVERS). */
+enum { CF_SIP_CONN_OBSERVERS = 4 };
+typedef void(cf_sip_conn_close_h)(struct cf_sip_conn *conn, void *arg);
+int cf_sip_conn_observe(struct cf_sip *sip, cf_sip_conn_close_h *h,
+			void *arg);
 
 /* Counters for `confabctl status` and the logs. */
 struct cf_sip_stats {

@@ -32,7 +32,9 @@ struct cf_sip_txn_env {
 	struct cf_list dead;   /* terminated, deref'ed by the reaper */
 	struct cf_tmr reaper;  /* 0 ms timer that empties `dead` */
 	struct cf_sip_txn_stats stats;
-	struct cf_mbuf tmp; /* scratch for building responses */
+	size_t pending; /* transactions without a final response yet */
+	char seed[CF_SIP_TAG_LEN + 1]; /* random, for stateless To tags */
+	struct cf_mbuf tmp;            /* scratch for building responses */
 	struct cf_mbuf via;
 };
 
@@ -65,6 +67,7 @@ struct cf_sip_strans {
 	bool invite;
 	bool rfc3261;   /* branch has the magic cookie */
 	bool cancelled; /* a CANCEL matched it */
+	bool pending;   /* counted in env->pending: no final sent yet */
 	uint32_t key;
 	struct cf_mbuf *resp; /* last response sent (ref) */
 	uint16_t code;        /* its status code */
@@ -93,6 +96,7 @@ struct cf_sip_ctrans {
 	bool invite;
 	bool cancel_pending; /* CANCEL asked before any provisional */
 	bool cancel_sent;
+	bool pending; /* counted in env->pending: no final received yet */
 	uint32_t key;
 	struct cf_tmr tmr_a; /* A / E: request retransmission */
 	struct cf_tmr tmr;   /* B, D, F, K, M */
@@ -112,6 +116,22 @@ int cf_sip_txn_send(struct cf_sip_txn_env *env, const struct cf_sip_peer *peer,
 /* Queue an object for deref on the next wheel tick (never free inside its
  * own callback chain). le must be unlinked. */
 void cf_sip_txn_bury(struct cf_sip_txn_env *env, struct cf_le *le, void *obj);
+/* Count a transaction in env->pending (on true) or stop counting it (on
+ * false); *flag is the transaction's own `pending`, so that each one is
+ * counted once whatever path ends it. env may be NULL (detached). */
+static inline void cf_sip_txn_pending_set(struct cf_sip_txn_env *env,
+                                          bool *flag, bool on)
+{
+	if (*flag == on)
+		return;
+	*flag = on;
+	if (!env)
+		return;
+	if (on)
+		env->pending++;
+	else
+		env->pending--;
+}
 
 /* strans.c */
 struct cf_sip_strans *cf_sip_strans_find(struct cf_sip_txn_env *env,
@@ -133,6 +153,12 @@ int cf_sip_txn_reply_build(struct cf_mbuf **mbp, struct cf_sip_txn_env *env,
 /* Where the responses to req go (§18.2.2, RFC 3581). */
 void cf_sip_txn_resp_dst(struct cf_sip_peer *dst, const struct cf_sip_msg *req,
                          const struct cf_sip_peer *src);
+/* The To tag of a stateless response (§8.2.7): the same for the same
+ * request (retransmissions included) while env lives, a hash of its
+ * Call-ID, From tag, CSeq, top Via branch and env's random seed. */
+void cf_sip_txn_stateless_tag(const struct cf_sip_txn_env *env,
+                              const struct cf_sip_msg *req,
+                              char tag[CF_SIP_TAG_LEN + 1]);
 /* Stateless response (faults): §18.2.2 destination, received/rport. */
 int cf_sip_txn_reply_stateless(struct cf_sip_txn_env *env,
                                const struct cf_sip_msg *req,

@@ -252,10 +252,13 @@ static void sleep_ms(long ms)
 
 /*
  * Graceful stop (SIGTERM/SIGINT in the daemon, teardown in tests): stop
- * accepting connections, refuse new requests with 503, wait until every
- * worker's transactions have finished or max_wait_ms has passed (polled
- * every 10 ms), then stop the loops, join the threads and free the
- * workers' state. Idempotent. Called from the thread that started.
+ * accepting connections, refuse new requests with 503, wait until no
+ * worker has a transaction pending (cf_sip_txn_env_pending: no final
+ * response sent or received yet) or max_wait_ms has passed (polled every
+ * 10 ms), then stop the loops, join the threads and free the workers'
+ * state. Transactions that only wait out Timer J/I/K/D to absorb
+ * retransmissions are not waited for. Idempotent. Called from the thread
+ * that started.
  */
 void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms)
 {

@@ -125,6 +125,7 @@ static void terminate(struct cf_sip_strans *st)
 	st->state = CF_SIP_SS_TERMINATED;
 	cf_tmr_cancel(&st->tmr);
 	cf_tmr_cancel(&st->tmr_g);
+	cf_sip_txn_pending_set(st->env, &st->pending, false);
 	if (st->env) {
 		/* the table's reference goes to the reaper */
 		cf_hash_unlink(&st->le);
@@ -134,6 +135,7 @@ static void terminate(struct cf_sip_strans *st)
 
 void cf_sip_strans_detach(struct cf_sip_strans *st)
 {
+	cf_sip_txn_pending_set(st->env, &st->pending, false);
 	st->state = CF_SIP_SS_TERMINATED;
 	cf_tmr_cancel(&st->tmr);
 	cf_tmr_cancel(&st->tmr_g);
@@ -233,6 +235,7 @@ static int strans_alloc(struct cf_sip_strans **stp, struct cf_sip_txn_env *env,
 
 	/* the table's reference */
 	cf_hash_append(env->st_ht, st->key, &st->le, cf_mem_ref(st));
+	cf_sip_txn_pending_set(env, &st->pending, true);
 
 	*stp = st;
 	return 0;
@@ -270,6 +273,8 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 	cf_mem_deref(st->resp);
 	st->resp = mb;
 	st->code = code;
+	if (code >= 200) /* sent, or the send fails and it terminates */
+		cf_sip_txn_pending_set(env, &st->pending, false);
 
 	bytes = cf_mbuf_pl(mb);
 	err = cf_sip_txn_send(env, &st->dst, &bytes);
@@ -312,7 +317,8 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 }
 
 /* See sip.h. The transaction leaves the table now and is freed on the
- * next wheel tick (or when the caller drops its reference). */
+ * next wheel tick (or when the caller drops its reference). Its To tag is
+ * derived from the request (cf_sip_txn_stateless_tag), not random. */
 int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
                                   const char *reason, const char *hdrs,
                                   const struct cf_pl *body)
@@ -321,12 +327,23 @@ int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
 
 	if (!st || st->invite || code < 200)
 		return EINVAL;
+	/* §8.2.7: the same To tag for a retransmission, which will meet no
+	 * transaction and be answered again */
+	if (st->env && st->req && st->code < 200)
+		cf_sip_txn_stateless_tag(st->env, st->req, st->tag);
 
 	err = cf_sip_strans_reply(st, code, reason, hdrs, body);
 	if (!err)
 		terminate(st);
 
 	return err;
+}
+
+/* See sip.h. Freed like a stateless answer: on the next wheel tick. */
+void cf_sip_strans_drop(struct cf_sip_strans *st)
+{
+	if (st)
+		terminate(st);
 }
 
 const struct cf_sip_msg *cf_sip_strans_msg(const struct cf_sip_strans *st)

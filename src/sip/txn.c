@@ -142,6 +142,7 @@ int cf_sip_txn_env_alloc(struct cf_sip_txn_env **envp,
 	cf_mbuf_init(&env->tmp);
 	cf_mbuf_init(&env->via);
 	cf_tmr_init(&env->reaper);
+	cf_sip_rand_token(env->seed, CF_SIP_TAG_LEN);
 
 	err = cf_hash_alloc(&env->st_ht, CF_SIP_ST_BUCKETS);
 	if (err)
@@ -164,6 +165,15 @@ size_t cf_sip_txn_env_count(const struct cf_sip_txn_env *env)
 		return 0;
 
 	return cf_hash_count(env->st_ht) + cf_hash_count(env->ct_ht);
+}
+
+/* Transactions still waiting for their final response: server ones that
+ * have not sent it, client ones that have not received it (or timed out).
+ * The others only wait out Timer J/I/K/D/H/L/M to absorb retransmissions.
+ * cf_sip_stop waits on this (published by each worker). O(1). */
+size_t cf_sip_txn_env_pending(const struct cf_sip_txn_env *env)
+{
+	return env ? env->pending : 0;
 }
 
 void cf_sip_txn_env_stats(const struct cf_sip_txn_env *env,

@@ -86,12 +86,13 @@ static void probe_h(void *arg)
 {
 	struct worker *w = arg;
 
-	atomic_store(&w->txn_count, cf_sip_txn_env_count(w->env));
+	atomic_store(&w->txn_count, cf_sip_txn_env_pending(w->env));
 	cf_tmr_start(cf_loop_wheel(w->loop), &w->probe, 10, probe_h, w);
 }
 
-/* Stop: no more connections accepted here; publish how many
- * transactions are left (every 10 ms) for cf_sip_stop to wait on. */
+/* Stop: no more connections accepted here; publish how many transactions
+ * still await a final response (every 10 ms) for cf_sip_stop to wait on;
+ * answered ones only wait out their timers and are not waited for. */
 static void stop_accept(struct worker *w)
 {
 	struct cf_sip *sip = w->sip;

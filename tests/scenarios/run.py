@@ -433,10 +433,12 @@ def case_ipv6(args, tmp):
 
 
 def case_retransmission(args, tmp):
-    """The same OPTIONS twice (same branch and Call-ID): the server
-    transaction absorbs the copy and resends its response, so both answers
-    are byte for byte the same (same To tag); the same for an INVITE, whose
-    copy gets the last provisional again (RFC 3261 §17.2.1, §17.2.2)."""
+    """The same OPTIONS twice (same branch and Call-ID): OPTIONS to the
+    server is answered statelessly, so the copy is answered again, byte for
+    byte the same (same To tag, RFC 3261 §8.2.7). A request answered inside
+    a transaction (MESSAGE to an unknown user, 404) has its copy absorbed
+    and the last response resent; the same for an INVITE, whose copy gets
+    the last provisional again (RFC 3261 §17.2.1, §17.2.2)."""
     d = Daemon(args, tmp).start()
     before, _ = counter(d.status_json(), "retrans")
     u = udp_socket()
@@ -450,6 +452,16 @@ def case_retransmission(args, tmp):
     check(r2 == r1, "second copy answered with the same 200 (To: %s)"
           % header(r2, "To"))
     check(";tag=" in (header(r1, "To") or ""), "the 200 has a To tag")
+
+    msg = request("MESSAGE", d.port,
+                  ruri="sip:nobody@%s:%d" % ("127.0.0.1", d.port))
+    u.sendto(msg, ("127.0.0.1", d.port))
+    m1 = udp_recv(u)
+    check(status_line(m1).startswith("SIP/2.0 404"),
+          "MESSAGE to an unknown user answered 404: " + status_line(m1))
+    u.sendto(msg, ("127.0.0.1", d.port))
+    m2 = udp_recv(u)
+    check(m2 == m1, "MESSAGE copy absorbed: the same 404 resent")
 
     inv, first = ring(u, d.port, "ring")
     check(status_line(first).startswith("SIP/2.0 180"),

@@ -86,6 +86,7 @@ static int teardown(void **state)
 		                     cf_tmr_wheel_now(f->wheel) + 1000);
 	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
 	cf_mod_basic_set_wheel(NULL);
+	cf_mod_stop_all(f->app);
 	sent_clear(f);
 	cf_mem_deref(f->app);
 	cf_mem_deref(f->conf);
@@ -172,7 +173,7 @@ static void test_options_to_us(void **state)
 	simple(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>", NULL);
 	r = last(f, 200);
 	assert_non_null(
-	    strstr(r, "\r\nAllow: INVITE, ACK, CANCEL, OPTIONS\r\n"));
+	    strstr(r, "\r\nAllow: INVITE, ACK, CANCEL, OPTIONS, REGISTER\r\n"));
 	assert_non_null(strstr(r, "\r\nAccept: application/sdp\r\n"));
 	assert_non_null(strstr(r, "\r\nSupported:"));
 	assert_non_null(strstr(r, ";tag=")); /* To tag added */
@@ -190,6 +191,50 @@ static void test_options_to_us(void **state)
 	last(f, 200);
 }
 
+/* OPTIONS to the server is answered statelessly (as Kamailio's
+ * sl_send_reply): no transaction stays behind for Timer J, and a
+ * retransmission is answered again with the very same response (same To
+ * tag, RFC 3261 §8.2.7). Other answers stay transactional. */
+static void test_options_stateless(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_sip_txn_stats st;
+
+	feed(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>", "sl1",
+	     "OPTIONS", NULL);
+	last(f, 200);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	feed(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>", "sl1",
+	     "OPTIONS", NULL);
+	assert_int_equal(f->nsent, 2);
+	assert_string_equal(f->sent[0], f->sent[1]);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	cf_sip_txn_env_stats(f->env, &st);
+	assert_int_equal(st.requests, 2);
+	assert_int_equal(st.retransmissions_absorbed, 0);
+
+	/* another request: another tag */
+	feed(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>", "sl2",
+	     "OPTIONS", NULL);
+	assert_int_equal(f->nsent, 3);
+	assert_string_not_equal(strstr(f->sent[0], ";tag="),
+	                        strstr(f->sent[2], ";tag="));
+
+	/* OPTIONS to a user: 404 from a transaction that absorbs the
+	 * retransmission (resending its answer) and waits out Timer J */
+	feed(f, "OPTIONS", "sip:alice@confab.test", "<sip:a@confab.test>",
+	     "sl3", "OPTIONS", NULL);
+	last(f, 404);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 1);
+	feed(f, "OPTIONS", "sip:alice@confab.test", "<sip:a@confab.test>",
+	     "sl3", "OPTIONS", NULL);
+	assert_int_equal(f->nsent, 5);
+	assert_string_equal(f->sent[3], f->sent[4]);
+	cf_sip_txn_env_stats(f->env, &st);
+	assert_int_equal(st.retransmissions_absorbed, 1);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 1);
+}
+
 static void test_not_ours(void **state)
 {
 	struct fixture *f = *state;
@@ -202,7 +247,8 @@ static void test_not_ours(void **state)
 	last(f, 404);
 	simple(f, "OPTIONS", "sip:example.org", "<sip:example.org>", NULL);
 	last(f, 404);
-	simple(f, "REGISTER", "sip:confab.test", "<sip:a@confab.test>", NULL);
+	/* a REGISTER for another domain (the registrar takes ours) */
+	simple(f, "REGISTER", "sip:example.org", "<sip:a@example.org>", NULL);
 	last(f, 404);
 	simple(f, "MESSAGE", "sip:bob@confab.test", "<sip:bob@confab.test>",
 	       NULL);
@@ -229,7 +275,7 @@ static void test_rules(void **state)
 	simple(f, "FROB", "sip:confab.test", "<sip:confab.test>", NULL);
 	r = last(f, 501);
 	assert_non_null(
-	    strstr(r, "\r\nAllow: INVITE, ACK, CANCEL, OPTIONS\r\n"));
+	    strstr(r, "\r\nAllow: INVITE, ACK, CANCEL, OPTIONS, REGISTER\r\n"));
 
 	/* §8.2.2.3: an extension we do not have */
 	simple(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>",
@@ -384,16 +430,25 @@ static void test_mod_table(void **state)
 	assert_non_null(cf_mod_find("basic"));
 	assert_null(cf_mod_find("nosuch"));
 	assert_null(cf_mod_find(NULL));
-	assert_ptr_equal(cf_mods[0], &cf_mod_basic);
+	/* the auth gate first: bans and rate limits for every request */
+	assert_ptr_equal(cf_mods[0], cf_mod_find("auth"));
+	assert_ptr_equal(cf_mods[1], cf_mod_find("registrar"));
+	/* basic comes last: it takes what the others left */
+	for (size_t i = 0; cf_mods[i]; i++) {
+		if (!cf_mods[i + 1])
+			assert_ptr_equal(cf_mods[i], &cf_mod_basic);
+	}
 }
 
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_options_to_us),  T(test_not_ours),    T(test_rules),
-	    T(test_unknown_scheme), T(test_ack_dropped), T(test_ring_cancel),
-	    T(test_ring_timeout),   T(test_ring_reload), T(test_oom),
+	    T(test_options_to_us),  T(test_options_stateless),
+	    T(test_not_ours),       T(test_rules),
+	    T(test_unknown_scheme), T(test_ack_dropped),
+	    T(test_ring_cancel),    T(test_ring_timeout),
+	    T(test_ring_reload),    T(test_oom),
 	    T(test_mod_table),
 	};
 

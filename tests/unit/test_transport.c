@@ -31,9 +31,13 @@ struct fx {
 	struct cf_sa udp4, udp6, tcp4, tcp6;
 };
 
+/* Requests are answered 200 at once, except a Call-ID starting "hold-":
+ * left unanswered (pending until the stack stops). */
 static void on_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
                        const struct cf_sip_peer *peer, void *arg)
 {
+	if (st && msg->call_id.l >= 5 && !memcmp(msg->call_id.p, "hold-", 5))
+		return;
 	if (st)
 		(void)cf_sip_strans_reply(st, 200, "OK", NULL, NULL);
 }
@@ -198,11 +202,12 @@ static void sleep_ms(long ms)
 
 /* --------------------------------------------------------------- tests */
 
-static void udp_options(const struct cf_sa *srv)
+/* One OPTIONS over UDP with this Call-ID (and branch), answered 200. */
+static void udp_options_id(const struct cf_sa *srv, const char *callid)
 {
 	char req[2048], resp[4096];
 	int fd = udp_client(srv);
-	size_t n = options(req, sizeof(req), "UDP", "udp-opt-1", 0);
+	size_t n = options(req, sizeof(req), "UDP", callid, 0);
 	ssize_t r;
 
 	assert_int_equal(send(fd, req, n, 0), (ssize_t)n);
@@ -211,9 +216,14 @@ static void udp_options(const struct cf_sa *srv)
 	resp[r] = '\0';
 	/* answered to the source port (rport, RFC 3581), not the Via's 9 */
 	assert_non_null(strstr(resp, "SIP/2.0 200"));
-	assert_non_null(strstr(resp, "udp-opt-1"));
+	assert_non_null(strstr(resp, callid));
 	assert_true(local_port(fd) != 9);
 	close(fd);
+}
+
+static void udp_options(const struct cf_sa *srv)
+{
+	udp_options_id(srv, "udp-opt-1");
 }
 
 static void test_udp4_options(void **state)
@@ -668,12 +678,14 @@ static void test_oom_rx(void **state)
 	fx_stop(&fx);
 }
 
-/* Stop with transactions open (UDP non-INVITE: Timer J keeps them 32 s):
- * cf_sip_stop waits for them (bounded by max_wait_ms) and meanwhile
- * refuses new requests with 503; then it frees everything. */
+/* Stop with a transaction pending (a request not answered yet):
+ * cf_sip_stop waits for it until max_wait_ms and meanwhile refuses new
+ * requests with 503; then it frees everything (the unanswered one too). */
+enum { STOP_WAIT_MS = 1000 };
+
 static void *stop_thread(void *arg)
 {
-	cf_sip_stop(arg, 1000);
+	cf_sip_stop(arg, STOP_WAIT_MS);
 	return NULL;
 }
 
@@ -683,13 +695,20 @@ static void test_stop_graceful(void **state)
 	struct cf_sip_cfg cfg;
 	struct fx fx;
 	pthread_t thr;
+	uint64_t t0;
 	ssize_t r;
 	size_t n;
-	int fd;
+	int fd, held;
 
 	fx_cfg(&cfg);
 	fx_start(&fx, &cfg);
-	udp_options(&fx.udp4); /* leaves a transaction in Completed */
+	held = udp_client(&fx.udp4);
+	n = options(req, sizeof(req), "UDP", "hold-1", 0);
+	assert_int_equal(send(held, req, n, 0), (ssize_t)n);
+	for (int i = 0; i < WAIT_MS && stats(&fx).txn.requests < 1; i++)
+		sleep_ms(1);
+	assert_int_equal(stats(&fx).txn.requests, 1);
+	t0 = cf_clock_ms();
 	assert_int_equal(pthread_create(&thr, NULL, stop_thread, fx.sip), 0);
 	for (int i = 0; i < 1000 && !atomic_load(&fx.sip->stopping); i++)
 		sleep_ms(1);
@@ -703,6 +722,44 @@ static void test_stop_graceful(void **state)
 	assert_non_null(strstr(resp, "SIP/2.0 503"));
 	assert_non_null(strstr(resp, "Retry-After"));
 	pthread_join(thr, NULL);
+	/* the held request kept it waiting to the end (the wait polls the
+	 * monotonic clock, so this is exact, not a timing guess) */
+	assert_true(cf_clock_ms() - t0 >= STOP_WAIT_MS);
+	close(fd);
+	close(held);
+	fx_stop(&fx);
+}
+
+/* Stop with answered transactions only (UDP and TCP; T1 so long that
+ * Timer J would keep them 64 * 60 s): nothing is pending, so cf_sip_stop
+ * does not wait for their timers. Were it waiting, it would return at
+ * its deadline (the clock check below) or not before Timer J. */
+static void test_stop_answered(void **state)
+{
+	enum { MAX_WAIT_MS = 30000 };
+	char req[2048], resp[4096];
+	struct cf_sip_cfg cfg;
+	struct fx fx;
+	uint64_t t0;
+	size_t n;
+	int fd;
+
+	fx_cfg(&cfg);
+	cfg.t1_ms = 60000;
+	cfg.t2_ms = 60000;
+	fx_start(&fx, &cfg);
+	udp_options_id(&fx.udp4, "stop-udp-1");
+	udp_options_id(&fx.udp6, "stop-udp-2");
+	fd = tcp_client(&fx.tcp4);
+	n = options(req, sizeof(req), "TCP", "stop-tcp-1", 0);
+	assert_int_equal(send(fd, req, n, 0), (ssize_t)n);
+	assert_true(tcp_read_responses(fd, resp, sizeof(resp), 1) > 0);
+	assert_non_null(strstr(resp, "SIP/2.0 200"));
+	assert_int_equal(stats(&fx).txn.requests, 3);
+
+	t0 = cf_clock_ms();
+	cf_sip_stop(fx.sip, MAX_WAIT_MS);
+	assert_true(cf_clock_ms() - t0 < MAX_WAIT_MS);
 	close(fd);
 	fx_stop(&fx);
 }
@@ -752,6 +809,7 @@ int main(void)
 	    cmocka_unit_test(test_oom_start),
 	    cmocka_unit_test(test_oom_rx),
 	    cmocka_unit_test(test_stop_graceful),
+	    cmocka_unit_test(test_stop_answered),
 	};
 
 	cf_log_set_level(CF_LOG_WARN);

@@ -570,6 +570,30 @@ static void test_nict_server_stateless(void **state)
 	rx(f, buf, &p);
 	assert_int_equal(f->nreq, 2);
 	assert_int_equal(stats(f).retransmissions_absorbed, 0);
+	/* §8.2.7: answered again with the same To tag; another request
+	 * gets another one */
+	assert_int_equal(cf_sip_strans_reply_stateless(
+	                     f->st, 200, NULL, "Allow: OPTIONS\r\n", NULL),
+	                 0);
+	assert_int_equal(f->nsent, 2);
+	{
+		struct cf_sip_msg *m0 = sent_msg(f, 0), *m1 = sent_msg(f, 1);
+		struct cf_sip_msg *m2;
+
+		assert_int_equal(cf_pl_cmp(&m0->to.tag, &m1->to.tag), 0);
+		assert_int_equal(m0->to.tag.l, 16);
+		req(buf, sizeof(buf), "OPTIONS", "UDP", "z9hG4bKsl3", ";rport",
+		    NULL, 1, NULL);
+		rx(f, buf, &p);
+		assert_int_equal(
+		    cf_sip_strans_reply_stateless(f->st, 404, NULL, NULL, NULL),
+		    0);
+		m2 = sent_msg(f, 2);
+		assert_int_not_equal(cf_pl_cmp(&m0->to.tag, &m2->to.tag), 0);
+		cf_mem_deref(m0);
+		cf_mem_deref(m1);
+		cf_mem_deref(m2);
+	}
 	f->st = cf_mem_deref(f->st);
 	adv(f, 1);
 
@@ -925,6 +949,17 @@ static void test_fault_request(void **state)
 	assert_int_equal(cf_sa_port(&f->sent[0].peer.addr), 40010);
 	assert_int_equal(stats(f).bad_requests, 1);
 
+	/* a retransmission: answered again, with the same To tag (§8.2.7) */
+	m = dec(buf);
+	m->fault.code = 400;
+	m->fault.reason = "Bad CSeq";
+	m->respondable = true;
+	cf_sip_txn_recv(f->env, &f->h, m, &p);
+	cf_mem_deref(m);
+	assert_int_equal(f->nsent, 2);
+	assert_string_equal(f->sent[0].bytes, f->sent[1].bytes);
+	assert_int_equal(stats(f).bad_requests, 2);
+
 	/* not respondable: dropped, counted */
 	m = dec(buf);
 	m->fault.code = 400;
@@ -932,8 +967,8 @@ static void test_fault_request(void **state)
 	m->respondable = false;
 	cf_sip_txn_recv(f->env, &f->h, m, &p);
 	cf_mem_deref(m);
-	assert_int_equal(f->nsent, 1);
-	assert_int_equal(stats(f).bad_requests, 2);
+	assert_int_equal(f->nsent, 2);
+	assert_int_equal(stats(f).bad_requests, 3);
 
 	/* a faulty response: dropped, counted */
 	m = dec("SIP/2.0 200 OK\r\n"
@@ -946,7 +981,7 @@ static void test_fault_request(void **state)
 	cf_mem_deref(m);
 	assert_int_equal(stats(f).bad_responses, 1);
 	assert_int_equal(f->nstray, 0);
-	assert_int_equal(f->nsent, 1);
+	assert_int_equal(f->nsent, 2);
 }
 
 /* A real malformed request from the decoder: answered 4xx with the
@@ -1420,6 +1455,143 @@ static void test_ctrans_edits(void **state)
 
 /* Out of memory at every allocation of a server and a client exchange:
  * no crash, no leak, the clock ends everything. */
+/* cf_sip_txn_env_pending: a server transaction is pending until it sends a
+ * final response (or ends without one), whatever path answers it; the
+ * ones only absorbing retransmissions are counted by env_count alone. */
+static void test_pending_server(void **state)
+{
+	struct fix *f = *state;
+	struct cf_sip_peer p;
+	char buf[1024];
+
+	udp_peer(&p, 5070);
+	assert_int_equal(cf_sip_txn_env_pending(NULL), 0);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+
+	/* INVITE: 100 and 180 leave it pending, the final does not */
+	rx(f, invite(buf, sizeof(buf), "z9hG4bKp1"), &p);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	assert_int_equal(cf_sip_strans_reply(f->st, 180, NULL, NULL, NULL), 0);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	assert_int_equal(cf_sip_strans_reply(f->st, 486, NULL, NULL, NULL), 0);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 1); /* Timer H */
+	/* a second final is refused and counts nothing */
+	assert_int_equal(cf_sip_strans_reply(f->st, 500, NULL, NULL, NULL),
+	                 EALREADY);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+	/* a late CANCEL: its own transaction, answered at once */
+	req(buf, sizeof(buf), "CANCEL", "UDP", "z9hG4bKp1", NULL, NULL, 1,
+	    NULL);
+	rx(f, buf, &p);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 2);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+
+	/* CANCEL of a pending INVITE: both answered by the handlers */
+	f->cancel_code = 487;
+	req(buf, sizeof(buf), "INVITE", "UDP", "z9hG4bKp2", NULL, NULL, 2,
+	    NULL);
+	rx(f, buf, &p);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	req(buf, sizeof(buf), "CANCEL", "UDP", "z9hG4bKp2", NULL, NULL, 2,
+	    NULL);
+	rx(f, buf, &p);
+	assert_int_equal(f->ncancel, 1);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+
+	/* non-INVITE: retransmissions in Trying change nothing */
+	req(buf, sizeof(buf), "OPTIONS", "UDP", "z9hG4bKp3", NULL, NULL, 3,
+	    NULL);
+	rx(f, buf, &p);
+	rx(f, buf, &p);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	assert_int_equal(
+	    cf_sip_strans_reply_stateless(f->st, 200, NULL, NULL, NULL), 0);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+
+	/* a final that cannot be sent ends the transaction: not pending */
+	req(buf, sizeof(buf), "OPTIONS", "UDP", "z9hG4bKp4", NULL, NULL, 4,
+	    NULL);
+	rx(f, buf, &p);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	f->send_err = ENETUNREACH;
+	assert_int_equal(cf_sip_strans_reply(f->st, 200, NULL, NULL, NULL),
+	                 ENETUNREACH);
+	f->send_err = 0;
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+
+	/* one left unanswered stays pending while the others run out */
+	req(buf, sizeof(buf), "OPTIONS", "UDP", "z9hG4bKp5", NULL, NULL, 5,
+	    NULL);
+	rx(f, buf, &p);
+	step(f, 64 * T1 + 1);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 1);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	assert_int_equal(cf_sip_strans_reply(f->st, 404, NULL, NULL, NULL), 0);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+
+	/* teardown frees the env with a pending one: it is cut loose */
+	req(buf, sizeof(buf), "OPTIONS", "UDP", "z9hG4bKp6", NULL, NULL, 6,
+	    NULL);
+	rx(f, buf, &p);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+}
+
+/* A client transaction is pending until a final response arrives, or it
+ * times out, or the transport fails. */
+static void test_pending_client(void **state)
+{
+	struct fix *f = *state;
+	struct cf_sip_ctrans *ct, *ct2, *ct3;
+
+	ct = cstart(f, "INVITE", "z9hG4bKq1", false);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	crx(f, 180, "z9hG4bKq1", "INVITE");
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	crx(f, 486, "z9hG4bKq1", "INVITE");
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 1); /* Timer D */
+	crx(f, 486, "z9hG4bKq1", "INVITE"); /* retransmission: ACKed */
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+
+	/* 2xx: Accepted (Timer M), not pending; non-INVITE final: K */
+	ct2 = cstart(f, "INVITE", "z9hG4bKq2", false);
+	ct3 = cstart(f, "OPTIONS", "z9hG4bKq3", false);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 2);
+	crx(f, 200, "z9hG4bKq2", "INVITE");
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	crx(f, 100, "z9hG4bKq3", "OPTIONS");
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	crx(f, 200, "z9hG4bKq3", "OPTIONS");
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 3);
+	cf_mem_deref(ct2);
+	cf_mem_deref(ct3);
+
+	/* Timer F */
+	ct2 = cstart(f, "OPTIONS", "z9hG4bKq4", false);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	step(f, cf_tmr_wheel_now(f->w) + 64 * T1);
+	assert_int_equal(f->codes[f->ncodes - 1], 408);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+	cf_mem_deref(ct2);
+
+	/* a transport error on a retransmission */
+	ct2 = cstart(f, "OPTIONS", "z9hG4bKq5", false);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 1);
+	f->send_err = ENETUNREACH;
+	step(f, cf_tmr_wheel_now(f->w) + T1);
+	f->send_err = 0;
+	assert_int_equal(f->codes[f->ncodes - 1], 503);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+	cf_mem_deref(ct2);
+
+	step(f, cf_tmr_wheel_now(f->w) + 64 * T1);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
+	cf_mem_deref(ct);
+}
+
 static void test_oom(void **state)
 {
 	struct fix *f = *state;
@@ -1476,6 +1648,7 @@ static void test_oom(void **state)
 		adv(f, now + 1);
 		now += 1;
 		assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+		assert_int_equal(cf_sip_txn_env_pending(f->env), 0);
 		cf_mem_deref(ct);
 		f->st = cf_mem_deref(f->st);
 		cf_mem_deref(inv);
@@ -1526,6 +1699,8 @@ int main(void)
 	    T(test_ctrans_transport_error),
 	    T(test_stray_response),
 	    T(test_ctrans_edits),
+	    T(test_pending_server),
+	    T(test_pending_client),
 	    T(test_oom),
 #undef T
 	};

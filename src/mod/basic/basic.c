@@ -159,7 +159,16 @@ static void ring_start(struct cf_app *app, struct cf_sip_strans *st,
 	       (int)msg->ruri_pl.l, msg->ruri_pl.p, timeout_ms / 1000);
 }
 
-/* RFC 3261 §11.2: what a UAS tells about itself. */
+/*
+ * RFC 3261 §11.2: what a UAS tells about itself. Answered statelessly
+ * (§8.2.7, as Kamailio's sl_send_reply does): the transaction ends with the
+ * response, so a UDP ping does not keep 32 s of Timer J state (at bench
+ * rates, over a million transactions per worker); a retransmission is a
+ * new request and gets the same answer again. The To tag differs between
+ * the two answers, which a stateless UAS may do (§8.2.6.2 only asks that
+ * one transaction's responses share it). When the 200 cannot be built for
+ * lack of memory, a bare 500 is tried, as cf_mod_reply does.
+ */
 static void options_answer(struct cf_app *app, struct cf_sip_strans *st,
                            const struct cf_sip_msg *msg)
 {
@@ -174,7 +183,11 @@ static void options_answer(struct cf_app *app, struct cf_sip_strans *st,
 	         "Supported: \r\n"
 	         "Server: confab/" CF_VERSION "\r\n",
 	         cf_app_allow(app));
-	err = cf_mod_reply(st, 200, hdrs);
+	err = cf_sip_strans_reply_stateless(st, 200, cf_sip_reason(200), hdrs,
+	                                    NULL);
+	if (err == ENOMEM)
+		(void)cf_sip_strans_reply_stateless(st, 500, cf_sip_reason(500),
+		                                    NULL, NULL);
 	cf_log(err ? CF_LOG_WARN : CF_LOG_DEBUG, &msg->call_id,
 	       "OPTIONS %.*s: 200 OK%s", (int)msg->ruri_pl.l, msg->ruri_pl.p,
 	       err ? " (not sent)" : "");
