@@ -883,6 +883,28 @@ static void test_rate_ban(void **state)
 	}
 }
 
+static void test_burst_default(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const sets[] = {"security.rate=5"};
+	json_t *resp;
+
+	start(f, sets, 1);
+	/* burst 0 (default): one second's worth of the rate */
+	for (int i = 0; i < 5; i++) {
+		feed(f, "OPTIONS", "sip:confab.test", "alice", "confab.test",
+		     NULL);
+		last(f, 200);
+	}
+	feed(f, "OPTIONS", "sip:confab.test", "alice", "confab.test", NULL);
+	assert_non_null(strstr(last(f, 503), "\r\nRetry-After: 60\r\n"));
+	assert_int_equal(ctl(f, "security", "show", NULL, NULL, &resp), 0);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(resp, "state"), "burst")),
+	                 5);
+	json_decref(resp);
+}
+
 static void test_ban_ctl(void **state)
 {
 	struct fixture *f = *state;
@@ -993,6 +1015,28 @@ static void test_drop(void **state)
 	/* no transaction is left waiting for an answer (teardown checks) */
 }
 
+/* check() of a module that was never started: 500, never a pass. */
+static void on_req_raw(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+                       const struct cf_sip_peer *peer, void *arg)
+{
+	struct fixture *f = arg;
+	const struct cf_auth_api *api = cf_mod_find("auth")->api;
+	struct cf_auth_id id;
+
+	f->verdict =
+	    api->check(f->app, st, msg, peer, "confab.test", false, &id);
+}
+
+static void test_not_started(void **state)
+{
+	struct fixture *f = *state;
+
+	f->h.request = on_req_raw;
+	feed(f, "REGISTER", "sip:confab.test", "alice", "confab.test", NULL);
+	last(f, 500);
+	assert_int_equal(f->verdict, CF_AUTH_ANSWERED);
+}
+
 static void test_bad_config(void **state)
 {
 	struct fixture *f = *state;
@@ -1072,6 +1116,18 @@ static void test_cache(void **state)
 	assert_false(
 	    f->api->user_exists(f->app, &CF_PL("bob"), &CF_PL("sha.test")));
 	assert_true(f->api->user_exists(f->app, &CF_PL("alice"),
+	                                &CF_PL("confab.test")));
+
+	/* a bulk change (confabctl user import): reload reads them all */
+	assert_int_equal(
+	    cf_store_subscriber_add(f->store, "erin", "confab.test", "e1"), 0);
+	assert_int_equal(
+	    cf_store_subscriber_add(f->store, "frank", "confab.test", "f1"), 0);
+	assert_non_null(f->api->reload);
+	assert_int_equal(f->api->reload(f->app), 0);
+	assert_true(
+	    f->api->user_exists(f->app, &CF_PL("erin"), &CF_PL("confab.test")));
+	assert_true(f->api->user_exists(f->app, &CF_PL("frank"),
 	                                &CF_PL("confab.test")));
 }
 
@@ -1153,9 +1209,11 @@ int main(void)
 	    T(test_lockout_503_window),
 	    T(test_user_lockout),
 	    T(test_rate_ban),
+	    T(test_burst_default),
 	    T(test_ban_ctl),
 	    T(test_allow_deny),
 	    T(test_drop),
+	    T(test_not_started),
 	    T(test_bad_config),
 	    T(test_cache),
 	    T(test_oom),

@@ -139,6 +139,7 @@ static int settings_read(const struct cf_app_conf *conf)
 	const char *uu = cf_app_conf_str(conf, "auth", "unknown_user");
 	const char *ba = cf_app_conf_str(conf, "security", "ban_action");
 	uint32_t lc = cf_app_conf_u32(conf, "security", "lockout_response");
+	uint32_t burst, rate;
 	int unknown;
 
 	cf_app_conf_apply(conf, "auth", "methods", method_item, &md);
@@ -186,9 +187,11 @@ static int settings_read(const struct cf_app_conf *conf)
 	atomic_store(&auth_set.check_identity,
 	             cf_app_conf_bool(conf, "auth", "check_identity"));
 	atomic_store(&auth_set.unknown_user, unknown);
-	atomic_store(&auth_set.rate, cf_app_conf_u32(conf, "security", "rate"));
-	atomic_store(&auth_set.burst,
-	             cf_app_conf_u32(conf, "security", "burst"));
+	/* burst 0: one second's worth of the rate */
+	burst = cf_app_conf_u32(conf, "security", "burst");
+	rate = cf_app_conf_u32(conf, "security", "rate");
+	atomic_store(&auth_set.rate, rate);
+	atomic_store(&auth_set.burst, burst ? burst : rate ? rate : 1);
 	atomic_store(&auth_set.ban_time,
 	             cf_app_conf_u32(conf, "security", "ban_time"));
 	atomic_store(&auth_set.ban_drop, ba && !strcasecmp(ba, "drop"));
@@ -618,7 +621,7 @@ static const struct cf_mod_key keys[] = {
     {"auth", "secret", CF_MOD_KEY_STR, NULL,
      "nonce secret, 16 to 64 characters (default: random at start)", 0, 0, 0},
     {"auth", "nonce_lifetime", CF_MOD_KEY_UINT, "300",
-     "seconds a nonce is good for; older: stale=true", 10, 86400,
+     "seconds a nonce is good for; older: stale=true", 1, 86400,
      CF_MOD_KEY_LIVE},
     {"auth", "nonce_slots", CF_MOD_KEY_UINT, "1048576",
      "nonce-count slots (8 bytes each; a power of two)", 1024, 67108864, 0},
@@ -631,9 +634,9 @@ static const struct cf_mod_key keys[] = {
     {"security", "rate", CF_MOD_KEY_UINT, "500",
      "requests per second from one source address; 0: no limit", 0, 1000000,
      CF_MOD_KEY_LIVE},
-    {"security", "burst", CF_MOD_KEY_UINT, "1000",
-     "requests a source may send at once above the rate", 1, 1000000,
-     CF_MOD_KEY_LIVE},
+    {"security", "burst", CF_MOD_KEY_UINT, "0",
+     "requests a source may send at once (the bucket size); 0: = rate", 0,
+     1000000, CF_MOD_KEY_LIVE},
     {"security", "ban_time", CF_MOD_KEY_UINT, "60",
      "seconds a source over the rate is banned", 1, 86400, CF_MOD_KEY_LIVE},
     {"security", "ban_action", CF_MOD_KEY_STR, "reply",

@@ -319,8 +319,12 @@ enum cf_auth_verdict auth_check(struct cf_app *app, struct cf_sip_strans *st,
 	uint32_t retry = 0;
 	unsigned algs = 0;
 
-	if (!st || !msg || !peer || !id || !nc.slots)
+	if (!st || !msg || !peer || !id)
 		return CF_AUTH_ANSWERED; /* a caller bug: nothing we can do */
+	if (!nc.slots) { /* the module is not initialised: never pass */
+		(void)cf_mod_reply(st, 500, NULL);
+		return CF_AUTH_ANSWERED;
+	}
 	if (!domain || !*domain)
 		domain = cf_app_domain(app);
 	cf_pl_set_str(&c.domain, domain);

@@ -17,13 +17,60 @@ enum {
 	DOMAIN_BUCKETS = 64,
 };
 
-/* One subscriber: key = user NUL domain (lower case) NUL. */
+/* One subscriber: the HA1s in binary (MD5 16 bytes, then SHA-256 and
+ * SHA-512/256 32 each: 80 bytes instead of 195 in hex), key = user NUL
+ * domain (lower case) NUL. About 170 bytes per subscriber in all. */
+enum { HA1_BYTES = 16 + 32 + 32 };
+
 struct cred {
 	struct cf_le le;
-	char ha1[CF_DIGEST_ALG_COUNT][CF_DIGEST_HEX_SIZE];
+	uint8_t ha1[HA1_BYTES];
+	uint8_t valid; /* bit 1 << alg: that HA1 was given */
 	uint16_t ulen, dlen;
 	char key[];
 };
+
+static const uint8_t ha1_off[CF_DIGEST_ALG_COUNT] = {0, 16, 48};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Hex HA1 of alg into its place; false when it is not hex of its size. */
+static bool ha1_pack(struct cred *c, enum cf_digest_alg alg, const char *hex)
+{
+	size_t n = cf_digest_hexlen(alg);
+
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = hexval(hex[i]), lo = hi < 0 ? -1 : hexval(hex[i + 1]);
+
+		if (lo < 0)
+			return false;
+		c->ha1[ha1_off[alg] + i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	return hex[n] == '\0';
+}
+
+static void ha1_unpack(const struct cred *c, enum cf_digest_alg alg, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t n = cf_digest_hexlen(alg) / 2;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = c->ha1[ha1_off[alg] + i];
+
+		out[2 * i] = hx[b >> 4];
+		out[2 * i + 1] = hx[b & 15];
+	}
+	out[2 * n] = '\0';
+}
 
 struct dom {
 	struct cf_le le;
@@ -156,9 +203,14 @@ int auth_creds_user_put(const char *user, const char *domain,
 	c = cf_mem_zalloc(sizeof(*c) + ul + dl + 2, NULL);
 	if (!c)
 		return ENOMEM;
-	memcpy(c->ha1, ha1, sizeof(c->ha1));
-	for (size_t i = 0; i < CF_DIGEST_ALG_COUNT; i++)
-		c->ha1[i][CF_DIGEST_HEX_MAX] = '\0';
+	for (size_t i = 0; i < CF_DIGEST_ALG_COUNT; i++) {
+		if (ha1_pack(c, i, ha1[i]))
+			c->valid |= 1u << i;
+	}
+	if (!c->valid) {
+		cf_mem_deref(c);
+		return EINVAL;
+	}
 	c->ulen = ul;
 	c->dlen = dl;
 	memcpy(c->key, user, ul);
@@ -219,8 +271,12 @@ bool auth_creds_user_get(const struct cf_pl *user, const struct cf_pl *domain,
 	s = stripe_of(key);
 	pthread_rwlock_rdlock(&s->lock);
 	c = user_find(s, key, user, domain);
-	if (c && ha1)
-		memcpy(ha1, c->ha1[alg], CF_DIGEST_HEX_SIZE);
+	if (c && ha1) {
+		if (c->valid & 1u << alg)
+			ha1_unpack(c, alg, ha1);
+		else
+			c = NULL; /* no HA1 for this algorithm */
+	}
 	pthread_rwlock_unlock(&s->lock);
 	return c != NULL;
 }

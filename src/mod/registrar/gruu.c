@@ -50,8 +50,7 @@ static int b64u_val(char c)
 }
 
 /* Returns the decoded length, or 0 on a bad character/length. */
-static size_t b64u_decode(uint8_t *out, size_t size, const char *in,
-                          size_t n)
+static size_t b64u_decode(uint8_t *out, size_t size, const char *in, size_t n)
 {
 	size_t o = 0;
 	uint32_t v = 0;

@@ -191,8 +191,7 @@ static uint32_t ptr_hash(const void *p)
 	return (uint32_t)(v >> 4) ^ (uint32_t)(v >> 20);
 }
 
-void reg_binding_link(struct reg *r, struct reg_aor *aor,
-                      struct reg_binding *b)
+void reg_binding_link(struct reg *r, struct reg_aor *aor, struct reg_binding *b)
 {
 	cf_list_append(&aor->bindings, &b->le, b);
 	reg_ctr_add(&r->ctr.contacts, 1);
@@ -216,12 +215,17 @@ void reg_binding_unlink(struct reg *r, struct reg_binding *b, bool wb)
 	reg_ctr_add(&r->ctr.contacts, -1);
 	if (wb && r->wb)
 		reg_wb_queue(r->wb, WB_DELETE, b);
+	(void)a;
+	cf_mem_deref(b);
+}
+
+void reg_aor_gc(struct reg *r, struct reg_aor *a)
+{
 	if (!cf_list_count(&a->bindings) && a->le.list) {
 		cf_list_unlink(&a->le);
 		reg_ctr_add(&r->ctr.aors, -1);
 		cf_mem_deref(a); /* the table's reference */
 	}
-	cf_mem_deref(b);
 }
 
 static void binding_destroy(void *data)
@@ -259,8 +263,7 @@ struct reg_binding *reg_binding_alloc(struct reg_aor *aor,
 	return b;
 }
 
-void reg_addr_set(struct reg_addr *a, enum cf_sip_tp tp,
-                  const struct cf_sa *sa)
+void reg_addr_set(struct reg_addr *a, enum cf_sip_tp tp, const struct cf_sa *sa)
 {
 	memset(a, 0, sizeof(*a));
 	a->tp = (uint8_t)tp;
@@ -376,8 +379,7 @@ static int lookup_norm(const struct cf_pl *aor, char *buf, size_t size)
 	return reg_aor_norm(buf, size, &u, NULL);
 }
 
-int cf_registrar_lookup(const struct cf_pl *aor, cf_reg_contact_h *h,
-                        void *arg)
+int cf_registrar_lookup(const struct cf_pl *aor, cf_reg_contact_h *h, void *arg)
 {
 	struct reg_binding *v[REG_CONTACTS_HARD_MAX];
 	char key[REG_AOR_MAX];
@@ -544,6 +546,7 @@ size_t reg_loc_sweep(struct reg *r, int64_t now)
 					reg_binding_unlink(r, b, false);
 					n++;
 				}
+				reg_aor_gc(r, a);
 				cf_mem_deref(a);
 			}
 		}
@@ -593,6 +596,7 @@ static void conn_closed(struct reg *r, struct cf_sip_conn *conn)
 			pthread_mutex_lock(reg_lock(r, hash));
 			if (b->le.list) {
 				reg_binding_unlink(r, b, true);
+				reg_aor_gc(r, b->aor);
 				reg_ctr_add(&r->ctr.flows_failed, 1);
 			} else {
 				/* raced with a refresh: just out of the
@@ -661,8 +665,7 @@ json_t *reg_binding_json(const struct reg_binding *b, int64_t now)
 	return o;
 }
 
-static int aor_json(struct reg *r, struct reg_aor *a, json_t *arr,
-                    int64_t now)
+static int aor_json(struct reg *r, struct reg_aor *a, json_t *arr, int64_t now)
 {
 	struct reg_binding *v[REG_CONTACTS_HARD_MAX];
 	size_t n = 0;
@@ -710,7 +713,8 @@ int reg_loc_json(struct reg *r, const char *aor, json_t *arr)
 	}
 	for (uint32_t i = 0; i < REG_STRIPES && !err; i++) {
 		pthread_mutex_lock(&r->stripe[i]);
-		for (uint32_t j = i; j < REG_BUCKETS && !err; j += REG_STRIPES) {
+		for (uint32_t j = i; j < REG_BUCKETS && !err;
+		     j += REG_STRIPES) {
 			struct cf_list *bk = cf_hash_bucket(r->table, j);
 
 			for (struct cf_le *le = bk->head; le && !err;

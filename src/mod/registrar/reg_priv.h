@@ -55,12 +55,12 @@ enum reg_flags {
  * lock. Strings are packed after the struct in one allocation.
  */
 struct reg_binding {
-	struct cf_le le;      /* in aor->bindings */
-	struct cf_le le_conn; /* in the flow table when conn is set */
-	struct reg_aor *aor;  /* a reference */
+	struct cf_le le;          /* in aor->bindings */
+	struct cf_le le_conn;     /* in the flow table when conn is set */
+	struct reg_aor *aor;      /* a reference */
 	struct cf_sip_conn *conn; /* outbound stream flow (a reference) */
-	int64_t expires;      /* absolute wall seconds */
-	uint64_t seq;         /* registration order (oldest first) */
+	int64_t expires;          /* absolute wall seconds */
+	uint64_t seq;             /* registration order (oldest first) */
 	uint32_t cseq;
 	uint32_t reg_id;
 	int16_t q; /* x1000, -1 absent */
@@ -71,8 +71,7 @@ struct reg_binding {
 	char s[];
 };
 
-static inline struct cf_pl reg_str(const struct reg_binding *b,
-                                   enum reg_str i)
+static inline struct cf_pl reg_str(const struct reg_binding *b, enum reg_str i)
 {
 	return (struct cf_pl){b->len[i] ? b->s + b->off[i] : NULL, b->len[i]};
 }
@@ -146,9 +145,10 @@ struct reg_aor *reg_aor_get(struct reg *r, const char *aor, size_t len,
 void reg_binding_link(struct reg *r, struct reg_aor *aor,
                       struct reg_binding *b);
 /* Take b out (lock held), queue its delete when wb, and drop the table's
- * reference. The AOR leaves the table when it has no bindings left (the
- * caller must not use aor afterwards then). */
+ * reference. The AOR stays in the table: reg_aor_gc afterwards. */
 void reg_binding_unlink(struct reg *r, struct reg_binding *b, bool wb);
+/* Take the AOR out of the table when it has no binding left (lock held). */
+void reg_aor_gc(struct reg *r, struct reg_aor *a);
 /* Build a binding. strs: the packed strings. NULL on ENOMEM/too long. */
 struct reg_binding *reg_binding_alloc(struct reg_aor *aor,
                                       const struct cf_pl strs[RS__COUNT]);
@@ -187,8 +187,7 @@ int reg_gruu_temp_decode(struct reg *r, const struct cf_pl *user, char *aor,
 
 /* register.c */
 bool reg_register(struct reg *r, struct cf_app *app, struct cf_sip_strans *st,
-                  const struct cf_sip_msg *msg,
-                  const struct cf_sip_peer *peer);
+                  const struct cf_sip_msg *msg, const struct cf_sip_peer *peer);
 
 static inline void reg_ctr_add(reg_ctr *c, int64_t n)
 {

@@ -276,7 +276,8 @@ static bool same_binding(const struct ct *ct, const struct reg_binding *b)
 	if (!cf_pl_cmp(&bu, &ct->addr.uri.all))
 		return true;
 	/* §10.3 step 7: URIs compared by §19.1.4 */
-	return !cf_sip_uri_decode(&u, &bu) && !cf_sip_uri_cmp(&u, &ct->addr.uri);
+	return !cf_sip_uri_decode(&u, &bu) &&
+	       !cf_sip_uri_cmp(&u, &ct->addr.uri);
 }
 
 /* Two contacts of one request for the same binding. */
@@ -487,11 +488,12 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 			struct cf_pl ou = reg_str(ct->old, RS_CONTACT);
 			/* the store keys by (aor, contact): a new URI for
 			 * the same instance needs the old row deleted */
-			bool same_uri = nb[i] && !cf_pl_cmp(&ou, &ct->addr.uri.all);
+			bool same_uri =
+			    nb[i] && !cf_pl_cmp(&ou, &ct->addr.uri.all);
 
 			reg_binding_unlink(r, ct->old, !same_uri);
-			reg_ctr_add(nb[i] ? &r->ctr.refreshes : &r->ctr.removals,
-			            1);
+			reg_ctr_add(
+			    nb[i] ? &r->ctr.refreshes : &r->ctr.removals, 1);
 		} else if (nb[i]) {
 			reg_ctr_add(&r->ctr.registrations, 1);
 		}
@@ -505,11 +507,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 out:
 	for (size_t i = 0; i < q->n; i++)
 		cf_mem_deref(nb[i]);
-	if (!cf_list_count(&a->bindings) && a->le.list) {
-		cf_list_unlink(&a->le);
-		reg_ctr_add(&r->ctr.aors, -1);
-		cf_mem_deref(a);
-	}
+	reg_aor_gc(r, a);
 	if (!code) {
 		for (struct cf_le *le = a->bindings.head;
 		     le && sn->n < REG_CONTACTS_HARD_MAX; le = le->next)
@@ -533,8 +531,8 @@ static int contact_line(struct req *q, struct cf_mbuf *mb,
 	err = cf_mbuf_printf(mb, "Contact: <%.*s>;expires=%lld", (int)u.l, u.p,
 	                     (long long)(b->expires - now));
 	if (!err && b->q >= 0)
-		err = cf_mbuf_printf(mb, ";q=%d.%03d", b->q / 1000,
-		                     b->q % 1000);
+		err =
+		    cf_mbuf_printf(mb, ";q=%d.%03d", b->q / 1000, b->q % 1000);
 	if (!err && inst.l)
 		err = cf_mbuf_printf(mb, ";+sip.instance=\"%.*s\"", (int)inst.l,
 		                     inst.p);
@@ -561,8 +559,8 @@ static int contact_line(struct req *q, struct cf_mbuf *mb,
 static void reply(struct req *q, uint16_t code, const char *why,
                   const char *hdrs)
 {
-	int err = cf_sip_strans_reply(q->st, code, why ? why : cf_sip_reason(code),
-	                              hdrs, NULL);
+	int err = cf_sip_strans_reply(
+	    q->st, code, why ? why : cf_sip_reason(code), hdrs, NULL);
 	char addr[64];
 
 	if (err == ENOMEM)
@@ -605,7 +603,8 @@ static void reply_ok(struct req *q, struct snap *sn, int64_t now)
 	if (!err && q->any_outbound)
 		err = cf_mbuf_write_str(&mb, "Require: outbound\r\n");
 	if (!err)
-		err = cf_mbuf_write_str(&mb, "Supported: path, outbound, gruu\r\n");
+		err = cf_mbuf_write_str(&mb,
+		                        "Supported: path, outbound, gruu\r\n");
 	if (!err)
 		err = cf_mbuf_write_u8(&mb, 0);
 	if (err)
@@ -626,8 +625,7 @@ static bool host_is_addr(const struct cf_sip_uri *u)
 }
 
 bool reg_register(struct reg *r, struct cf_app *app, struct cf_sip_strans *st,
-                  const struct cf_sip_msg *msg,
-                  const struct cf_sip_peer *peer)
+                  const struct cf_sip_msg *msg, const struct cf_sip_peer *peer)
 {
 	static _Thread_local struct req q; /* 20 kB: not on the stack */
 	const struct cf_sip_hdr *eh;

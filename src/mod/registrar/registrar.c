@@ -19,13 +19,12 @@ static const struct cf_mod_key keys[] = {
      CF_MOD_KEY_LIVE},
     {"registrar", "max_expires", CF_MOD_KEY_UINT, "86400",
      "Longer expiries are clamped to this", 1, 31536000, CF_MOD_KEY_LIVE},
-    {"registrar", "max_contacts", CF_MOD_KEY_UINT, "10",
-     "Bindings per AOR", 1, REG_CONTACTS_HARD_MAX, CF_MOD_KEY_LIVE},
+    {"registrar", "max_contacts", CF_MOD_KEY_UINT, "10", "Bindings per AOR", 1,
+     REG_CONTACTS_HARD_MAX, CF_MOD_KEY_LIVE},
     {"registrar", "max_contacts_policy", CF_MOD_KEY_TOKEN, "reject",
      "reject (403) or replace_oldest", 0, 0, CF_MOD_KEY_LIVE},
     {"registrar", "authenticate", CF_MOD_KEY_BOOL, "yes",
-     "Ask the auth module to authenticate REGISTER", 0, 0,
-     CF_MOD_KEY_LIVE},
+     "Ask the auth module to authenticate REGISTER", 0, 0, CF_MOD_KEY_LIVE},
     {"registrar", "outbound", CF_MOD_KEY_BOOL, "yes",
      "RFC 5626 flows for reg-id + +sip.instance", 0, 0, CF_MOD_KEY_LIVE},
     {"registrar", "gruu", CF_MOD_KEY_BOOL, "yes",
@@ -89,8 +88,8 @@ void cf_registrar_test_clock(int64_t now_s)
 
 static int cfg_read(struct reg_cfg *c, const struct cf_app_conf *conf)
 {
-	const char *pol = cf_app_conf_str(conf, "registrar",
-	                                  "max_contacts_policy");
+	const char *pol =
+	    cf_app_conf_str(conf, "registrar", "max_contacts_policy");
 
 	c->default_expires =
 	    cf_app_conf_u32(conf, "registrar", "default_expires");
@@ -144,8 +143,8 @@ static void reg_free(struct reg *r)
 
 static int reg_init(struct cf_app *app)
 {
-	const char *key = cf_app_conf_str(cf_app_conf(app), "registrar",
-	                                  "gruu_key");
+	const char *key =
+	    cf_app_conf_str(cf_app_conf(app), "registrar", "gruu_key");
 	struct cf_store *st = cf_app_store(app);
 	struct cf_sip *sip = cf_app_sip(app);
 	struct reg *r;
@@ -170,8 +169,9 @@ static int reg_init(struct cf_app *app)
 		size_t kl = strlen(key);
 
 		for (size_t i = 0; i < kl; i++)
-			md[i % REG_GRUU_KEY] ^= (unsigned char)key[i] +
-			                        (unsigned char)(i / REG_GRUU_KEY);
+			md[i % REG_GRUU_KEY] ^=
+			    (unsigned char)key[i] +
+			    (unsigned char)(i / REG_GRUU_KEY);
 		memcpy(r->gruu_key, md, sizeof(md));
 	} else if (RAND_bytes(r->gruu_key, sizeof(r->gruu_key)) != 1) {
 		err = ENOMEM;
@@ -180,7 +180,8 @@ static int reg_init(struct cf_app *app)
 	if (st) {
 		err = reg_wb_restore(r, st);
 		if (!err)
-			err = reg_wb_alloc(&r->wb, r, st, r->cfg.write_behind_ms);
+			err =
+			    reg_wb_alloc(&r->wb, r, st, r->cfg.write_behind_ms);
 		if (err)
 			goto out;
 	} else {
@@ -309,8 +310,8 @@ void cf_registrar_stats(struct cf_registrar_stats *st)
 /* ------------------------------------------------------------- control */
 
 /* confabctl location show [AOR] */
-static int location_show_h(struct cf_app *app,
-                           const struct cf_mod_ctl_req *req, json_t *resp)
+static int location_show_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                           json_t *resp)
 {
 	const char *aor = json_array_size(req->args)
 	                      ? json_string_value(json_array_get(req->args, 0))
@@ -325,8 +326,8 @@ static int location_show_h(struct cf_app *app,
 	r = reg_get();
 	if (!r) {
 		json_decref(arr);
-		json_object_set_new(resp, "error",
-		                    json_string("the registrar is not running"));
+		json_object_set_new(
+		    resp, "error", json_string("the registrar is not running"));
 		return ENOENT;
 	}
 	err = reg_loc_json(r, aor, arr);

@@ -333,10 +333,8 @@ static bool restore_h(const struct cf_store_binding *sb, void *arg)
 		(void)reg_addr_decode(&b->local, sb->socket);
 		reg_binding_link(r, a, b);
 		rs->n++;
-	} else if (a && !cf_list_count(&a->bindings)) {
-		cf_list_unlink(&a->le);
-		reg_ctr_add(&r->ctr.aors, -1);
-		cf_mem_deref(a);
+	} else if (a) {
+		reg_aor_gc(r, a);
 	}
 	pthread_mutex_unlock(reg_lock(r, hash));
 	if (!b) {
