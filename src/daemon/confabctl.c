@@ -234,8 +234,9 @@ static bool offline_ok(const struct cli *cli)
 {
 	if (!strcmp(cli->noun, "user"))
 		return strcmp(cli->verb, "reload") != 0;
-	return !strcmp(cli->noun, "domain") || !strcmp(cli->noun, "store") ||
-	       !strcmp(cli->noun, "location");
+	if (!strcmp(cli->noun, "location"))
+		return !strcmp(cli->verb, "show");
+	return !strcmp(cli->noun, "domain") || !strcmp(cli->noun, "store");
 }
 
 /* The daemon is stopped: build an app over the configuration and the
@@ -343,11 +344,14 @@ static int remote(const struct cli *cli)
 	rc = call(cli, cmd, args, cli->opts, &resp);
 	json_decref(args);
 	if (rc == NOT_RUNNING) {
+		char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
 		if (offline_ok(cli))
 			return offline(cli);
-		fprintf(stderr, "confabd is not running%s\n",
-		        !strcmp(cmd, "user reload") ? ": nothing to reload"
-		                                    : "");
+		if (sock_path(cli, path, sizeof(path)))
+			return 1;
+		fprintf(stderr, "confabd is not running (no socket at %s)\n",
+		        path);
 		return 1;
 	}
 	if (rc)

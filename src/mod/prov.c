@@ -13,6 +13,7 @@
 
 #include "prov.h"
 #include "auth/auth.h"
+#include "registrar/registrar.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -792,7 +793,23 @@ int cf_prov_user_show_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 int cf_prov_bindings(struct cf_app *app, const char *aor, json_t **arrp)
 {
 	struct cf_store *st = cf_app_store(app);
+	json_t *arr;
+	int err;
 
+	/* online the registrar's memory is the truth (the store lags by
+	 * the write-behind interval) */
+	if (cf_app_online(app) && cf_mod_find("registrar")) {
+		arr = json_array();
+		if (!arr)
+			return ENOMEM;
+		err = cf_registrar_bindings_json(aor, arr);
+		if (err) {
+			json_decref(arr);
+			return err;
+		}
+		*arrp = arr;
+		return 0;
+	}
 	if (!st)
 		return EINVAL;
 	return bindings_store(st, aor, arrp);

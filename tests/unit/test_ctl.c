@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "daemon/daemon.h"
+#include "mod/auth/auth.h"
 #include "mod/prov.h"
 #include "store/store.h"
 
@@ -556,28 +557,89 @@ static void test_location_show_store(void **state)
 	json_decref(req.opts);
 }
 
-static void test_user_reload(void **state)
+static bool has_user(const char *user, const char *domain)
 {
+	const struct cf_auth_api *api = cf_mod_find("auth")->api;
+	struct cf_pl u, d;
+
+	cf_pl_set_str(&u, user);
+	cf_pl_set_str(&d, domain);
+	return api->user_exists(fx.app, &u, &d);
+}
+
+static bool is_local(const char *uri)
+{
+	struct cf_sip_uri u;
+	struct cf_pl pl;
+
+	cf_pl_set_str(&pl, uri);
+	assert_int_equal(cf_sip_uri_decode(&u, &pl), 0);
+	return cf_app_uri_is_local(fx.app, &u);
+}
+
+/* Online (modules initialised, as in confabd): every change reaches the
+ * auth module's cache, and the store's domains are served. */
+static void test_online(void **state)
+{
+	char why[256];
+	size_t n = 0;
 	json_t *r;
+	FILE *f;
 
 	(void)state;
 	bad("{\"cmd\":\"user reload\"}", "confabd is not running");
 	ok("{\"cmd\":\"user add\",\"args\":[\"a@confab.test\"],"
 	   "\"opts\":{\"password\":\"x\"}}");
-	/* online (modules initialised): counts what the store holds */
 	assert_int_equal(cf_mod_init_all(fx.app), 0);
 	assert_true(cf_app_online(fx.app));
-	r = ctl("{\"cmd\":\"user reload\"}");
-	assert_true(json_is_true(json_object_get(r, "ok")));
-	assert_int_equal(json_integer_value(json_object_get(r, "users")), 1);
-	json_decref(r);
-	/* and the changes still work online */
+	assert_true(has_user("a", "confab.test")); /* loaded at init */
+
+	ok("{\"cmd\":\"user add\",\"args\":[\"b@confab.test\"],"
+	   "\"opts\":{\"password\":\"x\"}}");
+	assert_true(has_user("b", "confab.test"));
+	ok("{\"cmd\":\"user remove\",\"args\":[\"b@confab.test\"]}");
+	assert_false(has_user("b", "confab.test"));
 	ok("{\"cmd\":\"user passwd\",\"args\":[\"a@confab.test\"],"
 	   "\"opts\":{\"password\":\"y\"}}");
+
+	/* several domains: one added online is served at once */
+	assert_false(is_local("sip:u@on.test"));
 	ok("{\"cmd\":\"domain add\",\"args\":[\"on.test\"]}");
+	assert_true(is_local("sip:u@on.test"));
+	assert_true(is_local("sip:u@ON.TEST"));
+	ok("{\"cmd\":\"user add\",\"args\":[\"c@on.test\"],"
+	   "\"opts\":{\"password\":\"x\"}}");
+	assert_true(has_user("c", "on.test"));
+	assert_false(has_user("c", "confab.test"));
 	ok("{\"cmd\":\"domain remove\",\"args\":[\"on.test\"]}");
+	assert_false(is_local("sip:u@on.test"));
+	assert_false(has_user("c", "on.test"));
+
+	/* a bulk import behind the daemon's back, then user reload */
+	f = tmpfile();
+	assert_non_null(f);
+	fputs("i1@confab.test,p\ni2@second.test,p\n", f);
+	rewind(f);
+	assert_int_equal(
+	    cf_prov_import(fx.st, f, "i.csv", &n, why, sizeof(why)), 0);
+	fclose(f);
+	assert_false(has_user("i2", "second.test"));
+	r = ctl("{\"cmd\":\"user reload\"}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(r, "users")), 3);
+	json_decref(r);
+	assert_true(has_user("i1", "confab.test"));
+	assert_true(has_user("i2", "second.test"));
+
+	/* user show online asks the registrar: no binding yet */
+	r = ctl("{\"cmd\":\"user show\",\"args\":[\"a@confab.test\"]}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(json_array_size(json_object_get(r, "bindings")), 0);
+	json_decref(r);
+
 	cf_mod_stop_all(fx.app);
 	assert_false(cf_app_online(fx.app));
+	assert_false(is_local("sip:u@none.test"));
 }
 
 /* No store: one clear line, not a crash. */
@@ -749,7 +811,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_user_show, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_location_show_store, setup,
 	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_user_reload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_online, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_store, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uri_is_local, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_import, setup, teardown),
