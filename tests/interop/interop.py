@@ -42,6 +42,7 @@ KEY_BAN_TIME = "security.ban_time"
 KEY_ALLOW = "security.allow"              # static allow list
 KEY_MIN_EXPIRES = "registrar.min_expires"
 KEY_UNKNOWN_USER = "auth.unknown_user"
+KEY_ALGORITHMS = "auth.algorithms"
 
 PEERS = []   # (name, Popen) of every peer started: killed by PID at the end
 
@@ -389,13 +390,22 @@ def count_register_200(log):
                           r"CSeq: *\d+ REGISTER", log))
 
 
-def baresip_register(args, tmp, transport):
+def baresip_register(args, tmp, transport, algorithms="MD5"):
     """baresip registers with a password (401, then 200 [1 binding]) and
     refreshes before expiry (regint 10 s): at least two 200s to its
     REGISTERs in its SIP trace, and 15 s after the first one the binding
     is still listed (it would have expired without a refresh); confabctl
-    user show and location show list its contact."""
-    d = daemon(args, tmp, {KEY_MIN_EXPIRES: "5"}, users={"bob": "pwbob"})
+    user show and location show list its contact.
+
+    Debian's baresip 1.0.0 links libre 1.1.0, whose digest code gives up
+    on the whole 401 ("Register: Function not implemented", ENOSYS) when
+    any WWW-Authenticate in it names an algorithm other than MD5: it does
+    not just take the first one. So the domain offers MD5 only here
+    ([auth] algorithms = MD5); baresip_default_algs shows the default."""
+    conf = {KEY_MIN_EXPIRES: "5"}
+    if algorithms:
+        conf[KEY_ALGORITHMS] = algorithms
+    d = daemon(args, tmp, conf, users={"bob": "pwbob"})
     regint = 10
     cdir, sip = baresip_dir(tmp, "bob", "pwbob", d, transport, regint)
     log = os.path.join(tmp, "baresip.log")
@@ -408,7 +418,7 @@ def baresip_register(args, tmp, transport):
         out = user_show(d, "bob")
         check("127.0.0.1:%d" % sip in out, "confabctl user show bob lists "
               "the contact 127.0.0.1:%d:\n%s" % (sip, out))
-        r = ctl(d, "location", "show", "bob@" + DOMAIN)
+        r = ctl(d, "location", "show", "sip:bob@" + DOMAIN)
         check("127.0.0.1:%d" % sip in r.stdout,
               "location show lists it:\n" + r.stdout)
         wait_for(lambda: count_register_200(read(log)) >= 2, regint + 8,
@@ -416,7 +426,7 @@ def baresip_register(args, tmp, transport):
         check(True, "baresip refreshed its registration (%d REGISTERs "
               "answered 200)" % count_register_200(read(log)))
         time.sleep(max(0.0, t0 + regint + 5 - time.monotonic()))
-        r = ctl(d, "location", "show", "bob@" + DOMAIN)
+        r = ctl(d, "location", "show", "sip:bob@" + DOMAIN)
         check("127.0.0.1:%d" % sip in r.stdout, "%d s after the first "
               "200 (past its expires) the binding is still there:\n%s"
               % (regint + 5, r.stdout))
@@ -432,6 +442,36 @@ def case_baresip_udp(args, tmp):
 
 def case_baresip_tcp(args, tmp):
     baresip_register(args, tmp, "tcp")
+
+
+def case_baresip_default_algs(args, tmp):
+    """The known incompatibility, pinned: against the default offer (MD5,
+    SHA-256, SHA-512-256; MD5 first) baresip 1.0.0 receives the 401 with
+    MD5 first, gives up ("Function not implemented": libre 1.1.0 refuses
+    the whole 401 for the SHA headers) and never sends credentials, so
+    nothing is bound. If this starts failing because baresip registers,
+    drop the MD5-only setting above."""
+    d = daemon(args, tmp, users={"bob": "pwbob"})
+    cdir, sip = baresip_dir(tmp, "bob", "pwbob", d, "udp", 60)
+    log = os.path.join(tmp, "baresip.log")
+    p = start_peer("baresip", ["baresip", "-f", cdir, "-s", "-t", "20"], log)
+    try:
+        wait_for(lambda: "Function not implemented" in read(log), 10,
+                 "baresip's 'Register: Function not implemented'")
+        text = read(log)
+        chal = re.findall(r"WWW-Authenticate:[^\r\n]*", text)
+        check(len(chal) >= 3 and "algorithm=MD5" in chal[0],
+              "baresip got the 401 with MD5 first of %d: %s"
+              % (len(chal), chal[:3]))
+        check("Authorization:" not in text,
+              "baresip sent no credentials")
+        r = ctl(d, "location", "show")
+        check("127.0.0.1:%d" % sip not in r.stdout,
+              "nothing bound for baresip:\n" + r.stdout)
+    finally:
+        stop_peer(p)
+        print("--- baresip log (tail)\n" + read(log)[-1500:], flush=True)
+    d.stop()
 
 
 # -------------------------------------------------------------- linphonec
