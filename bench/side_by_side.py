@@ -278,7 +278,8 @@ def main():
     ap.add_argument("--no-search", action="store_true", help="only the common-rate steps")
     ap.add_argument("--confabd", default=None, help="confabd binary (default: build*/src/daemon/confabd)")
     ap.add_argument("--confabd-args",
-                    default="--set sip.listen=udp:127.0.0.1:{port} --set general.workers={workers} "
+                    default="--foreground --set sip.listen=udp:127.0.0.1:{port} "
+                            "--set general.workers={workers} --set general.log_level=warn "
                             "--data-dir {datadir}",
                     help="confabd arguments; {port} {workers} {datadir} are substituted")
     ap.add_argument("--parse-bench", default=None, help="parse_bench binary (default: build*/bench/parse_bench)")
