@@ -231,6 +231,7 @@ struct cf_tmr {
 	cf_tmr_h *h;
 	void *arg;
 	uint64_t expires; /* absolute ms on the wheel's clock */
+	uint64_t seq;     /* start order: equal expiries fire in this order */
 	struct cf_tmr_wheel *wheel;
 };
 

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* cmds.c - the daemon's own control commands (status; version, help and
+ * config check run in confabctl itself). Modules add theirs. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "mod.h"
+
+static void listener_add(enum cf_sip_tp tp, const struct cf_sa *addr, void *arg)
+{
+	char buf[80], line[96];
+
+	snprintf(line, sizeof(line), "%s %s", cf_sip_tp_name(tp),
+	         cf_sa_print(addr, buf, sizeof(buf)));
+	for (char *p = line; *p && *p != ' '; p++) /* "udp", as in the logs */
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	json_array_append_new(arg, json_string(line));
+}
+
+#define COUNTER(o, s, f) json_object_set_new(o, #f, json_integer((s).f))
+
+static int status_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                    json_t *resp)
+{
+	const struct cf_app_conf *conf = cf_app_conf(app);
+	struct cf_sip *sip = cf_app_sip(app);
+	json_t *ls = json_array(), *cs = json_object();
+	struct cf_sip_stats st = {0};
+	uint32_t workers;
+	long ncpu;
+
+	(void)req;
+	if (!ls || !cs) {
+		json_decref(ls);
+		json_decref(cs);
+		return ENOMEM;
+	}
+	workers = cf_app_conf_u32(conf, "general", "workers");
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (!workers)
+		workers = ncpu > 0 ? (uint32_t)ncpu : 1;
+
+	if (sip) {
+		cf_sip_listeners_apply(sip, listener_add, ls);
+		cf_sip_stats(sip, &st);
+	}
+	COUNTER(cs, st, rx_msgs);
+	COUNTER(cs, st, tx_msgs);
+	COUNTER(cs, st, rx_bytes);
+	COUNTER(cs, st, parse_errors);
+	COUNTER(cs, st, oversize);
+	COUNTER(cs, st, stream_garbage);
+	COUNTER(cs, st, conns_open);
+	COUNTER(cs, st, conns_refused);
+	COUNTER(cs, st, keepalive_pongs);
+	COUNTER(cs, st.txn, requests);
+	COUNTER(cs, st.txn, responses);
+	COUNTER(cs, st.txn, retransmissions_absorbed);
+	COUNTER(cs, st.txn, bad_requests);
+	COUNTER(cs, st.txn, bad_responses);
+	COUNTER(cs, st.txn, timeouts);
+
+	json_object_set_new(resp, "version", json_string(CF_VERSION));
+	json_object_set_new(resp, "pid", json_integer(getpid()));
+	json_object_set_new(
+	    resp, "uptime",
+	    json_integer(cf_clock_wall_ms() / 1000 - cf_app_started(app)));
+	json_object_set_new(resp, "workers", json_integer(workers));
+	json_object_set_new(resp, "domain", json_string(cf_app_domain(app)));
+	json_object_set_new(resp, "listeners", ls);
+	json_object_set_new(resp, "counters", cs);
+	return 0;
+}
+
+/* h NULL: confabctl runs these without the daemon. */
+const struct cf_mod_cmd cf_app_cmds[] = {
+    {"status", "", 0, 0, status_h, "",
+     "version, uptime, listeners and counters of the running daemon"},
+    {"version", "", 0, 0, NULL, "", "print confabctl's version"},
+    {"help", "", 0, 1, NULL, "[NOUN]", "list the commands"},
+    {"config", "check", 0, 0, NULL, "",
+     "validate the configuration file (--config FILE)"},
+    {NULL},
+};

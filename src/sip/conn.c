@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* conn.c - stream connections: the table keyed by remote address (reuse,
+ * per-address and total limits), buffered writes, idle timeout, outgoing
+ * connects, close. Everything but the table runs on the owner's thread. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "sip/stack_priv.h"
+
+static void conn_destructor(void *data)
+{
+	struct cf_sip_conn *conn = data;
+
+	/* conn_close ran on the owner (fd closed, unlinked, timer off);
+	 * only memory is left, and any thread may drop the last ref */
+	conn->rbuf = cf_mem_deref(conn->rbuf);
+	cf_mbuf_reset(&conn->wbuf);
+}
+
+static uint64_t idle_ms(const struct cf_sip *sip)
+{
+	return (uint64_t)sip->cfg.tcp_idle_s * 1000;
+}
+
+static struct cf_tmr_wheel *wheel(const struct cf_sip_conn *conn)
+{
+	return cf_loop_wheel(conn->owner->loop);
+}
+
+/* Idle timeout: one timer per connection, re-armed for the remainder when
+ * traffic came since it was set, so traffic costs a clock read, not a timer
+ * restart. */
+static void idle_h(void *arg)
+{
+	struct cf_sip_conn *conn = arg;
+	uint64_t now = cf_tmr_wheel_now(wheel(conn));
+	uint64_t lim = idle_ms(conn->sip);
+
+	if (now - conn->last_ms < lim) {
+		cf_tmr_start(wheel(conn), &conn->idle,
+		             lim - (now - conn->last_ms), idle_h, conn);
+		return;
+	}
+	conn_close(conn, "idle");
+}
+
+void conn_touch(struct cf_sip_conn *conn)
+{
+	conn->last_ms = cf_tmr_wheel_now(wheel(conn));
+}
+
+/*
+ * A new connection on fd, owned by w (the calling worker): checked against
+ * the limits and entered in the table in one critical section, registered
+ * in w's loop, idle timer armed. accepted: apply the per-address limit too.
+ * On success w holds the one reference (dropped by conn_close).
+ * Errors: EPROTO over a limit (fd closed, counted, logged), ENOMEM,
+ * or the loop's error; on error fd is closed.
+ */
+int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
+               const struct cf_sa *addr, const struct cf_sa *local,
+               bool accepted)
+{
+	struct cf_sip *sip = w->sip;
+	struct cf_sip_conn *conn;
+	int err = 0;
+
+	conn = cf_mem_zalloc(sizeof(*conn), conn_destructor);
+	if (!conn) {
+		close(fd);
+		return ENOMEM;
+	}
+	conn->sip = sip;
+	conn->owner = w;
+	conn->fd = fd;
+	conn->addr = *addr;
+	if (local)
+		conn->local = *local;
+	cf_mbuf_init(&conn->wbuf);
+	cf_tmr_init(&conn->idle);
+
+	uint32_t key = cf_sa_hash(addr, false);
+	pthread_mutex_lock(&sip->ct_mtx);
+	if (atomic_load(&sip->conns_open) >= sip->cfg.tcp_max) {
+		err = EPROTO;
+	} else if (accepted && sip->cfg.tcp_max_per_ip) {
+		struct cf_list *b = cf_hash_bucket(sip->ct, key);
+		uint32_t n = 0;
+
+		for (struct cf_le *le = b ? b->head : NULL; le; le = le->next) {
+			struct cf_sip_conn *c = le->data;
+
+			if (cf_sa_addr_eq(&c->addr, addr))
+				n++;
+		}
+		if (n >= sip->cfg.tcp_max_per_ip)
+			err = EPROTO;
+	}
+	if (!err) {
+		cf_hash_append(sip->ct, key, &conn->le_table, conn);
+		conn->in_table = true;
+		atomic_fetch_add(&sip->conns_open, 1);
+	}
+	pthread_mutex_unlock(&sip->ct_mtx);
+	if (err) {
+		char abuf[64];
+
+		/* counted before the close, so the peer that sees the
+		 * close sees it counted */
+		ctr_add(&w->st.conns_refused, 1);
+		cf_log(CF_LOG_NOTICE, NULL,
+		       "tcp: connection %s %s refused: limit",
+		       accepted ? "from" : "to",
+		       cf_sa_print(addr, abuf, sizeof(abuf)));
+		goto out;
+	}
+
+	cf_list_append(&w->conns, &conn->le_worker, conn);
+	err = cf_loop_fd_listen(w->loop, fd, CF_FD_READ, conn_fd_h, conn);
+	if (err)
+		goto out;
+	conn->in_loop = true;
+	conn_touch(conn);
+	if (sip->cfg.tcp_idle_s)
+		cf_tmr_start(wheel(conn), &conn->idle, idle_ms(sip), idle_h,
+		             conn);
+out:
+	if (err) {
+		conn_close(conn, NULL);
+		conn = NULL;
+	}
+	*connp = conn;
+	return err;
+}
+
+/*
+ * Close a connection (owner thread): out of the table and the loop, fd
+ * closed, the owner's reference dropped. Holders of other references see
+ * conn->closed and send by address instead. why: logged at debug level, or
+ * NULL. Idempotent.
+ */
+void conn_close(struct cf_sip_conn *conn, const char *why)
+{
+	struct cf_sip *sip = conn->sip;
+	char abuf[64];
+
+	if (atomic_exchange(&conn->closed, true))
+		return;
+	if (conn->in_table) {
+		pthread_mutex_lock(&sip->ct_mtx);
+		cf_hash_unlink(&conn->le_table);
+		pthread_mutex_unlock(&sip->ct_mtx);
+		conn->in_table = false;
+		atomic_fetch_sub(&sip->conns_open, 1);
+	}
+	if (conn->in_loop)
+		cf_loop_fd_close(conn->owner->loop, conn->fd);
+	conn->in_loop = false;
+	if (conn->fd >= 0)
+		close(conn->fd);
+	conn->fd = -1;
+	cf_tmr_cancel(&conn->idle);
+	cf_list_unlink(&conn->le_worker);
+	if (why)
+		cf_log(CF_LOG_DEBUG, NULL, "tcp: connection with %s closed: %s",
+		       cf_sa_print(&conn->addr, abuf, sizeof(abuf)), why);
+	cf_mem_deref(conn);
+}
+
+/* At stop, after the join: close every stream this worker owns. */
+void worker_conns_close(struct worker *w)
+{
+	while (w->conns.head)
+		conn_close(w->conns.head->data, NULL);
+}
+
+static void want_write(struct cf_sip_conn *conn, bool on)
+{
+	(void)cf_loop_fd_listen(conn->owner->loop, conn->fd,
+	                        CF_FD_READ | (on ? CF_FD_WRITE : 0), conn_fd_h,
+	                        conn);
+}
+
+static int queue(struct cf_sip_conn *conn, const uint8_t *p, size_t n)
+{
+	if (conn->wbuf.end - conn->wpos + n > TCP_WBUF_MAX) {
+		conn_close(conn, "peer does not read");
+		return ENOMEM;
+	}
+	return cf_mbuf_write_mem(&conn->wbuf, p, n);
+}
+
+/*
+ * Writable (or connected): finish a connect, then write what is queued.
+ * Called from the connection's fd handler on the owner thread.
+ */
+void conn_flush(struct cf_sip_conn *conn)
+{
+	if (conn->connecting) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ||
+		    soerr) {
+			conn_close(conn, "connect failed");
+			return;
+		}
+		conn->connecting = false;
+	}
+	while (conn->wpos < conn->wbuf.end) {
+		ssize_t r = send(conn->fd, conn->wbuf.buf + conn->wpos,
+		                 conn->wbuf.end - conn->wpos,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			conn_close(conn, "write error");
+			return;
+		}
+		conn->wpos += (size_t)r;
+	}
+	if (conn->wbuf.size > 65536)
+		cf_mbuf_reset(&conn->wbuf);
+	conn->wbuf.pos = conn->wbuf.end = 0;
+	conn->wpos = 0;
+	want_write(conn, false);
+}
+
+/*
+ * Write bytes on a connection the calling worker owns: straight to the
+ * socket when nothing is queued, the rest buffered and sent on EPOLLOUT.
+ * Errors: ENOMEM (buffer; the connection is closed when the peer stopped
+ * reading), or the errno of a failed write (the connection is closed).
+ */
+int conn_send_local(struct worker *w, struct cf_sip_conn *conn,
+                    const uint8_t *p, size_t n)
+{
+	ssize_t r = 0;
+	int err;
+
+	if (atomic_load(&conn->closed))
+		return EPIPE;
+	conn_touch(conn);
+	ctr_add(&w->st.tx_msgs, 1);
+	if (conn->connecting || conn->wpos < conn->wbuf.end)
+		return queue(conn, p, n);
+	do {
+		r = send(conn->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			err = errno;
+			conn_close(conn, "write error");
+			return err;
+		}
+		r = 0;
+	}
+	if ((size_t)r == n)
+		return 0;
+	err = queue(conn, p + r, n - (size_t)r);
+	if (!err)
+		want_write(conn, true);
+	return err;
+}
+
+/* An open connection to addr (any owner), with a reference, or NULL. */
+static struct cf_sip_conn *conn_find(struct cf_sip *sip,
+                                     const struct cf_sa *addr)
+{
+	struct cf_sip_conn *found = NULL;
+	struct cf_list *b;
+
+	pthread_mutex_lock(&sip->ct_mtx);
+	b = cf_hash_bucket(sip->ct, cf_sa_hash(addr, false));
+	for (struct cf_le *le = b ? b->head : NULL; le; le = le->next) {
+		struct cf_sip_conn *c = le->data;
+
+		if (!atomic_load(&c->closed) && cf_sa_eq(&c->addr, addr)) {
+			found = cf_mem_ref(c);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sip->ct_mtx);
+	return found;
+}
+
+/* Open an outgoing connection owned by w (non-blocking connect; the
+ * bytes wait in the queue until it completes). */
+static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
+                        const struct cf_sa *addr)
+{
+	int af = cf_sa_af(addr), one = 1, fd, err;
+	struct cf_sip_conn *conn;
+	socklen_t len = addr->len;
+
+	if (af != AF_INET && af != AF_INET6)
+		return EINVAL;
+	if (!len)
+		len = af == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                     : sizeof(struct sockaddr_in);
+	fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, &addr->u.sa, len) && errno != EINPROGRESS) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	err = conn_alloc(&conn, w, fd, addr, NULL, false);
+	if (err)
+		return err;
+	conn->local.len = sizeof(conn->local.u.ss);
+	if (getsockname(fd, &conn->local.u.sa, &conn->local.len))
+		conn->local.len = 0;
+	conn->connecting = true;
+	want_write(conn, true);
+	*connp = conn;
+	return 0;
+}
+
+/*
+ * Send on the open connection to peer->addr, or open one owned by w
+ * (RFC 3261 §18.1.1: reuse; §18.2.2: a response whose connection has gone
+ * is sent on a new one). A connection owned by another worker gets the
+ * bytes through its mailbox. Errors as conn_send_local, or of connect.
+ */
+int conn_send_addr(struct worker *w, const struct cf_sip_peer *peer,
+                   const uint8_t *p, size_t n)
+{
+	struct cf_sip_conn *conn = conn_find(w->sip, &peer->addr);
+	struct job *j;
+	int err;
+
+	if (!conn) {
+		err = conn_connect(&conn, w, &peer->addr);
+		if (err)
+			return err;
+		return conn_send_local(w, conn, p, n);
+	}
+	if (conn->owner == w) {
+		err = conn_send_local(w, conn, p, n);
+		cf_mem_deref(conn);
+		return err;
+	}
+	err = job_alloc(&j, JOB_SEND, n);
+	if (err) {
+		cf_mem_deref(conn);
+		return err;
+	}
+	memcpy(j->data, p, n);
+	j->peer = *peer;
+	j->peer.conn = conn; /* our reference goes to the job */
+	cf_mbox_send(conn->owner->mbox, &j->node);
+	return 0;
+}

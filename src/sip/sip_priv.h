@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sip_priv.h - private parts of src/sip: the transaction environment and the
+ * server/client transaction objects shared by txn.c, strans.c, ctrans.c. */
+#ifndef CF_SIP_PRIV_H
+#define CF_SIP_PRIV_H
+
+#include "sip/sip.h"
+
+/* RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this. */
+#define CF_SIP_BRANCH_COOKIE "z9hG4bK"
+
+enum {
+	CF_SIP_TAG_LEN = 16,       /* To tag we generate (cf_sip_rand_token) */
+	CF_SIP_TIMER_D_MS = 32000, /* RFC 3261 §17.1.1.2: at least 32 s */
+	CF_SIP_TXN_BUCKETS = 1024, /* hash hint per table */
+};
+
+/* Per-thread transaction environment (one per worker, one per unit test). */
+struct cf_sip_txn_env {
+	struct cf_sip_cfg cfg;
+	struct cf_tmr_wheel *wheel; /* not owned */
+	cf_sip_send_h *send;
+	void *send_arg;
+	struct cf_hash *st_ht; /* server transactions (table ref each) */
+	struct cf_hash *ct_ht; /* client transactions (table ref each) */
+	struct cf_list dead;   /* terminated, deref'ed by the reaper */
+	struct cf_tmr reaper;  /* 0 ms timer that empties `dead` */
+	struct cf_sip_txn_stats stats;
+};
+
+/* RFC 3261 §17.2.1 / §17.2.2 with RFC 6026 §8. */
+enum cf_sip_sstate {
+	CF_SIP_SS_TRYING = 0, /* non-INVITE only */
+	CF_SIP_SS_PROCEEDING,
+	CF_SIP_SS_ACCEPTED, /* INVITE after 2xx (RFC 6026) */
+	CF_SIP_SS_COMPLETED,
+	CF_SIP_SS_CONFIRMED, /* INVITE after ACK */
+	CF_SIP_SS_TERMINATED,
+};
+
+struct cf_sip_strans {
+	struct cf_le le;            /* in env->st_ht, then env->dead */
+	struct cf_sip_txn_env *env; /* NULL once the env is gone */
+	struct cf_sip_msg *req;     /* the request that created it (ref) */
+	struct cf_sip_peer peer;    /* where it came from (conn ref) */
+	struct cf_sip_peer dst;     /* where responses go (§18.2.2) */
+	enum cf_sip_sstate state;
+	bool invite;
+	bool rfc3261;   /* branch has the magic cookie */
+	bool cancelled; /* a CANCEL matched it */
+	uint32_t key;
+	struct cf_mbuf *resp; /* last response sent (ref) */
+	uint16_t code;        /* its status code */
+	char tag[CF_SIP_TAG_LEN + 1];
+	struct cf_tmr tmr_g; /* G: response retransmission */
+	struct cf_tmr tmr;   /* H, I, J, L */
+	uint64_t g_ms;
+	void *arg;
+};
+
+/* RFC 3261 §17.1.1 / §17.1.2 with RFC 6026 §7. */
+enum cf_sip_cstate {
+	CF_SIP_CS_CALLING = 0, /* INVITE; "Trying" for non-INVITE */
+	CF_SIP_CS_PROCEEDING,
+	CF_SIP_CS_ACCEPTED, /* INVITE after 2xx (RFC 6026) */
+	CF_SIP_CS_COMPLETED,
+	CF_SIP_CS_TERMINATED,
+};
+
+struct cf_sip_ctrans {
+	struct cf_le le;
+	struct cf_sip_txn_env *env;
+	struct cf_sip_msg *req;  /* the request as sent (ref) */
+	struct cf_sip_peer peer; /* conn ref */
+	enum cf_sip_cstate state;
+	bool invite;
+	bool cancel_pending; /* CANCEL asked before any provisional */
+	bool cancel_sent;
+	uint32_t key;
+	struct cf_tmr tmr_a; /* A / E: request retransmission */
+	struct cf_tmr tmr;   /* B, D, F, K, M */
+	uint64_t a_ms;
+	struct cf_mbuf *ack; /* ACK for a non-2xx final (ref) */
+	cf_sip_resp_h *resph;
+	void *arg;
+};
+
+/* txn.c */
+uint32_t cf_sip_txn_branch_key(const struct cf_pl *branch);
+uint32_t cf_sip_txn_2543_key(const struct cf_sip_msg *msg);
+bool cf_sip_txn_has_cookie(const struct cf_pl *branch);
+/* Put bytes on the wire through the env's send callback. */
+int cf_sip_txn_send(struct cf_sip_txn_env *env, const struct cf_sip_peer *peer,
+                    const struct cf_pl *bytes);
+/* Queue an object for deref on the next wheel tick (never free inside its
+ * own callback chain). le must be unlinked. */
+void cf_sip_txn_bury(struct cf_sip_txn_env *env, struct cf_le *le, void *obj);
+
+/* strans.c */
+struct cf_sip_strans *cf_sip_strans_find(struct cf_sip_txn_env *env,
+                                         const struct cf_sip_msg *msg,
+                                         bool for_cancel);
+void cf_sip_strans_recv(struct cf_sip_txn_env *env,
+                        const struct cf_sip_txn_handlers *h,
+                        struct cf_sip_msg *msg, const struct cf_sip_peer *peer);
+void cf_sip_strans_detach(struct cf_sip_strans *st);
+/* Stateless response (faults): §18.2.2 destination, received/rport. */
+int cf_sip_txn_reply_stateless(struct cf_sip_txn_env *env,
+                               const struct cf_sip_msg *req,
+                               const struct cf_sip_peer *peer, uint16_t code,
+                               const char *reason);
+
+/* ctrans.c */
+void cf_sip_ctrans_recv(struct cf_sip_txn_env *env,
+                        const struct cf_sip_txn_handlers *h,
+                        struct cf_sip_msg *msg, const struct cf_sip_peer *peer);
+void cf_sip_ctrans_detach(struct cf_sip_ctrans *ct);
+/* Build the ACK for a non-2xx final (§17.1.1.3) / a CANCEL (§9.1) for req. */
+int cf_sip_ack_encode(struct cf_mbuf *mb, const struct cf_sip_msg *req,
+                      const struct cf_sip_msg *resp);
+int cf_sip_cancel_encode(struct cf_mbuf *mb, const struct cf_sip_msg *req);
+
+#endif

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* tcp.c - the TCP transport: listeners accepted by any worker, and the
+ * receive side of a stream: framing (pipelined and split messages), CRLF
+ * keep-alive (RFC 5626 §3.5.1), garbage and oversize handling. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "sip/stack_priv.h"
+
+enum { TCP_BACKLOG = 1024 };
+
+/* Open a non-blocking listening socket on l->addr (v6-only for IPv6);
+ * l->addr gets the bound address. */
+int tcp_listener_open(struct listener *l)
+{
+	int af = cf_sa_af(&l->addr), one = 1, fd, err = 0;
+	struct cf_sa bound;
+	socklen_t len = l->addr.len;
+
+	if (af != AF_INET && af != AF_INET6)
+		return EINVAL;
+	if (!len)
+		len = af == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                     : sizeof(struct sockaddr_in);
+	fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (af == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		                 sizeof(one));
+	if (bind(fd, &l->addr.u.sa, len) || listen(fd, TCP_BACKLOG)) {
+		err = errno;
+		goto out;
+	}
+	memset(&bound, 0, sizeof(bound));
+	bound.len = sizeof(bound.u.ss);
+	if (getsockname(fd, &bound.u.sa, &bound.len)) {
+		err = errno;
+		goto out;
+	}
+	l->addr = bound;
+	l->fd = fd;
+out:
+	if (err)
+		close(fd);
+	return err;
+}
+
+/*
+ * Readable listener (shared by every worker with EPOLLEXCLUSIVE): accept
+ * up to TCP_ACCEPT_BURST connections; each belongs to this worker from now
+ * on. Over the per-address or total limit the connection is closed at
+ * once and counted (conns_refused).
+ */
+void tcp_accept_h(int fd, int events, void *arg)
+{
+	struct worker *w = arg;
+	struct cf_sip *sip = w->sip;
+	const struct cf_sa *local = NULL;
+
+	for (size_t i = 0; i < sip->lc; i++) {
+		if (sip->lv[i].fd == fd)
+			local = &sip->lv[i].addr;
+	}
+
+	for (int i = 0; i < TCP_ACCEPT_BURST; i++) {
+		struct cf_sip_conn *conn;
+		struct cf_sa addr;
+		int cfd, one = 1;
+
+		memset(&addr, 0, sizeof(addr));
+		addr.len = sizeof(addr.u.ss);
+		cfd = accept4(fd, &addr.u.sa, &addr.len,
+		              SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				cf_log(CF_LOG_WARN, NULL, "tcp: accept: %s",
+				       strerror(errno));
+			return;
+		}
+		if (atomic_load(&sip->stopping)) {
+			close(cfd);
+			continue;
+		}
+		(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one,
+		                 sizeof(one));
+		(void)conn_alloc(&conn, w, cfd, &addr, local, true);
+	}
+}
+
+/* Close for bad input: counted and logged once, here. */
+static void reject(struct cf_sip_conn *conn, ctr_t *ctr, const char *why)
+{
+	char abuf[64];
+
+	ctr_add(ctr, 1);
+	cf_log(CF_LOG_NOTICE, NULL, "tcp: closing connection from %s: %s",
+	       cf_sa_print(&conn->addr, abuf, sizeof(abuf)), why);
+	conn_close(conn, NULL);
+}
+
+/*
+ * Cut the buffered bytes into messages (cf_sip_frame), decode each and
+ * hand it to its Call-ID's worker; answer pings. Stops at an incomplete
+ * message (kept for the next read) or when the connection was closed.
+ */
+static void frame(struct worker *w, struct cf_sip_conn *conn)
+{
+	struct cf_sip *sip = w->sip;
+	size_t off = 0;
+
+	while (off < conn->rlen && !atomic_load(&conn->closed)) {
+		const uint8_t *p = conn->rbuf + off;
+		size_t n = conn->rlen - off, mlen = 0, used;
+		enum cf_sip_ka ka = CF_SIP_KA_NONE;
+		struct cf_sip_msg *msg;
+		struct cf_sip_peer peer;
+		int err;
+
+		err = cf_sip_frame(p, n, sip->cfg.max_msg, &mlen, &ka);
+		if (err == ENODATA)
+			break;
+		if (err == EMSGSIZE) {
+			reject(conn, &w->st.oversize, "message too large");
+			return;
+		}
+		if (err || !mlen || mlen > n) {
+			reject(conn, &w->st.stream_garbage, "garbage");
+			return;
+		}
+		off += mlen;
+		if (ka != CF_SIP_KA_NONE) {
+			if (ka == CF_SIP_KA_PING) {
+				/* RFC 5626 §3.5.1: ping "\r\n\r\n", pong
+				 * "\r\n" */
+				ctr_add(&w->st.keepalive_pongs, 1);
+				(void)conn_send_local(
+				    w, conn, (const uint8_t *)"\r\n", 2);
+			}
+			continue;
+		}
+		err = cf_sip_msg_decode(&msg, p, mlen, CF_SIP_STREAM, &used);
+		if (err == ENOMEM)
+			continue; /* lost; the peer's transaction times out */
+		if (err) {
+			reject(conn, &w->st.stream_garbage, "garbage");
+			return;
+		}
+		ctr_add(&w->st.rx_msgs, 1);
+		memset(&peer, 0, sizeof(peer));
+		peer.tp = CF_SIP_TP_TCP;
+		peer.addr = conn->addr;
+		peer.local = conn->local;
+		peer.conn = conn;
+		worker_dispatch(w, msg, &peer);
+	}
+	if (atomic_load(&conn->closed))
+		return;
+	if (off && off < conn->rlen)
+		memmove(conn->rbuf, conn->rbuf + off, conn->rlen - off);
+	conn->rlen -= off;
+}
+
+/* Make room to read: the buffer doubles from TCP_RBUF_INIT up to one
+ * message over the limit (max_msg + 1); full at that size means oversize. */
+static int rbuf_room(struct cf_sip_conn *conn, size_t cap)
+{
+	size_t size;
+	uint8_t *nb;
+
+	if (conn->rlen < conn->rsize)
+		return 0;
+	if (conn->rsize >= cap)
+		return EMSGSIZE;
+	size = conn->rsize ? conn->rsize * 2 : TCP_RBUF_INIT;
+	if (size > cap)
+		size = cap;
+	nb = cf_mem_alloc(size, NULL);
+	if (!nb)
+		return ENOMEM;
+	if (conn->rlen)
+		memcpy(nb, conn->rbuf, conn->rlen);
+	cf_mem_deref(conn->rbuf);
+	conn->rbuf = nb;
+	conn->rsize = size;
+	return 0;
+}
+
+static void conn_read(struct worker *w, struct cf_sip_conn *conn)
+{
+	size_t cap = w->sip->cfg.max_msg + 1;
+
+	while (!atomic_load(&conn->closed)) {
+		ssize_t r;
+		int err = rbuf_room(conn, cap);
+
+		if (err == EMSGSIZE) {
+			reject(conn, &w->st.oversize, "message too large");
+			return;
+		}
+		if (err) {
+			conn_close(conn, "out of memory");
+			return;
+		}
+		r = recv(conn->fd, conn->rbuf + conn->rlen,
+		         conn->rsize - conn->rlen, MSG_DONTWAIT);
+		if (r == 0) {
+			conn_close(conn, "closed by peer");
+			return;
+		}
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_close(conn, "read error");
+			return;
+		}
+		ctr_add(&w->st.rx_bytes, (uint64_t)r);
+		conn->rlen += (size_t)r;
+		conn_touch(conn);
+		frame(w, conn);
+	}
+}
+
+/* Events on a connection (owner thread). A reference is held across the
+ * handler: framing and writing may close, and so release, the
+ * connection. */
+void conn_fd_h(int fd, int events, void *arg)
+{
+	struct cf_sip_conn *conn = cf_mem_ref(arg);
+
+	if (events & CF_FD_WRITE)
+		conn_flush(conn);
+	if (!atomic_load(&conn->closed) && (events & (CF_FD_READ | CF_FD_ERR)))
+		conn_read(conn->owner, conn);
+	cf_mem_deref(conn);
+}
