@@ -241,7 +241,10 @@ int cf_tmr_wheel_alloc(struct cf_tmr_wheel **wp, uint64_t now_ms);
 /* Fire, in expiry order, every timer due at or before now_ms. A handler may
  * start or cancel any timer, including its own. */
 void cf_tmr_wheel_advance(struct cf_tmr_wheel *w, uint64_t now_ms);
-/* Milliseconds until the next timer is due (0 if overdue), or UINT64_MAX. */
+/* Milliseconds until the next timer is due (0 if overdue), or UINT64_MAX.
+ * Exact within 256 ms; for a further timer it may be earlier (the time its
+ * wheel slot cascades), never later, so a loop sleeping this long wakes in
+ * time. */
 uint64_t cf_tmr_wheel_next(const struct cf_tmr_wheel *w);
 uint64_t cf_tmr_wheel_now(const struct cf_tmr_wheel *w);
 size_t cf_tmr_wheel_count(const struct cf_tmr_wheel *w);

@@ -10,4 +10,10 @@
  * plain malloc'd buffers of cf_mbuf, so OOM paths are testable. */
 bool cf_mem_inject_fail(void);
 
+/* CF_MEM_DEBUG builds: the number of blocks on the live list (equal to
+ * cf_mem_blocks()), and a dump of them to stderr (address, size, refs,
+ * destructor) for a test that found a leak. -1 / no-op otherwise. */
+long cf_mem_debug_live(void);
+void cf_mem_debug_dump(void);
+
 #endif

@@ -156,7 +156,7 @@ int cf_mbuf_vprintf(struct cf_mbuf *mb, const char *fmt, va_list ap)
 		if (n < 0)
 			return EINVAL;
 		if ((size_t)n < room)
-			goto done;
+			goto out;
 	} else {
 		va_copy(aq, ap);
 		n = vsnprintf(NULL, 0, fmt, aq);
@@ -176,7 +176,7 @@ int cf_mbuf_vprintf(struct cf_mbuf *mb, const char *fmt, va_list ap)
 		return EINVAL;
 	if (mb->pos + (size_t)n < mb->end)
 		mb->buf[mb->pos + (size_t)n] = saved;
-done:
+out:
 	mb->pos += (size_t)n;
 	if (mb->pos > mb->end)
 		mb->end = mb->pos;

@@ -77,6 +77,31 @@ static void live_del(struct mem *m)
 	pthread_mutex_unlock(&live_lock);
 }
 
+long cf_mem_debug_live(void)
+{
+	const struct mem *m;
+	long n = 0;
+
+	pthread_mutex_lock(&live_lock);
+	for (m = live_head; m; m = m->next)
+		n++;
+	pthread_mutex_unlock(&live_lock);
+	return n;
+}
+
+void cf_mem_debug_dump(void)
+{
+	const struct mem *m;
+
+	pthread_mutex_lock(&live_lock);
+	for (m = live_head; m; m = m->next)
+		fprintf(stderr, "cf_mem: live %p size %zu refs %u dh %p\n",
+		        (const void *)((const char *)m + HDR_SIZE), m->size,
+		        atomic_load(&m->nrefs),
+		        m->dh ? (void *)(uintptr_t)m->dh : NULL);
+	pthread_mutex_unlock(&live_lock);
+}
+
 static void check(const struct mem *m, const char *what)
 {
 	if (m->magic == MEM_MAGIC && atomic_load(&m->nrefs) > 0)
@@ -86,6 +111,15 @@ static void check(const struct mem *m, const char *what)
 	abort();
 }
 #else
+long cf_mem_debug_live(void)
+{
+	return -1;
+}
+
+void cf_mem_debug_dump(void)
+{
+}
+
 static void live_add(struct mem *m)
 {
 	(void)m;

@@ -21,8 +21,9 @@
  * Costs: start and cancel are O(1) (a start that lands in a level-0 slot
  * holding timers started later, which only happens on cascade, walks back
  * over those to keep start order); a cascade moves each timer at most once
- * per level; advancing skips empty level-0 slots with a bitmap, so an idle
- * stretch of t ms costs O(t / 256).
+ * per level; advancing jumps (with per-level bitmaps of non-empty slots)
+ * straight to the next tick where a slot fires or a non-empty slot
+ * cascades, so an advance costs O(timers fired + cascades), not O(time).
  *
  * Timers due at or before `now` when started (delay 0) go to a due list,
  * fired at the start of the next cf_tmr_wheel_advance, or, when started by
@@ -232,6 +233,51 @@ static void take(struct cf_list *dst, struct cf_list *src)
 	}
 }
 
+/* Lower bound of the first expiry at level l (>= 1): the tick at which its
+ * earliest non-empty slot cascades. UINT64_MAX when the level is empty.
+ * The current slot comes first if its cascade is still to run (next_tick
+ * is on a boundary of this level), else last: it holds timers a whole
+ * round of this level ahead. */
+static uint64_t level_next(const struct cf_tmr_wheel *w, unsigned l)
+{
+	unsigned shift = l * SLOT_BITS;
+	uint64_t base = w->next_tick >> shift;
+	unsigned cur = (unsigned)base & SLOT_MASK;
+	bool pending = !(w->next_tick & ((1ULL << shift) - 1));
+	int s =
+	    bit_next_circ(w->bits[l], pending ? cur : (cur + 1) & SLOT_MASK);
+	uint64_t delta;
+
+	if (s < 0)
+		return UINT64_MAX;
+	delta = ((unsigned)s - cur) & SLOT_MASK;
+	if (!delta && pending)
+		return w->next_tick;
+	if (!delta)
+		delta = SLOTS;
+	return (base + delta) << shift;
+}
+
+/* The first tick >= next_tick at which anything happens: a level-0 slot
+ * fires (exact) or a non-empty higher slot cascades (a lower bound of its
+ * timers' expiries). Ignores the due list. UINT64_MAX if nothing. O(1):
+ * four bitmap scans of four words. */
+static uint64_t next_event(const struct cf_tmr_wheel *w)
+{
+	unsigned l, cur = (unsigned)w->next_tick & SLOT_MASK;
+	uint64_t best = UINT64_MAX, e;
+	int s = bit_next_circ(w->bits[0], cur);
+
+	if (s >= 0)
+		best = w->next_tick + (((unsigned)s - cur) & SLOT_MASK);
+	for (l = 1; l < LEVELS; l++) {
+		e = level_next(w, l);
+		if (e < best)
+			best = e;
+	}
+	return best;
+}
+
 /* Called by the loop after every wait with cf_clock_ms(), or by tests with
  * a fake clock. A clock going backwards is treated as standing still. */
 void cf_tmr_wheel_advance(struct cf_tmr_wheel *w, uint64_t now_ms)
@@ -258,10 +304,15 @@ void cf_tmr_wheel_advance(struct cf_tmr_wheel *w, uint64_t now_ms)
 		    !cascade(w, 2, (unsigned)(t >> 16) & SLOT_MASK))
 			cascade(w, 3, (unsigned)(t >> 24) & SLOT_MASK);
 		if (!bit_get(w->bits[0], i)) {
-			/* skip the empty slots up to the next non-empty one or
-			 * the end of this round of level 0 */
-			uint64_t nt = t - i + bit_next(w->bits[0], i);
+			/* Nothing fires at t: jump to the next tick where a
+			 * slot fires or a non-empty slot cascades (skipped
+			 * boundaries would only cascade empty slots). The
+			 * cascade at t is done, so a slot a round ahead is
+			 * reported as t: move at least one tick. */
+			uint64_t nt = next_event(w);
 
+			if (nt <= t)
+				nt = t + 1;
 			w->next_tick = nt <= now_ms ? nt : now_ms + 1;
 			w->now = w->next_tick - 1;
 			continue;
@@ -279,50 +330,18 @@ void cf_tmr_wheel_advance(struct cf_tmr_wheel *w, uint64_t now_ms)
 	w->now = now_ms;
 }
 
-/* Lower bound of the first expiry at level l (>= 1): the tick at which its
- * earliest non-empty slot cascades. UINT64_MAX when the level is empty. */
-static uint64_t level_next(const struct cf_tmr_wheel *w, unsigned l)
-{
-	unsigned shift = l * SLOT_BITS;
-	uint64_t base = w->next_tick >> shift;
-	unsigned cur = (unsigned)base & SLOT_MASK;
-	int s = bit_next_circ(w->bits[l], cur);
-	uint64_t delta;
-
-	if (s < 0)
-		return UINT64_MAX;
-	delta = ((unsigned)s - cur) & SLOT_MASK;
-	/* the current slot: due now if its cascade has not run yet (we are on
-	 * a boundary of this level), else a whole round later */
-	if (!delta && (w->next_tick & ((1ULL << shift) - 1)))
-		delta = SLOTS;
-	if (!delta)
-		return w->next_tick;
-	return (base + delta) << shift;
-}
-
 /* Exact for timers in level 0 (< 256 ms), a lower bound (the cascade tick)
  * for further ones, so a loop sleeping this long never oversleeps: it wakes
  * at the cascade, and the next call is exact. O(levels). */
 uint64_t cf_tmr_wheel_next(const struct cf_tmr_wheel *w)
 {
-	uint64_t best = UINT64_MAX, e;
-	unsigned l, cur;
-	int s;
+	uint64_t best;
 
 	if (!w || !w->count)
 		return UINT64_MAX;
 	if (w->due.n)
 		return 0;
-	cur = (unsigned)w->next_tick & SLOT_MASK;
-	s = bit_next_circ(w->bits[0], cur);
-	if (s >= 0)
-		best = w->next_tick + (((unsigned)s - cur) & SLOT_MASK);
-	for (l = 1; l < LEVELS; l++) {
-		e = level_next(w, l);
-		if (e < best)
-			best = e;
-	}
+	best = next_event(w);
 	if (best == UINT64_MAX)
 		return UINT64_MAX;
 	return best > w->now ? best - w->now : 0;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "core/core.h"
+#include "core/core_priv.h"
 
 static long blocks0;
 
@@ -34,6 +35,7 @@ static int leak_teardown(void **state)
 	cf_mem_fail_after(0);
 	if (now != blocks0) {
 		fprintf(stderr, "LEAK: %ld blocks (was %ld)\n", now, blocks0);
+		cf_mem_debug_dump();
 		return -1;
 	}
 	return 0;
@@ -63,6 +65,12 @@ static void test_mem_refs(void **state)
 	assert_int_equal(p[99], 0);
 	assert_int_equal(((uintptr_t)p) % _Alignof(max_align_t), 0);
 	assert_int_equal(cf_mem_blocks(), b + 1);
+#ifdef CF_MEM_DEBUG
+	/* the debug list tracks exactly the live blocks */
+	assert_int_equal(cf_mem_debug_live(), cf_mem_blocks());
+#else
+	assert_int_equal(cf_mem_debug_live(), -1);
+#endif
 	assert_int_equal(cf_mem_nrefs(p), 1);
 	assert_ptr_equal(cf_mem_ref(p), p);
 	assert_int_equal(cf_mem_nrefs(p), 2);
@@ -88,6 +96,9 @@ static void test_mem_realloc_strdup(void **state)
 	q = cf_mem_realloc(p, 100000);
 	assert_non_null(q);
 	assert_string_equal(q, "abc");
+#ifdef CF_MEM_DEBUG
+	assert_int_equal(cf_mem_debug_live(), cf_mem_blocks());
+#endif
 	/* a shared block cannot be resized */
 	cf_mem_ref(q);
 	assert_null(cf_mem_realloc(q, 10));

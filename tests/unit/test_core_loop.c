@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "core/core.h"
+#include "core/core_priv.h"
 
 static long blocks0;
 
@@ -35,6 +36,7 @@ static int leak_teardown(void **state)
 	cf_mem_fail_after(0);
 	if (now != blocks0) {
 		fprintf(stderr, "LEAK: %ld blocks (was %ld)\n", now, blocks0);
+		cf_mem_debug_dump();
 		return -1;
 	}
 	return 0;
