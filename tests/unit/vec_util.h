@@ -16,16 +16,14 @@ static inline const char *vec_dir(void)
 	return d ? d : "tests/vectors";
 }
 
-/* Read dir/sub/name into a malloc'd buffer (plain malloc: not counted by
- * cf_mem_blocks). NULL if missing. */
-static inline uint8_t *vec_read(const char *sub, const char *name, size_t *len)
+/* Read a whole file into a malloc'd buffer (plain malloc: not counted by
+ * cf_mem_blocks), with one spare byte. NULL if missing. */
+static inline uint8_t *vec_read_path(const char *path, size_t *len)
 {
-	char path[1024];
 	uint8_t *buf = NULL;
 	FILE *f;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/%s/%s", vec_dir(), sub, name);
 	f = fopen(path, "rb");
 	if (!f)
 		return NULL;
@@ -44,6 +42,15 @@ static inline uint8_t *vec_read(const char *sub, const char *name, size_t *len)
 out:
 	fclose(f);
 	return buf;
+}
+
+/* Read <vectors dir>/sub/name. */
+static inline uint8_t *vec_read(const char *sub, const char *name, size_t *len)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", vec_dir(), sub, name);
+	return vec_read_path(path, len);
 }
 
 static inline bool pl_is(const struct cf_pl *pl, const char *s)
