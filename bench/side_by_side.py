@@ -71,6 +71,7 @@ class Confab:
         self.a = a
         self.bin = a.confabd or find_build_file("src/daemon/confabd")
         self.proc = None
+        self.a._pid = None
         self.datadir = None
         self.pids_cmd = ""
         self.cmd = ""
@@ -96,6 +97,7 @@ class Confab:
         self.proc = subprocess.Popen(argv, stdout=open(logfile, "w"), stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         self.pids_cmd = f"echo {self.proc.pid}; pgrep -P {self.proc.pid}"
+        self.a._pid = self.proc.pid  # shown as PID in the commands
         # wait for the UDP listener (bounded)
         for _ in range(50):
             if self.proc.poll() is not None:
@@ -144,8 +146,11 @@ def port_busy(port):
 def bench(a, args, workdir, label, pids_cmd):
     argv = [sys.executable, os.path.join(HERE, "bench.py")] + args + [
         "--target", f"127.0.0.1:{a.port}", "--workdir", workdir, "--label", label,
-        "--server-pids-cmd", pids_cmd, "--users", "100", "--dur", str(a.dur), "--cooldown", str(a.cooldown)]
+        "--server-pids-cmd", pids_cmd, "--users", "100", "--dur", str(a.dur), "--cooldown", str(a.cooldown),
+        "--quiet-pct", str(a.quiet_pct), "--quiet-wait", str(a.quiet_wait)]
     shown = " ".join(shlex.quote(x) for x in argv[1:])
+    if getattr(a, "_pid", None):
+        shown = shown.replace(str(a._pid), "PID")
     r = subprocess.run(argv, capture_output=True, text=True, timeout=a.dur * 60 + 600)
     sys.stdout.write(r.stdout)
     sys.stderr.write(r.stderr)
@@ -169,48 +174,52 @@ def median(xs):
     return xs[len(xs) // 2] if xs else None
 
 
-def measure(a, srv, scen, outdir):
-    """search + common-rate steps of one scenario on one (started) server"""
-    rate, start = SCENARIOS[scen]
-    rate = a.rate or rate
+def sanity(a, srv, scen, outdir):
+    """a short low-rate step must pass, or the server does not answer scen"""
     wd = os.path.join(outdir, srv.name)
     os.makedirs(wd, exist_ok=True)
-    res = {"scenario": scen, "server": srv.name, "commands": []}
-    # sanity: a short low-rate step must pass, or the server does not answer
-    r, c = bench(a, ["step", scen, "--rate", "500", "--dur", "2"], wd, f"{srv.name}-sanity", srv.pids_cmd)
-    s = last_json(os.path.join(wd, "steps.jsonl"), label=f"{srv.name}-sanity")
+    bench(a, ["step", scen, "--rate", "500", "--dur", "2"], wd, f"{srv.name}-sanity-{scen}", srv.pids_cmd)
+    s = last_json(os.path.join(wd, "steps.jsonl"), label=f"{srv.name}-sanity-{scen}")
     if not s or not s["pass"]:
-        res["error"] = "sanity step (500/s for 2 s) failed: the server does not answer " + scen
-        log(res["error"])
-        return res
-    steps = []
-    for i in range(a.repeat):
-        label = f"{srv.name}-step{i}"
-        r, c = bench(a, ["step", scen, "--rate", str(rate)], wd, label, srv.pids_cmd)
-        s = last_json(os.path.join(wd, "steps.jsonl"), label=label)
-        if s:
-            steps.append(s)
-        time.sleep(a.cooldown)
-    res["commands"].append(c.replace("--label " + label, f"--label {srv.name}-stepN"))
+        return "sanity step (500/s for 2 s) failed: the server does not answer " + scen
+    return None
+
+
+def common_step(a, srv, scen, outdir, i, res):
+    """one step at the common rate on a freshly started server; appends to res"""
+    rate = a.rate or SCENARIOS[scen][0]
+    wd = os.path.join(outdir, srv.name)
+    label = f"{srv.name}-step{i}"
+    r, c = bench(a, ["step", scen, "--rate", str(rate)], wd, label, srv.pids_cmd)
+    s = last_json(os.path.join(wd, "steps.jsonl"), label=label)
     res["common_rate"] = rate
-    res["steps"] = [{k: v for k, v in s.items() if not k.startswith("cmd")} for s in steps]
-    res["cpu_s_per_1k"] = median([s["server_cpu_s_per_1k"] for s in steps])
-    res["step_pass"] = sum(1 for s in steps if s["pass"])
-    res["sipp_cmd"] = steps[0].get("cmd_uac") if steps else None
-    if not a.no_search:
-        label = f"{srv.name}-search"
-        r, c = bench(a, ["search", scen, "--start-rate", str(start), "--max-rate", str(a.max_rate),
-                         "--factor", "2", "--precision", "0.08", "--max-bisect", "4"],
-                     wd, label, srv.pids_cmd)
-        res["commands"].append(c)
-        sm = last_json(os.path.join(wd, "summary.jsonl"), label=label)
-        if sm:
-            res["max_rate"] = sm["max_rate"]
-            res["first_fail"] = sm["first_fail"]
-            b = sm.get("best") or {}
-            res["at_max"] = {k: b.get(k) for k in ("server_cpu_pct", "sipp_cpu_pct", "server_cpu_s_per_1k",
-                                                     "udp_rcvbuf_errors", "sock_drops")}
-    return res
+    res.setdefault("steps", [])
+    if s:
+        res["steps"].append({k: v for k, v in s.items() if not k.startswith("cmd")})
+        res.setdefault("sipp_cmd", s.get("cmd_uac"))
+    res["cpu_s_per_1k"] = median([x["server_cpu_s_per_1k"] for x in res["steps"]])
+    res["step_pass"] = sum(1 for x in res["steps"] if x["pass"])
+    cmd = c.replace("--label " + label, f"--label {srv.name}-stepN")
+    if cmd not in res["commands"]:
+        res["commands"].append(cmd)
+
+
+def search_rate(a, srv, scen, outdir, res):
+    """bench.py search: the maximum sustained rate; fills res"""
+    start = SCENARIOS[scen][1]
+    wd = os.path.join(outdir, srv.name)
+    label = f"{srv.name}-search"
+    r, c = bench(a, ["search", scen, "--start-rate", str(start), "--max-rate", str(a.max_rate),
+                     "--factor", "2", "--precision", "0.08", "--max-bisect", "4"],
+                 wd, label, srv.pids_cmd)
+    res["commands"].append(c)
+    sm = last_json(os.path.join(wd, "summary.jsonl"), label=label)
+    if sm:
+        res["max_rate"] = sm["max_rate"]
+        res["first_fail"] = sm["first_fail"]
+        b = sm.get("best") or {}
+        res["at_max"] = {k: b.get(k) for k in ("server_cpu_pct", "sipp_cpu_pct", "server_cpu_s_per_1k",
+                                                 "other_cpu_pct")}
 
 
 def parse_bench(a):
@@ -275,6 +284,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="common-rate steps per server (median)")
     ap.add_argument("--max-rate", type=int, default=160000, help="search ceiling (one SIPp ~130k/s)")
     ap.add_argument("--cooldown", type=float, default=3.0)
+    ap.add_argument("--quiet-pct", type=float, default=15.0,
+                    help="before each bench.py run wait until other processes use less than this %% of one CPU")
+    ap.add_argument("--quiet-wait", type=float, default=120.0, help="... for at most this many seconds")
     ap.add_argument("--no-search", action="store_true", help="only the common-rate steps")
     ap.add_argument("--confabd", default=None, help="confabd binary (default: build*/src/daemon/confabd)")
     ap.add_argument("--confabd-args",
@@ -291,27 +303,55 @@ def main():
     log(f"results in {out}")
     started = datetime.datetime.now(datetime.timezone.utc)
     results, versions, starts = {}, {}, {}
-    for name in a.servers.split(","):
-        srv = {"kamailio": Kamailio, "confab": Confab}[name](a)
-        versions[name] = srv.version()
+    servers = [{"kamailio": Kamailio, "confab": Confab}[n](a) for n in a.servers.split(",")]
+    scens = a.scenarios.split(",")
+    for srv in servers:
+        versions[srv.name] = srv.version()
+        for scen in scens:
+            results[(srv.name, scen)] = {"scenario": scen, "server": srv.name, "commands": []}
+
+    def run(srv, what):
+        """start srv, run what(srv) per live scenario, stop srv (by PID)"""
+        live = [sc for sc in scens if not results[(srv.name, sc)].get("error")]
+        if not live:
+            return
         if port_busy(a.port):
-            log(f"UDP port {a.port} is in use: not starting {name}")
-            for scen in a.scenarios.split(","):
-                results[(name, scen)] = {"error": f"port {a.port} busy"}
-            continue
-        if not srv.start(os.path.join(out, f"{name}.log")):
-            for scen in a.scenarios.split(","):
-                results[(name, scen)] = {"error": "server did not start"}
-            continue
+            log(f"UDP port {a.port} is in use: not starting {srv.name}")
+            for sc in live:
+                results[(srv.name, sc)]["error"] = f"port {a.port} busy"
+            return
+        if not srv.start(os.path.join(out, f"{srv.name}.log")):
+            for sc in live:
+                results[(srv.name, sc)]["error"] = "server did not start"
+            return
         try:
             time.sleep(1)
-            for scen in a.scenarios.split(","):
-                log(f"{name}: {scen}")
-                results[(name, scen)] = measure(a, srv, scen, out)
+            for sc in live:
+                what(srv, sc)
         finally:
-            starts[name] = srv.cmd
+            starts[srv.name] = srv.cmd
             srv.stop()
-        time.sleep(2)
+            time.sleep(2)
+
+    def first(srv, sc):
+        err = sanity(a, srv, sc, out)
+        if err:
+            log(f"{srv.name}: {err}")
+            results[(srv.name, sc)]["error"] = err
+            return
+        common_step(a, srv, sc, out, 0, results[(srv.name, sc)])
+
+    # common-rate steps interleaved (K C K C ...) so that both servers see the
+    # same conditions on a shared machine; each step on a fresh server
+    for i in range(a.repeat):
+        for srv in servers:
+            log(f"{srv.name}: common-rate step {i + 1}/{a.repeat}")
+            run(srv, first if i == 0 else
+                (lambda s, sc, i=i: common_step(a, s, sc, out, i, results[(s.name, sc)])))
+    if not a.no_search:
+        for srv in servers:
+            log(f"{srv.name}: rate search")
+            run(srv, lambda s, sc: search_rate(a, s, sc, out, results[(s.name, sc)]))
     pb_exe, pb_out = parse_bench(a)
     tbl = table(results, a)
     print()
@@ -342,11 +382,14 @@ def write_results(a, out, started, results, versions, starts, tbl, pb_exe, pb_ou
             L.append(f"- {name} {scen}: **{r['error']}**")
             continue
         steps = r.get("steps", [])
-        per = ", ".join(f"{s['server_cpu_s_per_1k']:.4f}" if s.get("server_cpu_s_per_1k") else "—" for s in steps)
-        L.append(f"- {name} {scen}: common-rate steps {r.get('step_pass')}/{len(steps)} passed, "
-                 f"CPU s/1k per step: {per}; server CPU at {r.get('common_rate'):,}/s: "
-                 f"{median([s['server_cpu_pct'] for s in steps])} % of one core; search: max "
-                 f"{fmt(r.get('max_rate'))}/s, first failing {fmt(r.get('first_fail'))}/s, at max {r.get('at_max')}")
+        per = ", ".join(f"{x['server_cpu_s_per_1k']:.4f}" if x.get("server_cpu_s_per_1k") else "—" for x in steps)
+        oth = ", ".join(f"{x.get('other_cpu_pct')}" for x in steps)
+        L.append(f"- {name} {scen}: common-rate steps {r.get('step_pass')}/{len(steps)} passed; "
+                 f"CPU s per 1,000 per step: {per} (median {fmt(r.get('cpu_s_per_1k'), 4)}); "
+                 f"server CPU {median([x['server_cpu_pct'] for x in steps])} % of one core; "
+                 f"other processes' CPU during the steps (noise, % of one core): {oth}; "
+                 f"search: max {fmt(r.get('max_rate'))}/s, first failing {fmt(r.get('first_fail'))}/s, "
+                 f"at the max: {r.get('at_max')}")
     L += ["", "Exact commands:", ""]
     for name, cmd in starts.items():
         L.append(f"- start {name}: `{cmd}`")
