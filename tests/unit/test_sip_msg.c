@@ -39,7 +39,8 @@ static int teardown(void **state)
 
 #define INVITE_HEAD                                                            \
 	"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"                        \
-	"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n" \
+	"Via: SIP/2.0/UDP "                                                    \
+	"pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n"                 \
 	"Max-Forwards: 70\r\n"                                                 \
 	"To: Bob <sip:bob@biloxi.example.com>\r\n"                             \
 	"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"       \
@@ -49,11 +50,10 @@ static int teardown(void **state)
 	"Content-Type: application/sdp\r\n"
 
 static const char invite[] = INVITE_HEAD "Content-Length: 4\r\n"
-					 "\r\n"
-					 "v=0\n";
+                                         "\r\n"
+                                         "v=0\n";
 
-static struct cf_sip_msg *dec(const char *s, size_t len,
-			      enum cf_sip_framing f)
+static struct cf_sip_msg *dec(const char *s, size_t len, enum cf_sip_framing f)
 {
 	struct cf_sip_msg *m = NULL;
 	size_t used = 0;
@@ -90,8 +90,8 @@ static void t_decode(void **state)
 	/* leading CRLFs are skipped (§7.5) and counted as consumed */
 	snprintf(buf, sizeof(buf), "\r\n\r\n%sXYZ", invite);
 	assert_int_equal(cf_sip_msg_decode(&m, (uint8_t *)buf, strlen(buf),
-					   CF_SIP_STREAM, &used),
-			 0);
+	                                   CF_SIP_STREAM, &used),
+	                 0);
 	assert_int_equal(used, 4 + strlen(invite));
 	assert_true(m->req);
 	PLEQ(m->method, "INVITE");
@@ -134,9 +134,9 @@ static void t_response(void **state)
 	(void)state;
 
 	m = decs("SIP/2.0 180 Ringing\r\n"
-		 "v: SIP/2.0/UDP h;branch=z9hG4bKa\r\n"
-		 "f: <sip:a@h>;tag=1\r\nt: <sip:b@h>;tag=2\r\n"
-		 "i: x@y\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n");
+	         "v: SIP/2.0/UDP h;branch=z9hG4bKa\r\n"
+	         "f: <sip:a@h>;tag=1\r\nt: <sip:b@h>;tag=2\r\n"
+	         "i: x@y\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n");
 	assert_false(m->req);
 	assert_int_equal(m->scode, 180);
 	PLEQ(m->reason, "Ringing");
@@ -152,7 +152,7 @@ struct collect {
 };
 
 static bool collect_h(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
-		      void *arg)
+                      void *arg)
 {
 	struct collect *c = arg;
 	(void)hdr;
@@ -169,19 +169,18 @@ static void t_fold_multi(void **state)
 	(void)state;
 
 	m = decs("OPTIONS sip:h SIP/2.0\r\n"
-		 "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-		 "Route: <sip:a;lr>,\r\n  \"x, <y>\" <sip:b;lr>\r\n"
-		 "Subject: one\r\n\ttwo\r\n"
-		 "Route: <sip:c?h=1,2>\r\n"
-		 "X-Empty:\r\n"
-		 "Allow-Events: a, b\r\n"
-		 "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n"
-		 "Call-ID: x\r\nCSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+	         "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+	         "Route: <sip:a;lr>,\r\n  \"x, <y>\" <sip:b;lr>\r\n"
+	         "Subject: one\r\n\ttwo\r\n"
+	         "Route: <sip:c?h=1,2>\r\n"
+	         "X-Empty:\r\n"
+	         "Allow-Events: a, b\r\n"
+	         "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n"
+	         "Call-ID: x\r\nCSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n");
 	assert_null(m->fault.reason);
 	assert_int_equal(cf_sip_msg_hdr_count(m, CF_SIP_H_ROUTE), 2);
-	assert_int_equal(cf_sip_msg_vals_apply(m, CF_SIP_H_ROUTE, collect_h,
-					       &c),
-			 0);
+	assert_int_equal(
+	    cf_sip_msg_vals_apply(m, CF_SIP_H_ROUTE, collect_h, &c), 0);
 	assert_int_equal(c.n, 3);
 	PLEQ(c.v[0], "<sip:a;lr>");
 	PLEQ(c.v[1], "\"x, <y>\" <sip:b;lr>");
@@ -190,9 +189,8 @@ static void t_fold_multi(void **state)
 	c.stop = 2;
 	cf_sip_msg_vals_apply(m, CF_SIP_H_ROUTE, collect_h, &c);
 	assert_int_equal(c.n, 2);
-	assert_int_equal(cf_sip_msg_vals_apply(m, CF_SIP_H_CONTACT, collect_h,
-					       &c),
-			 ENOENT);
+	assert_int_equal(
+	    cf_sip_msg_vals_apply(m, CF_SIP_H_CONTACT, collect_h, &c), ENOENT);
 	h = cf_sip_msg_hdr(m, CF_SIP_H_SUBJECT);
 	PLEQ(h->val, "one\r\n\ttwo");
 	PLEQ(h->line, "Subject: one\r\n\ttwo\r\n");
@@ -201,7 +199,7 @@ static void t_fold_multi(void **state)
 	assert_int_equal(h->val.l, 0);
 	assert_non_null(cf_sip_msg_hdr_name(m, "u"));
 	assert_ptr_equal(cf_sip_msg_hdr_name(m, "u"),
-			 cf_sip_msg_hdr_name(m, "Allow-Events"));
+	                 cf_sip_msg_hdr_name(m, "Allow-Events"));
 	cf_mem_deref(m);
 }
 
@@ -213,8 +211,8 @@ static char *mut(const char *from, const char *to)
 
 	assert_non_null(p);
 	s = malloc(sizeof(invite) + strlen(to));
-	snprintf(s, sizeof(invite) + strlen(to), "%.*s%s%s",
-		 (int)(p - invite), invite, to, p + strlen(from));
+	snprintf(s, sizeof(invite) + strlen(to), "%.*s%s%s", (int)(p - invite),
+	         invite, to, p + strlen(from));
 	return s;
 }
 
@@ -226,41 +224,41 @@ static void t_faults(void **state)
 		const char *reason;
 		bool respondable;
 	} t[] = {
-		{"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n", "",
-		 400, "Missing Call-ID", true},
-		{"CSeq: 314159 INVITE\r\n", "CSeq: 1 INVITE\r\ni: dup\r\n", 400,
-		 "Duplicate Call-ID header", true},
-		{"CSeq: 314159 INVITE", "CSeq: 4294967296 INVITE", 400,
-		 "Bad CSeq", true},
-		{"CSeq: 314159 INVITE", "CSeq: INVITE", 400, "Bad CSeq", true},
-		{"CSeq: 314159 INVITE", "CSeq: 1 BYE", 400,
-		 "CSeq method mismatch", true},
-		{"CSeq: 314159 INVITE\r\n", "", 400, "Missing CSeq", true},
-		{"sip:bob@biloxi.example.com SIP", "sip:bob@biloxi:x SIP", 400,
-		 "Bad Request-URI", true},
-		{"SIP/2.0\r\nVia", "SIP/3.0\r\nVia", 505,
-		 "Version Not Supported", true},
-		{"Content-Length: 4", "Content-Length: 5", 400,
-		 "Bad Content-Length", true},
-		{"Content-Length: 4", "Content-Length: four", 400,
-		 "Bad Content-Length", true},
-		{"Content-Length: 4\r\n", "Content-Length: 4\r\nl: 3\r\n", 400,
-		 "Conflicting Content-Length", true},
-		{"SIP/2.0/UDP pc33", "SIP/2.0/UDP ;pc33", 400, "Bad Via",
-		 true},
-		{"From: Alice <", "From: Alice, Bob <", 400,
-		 "Malformed From header", true},
-		{"To: Bob <sip:bob@biloxi.example.com>",
-		 "To: <sip:a@b>\r\nTo: <sip:a@b>", 400, "Duplicate To header",
-		 true},
-		{"Max-Forwards: 70", "Max-Forwards: 256", 400,
-		 "Bad Max-Forwards", true},
-		{"Max-Forwards: 70", "Max-Forwards: -1", 400,
-		 "Bad Max-Forwards", true},
-		{"Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nBroken\r\n", 400,
-		 "Malformed header line", true},
-		{"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n",
-		 "", 400, "Missing Via", false},
+	    {"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n", "", 400,
+	     "Missing Call-ID", true},
+	    {"CSeq: 314159 INVITE\r\n", "CSeq: 1 INVITE\r\ni: dup\r\n", 400,
+	     "Duplicate Call-ID header", true},
+	    {"CSeq: 314159 INVITE", "CSeq: 4294967296 INVITE", 400, "Bad CSeq",
+	     true},
+	    {"CSeq: 314159 INVITE", "CSeq: INVITE", 400, "Bad CSeq", true},
+	    {"CSeq: 314159 INVITE", "CSeq: 1 BYE", 400, "CSeq method mismatch",
+	     true},
+	    {"CSeq: 314159 INVITE\r\n", "", 400, "Missing CSeq", true},
+	    {"sip:bob@biloxi.example.com SIP", "sip:bob@biloxi:x SIP", 400,
+	     "Bad Request-URI", true},
+	    {"SIP/2.0\r\nVia", "SIP/3.0\r\nVia", 505, "Version Not Supported",
+	     true},
+	    {"Content-Length: 4", "Content-Length: 5", 400,
+	     "Bad Content-Length", true},
+	    {"Content-Length: 4", "Content-Length: four", 400,
+	     "Bad Content-Length", true},
+	    {"Content-Length: 4\r\n", "Content-Length: 4\r\nl: 3\r\n", 400,
+	     "Conflicting Content-Length", true},
+	    {"SIP/2.0/UDP pc33", "SIP/2.0/UDP ;pc33", 400, "Bad Via", true},
+	    {"From: Alice <", "From: Alice, Bob <", 400,
+	     "Malformed From header", true},
+	    {"To: Bob <sip:bob@biloxi.example.com>",
+	     "To: <sip:a@b>\r\nTo: <sip:a@b>", 400, "Duplicate To header",
+	     true},
+	    {"Max-Forwards: 70", "Max-Forwards: 256", 400, "Bad Max-Forwards",
+	     true},
+	    {"Max-Forwards: 70", "Max-Forwards: -1", 400, "Bad Max-Forwards",
+	     true},
+	    {"Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nBroken\r\n", 400,
+	     "Malformed header line", true},
+	    {"Via: SIP/2.0/UDP "
+	     "pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n",
+	     "", 400, "Missing Via", false},
 	};
 	(void)state;
 
@@ -270,7 +268,7 @@ static void t_faults(void **state)
 
 		if (!m->fault.reason || strcmp(m->fault.reason, t[i].reason))
 			fprintf(stderr, "case %zu: %s\n", i,
-				m->fault.reason ? m->fault.reason : "none");
+			        m->fault.reason ? m->fault.reason : "none");
 		assert_non_null(m->fault.reason);
 		assert_string_equal(m->fault.reason, t[i].reason);
 		assert_int_equal(m->fault.code, t[i].code);
@@ -283,12 +281,12 @@ static void t_faults(void **state)
 static void t_response_faults(void **state)
 {
 	static const char *const bad[] = {
-		"SIP/2.0 99 Low\r\n", "SIP/2.0 700 High\r\n",
-		"SIP/2.0 2000 Long\r\n", "SIP/2.0 20x No\r\n",
-		"SIP/3.0 200 OK\r\n", "SIP/2.0\r\n"};
+	    "SIP/2.0 99 Low\r\n",    "SIP/2.0 700 High\r\n",
+	    "SIP/2.0 2000 Long\r\n", "SIP/2.0 20x No\r\n",
+	    "SIP/3.0 200 OK\r\n",    "SIP/2.0\r\n"};
 	static const char rest[] = "Via: SIP/2.0/UDP h;branch=z9hG4bKa\r\n"
-				   "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n"
-				   "Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n";
+	                           "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n"
+	                           "Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n";
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -307,16 +305,18 @@ static void t_response_faults(void **state)
 
 static void t_garbage(void **state)
 {
-	static const char *const bad[] = {
-		"\r\n\r\n", "hello\r\n\r\n", "INVITE\r\n\r\n",
-		"INVITE sip:a@b SIP/2.0", "INVITE sip:a@b\r\n\r\n",
-		"<html>\r\n\r\n", " INVITE sip:a SIP/2.0\r\n\r\n"};
+	static const char *const bad[] = {"\r\n\r\n",
+	                                  "hello\r\n\r\n",
+	                                  "INVITE\r\n\r\n",
+	                                  "INVITE sip:a@b SIP/2.0",
+	                                  "INVITE sip:a@b\r\n\r\n",
+	                                  "<html>\r\n\r\n",
+	                                  " INVITE sip:a SIP/2.0\r\n\r\n"};
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(dec_err(bad[i], strlen(bad[i]),
-					 CF_SIP_DATAGRAM),
-				 EBADMSG);
+		assert_int_equal(
+		    dec_err(bad[i], strlen(bad[i]), CF_SIP_DATAGRAM), EBADMSG);
 	assert_int_equal(dec_err("", 0, CF_SIP_DATAGRAM), EBADMSG);
 	assert_int_equal(dec_err("", 0, CF_SIP_STREAM), ENODATA);
 	assert_int_equal(dec_err(invite, 20, CF_SIP_STREAM), ENODATA);
@@ -330,16 +330,17 @@ static void t_lf(void **state)
 	(void)state;
 
 	m = decs("OPTIONS sip:h SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n"
-		 "From: <sip:a@h>;tag=1\nTo: <sip:b@h>\nCall-ID: x\n"
-		 "CSeq: 2 OPTIONS\nContent-Length: 2\n\nab");
+	         "From: <sip:a@h>;tag=1\nTo: <sip:b@h>\nCall-ID: x\n"
+	         "CSeq: 2 OPTIONS\nContent-Length: 2\n\nab");
 	assert_null(m->fault.reason);
 	PLEQ(m->body, "ab");
 	PLEQ(m->call_id, "x");
 	cf_mem_deref(m);
 
-	m = decs("OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-		 "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x\r\n"
-		 "CSeq: 2 OPTIONS\r\nl: 0\r\n");
+	m = decs(
+	    "OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+	    "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x\r\n"
+	    "CSeq: 2 OPTIONS\r\nl: 0\r\n");
 	assert_null(m->fault.reason);
 	assert_int_equal(m->hdrc, 6);
 	assert_int_equal(m->body.l, 0);
@@ -354,11 +355,11 @@ static char *sized(size_t n, size_t *lenp)
 	int hl;
 	size_t bl;
 
-	hl = snprintf(head, sizeof(head), INVITE_HEAD "Content-Length: %05zu\r\n\r\n",
-		      (size_t)0);
+	hl = snprintf(head, sizeof(head),
+	              INVITE_HEAD "Content-Length: %05zu\r\n\r\n", (size_t)0);
 	bl = n - (size_t)hl;
-	hl = snprintf(head, sizeof(head), INVITE_HEAD "Content-Length: %05zu\r\n\r\n",
-		      bl);
+	hl = snprintf(head, sizeof(head),
+	              INVITE_HEAD "Content-Length: %05zu\r\n\r\n", bl);
 	s = malloc(n);
 	memcpy(s, head, (size_t)hl);
 	memset(s + hl, 'x', bl);
@@ -383,9 +384,8 @@ static void t_limit_msg(void **state)
 	m = dec(s, len, CF_SIP_STREAM);
 	assert_int_equal(m->raw.l, CF_SIP_MSG_MAX);
 	cf_mem_deref(m);
-	assert_int_equal(cf_sip_frame((uint8_t *)s, len, CF_SIP_MSG_MAX, &ml,
-				      &ka),
-			 0);
+	assert_int_equal(
+	    cf_sip_frame((uint8_t *)s, len, CF_SIP_MSG_MAX, &ml, &ka), 0);
 	assert_int_equal(ml, CF_SIP_MSG_MAX);
 	free(s);
 
@@ -393,9 +393,9 @@ static void t_limit_msg(void **state)
 	assert_int_equal(dec_err(s, len, CF_SIP_DATAGRAM), EMSGSIZE);
 	assert_int_equal(dec_err(s, len, CF_SIP_STREAM), EMSGSIZE);
 	/* the framer says so as soon as the header is in */
-	assert_int_equal(cf_sip_frame((uint8_t *)s, 1000, CF_SIP_MSG_MAX, &ml,
-				      &ka),
-			 EMSGSIZE);
+	assert_int_equal(
+	    cf_sip_frame((uint8_t *)s, 1000, CF_SIP_MSG_MAX, &ml, &ka),
+	    EMSGSIZE);
 	free(s);
 }
 
@@ -436,17 +436,18 @@ static void t_limit_ruri(void **state)
 		memcpy(u, "sip:", 4);
 		memset(u + 4, 'h', ul - 4);
 		u[ul] = 0;
-		snprintf(s, cap,
-			 "OPTIONS %s SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-			 "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x\r\n"
-			 "CSeq: 2 OPTIONS\r\nl: 0\r\n\r\n",
-			 u);
+		snprintf(
+		    s, cap,
+		    "OPTIONS %s SIP/2.0\r\nVia: SIP/2.0/UDP "
+		    "h;branch=z9hG4bK1\r\n"
+		    "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x\r\n"
+		    "CSeq: 2 OPTIONS\r\nl: 0\r\n\r\n",
+		    u);
 		m = decs(s);
 		if (!extra) {
 			assert_null(m->fault.reason);
 			assert_int_equal(m->ruri.host.l, ul - 4);
-		}
-		else {
+		} else {
 			assert_int_equal(m->fault.code, 414);
 			assert_true(m->respondable);
 		}
@@ -489,29 +490,26 @@ static void t_edits(void **state)
 	cf_mem_deref(r);
 
 	assert_int_equal(cf_sip_msg_edit_add(m, NULL,
-					     "Via: SIP/2.0/UDP proxy;branch=%s",
-					     "z9hG4bKp1"),
-			 0);
-	assert_int_equal(cf_sip_msg_edit_add(m, cf_sip_msg_hdr(m,
-							       CF_SIP_H_CALL_ID),
-					     "Record-Route: <sip:proxy;lr>"),
-			 0);
-	assert_int_equal(cf_sip_msg_edit_del(m, cf_sip_msg_hdr(
-							m, CF_SIP_H_CONTACT)),
-			 0);
+	                                     "Via: SIP/2.0/UDP proxy;branch=%s",
+	                                     "z9hG4bKp1"),
+	                 0);
+	assert_int_equal(
+	    cf_sip_msg_edit_add(m, cf_sip_msg_hdr(m, CF_SIP_H_CALL_ID),
+	                        "Record-Route: <sip:proxy;lr>"),
+	    0);
+	assert_int_equal(
+	    cf_sip_msg_edit_del(m, cf_sip_msg_hdr(m, CF_SIP_H_CONTACT)), 0);
 	/* deleting twice is harmless */
-	assert_int_equal(cf_sip_msg_edit_del(m, cf_sip_msg_hdr(
-							m, CF_SIP_H_CONTACT)),
-			 0);
-	assert_int_equal(cf_sip_msg_edit_del(m, cf_sip_msg_hdr(
-							m, CF_SIP_H_MAX_FORWARDS)),
-			 0);
-	assert_int_equal(cf_sip_msg_edit_add(m, cf_sip_msg_hdr(
-							m, CF_SIP_H_MAX_FORWARDS),
-					     "Max-Forwards: %d", 69),
-			 0);
-	assert_int_equal(cf_sip_msg_edit_append(m, "X-Appended: %s", "yes"),
-			 0);
+	assert_int_equal(
+	    cf_sip_msg_edit_del(m, cf_sip_msg_hdr(m, CF_SIP_H_CONTACT)), 0);
+	assert_int_equal(
+	    cf_sip_msg_edit_del(m, cf_sip_msg_hdr(m, CF_SIP_H_MAX_FORWARDS)),
+	    0);
+	assert_int_equal(
+	    cf_sip_msg_edit_add(m, cf_sip_msg_hdr(m, CF_SIP_H_MAX_FORWARDS),
+	                        "Max-Forwards: %d", 69),
+	    0);
+	assert_int_equal(cf_sip_msg_edit_append(m, "X-Appended: %s", "yes"), 0);
 	assert_int_equal(cf_sip_msg_edit_ruri(m, &ruri), 0);
 	assert_int_equal(cf_sip_msg_edit_body(m, &body), 0);
 
@@ -532,10 +530,10 @@ static void t_edits(void **state)
 	for (size_t i = 0; i < r->hdrc; i++) {
 		if (r->hdrv[i].id == CF_SIP_H_CALL_ID)
 			assert_int_equal(r->hdrv[i - 1].id,
-					 CF_SIP_H_RECORD_ROUTE);
+			                 CF_SIP_H_RECORD_ROUTE);
 	}
 	assert_non_null(strstr(out, "\r\nFrom: Alice <sip:alice@atlanta.example"
-				    ".com>;tag=1928301774\r\n"));
+	                            ".com>;tag=1928301774\r\n"));
 	free(out);
 	cf_mem_deref(r);
 
@@ -555,9 +553,10 @@ static void t_edits(void **state)
 	cf_mem_deref(m);
 
 	/* body edit without a Content-Length header adds one */
-	m = decs("OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-		 "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x\r\n"
-		 "CSeq: 2 OPTIONS\r\n\r\n");
+	m = decs(
+	    "OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+	    "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x\r\n"
+	    "CSeq: 2 OPTIONS\r\n\r\n");
 	body = (struct cf_pl)CF_PL("hello");
 	assert_int_equal(cf_sip_msg_edit_body(m, &body), 0);
 	r = reenc(m, NULL);
@@ -576,16 +575,17 @@ static void t_reply(void **state)
 	const char *p;
 	(void)state;
 
-	m = decs("INVITE sip:b@h SIP/2.0\r\n"
-		 "Via: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"
-		 "Record-Route: <sip:p;lr>\r\n"
-		 "v: SIP/2.0/TCP b;branch=z9hG4bK2,SIP/2.0/UDP c\r\n"
-		 "To: <sip:b@h>\r\nFrom: <sip:a@h>;tag=1\r\nCall-ID: x\r\n"
-		 "CSeq: 5 INVITE\r\nMax-Forwards: 7\r\nContent-Length: 0\r\n\r\n");
+	m = decs(
+	    "INVITE sip:b@h SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"
+	    "Record-Route: <sip:p;lr>\r\n"
+	    "v: SIP/2.0/TCP b;branch=z9hG4bK2,SIP/2.0/UDP c\r\n"
+	    "To: <sip:b@h>\r\nFrom: <sip:a@h>;tag=1\r\nCall-ID: x\r\n"
+	    "CSeq: 5 INVITE\r\nMax-Forwards: 7\r\nContent-Length: 0\r\n\r\n");
 	assert_int_equal(cf_mbuf_alloc(&mb, 64), 0);
 	assert_int_equal(cf_sip_reply_encode(mb, m, 486, NULL, &tag,
-					     "Retry-After: 5\r\n", &body),
-			 0);
+	                                     "Retry-After: 5\r\n", &body),
+	                 0);
 	r = dec((const char *)mb->buf, mb->end, CF_SIP_STREAM);
 	assert_int_equal(r->scode, 486);
 	PLEQ(r->reason, "Busy Here");
@@ -602,21 +602,22 @@ static void t_reply(void **state)
 	assert_int_equal(r->hdrv[3].id, CF_SIP_H_TO);
 	assert_int_equal(r->hdrv[4].id, CF_SIP_H_CALL_ID);
 	assert_int_equal(r->hdrv[5].id, CF_SIP_H_CSEQ);
-	p = strstr((const char *)mb->buf, "v: SIP/2.0/TCP b;branch=z9hG4bK2,SIP/2.0/UDP c\r\n");
+	p = strstr((const char *)mb->buf,
+	           "v: SIP/2.0/TCP b;branch=z9hG4bK2,SIP/2.0/UDP c\r\n");
 	assert_non_null(p);
 	cf_mem_deref(r);
 
 	/* the transport's rewrite of the top Via (received, rport) shows */
-	assert_int_equal(cf_sip_msg_edit_del(m, cf_sip_msg_hdr(m, CF_SIP_H_VIA)),
-			 0);
-	assert_int_equal(cf_sip_msg_edit_add(m, cf_sip_msg_hdr(m, CF_SIP_H_VIA),
-					     "Via: SIP/2.0/UDP a;branch=z9hG4bK1;"
-					     "received=192.0.2.1;rport=5062"),
-			 0);
+	assert_int_equal(
+	    cf_sip_msg_edit_del(m, cf_sip_msg_hdr(m, CF_SIP_H_VIA)), 0);
+	assert_int_equal(
+	    cf_sip_msg_edit_add(m, cf_sip_msg_hdr(m, CF_SIP_H_VIA),
+	                        "Via: SIP/2.0/UDP a;branch=z9hG4bK1;"
+	                        "received=192.0.2.1;rport=5062"),
+	    0);
 	mb->end = mb->pos = 0;
-	assert_int_equal(cf_sip_reply_encode(mb, m, 100, "Trying", NULL, NULL,
-					     NULL),
-			 0);
+	assert_int_equal(
+	    cf_sip_reply_encode(mb, m, 100, "Trying", NULL, NULL, NULL), 0);
 	r = dec((const char *)mb->buf, mb->end, CF_SIP_STREAM);
 	PLEQ(r->via.received, "192.0.2.1");
 	PLEQ(r->via.rport_val, "5062");
@@ -626,17 +627,17 @@ static void t_reply(void **state)
 
 	/* not for responses, not for codes outside 100..699 */
 	assert_int_equal(cf_sip_reply_encode(mb, m, 99, NULL, NULL, NULL, NULL),
-			 EINVAL);
+	                 EINVAL);
 	cf_mem_deref(m);
 	m = decs("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n");
-	assert_int_equal(cf_sip_reply_encode(mb, m, 200, NULL, NULL, NULL, NULL),
-			 EINVAL);
+	assert_int_equal(
+	    cf_sip_reply_encode(mb, m, 200, NULL, NULL, NULL, NULL), EINVAL);
 	cf_mem_deref(m);
 	cf_mem_deref(mb);
 }
 
 static int frame(const char *s, size_t len, size_t max, size_t *ml,
-		 enum cf_sip_ka *ka)
+                 enum cf_sip_ka *ka)
 {
 	return cf_sip_frame((const uint8_t *)s, len, max, ml, ka);
 }
@@ -656,9 +657,8 @@ static void t_frame(void **state)
 	assert_int_equal(frame(s + il, len - il, CF_SIP_MSG_MAX, &ml, &ka), 0);
 	assert_int_equal(ka, CF_SIP_KA_PING);
 	assert_int_equal(ml, 4);
-	assert_int_equal(frame(s + il + 4, len - il - 4, CF_SIP_MSG_MAX, &ml,
-			       &ka),
-			 0);
+	assert_int_equal(
+	    frame(s + il + 4, len - il - 4, CF_SIP_MSG_MAX, &ml, &ka), 0);
 	assert_int_equal(ml, il);
 	assert_int_equal(frame(s + 2 * il + 4, 3, CF_SIP_MSG_MAX, &ml, &ka), 0);
 	assert_int_equal(ka, CF_SIP_KA_PONG);
@@ -671,7 +671,7 @@ static void t_frame(void **state)
 	/* split anywhere: ENODATA until the last byte */
 	for (size_t n = 0; n < il; n++)
 		assert_int_equal(frame(invite, n, CF_SIP_MSG_MAX, &ml, &ka),
-				 ENODATA);
+		                 ENODATA);
 	assert_int_equal(frame(invite, il, CF_SIP_MSG_MAX, &ml, &ka), 0);
 
 	/* garbage */
@@ -689,13 +689,16 @@ static void t_frame(void **state)
 	/* Content-Length missing, negative, conflicting; equal twice is OK */
 	free(s);
 	s = mut("Content-Length: 4\r\n", "");
-	assert_int_equal(frame(s, strlen(s), CF_SIP_MSG_MAX, &ml, &ka), EBADMSG);
+	assert_int_equal(frame(s, strlen(s), CF_SIP_MSG_MAX, &ml, &ka),
+	                 EBADMSG);
 	free(s);
 	s = mut("Content-Length: 4", "Content-Length: -4");
-	assert_int_equal(frame(s, strlen(s), CF_SIP_MSG_MAX, &ml, &ka), EBADMSG);
+	assert_int_equal(frame(s, strlen(s), CF_SIP_MSG_MAX, &ml, &ka),
+	                 EBADMSG);
 	free(s);
 	s = mut("Content-Length: 4\r\n", "Content-Length: 4\r\nl: 3\r\n");
-	assert_int_equal(frame(s, strlen(s), CF_SIP_MSG_MAX, &ml, &ka), EBADMSG);
+	assert_int_equal(frame(s, strlen(s), CF_SIP_MSG_MAX, &ml, &ka),
+	                 EBADMSG);
 	free(s);
 	s = mut("Content-Length: 4\r\n", "Content-Length: 4\r\nl:\r\n 4\r\n");
 	assert_int_equal(frame(s, strlen(s), CF_SIP_MSG_MAX, &ml, &ka), 0);
@@ -715,9 +718,9 @@ static void t_oom(void **state)
 
 	cf_mem_fail_after(1);
 	assert_int_equal(cf_sip_msg_decode(&m, (const uint8_t *)invite,
-					   strlen(invite), CF_SIP_DATAGRAM,
-					   NULL),
-			 ENOMEM);
+	                                   strlen(invite), CF_SIP_DATAGRAM,
+	                                   NULL),
+	                 ENOMEM);
 	cf_mem_fail_after(0);
 	m = decs(invite);
 	for (long n = 1; n <= 4; n++) {
@@ -740,7 +743,7 @@ static void t_oom(void **state)
 static void t_fuzz_regress(void **state)
 {
 	static const char *const targets[] = {"fuzz_sip_msg", "fuzz_sip_uri",
-					      "fuzz_sip_frame"};
+	                                      "fuzz_sip_frame"};
 	const char *root = getenv("CF_FUZZ_DIR");
 	size_t files = 0;
 	(void)state;
@@ -798,11 +801,21 @@ static void t_fuzz_regress(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(t_decode),	  T(t_response),    T(t_fold_multi),
-		T(t_faults),	  T(t_response_faults), T(t_garbage),
-		T(t_lf),	  T(t_limit_msg),   T(t_limit_hdr),
-		T(t_limit_ruri),  T(t_edits),	    T(t_reply),
-		T(t_frame),	  T(t_oom),	    T(t_fuzz_regress),
+	    T(t_decode),
+	    T(t_response),
+	    T(t_fold_multi),
+	    T(t_faults),
+	    T(t_response_faults),
+	    T(t_garbage),
+	    T(t_lf),
+	    T(t_limit_msg),
+	    T(t_limit_hdr),
+	    T(t_limit_ruri),
+	    T(t_edits),
+	    T(t_reply),
+	    T(t_frame),
+	    T(t_oom),
+	    T(t_fuzz_regress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,52 +35,52 @@ static int teardown(void **state)
 		assert_true(pl_is(&t_, (s)));                                  \
 	} while (0)
 
-static struct cf_pl P(const char *s)
-{
+static struct cf_pl P(const char *s) {
 	struct cf_pl pl;
 	cf_pl_set_str(&pl, s);
 	return pl;
 }
 
-static void t_hdr_ids(void **state)
+static void
+t_hdr_ids(void **state)
 {
 	static const struct {
 		const char *name;
 		enum cf_sip_hdr_id id;
 	} t[] = {
-		{"Via", CF_SIP_H_VIA},
-		{"v", CF_SIP_H_VIA},
-		{"VIA", CF_SIP_H_VIA},
-		{"i", CF_SIP_H_CALL_ID},
-		{"call-id", CF_SIP_H_CALL_ID},
-		{"m", CF_SIP_H_CONTACT},
-		{"f", CF_SIP_H_FROM},
-		{"T", CF_SIP_H_TO},
-		{"l", CF_SIP_H_CONTENT_LENGTH},
-		{"k", CF_SIP_H_SUPPORTED},
-		{"c", CF_SIP_H_CONTENT_TYPE},
-		{"e", CF_SIP_H_CONTENT_ENCODING},
-		{"s", CF_SIP_H_SUBJECT},
-		{"o", CF_SIP_H_EVENT},
-		{"r", CF_SIP_H_REFER_TO},
-		{"b", CF_SIP_H_REFERRED_BY},
-		{"x", CF_SIP_H_SESSION_EXPIRES},
-		{"y", CF_SIP_H_IDENTITY},
-		{"a", CF_SIP_H_ACCEPT_CONTACT},
-		{"j", CF_SIP_H_REJECT_CONTACT},
-		{"d", CF_SIP_H_REQUEST_DISPOSITION},
-		{"u", CF_SIP_H_OTHER},
-		{"z", CF_SIP_H_OTHER},
-		{"Cseq", CF_SIP_H_CSEQ},
-		{"max-FORWARDS", CF_SIP_H_MAX_FORWARDS},
-		{"Record-Route", CF_SIP_H_RECORD_ROUTE},
-		{"Route", CF_SIP_H_ROUTE},
-		{"Routes", CF_SIP_H_OTHER},
-		{"Rout", CF_SIP_H_OTHER},
-		{"RAck", CF_SIP_H_RACK},
-		{"RSeq", CF_SIP_H_RSEQ},
-		{"WWW-Authenticate", CF_SIP_H_WWW_AUTHENTICATE},
-		{"X-Custom", CF_SIP_H_OTHER},
+	    {"Via", CF_SIP_H_VIA},
+	    {"v", CF_SIP_H_VIA},
+	    {"VIA", CF_SIP_H_VIA},
+	    {"i", CF_SIP_H_CALL_ID},
+	    {"call-id", CF_SIP_H_CALL_ID},
+	    {"m", CF_SIP_H_CONTACT},
+	    {"f", CF_SIP_H_FROM},
+	    {"T", CF_SIP_H_TO},
+	    {"l", CF_SIP_H_CONTENT_LENGTH},
+	    {"k", CF_SIP_H_SUPPORTED},
+	    {"c", CF_SIP_H_CONTENT_TYPE},
+	    {"e", CF_SIP_H_CONTENT_ENCODING},
+	    {"s", CF_SIP_H_SUBJECT},
+	    {"o", CF_SIP_H_EVENT},
+	    {"r", CF_SIP_H_REFER_TO},
+	    {"b", CF_SIP_H_REFERRED_BY},
+	    {"x", CF_SIP_H_SESSION_EXPIRES},
+	    {"y", CF_SIP_H_IDENTITY},
+	    {"a", CF_SIP_H_ACCEPT_CONTACT},
+	    {"j", CF_SIP_H_REJECT_CONTACT},
+	    {"d", CF_SIP_H_REQUEST_DISPOSITION},
+	    {"u", CF_SIP_H_OTHER},
+	    {"z", CF_SIP_H_OTHER},
+	    {"Cseq", CF_SIP_H_CSEQ},
+	    {"max-FORWARDS", CF_SIP_H_MAX_FORWARDS},
+	    {"Record-Route", CF_SIP_H_RECORD_ROUTE},
+	    {"Route", CF_SIP_H_ROUTE},
+	    {"Routes", CF_SIP_H_OTHER},
+	    {"Rout", CF_SIP_H_OTHER},
+	    {"RAck", CF_SIP_H_RACK},
+	    {"RSeq", CF_SIP_H_RSEQ},
+	    {"WWW-Authenticate", CF_SIP_H_WWW_AUTHENTICATE},
+	    {"X-Custom", CF_SIP_H_OTHER},
 	};
 	(void)state;
 
@@ -122,7 +122,7 @@ static void t_uri_sip(void **state)
 {
 	struct cf_sip_uri u;
 	struct cf_pl pl = P("sips:alice:secret@Example.COM:5061;transport=tcp;"
-			    "lr?subject=x&priority=urgent");
+	                    "lr?subject=x&priority=urgent");
 	struct cf_pl v;
 	(void)state;
 
@@ -166,13 +166,31 @@ static void t_uri_sip(void **state)
 
 static void t_uri_bad(void **state)
 {
-	static const char *const bad[] = {
-		"", "sip:", "sip", ":x", "1sip:host", "sip:host:", "sip:host:0",
-		"sip:host:65536", "sip:host:5o60", "sip:2001:db8::10",
-		"sip:[2001:db8::10", "sip:[]", "sip:[2001:zz::1]",
-		"sip:[1.2.3.4]", "sip:@host", "sip:a b@host", "sip:host;;lr",
-		"sip:host;lr;", "sip:host?", "sip:<host>", "sip:host\r\n",
-		"sip:host;a=\"b\"", "tel:", "tel:;x", "x:a b"};
+	static const char *const bad[] = {"",
+	                                  "sip:",
+	                                  "sip",
+	                                  ":x",
+	                                  "1sip:host",
+	                                  "sip:host:",
+	                                  "sip:host:0",
+	                                  "sip:host:65536",
+	                                  "sip:host:5o60",
+	                                  "sip:2001:db8::10",
+	                                  "sip:[2001:db8::10",
+	                                  "sip:[]",
+	                                  "sip:[2001:zz::1]",
+	                                  "sip:[1.2.3.4]",
+	                                  "sip:@host",
+	                                  "sip:a b@host",
+	                                  "sip:host;;lr",
+	                                  "sip:host;lr;",
+	                                  "sip:host?",
+	                                  "sip:<host>",
+	                                  "sip:host\r\n",
+	                                  "sip:host;a=\"b\"",
+	                                  "tel:",
+	                                  "tel:;x",
+	                                  "x:a b"};
 	struct cf_sip_uri u;
 	(void)state;
 
@@ -221,45 +239,45 @@ static void t_uri_cmp(void **state)
 {
 	(void)state;
 	assert_int_equal(ucmp("sip:%61lice@atlanta.com;transport=TCP",
-			      "sip:alice@AtLanTa.CoM;Transport=tcp"),
-			 0);
-	assert_int_equal(ucmp("sip:carol@chicago.com",
-			      "sip:carol@chicago.com;newparam=5"),
-			 0);
+	                      "sip:alice@AtLanTa.CoM;Transport=tcp"),
+	                 0);
+	assert_int_equal(
+	    ucmp("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"),
+	    0);
 	assert_int_equal(ucmp("sip:carol@chicago.com;security=on",
-			      "sip:carol@chicago.com;newparam=5"),
-			 0);
+	                      "sip:carol@chicago.com;newparam=5"),
+	                 0);
+	assert_int_equal(ucmp("sip:biloxi.com;transport=tcp;method=REGISTER?to="
+	                      "sip:bob%40biloxi.com",
+	                      "sip:biloxi.com;method=REGISTER;transport=tcp?to="
+	                      "sip:bob%40biloxi.com"),
+	                 0);
 	assert_int_equal(
-		ucmp("sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
-		     "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"),
-		0);
-	assert_int_equal(
-		ucmp("sip:alice@atlanta.com?subject=project%20x&priority=urgent",
-		     "sip:alice@atlanta.com?priority=urgent&subject=project%20x"),
-		0);
+	    ucmp("sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+	         "sip:alice@atlanta.com?priority=urgent&subject=project%20x"),
+	    0);
 	assert_int_not_equal(ucmp("SIP:ALICE@AtLanTa.CoM;Transport=udp",
-				  "sip:alice@AtLanTa.CoM;Transport=UDP"),
-			     0);
-	assert_int_not_equal(ucmp("sip:bob@biloxi.com",
-				  "sip:bob@biloxi.com:5060"),
-			     0);
-	assert_int_not_equal(ucmp("sip:bob@biloxi.com",
-				  "sip:bob@biloxi.com;transport=udp"),
-			     0);
+	                          "sip:alice@AtLanTa.CoM;Transport=UDP"),
+	                     0);
+	assert_int_not_equal(
+	    ucmp("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"), 0);
+	assert_int_not_equal(
+	    ucmp("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"), 0);
 	assert_int_not_equal(ucmp("sip:carol@chicago.com;newparam=5",
-				  "sip:carol@chicago.com;newparam=6"),
-			     0);
-	assert_int_not_equal(ucmp("sip:carol@chicago.com",
-				  "sip:carol@chicago.com?Subject=next%20meeting"),
-			     0);
+	                          "sip:carol@chicago.com;newparam=6"),
+	                     0);
+	assert_int_not_equal(
+	    ucmp("sip:carol@chicago.com",
+	         "sip:carol@chicago.com?Subject=next%20meeting"),
+	    0);
 	assert_int_not_equal(ucmp("sip:a@h", "sips:a@h"), 0);
 }
 
 static void t_uri_print(void **state)
 {
-	static const char *const t[] = {
-		"sip:alice:pw@example.com:5060;lr?h=v", "sip:[::1]:5070",
-		"tel:+123;x=y", "urn:a:b", "sips:host;transport=tls"};
+	static const char *const t[] = {"sip:alice:pw@example.com:5060;lr?h=v",
+	                                "sip:[::1]:5070", "tel:+123;x=y",
+	                                "urn:a:b", "sips:host;transport=tls"};
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -282,7 +300,8 @@ static void t_addr(void **state)
 	struct cf_pl pl, v;
 	(void)state;
 
-	pl = P("\"Bob \\\"B\\\" Smith\" <sip:bob@example.com;lr>;tag=a6c8;q=0.5");
+	pl = P(
+	    "\"Bob \\\"B\\\" Smith\" <sip:bob@example.com;lr>;tag=a6c8;q=0.5");
 	assert_int_equal(cf_sip_addr_decode(&a, &pl), 0);
 	PLEQ(a.dname, "Bob \\\"B\\\" Smith");
 	PLEQ(a.uri.user, "bob");
@@ -317,11 +336,20 @@ static void t_addr(void **state)
 
 static void t_addr_bad(void **state)
 {
-	static const char *const bad[] = {
-		"", "\"open <sip:a@b>", "<sip:a@b", "< sip:a@b>",
-		"<sip:a@b >", "Bell, Alexander <sip:a@b>",
-		"sip:a@b?Route=x", "sip:a@b;", "<sip:a@b>;;", "<sip:a@b>;tag",
-		"<sip:a@b> x", "sip:a@b x", "\"x\" sip:a@b", "<>"};
+	static const char *const bad[] = {"",
+	                                  "\"open <sip:a@b>",
+	                                  "<sip:a@b",
+	                                  "< sip:a@b>",
+	                                  "<sip:a@b >",
+	                                  "Bell, Alexander <sip:a@b>",
+	                                  "sip:a@b?Route=x",
+	                                  "sip:a@b;",
+	                                  "<sip:a@b>;;",
+	                                  "<sip:a@b>;tag",
+	                                  "<sip:a@b> x",
+	                                  "sip:a@b x",
+	                                  "\"x\" sip:a@b",
+	                                  "<>"};
 	struct cf_sip_addr a;
 	(void)state;
 
@@ -353,7 +381,7 @@ static void t_via(void **state)
 	PLEQ(v.maddr, "224.2.0.1");
 	PLEQ(v.ttl, "16");
 	PLEQ(v.val, "SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bK776;rport;"
-		    "received=[2001:db8::9];maddr=224.2.0.1;ttl=16");
+	            "received=[2001:db8::9];maddr=224.2.0.1;ttl=16");
 
 	pl = P("SIP / 2.0 / TLS [::1] : 5061 ; rport = 1234 ; received=::1");
 	assert_int_equal(cf_sip_via_decode(&v, &pl), 0);
@@ -369,12 +397,19 @@ static void t_via(void **state)
 
 static void t_via_bad(void **state)
 {
-	static const char *const bad[] = {
-		"", "SIP/2.0 host", "SIP/2.0/UDP", "SIP/2.0/UDP ;branch=x",
-		"SIP/2.0/UDP h;;", "SIP/2.0/UDP h;", "SIP/2.0/UDP h;branch=",
-		"SIP/2.0/UDP h:99999", "SIP/2.0/UDP h;rport=x",
-		"SIP/2.0/UDP h;ttl=300", "SIP/2.0/UDP [::1", "SIP/2.0/UDP h x",
-		"SIP/2.0/UDP 192.0.2.15;;,;,,"};
+	static const char *const bad[] = {"",
+	                                  "SIP/2.0 host",
+	                                  "SIP/2.0/UDP",
+	                                  "SIP/2.0/UDP ;branch=x",
+	                                  "SIP/2.0/UDP h;;",
+	                                  "SIP/2.0/UDP h;",
+	                                  "SIP/2.0/UDP h;branch=",
+	                                  "SIP/2.0/UDP h:99999",
+	                                  "SIP/2.0/UDP h;rport=x",
+	                                  "SIP/2.0/UDP h;ttl=300",
+	                                  "SIP/2.0/UDP [::1",
+	                                  "SIP/2.0/UDP h x",
+	                                  "SIP/2.0/UDP 192.0.2.15;;,;,,"};
 	struct cf_sip_via v;
 	(void)state;
 
@@ -421,8 +456,8 @@ static void t_rand(void **state)
 	assert_string_not_equal(a, b);
 	for (size_t i = 0; i < 16; i++)
 		assert_true((a[i] >= 'a' && a[i] <= 'z') ||
-			    (a[i] >= 'A' && a[i] <= 'Z') ||
-			    (a[i] >= '0' && a[i] <= '9'));
+		            (a[i] >= 'A' && a[i] <= 'Z') ||
+		            (a[i] >= '0' && a[i] <= '9'));
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -430,10 +465,10 @@ static void t_rand(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(t_hdr_ids), T(t_methods), T(t_uri_sip),  T(t_uri_bad),
-		T(t_uri_max), T(t_uri_cmp), T(t_uri_print), T(t_addr),
-		T(t_addr_bad), T(t_via),    T(t_via_bad),  T(t_params),
-		T(t_rand),
+	    T(t_hdr_ids),  T(t_methods), T(t_uri_sip),   T(t_uri_bad),
+	    T(t_uri_max),  T(t_uri_cmp), T(t_uri_print), T(t_addr),
+	    T(t_addr_bad), T(t_via),     T(t_via_bad),   T(t_params),
+	    T(t_rand),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,7 +55,7 @@ struct nth {
 };
 
 static bool nth_h(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
-		  void *arg)
+                  void *arg)
 {
 	struct nth *n = arg;
 	(void)hdr;
@@ -67,8 +67,8 @@ static bool nth_h(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
 	return false;
 }
 
-static struct cf_pl nth_val(const struct cf_sip_msg *msg,
-			    enum cf_sip_hdr_id id, size_t i)
+static struct cf_pl nth_val(const struct cf_sip_msg *msg, enum cf_sip_hdr_id id,
+                            size_t i)
 {
 	struct nth n = {.want = i};
 	cf_sip_msg_vals_apply(msg, id, nth_h, &n);
@@ -92,7 +92,7 @@ static struct cf_sip_via via_n(const struct cf_sip_msg *msg, size_t i)
 }
 
 static struct cf_sip_addr addr_n(const struct cf_sip_msg *msg,
-				 enum cf_sip_hdr_id id, size_t i)
+                                 enum cf_sip_hdr_id id, size_t i)
 {
 	struct cf_sip_addr a;
 	struct cf_pl v = nth_val(msg, id, i);
@@ -157,8 +157,7 @@ static void c_wsinv(const struct cf_sip_msg *m)
 	a = addr_n(m, CF_SIP_H_ROUTE, 0);
 	PLEQ(a.uri.host, "services.example.com");
 	assert_true(cf_sip_param_exists(&a.uri.params, "lr"));
-	assert_int_equal(cf_sip_param_get(&a.uri.params, "unknownwith", &v),
-			 0);
+	assert_int_equal(cf_sip_param_get(&a.uri.params, "unknownwith", &v), 0);
 	PLEQ(v, "value");
 }
 
@@ -171,7 +170,8 @@ static void c_intmeth(const struct cf_sip_msg *m)
 	PLEQ(m->ruri.host, "example.com");
 	assert_int_equal(m->cseq.num, 139122385);
 	PLEQ(m->cseq.method, "!interesting-Method0123456789_*+`.%indeed'~");
-	PLEQ(m->to.uri.user, "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*");
+	PLEQ(m->to.uri.user,
+	     "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*");
 	assert_int_equal(m->to.dname.l, 20); /* BEL:\^G NUL:\^@ DEL:\^? */
 	PLEQ(m->from.dname, "token1~` token2'+_ token3*%!.-");
 	PLEQ(m->from.tag, "_token~1'+`*%!-.");
@@ -239,13 +239,13 @@ static void c_longreq(const struct cf_sip_msg *m)
 
 	assert_int_equal(m->to.dname.l, 103);
 	assert_int_equal(m->to.uri.port, 6000);
-	assert_int_equal(cf_sip_param_get(&m->to.uri.params,
-					  "unknownparam1", &p),
-			 0);
+	assert_int_equal(
+	    cf_sip_param_get(&m->to.uri.params, "unknownparam1", &p), 0);
 	assert_true(cf_sip_param_exists(
-		&m->to.uri.params,
-		"verylonglonglonglonglonglonglonglonglonglonglonglonglonglong"
-		"longlonglonglonglonglonglonglonglonglonglongParameterNameWithNoValue"));
+	    &m->to.uri.params,
+	    "verylonglonglonglonglonglonglonglonglonglonglonglonglonglong"
+	    "longlonglonglonglonglonglonglonglonglonglongParameterNameWithNoVal"
+	    "ue"));
 	assert_int_equal(m->from.uri.user.l, 115);
 	assert_int_equal(m->from.tag.l, 155);
 	assert_true(m->call_id.l > 120);
@@ -278,7 +278,7 @@ static void c_semiuri(const struct cf_sip_msg *m)
 static void c_transports(const struct cf_sip_msg *m)
 {
 	static const char *const tp[] = {"UDP", "SCTP", "TLS", "UNKNOWN",
-					 "TCP"};
+	                                 "TCP"};
 
 	assert_int_equal(nvals(m, CF_SIP_H_VIA), 5);
 	for (size_t i = 0; i < 5; i++)
@@ -447,8 +447,8 @@ static void c_portunamb(const struct cf_sip_msg *m)
 static void c_recv(const struct cf_sip_msg *m)
 {
 	PLEQ(m->via.received, "2001:db8::9:255");
-	PLEQ(m->via.branch, m->mid == CF_SIP_M_BYE ? "z9hG4bKas3-111"
-						    : "z9hG4bKas3");
+	PLEQ(m->via.branch,
+	     m->mid == CF_SIP_M_BYE ? "z9hG4bKas3-111" : "z9hG4bKas3");
 }
 
 static void c_v6sdp(const struct cf_sip_msg *m)
@@ -501,69 +501,69 @@ static void c_2colons(const struct cf_sip_msg *m)
 
 /* The verdict table: see docs/parser-verdicts.md for every choice. */
 static const struct vec vecs[] = {
-	{R4, "wsinv.dat", V_OK, NULL, c_wsinv},
-	{R4, "intmeth.dat", V_OK, NULL, c_intmeth},
-	{R4, "esc01.dat", V_OK, NULL, c_esc01},
-	{R4, "escnull.dat", V_OK, NULL, c_escnull},
-	{R4, "esc02.dat", V_OK, NULL, c_esc02},
-	{R4, "lwsdisp.dat", V_OK, NULL, c_lwsdisp},
-	{R4, "longreq.dat", V_OK, NULL, c_longreq},
-	{R4, "dblreq.dat", V_OK, NULL, c_dblreq},
-	{R4, "semiuri.dat", V_OK, NULL, c_semiuri},
-	{R4, "transports.dat", V_OK, NULL, c_transports},
-	{R4, "mpart01.dat", V_OK, NULL, c_mpart01},
-	{R4, "unreason.dat", V_OK, NULL, c_unreason},
-	{R4, "noreason.dat", V_OK, NULL, c_noreason},
-	{R4, "badinv01.dat", V_400, "Bad Via", NULL},
-	{R4, "clerr.dat", V_400, "Bad Content-Length", NULL},
-	{R4, "ncl.dat", V_400, "Bad Content-Length", NULL},
-	{R4, "scalar02.dat", V_400, "Bad CSeq", NULL},
-	{R4, "scalarlg.dat", V_DROP, "Bad CSeq", NULL},
-	{R4, "quotbal.dat", V_400, "Malformed To header", NULL},
-	{R4, "ltgtruri.dat", V_400, "Bad Request-URI", NULL},
-	{R4, "lwsruri.dat", V_400, "Bad Request-URI", NULL},
-	{R4, "lwsstart.dat", V_400, "Bad Request-URI", NULL},
-	{R4, "trws.dat", V_400, "Bad Request-Line", NULL},
-	{R4, "escruri.dat", V_400, "Bad Request-URI", NULL},
-	{R4, "baddate.dat", V_OK, NULL, NULL},
-	{R4, "regbadct.dat", V_400, "Malformed Contact header", NULL},
-	{R4, "badaspec.dat", V_400, "Malformed To header", NULL},
-	{R4, "baddn.dat", V_400, "Malformed From header", NULL},
-	{R4, "badvers.dat", V_505, "Version Not Supported", NULL},
-	{R4, "mismatch01.dat", V_400, "CSeq method mismatch", NULL},
-	{R4, "mismatch02.dat", V_400, "CSeq method mismatch", c_mismatch02},
-	{R4, "bigcode.dat", V_DROP, "Bad Status-Code", c_bigcode},
-	{R4, "badbranch.dat", V_OK, NULL, c_badbranch},
-	{R4, "insuf.dat", V_400, "Missing Call-ID", NULL},
-	{R4, "unkscm.dat", V_OK, NULL, c_unkscm},
-	{R4, "novelsc.dat", V_OK, NULL, c_novelsc},
-	{R4, "unksm2.dat", V_OK, NULL, c_unksm2},
-	{R4, "bext01.dat", V_OK, NULL, c_bext01},
-	{R4, "invut.dat", V_OK, NULL, c_invut},
-	{R4, "regaut01.dat", V_OK, NULL, c_regaut01},
-	{R4, "multi01.dat", V_400, NULL, NULL},
-	{R4, "mcl01.dat", V_400, "Conflicting Content-Length", NULL},
-	{R4, "bcast.dat", V_OK, NULL, c_bcast},
-	{R4, "zeromf.dat", V_OK, NULL, c_zeromf},
-	{R4, "cparam01.dat", V_OK, NULL, c_cparam01},
-	{R4, "cparam02.dat", V_OK, NULL, c_cparam02},
-	{R4, "regescrt.dat", V_OK, NULL, c_regescrt},
-	{R4, "sdp01.dat", V_OK, NULL, c_sdp01},
-	{R4, "inv2543.dat", V_OK, NULL, c_inv2543},
-	{R5, "ipv6-good.dat", V_OK, NULL, c_v6good},
-	{R5, "ipv6-bad.dat", V_400, "Bad Request-URI", NULL},
-	{R5, "port-ambiguous.dat", V_OK, NULL, c_portamb},
-	{R5, "port-unambiguous.dat", V_OK, NULL, c_portunamb},
-	{R5, "via-received-param-with-delim.dat", V_OK, NULL, c_recv},
-	{R5, "via-received-param-no-delim.dat", V_OK, NULL, c_recv},
-	/* declared Content-Length 268 > 251 octets: strict 400 here; the
-	 * corrected copy is checked in t_5118_fixed_clen */
-	{R5, "ipv6-in-sdp.dat", V_400, "Bad Content-Length", NULL},
-	{R5, "mult-ip-in-header.dat", V_OK, NULL, c_multhdr},
-	{R5, "mult-ip-in-sdp.dat", V_OK, NULL, c_multsdp},
-	{R5, "ipv4-mapped-ipv6.dat", V_OK, NULL, c_mapped},
-	{R5, "ipv6-bug-abnf-3-colons.dat", V_OK, NULL, c_3colons},
-	{R5, "ipv6-correct-abnf-2-colons.dat", V_OK, NULL, c_2colons},
+    {R4, "wsinv.dat", V_OK, NULL, c_wsinv},
+    {R4, "intmeth.dat", V_OK, NULL, c_intmeth},
+    {R4, "esc01.dat", V_OK, NULL, c_esc01},
+    {R4, "escnull.dat", V_OK, NULL, c_escnull},
+    {R4, "esc02.dat", V_OK, NULL, c_esc02},
+    {R4, "lwsdisp.dat", V_OK, NULL, c_lwsdisp},
+    {R4, "longreq.dat", V_OK, NULL, c_longreq},
+    {R4, "dblreq.dat", V_OK, NULL, c_dblreq},
+    {R4, "semiuri.dat", V_OK, NULL, c_semiuri},
+    {R4, "transports.dat", V_OK, NULL, c_transports},
+    {R4, "mpart01.dat", V_OK, NULL, c_mpart01},
+    {R4, "unreason.dat", V_OK, NULL, c_unreason},
+    {R4, "noreason.dat", V_OK, NULL, c_noreason},
+    {R4, "badinv01.dat", V_400, "Bad Via", NULL},
+    {R4, "clerr.dat", V_400, "Bad Content-Length", NULL},
+    {R4, "ncl.dat", V_400, "Bad Content-Length", NULL},
+    {R4, "scalar02.dat", V_400, "Bad CSeq", NULL},
+    {R4, "scalarlg.dat", V_DROP, "Bad CSeq", NULL},
+    {R4, "quotbal.dat", V_400, "Malformed To header", NULL},
+    {R4, "ltgtruri.dat", V_400, "Bad Request-URI", NULL},
+    {R4, "lwsruri.dat", V_400, "Bad Request-URI", NULL},
+    {R4, "lwsstart.dat", V_400, "Bad Request-URI", NULL},
+    {R4, "trws.dat", V_400, "Bad Request-Line", NULL},
+    {R4, "escruri.dat", V_400, "Bad Request-URI", NULL},
+    {R4, "baddate.dat", V_OK, NULL, NULL},
+    {R4, "regbadct.dat", V_400, "Malformed Contact header", NULL},
+    {R4, "badaspec.dat", V_400, "Malformed To header", NULL},
+    {R4, "baddn.dat", V_400, "Malformed From header", NULL},
+    {R4, "badvers.dat", V_505, "Version Not Supported", NULL},
+    {R4, "mismatch01.dat", V_400, "CSeq method mismatch", NULL},
+    {R4, "mismatch02.dat", V_400, "CSeq method mismatch", c_mismatch02},
+    {R4, "bigcode.dat", V_DROP, "Bad Status-Code", c_bigcode},
+    {R4, "badbranch.dat", V_OK, NULL, c_badbranch},
+    {R4, "insuf.dat", V_400, "Missing Call-ID", NULL},
+    {R4, "unkscm.dat", V_OK, NULL, c_unkscm},
+    {R4, "novelsc.dat", V_OK, NULL, c_novelsc},
+    {R4, "unksm2.dat", V_OK, NULL, c_unksm2},
+    {R4, "bext01.dat", V_OK, NULL, c_bext01},
+    {R4, "invut.dat", V_OK, NULL, c_invut},
+    {R4, "regaut01.dat", V_OK, NULL, c_regaut01},
+    {R4, "multi01.dat", V_400, NULL, NULL},
+    {R4, "mcl01.dat", V_400, "Conflicting Content-Length", NULL},
+    {R4, "bcast.dat", V_OK, NULL, c_bcast},
+    {R4, "zeromf.dat", V_OK, NULL, c_zeromf},
+    {R4, "cparam01.dat", V_OK, NULL, c_cparam01},
+    {R4, "cparam02.dat", V_OK, NULL, c_cparam02},
+    {R4, "regescrt.dat", V_OK, NULL, c_regescrt},
+    {R4, "sdp01.dat", V_OK, NULL, c_sdp01},
+    {R4, "inv2543.dat", V_OK, NULL, c_inv2543},
+    {R5, "ipv6-good.dat", V_OK, NULL, c_v6good},
+    {R5, "ipv6-bad.dat", V_400, "Bad Request-URI", NULL},
+    {R5, "port-ambiguous.dat", V_OK, NULL, c_portamb},
+    {R5, "port-unambiguous.dat", V_OK, NULL, c_portunamb},
+    {R5, "via-received-param-with-delim.dat", V_OK, NULL, c_recv},
+    {R5, "via-received-param-no-delim.dat", V_OK, NULL, c_recv},
+    /* declared Content-Length 268 > 251 octets: strict 400 here; the
+     * corrected copy is checked in t_5118_fixed_clen */
+    {R5, "ipv6-in-sdp.dat", V_400, "Bad Content-Length", NULL},
+    {R5, "mult-ip-in-header.dat", V_OK, NULL, c_multhdr},
+    {R5, "mult-ip-in-sdp.dat", V_OK, NULL, c_multsdp},
+    {R5, "ipv4-mapped-ipv6.dat", V_OK, NULL, c_mapped},
+    {R5, "ipv6-bug-abnf-3-colons.dat", V_OK, NULL, c_3colons},
+    {R5, "ipv6-correct-abnf-2-colons.dat", V_OK, NULL, c_2colons},
 };
 
 #define NVECS (sizeof(vecs) / sizeof(vecs[0]))
@@ -572,8 +572,8 @@ static void check_verdict(const struct vec *v, const struct cf_sip_msg *m)
 {
 	if (v->verdict == V_OK) {
 		if (m->fault.reason)
-			fprintf(stderr, "%s: unexpected fault %u %s\n",
-				v->file, m->fault.code, m->fault.reason);
+			fprintf(stderr, "%s: unexpected fault %u %s\n", v->file,
+			        m->fault.code, m->fault.reason);
 		assert_null(m->fault.reason);
 		assert_int_equal(m->fault.code, 0);
 		return;
@@ -582,8 +582,8 @@ static void check_verdict(const struct vec *v, const struct cf_sip_msg *m)
 		fprintf(stderr, "%s: no fault\n", v->file);
 	assert_non_null(m->fault.reason);
 	if (v->reason && strcmp(v->reason, m->fault.reason))
-		fprintf(stderr, "%s: fault \"%s\", expected \"%s\"\n",
-			v->file, m->fault.reason, v->reason);
+		fprintf(stderr, "%s: fault \"%s\", expected \"%s\"\n", v->file,
+		        m->fault.reason, v->reason);
 	if (v->reason)
 		assert_string_equal(m->fault.reason, v->reason);
 	switch (v->verdict) {
@@ -612,30 +612,29 @@ static void check_reply(const struct cf_sip_msg *req)
 		return;
 	assert_int_equal(cf_mbuf_alloc(&mb, 512), 0);
 	assert_int_equal(cf_sip_reply_encode(mb, req, 400, "Bad Thing", &tag,
-					     "Server: t\r\n", NULL),
-			 0);
-	assert_int_equal(cf_sip_msg_decode(&rsp, mb->buf, mb->end,
-					   CF_SIP_STREAM, &used),
-			 0);
+	                                     "Server: t\r\n", NULL),
+	                 0);
+	assert_int_equal(
+	    cf_sip_msg_decode(&rsp, mb->buf, mb->end, CF_SIP_STREAM, &used), 0);
 	assert_int_equal(used, mb->end);
 	assert_false(rsp->req);
 	assert_int_equal(rsp->scode, 400);
 	PLEQ(rsp->reason, "Bad Thing");
 	assert_int_equal(cf_sip_msg_hdr_count(rsp, CF_SIP_H_VIA),
-			 cf_sip_msg_hdr_count(req, CF_SIP_H_VIA));
+	                 cf_sip_msg_hdr_count(req, CF_SIP_H_VIA));
 	if (!req->fault.reason) {
 		if (rsp->fault.reason)
 			fprintf(stderr, "reply fault %s:\n%.*s\n",
-				rsp->fault.reason, (int)mb->end, mb->buf);
+			        rsp->fault.reason, (int)mb->end, mb->buf);
 		assert_null(rsp->fault.reason);
 		assert_int_equal(cf_pl_cmp(&rsp->call_id, &req->call_id), 0);
 		assert_int_equal(rsp->cseq.num, req->cseq.num);
 		assert_int_equal(cf_pl_cmp(&rsp->via.branch, &req->via.branch),
-				 0);
+		                 0);
 		assert_int_equal(cf_pl_cmp(&rsp->from.tag, &req->from.tag), 0);
 		if (req->to.tag.l)
 			assert_int_equal(cf_pl_cmp(&rsp->to.tag, &req->to.tag),
-					 0);
+			                 0);
 		else
 			PLEQ(rsp->to.tag, "rt4g");
 	}
@@ -650,7 +649,8 @@ static bool head_closed(const struct cf_sip_msg *m)
 	const char *r = m->raw.p;
 
 	return b >= 2 && r[b - 1] == '\n' &&
-	       (r[b - 2] == '\n' || (b >= 3 && r[b - 2] == '\r' && r[b - 3] == '\n'));
+	       (r[b - 2] == '\n' ||
+	        (b >= 3 && r[b - 2] == '\r' && r[b - 3] == '\n'));
 }
 
 static void run_vec(const struct vec *v, const uint8_t *buf, size_t len)
@@ -685,10 +685,10 @@ static void run_vec(const struct vec *v, const uint8_t *buf, size_t len)
 	if (m->clen >= 0 && !m->fault.reason && head_closed(m)) {
 		struct cf_sip_msg *s = NULL;
 		size_t su = 0;
-		assert_int_equal(cf_sip_msg_decode(&s, (const uint8_t *)m->raw.p,
-						   m->raw.l,
-						   CF_SIP_STREAM, &su),
-				 0);
+		assert_int_equal(
+		    cf_sip_msg_decode(&s, (const uint8_t *)m->raw.p, m->raw.l,
+		                      CF_SIP_STREAM, &su),
+		    0);
 		assert_int_equal(su, m->raw.l);
 		assert_null(s->fault.reason);
 		assert_int_equal(s->hdrc, m->hdrc);
@@ -705,7 +705,7 @@ static void t_vec(void **state)
 
 	if (!buf)
 		fprintf(stderr, "missing %s/%s (CF_VECTORS_DIR=%s)\n", v->sub,
-			v->file, vec_dir());
+		        v->file, vec_dir());
 	assert_non_null(buf);
 	run_vec(v, buf, len);
 	free(buf);
@@ -787,8 +787,8 @@ static void t_5118_fixed_clen(void **state)
 	memcpy(fixed + (cl - (char *)buf), "Content-Length: 251", 19);
 	flen = len;
 	assert_int_equal(cf_sip_msg_decode(&m, (uint8_t *)fixed, flen,
-					   CF_SIP_DATAGRAM, NULL),
-			 0);
+	                                   CF_SIP_DATAGRAM, NULL),
+	                 0);
 	assert_null(m->fault.reason);
 	c_v6sdp(m);
 	assert_int_equal(m->body.l, 251);
@@ -823,6 +823,42 @@ static void t_5118_lf(void **state)
 	}
 }
 
+/* What the RFC says for TCP: clerr waits for more bytes, ncl and mcl01
+ * cannot be framed (close), inv2543 has no Content-Length (close). */
+static void t_stream_verdicts(void **state)
+{
+	static const struct {
+		const char *file;
+		int err;
+	} t[] = {
+	    {"clerr.dat", ENODATA}, {"ncl.dat", EBADMSG},
+	    {"mcl01.dat", EBADMSG}, {"inv2543.dat", EBADMSG},
+	    {"baddn.dat", ENODATA}, {"dblreq.dat", 0},
+	    {"wsinv.dat", 0},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct cf_sip_msg *m = NULL;
+		enum cf_sip_ka ka;
+		size_t len = 0, ml = 0;
+		uint8_t *buf = vec_read(R4, t[i].file, &len);
+
+		assert_non_null(buf);
+		assert_int_equal(
+		    cf_sip_frame(buf, len, CF_SIP_MSG_MAX, &ml, &ka), t[i].err);
+		assert_int_equal(
+		    cf_sip_msg_decode(&m, buf, len, CF_SIP_STREAM, &ml),
+		    t[i].err);
+		if (!t[i].err) {
+			assert_null(m->fault.reason);
+			assert_true(ml <= len);
+			cf_mem_deref(m);
+		}
+		free(buf);
+	}
+}
+
 /* Every vector and each of its truncations placed against a PROT_NONE
  * page: nothing may read past the end (picohttpparser's test). */
 static void t_guard(void **state)
@@ -833,7 +869,7 @@ static void t_guard(void **state)
 
 	(void)state;
 	mem = mmap(NULL, map, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(mem != MAP_FAILED);
 	assert_int_equal(mprotect(mem + 2 * pg, (size_t)pg, PROT_NONE), 0);
 
@@ -861,8 +897,7 @@ static void t_guard(void **state)
 				assert_int_equal(cf_sip_msg_encode(mb, m), 0);
 				if (m->respondable)
 					(void)cf_sip_reply_encode(
-						mb, m, 400, NULL, NULL, NULL,
-						NULL);
+					    mb, m, 400, NULL, NULL, NULL, NULL);
 				cf_mem_deref(mb);
 				m = cf_mem_deref(m);
 			}
@@ -874,20 +909,22 @@ static void t_guard(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[NVECS + 4];
+	struct CMUnitTest tests[NVECS + 5];
 	size_t n = 0;
 
 	for (size_t i = 0; i < NVECS; i++) {
 		tests[n++] = (struct CMUnitTest){vecs[i].file, t_vec, setup,
-						 teardown, (void *)&vecs[i]};
+		                                 teardown, (void *)&vecs[i]};
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
-		t_tsv, setup, teardown);
+	    t_tsv, setup, teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
-		t_5118_fixed_clen, setup, teardown);
+	    t_5118_fixed_clen, setup, teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
-		t_5118_lf, setup, teardown);
+	    t_5118_lf, setup, teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
-		t_guard, setup, teardown);
+	    t_stream_verdicts, setup, teardown);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+	    t_guard, setup, teardown);
 	return _cmocka_run_group_tests("vectors", tests, n, NULL, NULL);
 }

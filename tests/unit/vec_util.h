@@ -59,7 +59,7 @@ static inline bool pl_is(const struct cf_pl *pl, const char *s)
 	bool ok = pl->l == n && (!n || !memcmp(pl->p, s, n));
 	if (!ok)
 		fprintf(stderr, "  slice \"%.*s\" != \"%s\"\n", (int)pl->l,
-			pl->p ? pl->p : "", s);
+		        pl->p ? pl->p : "", s);
 	return ok;
 }
 

@@ -66,8 +66,7 @@ int cf_sip_addr_decode(struct cf_sip_addr *addr, const struct cf_pl *pl)
 		p = skip_lws(t, e);
 		if (p == e || *p != '<')
 			return EBADMSG;
-	}
-	else if (*p != '<') {
+	} else if (*p != '<') {
 		for (t = p; t < e; t++) {
 			if (!cc_is((uint8_t)*t, CC_TOKEN) && !is_lws(*t))
 				break;

@@ -43,8 +43,8 @@ static void edit_link(struct cf_sip_msg *msg, struct cf_sip_edit *ed)
 		cf_list_prepend(&msg->edits, &ed->le, ed);
 }
 
-static struct cf_sip_edit *edit_alloc(enum cf_sip_edit_kind kind,
-				      size_t start, size_t end, size_t len)
+static struct cf_sip_edit *edit_alloc(enum cf_sip_edit_kind kind, size_t start,
+                                      size_t end, size_t len)
 {
 	struct cf_sip_edit *ed = cf_mem_alloc(sizeof(*ed) + len + 1, NULL);
 
@@ -59,7 +59,7 @@ static struct cf_sip_edit *edit_alloc(enum cf_sip_edit_kind kind,
 }
 
 static int edit_add_mem(struct cf_sip_msg *msg, enum cf_sip_edit_kind kind,
-			size_t start, size_t end, const char *p, size_t len)
+                        size_t start, size_t end, const char *p, size_t len)
 {
 	struct cf_sip_edit *ed = edit_alloc(kind, start, end, len);
 
@@ -84,12 +84,12 @@ int cf_sip_msg_edit_del(struct cf_sip_msg *msg, const struct cf_sip_hdr *hdr)
 		return EINVAL;
 	start = (size_t)(hdr->line.p - msg->raw.p);
 	return edit_add_mem(msg, CF_SIP_EDIT_HDR, start, start + hdr->line.l,
-			    NULL, 0);
+	                    NULL, 0);
 }
 
 /* Format "fmt" + CRLF into a new insert edit at pos. */
 static int edit_vadd(struct cf_sip_msg *msg, size_t pos, const char *fmt,
-		     va_list ap)
+                     va_list ap)
 {
 	struct cf_sip_edit *ed;
 	bool nl = true;
@@ -110,8 +110,7 @@ static int edit_vadd(struct cf_sip_msg *msg, size_t pos, const char *fmt,
 	if (nl) {
 		vsnprintf(ed->data, (size_t)n + 1, fmt, ap);
 		memcpy(ed->data + n, "\r\n", 2);
-	}
-	else {
+	} else {
 		memcpy(ed->data, "\r\n", 2);
 		vsnprintf(ed->data + 2, (size_t)n + 1, fmt, ap);
 		memcpy(ed->data + 2 + n, "\r\n", 2);
@@ -121,7 +120,7 @@ static int edit_vadd(struct cf_sip_msg *msg, size_t pos, const char *fmt,
 }
 
 int cf_sip_msg_edit_add(struct cf_sip_msg *msg, const struct cf_sip_hdr *hdr,
-			const char *fmt, ...)
+                        const char *fmt, ...)
 {
 	size_t pos;
 	va_list ap;
@@ -179,7 +178,7 @@ int cf_sip_msg_edit_ruri(struct cf_sip_msg *msg, const struct cf_pl *uri)
 	edit_drop(msg, CF_SIP_EDIT_RURI);
 	start = (size_t)(msg->ruri_pl.p - msg->raw.p);
 	return edit_add_mem(msg, CF_SIP_EDIT_RURI, start,
-			    start + msg->ruri_pl.l, uri->p, uri->l);
+	                    start + msg->ruri_pl.l, uri->p, uri->l);
 }
 
 /* Replace the body and every Content-Length value; add a Content-Length
@@ -203,23 +202,23 @@ int cf_sip_msg_edit_body(struct cf_sip_msg *msg, const struct cf_pl *body)
 		found = true;
 		start = (size_t)(h->val.p - msg->raw.p);
 		err = edit_add_mem(msg, CF_SIP_EDIT_BODY, start,
-				   start + h->val.l, num, (size_t)n);
+		                   start + h->val.l, num, (size_t)n);
 		if (err)
 			goto out;
 	}
 	if (!found) {
 		char line[48];
-		int m = snprintf(line, sizeof(line), "Content-Length: %s\r\n",
-				 num);
+		int m =
+		    snprintf(line, sizeof(line), "Content-Length: %s\r\n", num);
 		start = head_end(msg);
 		err = edit_add_mem(msg, CF_SIP_EDIT_BODY, start, start, line,
-				   (size_t)m);
+		                   (size_t)m);
 		if (err)
 			goto out;
 	}
 	start = (size_t)(msg->body.p - msg->raw.p);
 	err = edit_add_mem(msg, CF_SIP_EDIT_BODY, start, msg->raw.l,
-			   body ? body->p : NULL, blen);
+	                   body ? body->p : NULL, blen);
 out:
 	if (err)
 		edit_drop(msg, CF_SIP_EDIT_BODY);

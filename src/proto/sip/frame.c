@@ -30,26 +30,34 @@ int cf_sip_head_scan(const uint8_t *data, size_t len, struct cf_sip_head *hs)
 	return ENODATA;
 }
 
-/* The first line must start like a SIP start line: a method token or
- * "SIP/" followed by SP. Anything else on a stream is garbage. */
-static int start_check(const char *p, const char *e)
+/* The first line must look like a start line: "SIP/" for a status line,
+ * or a method token, SP, and (once the line is complete) a second SP, as
+ * the decoder wants (msg.c request_line). Anything else on a stream is
+ * garbage. [p, e) is the line so far; complete tells if it ended. */
+static int start_check(const char *p, const char *e, bool complete)
 {
 	const char *s = p;
 
 	if (e - p >= 4 && !memcmp(p, "SIP/", 4))
-		p += 4;
-	while (p < e && (cc_is((uint8_t)*p, CC_TOKEN) || *p == '/'))
+		return 0;
+	if (e - p < 4 && !memcmp(p, "SIP/", (size_t)(e - p)) && !complete)
+		return ENODATA;
+	while (p < e && cc_is((uint8_t)*p, CC_TOKEN))
 		p++;
 	if (p == e)
-		return e - s > 64 ? EBADMSG : ENODATA;
-	return (*p == ' ' && p > s) ? 0 : EBADMSG;
+		return (complete || e - s > 64) ? EBADMSG : ENODATA;
+	if (*p != ' ' || p == s)
+		return EBADMSG;
+	if (complete && !memchr(p + 1, ' ', (size_t)(e - p - 1)))
+		return EBADMSG;
+	return 0;
 }
 
 /* Content-Length of a stream message: exactly one value, or several equal
  * ones; missing, negative or conflicting is EBADMSG (RFC 4475 §3.1.2.3,
  * §3.3.9: framing cannot be recovered, close). */
-static int stream_clen(const char *s, const struct cf_sip_head *hs,
-		       size_t max, uint64_t *clen)
+static int stream_clen(const char *s, const struct cf_sip_head *hs, size_t max,
+                       uint64_t *clen)
 {
 	const char *p = s + hs->line1, *e = s + hs->hend;
 	bool found = false;
@@ -62,7 +70,8 @@ static int stream_clen(const char *s, const struct cf_sip_head *hs,
 		while (q < ce && cc_is((uint8_t)*q, CC_TOKEN))
 			q++;
 		name = pl_make(p, q);
-		q = skip_lws(q, ce);
+		while (q < ce && is_ws(*q)) /* as msg.c hdr_split does */
+			q++;
 		if (q < ce && *q == ':' &&
 		    cf_sip_hdr_id_decode(&name) == CF_SIP_H_CONTENT_LENGTH) {
 			struct cf_pl val = pl_trim_lws(q + 1, ce);
@@ -85,7 +94,7 @@ static int stream_clen(const char *s, const struct cf_sip_head *hs,
  * data + *msglen). Cost: one pass over the header section.
  */
 int cf_sip_frame(const uint8_t *data, size_t len, size_t max, size_t *msglen,
-		 enum cf_sip_ka *keepalive)
+                 enum cf_sip_ka *keepalive)
 {
 	const char *s = (const char *)data;
 	struct cf_sip_head hs;
@@ -120,9 +129,7 @@ int cf_sip_frame(const uint8_t *data, size_t len, size_t max, size_t *msglen,
 	}
 
 	line_next(s, s + len, &ce);
-	err = start_check(s, ce);
-	if (err == ENODATA && ce < s + len)
-		err = EBADMSG; /* a whole first line without a SP */
+	err = start_check(s, ce, ce < s + len);
 	if (err)
 		return (err == ENODATA && len > max) ? EMSGSIZE : err;
 

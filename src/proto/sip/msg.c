@@ -14,7 +14,7 @@ static void msg_destroy(void *data)
 }
 
 static inline void fault(struct cf_sip_msg *msg, uint16_t code,
-			 const char *reason)
+                         const char *reason)
 {
 	if (!msg->fault.reason) {
 		msg->fault.code = code;
@@ -146,7 +146,7 @@ struct seen {
 
 /* Eager decoding of the few headers every message needs (STYLE.md). */
 static void hdr_eager(struct cf_sip_msg *msg, struct cf_sip_hdr *h,
-		      struct seen *seen)
+                      struct seen *seen)
 {
 	uint64_t n;
 
@@ -158,8 +158,7 @@ static void hdr_eager(struct cf_sip_msg *msg, struct cf_sip_hdr *h,
 		if (cf_sip_via_decode(&msg->via, &h->val)) {
 			memset(&msg->via, 0, sizeof(msg->via));
 			fault(msg, 400, "Bad Via");
-		}
-		else
+		} else
 			seen->via_ok = true;
 		break;
 	case CF_SIP_H_CALL_ID:
@@ -227,7 +226,7 @@ static void hdr_eager(struct cf_sip_msg *msg, struct cf_sip_hdr *h,
 
 /* A header line: name *(SP/HTAB) ":" value. Returns false if malformed. */
 static bool hdr_split(struct cf_sip_hdr *h, const char *p, const char *ce,
-		      const char *n)
+                      const char *n)
 {
 	const char *q = p;
 
@@ -248,7 +247,7 @@ static bool hdr_split(struct cf_sip_hdr *h, const char *p, const char *ce,
 }
 
 static bool contact_bad(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
-			void *arg)
+                        void *arg)
 {
 	struct cf_sip_addr a;
 	bool *bad = arg;
@@ -263,8 +262,8 @@ static bool contact_bad(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
 
 /* Parse the copy in buf[0..len) whose header section hs describes. */
 static int parse(struct cf_sip_msg *msg, const char *buf, size_t len,
-		 const struct cf_sip_head *hs, enum cf_sip_framing framing,
-		 size_t nmax)
+                 const struct cf_sip_head *hs, enum cf_sip_framing framing,
+                 size_t nmax)
 {
 	const char *s = buf, *p, *e, *ce, *hend = buf + hs->hend;
 	struct seen seen = {0};
@@ -315,8 +314,7 @@ static int parse(struct cf_sip_msg *msg, const char *buf, size_t len,
 	 * §3.1.2.13 regbadct). Other methods decode Contact on demand. */
 	if (msg->req && msg->mid == CF_SIP_M_REGISTER) {
 		bool bad = false;
-		cf_sip_msg_vals_apply(msg, CF_SIP_H_CONTACT, contact_bad,
-				      &bad);
+		cf_sip_msg_vals_apply(msg, CF_SIP_H_CONTACT, contact_bad, &bad);
 		if (bad)
 			fault(msg, 400, "Malformed Contact header");
 	}
@@ -332,12 +330,10 @@ static int parse(struct cf_sip_msg *msg, const char *buf, size_t len,
 		if (framing == CF_SIP_STREAM)
 			fault(msg, 400, "Missing Content-Length");
 		msg->body = pl_make(p, e);
-	}
-	else if ((uint64_t)msg->clen > avail) {
+	} else if ((uint64_t)msg->clen > avail) {
 		fault(msg, 400, "Bad Content-Length");
 		msg->body = pl_make(p, e);
-	}
-	else {
+	} else {
 		msg->body = pl_make(p, p + msg->clen);
 	}
 	msg->raw = pl_make(buf, msg->body.p + msg->body.l);
@@ -357,9 +353,8 @@ static int parse(struct cf_sip_msg *msg, const char *buf, size_t len,
  * Content-Length. Besides the errors in sip.h, EMSGSIZE for a message
  * over CF_SIP_MSG_MAX (answer 513 on UDP, close on TCP).
  */
-int cf_sip_msg_decode(struct cf_sip_msg **msgp, const uint8_t *data,
-		      size_t len, enum cf_sip_framing framing,
-		      size_t *consumed)
+int cf_sip_msg_decode(struct cf_sip_msg **msgp, const uint8_t *data, size_t len,
+                      enum cf_sip_framing framing, size_t *consumed)
 {
 	struct cf_sip_head hs;
 	struct cf_sip_msg *msg;
@@ -383,8 +378,7 @@ int cf_sip_msg_decode(struct cf_sip_msg **msgp, const uint8_t *data,
 		err = cf_sip_frame(data, mlen, CF_SIP_MSG_MAX, &mlen, &ka);
 		if (err)
 			return err;
-	}
-	else if (mlen > CF_SIP_MSG_MAX) {
+	} else if (mlen > CF_SIP_MSG_MAX) {
 		return EMSGSIZE;
 	}
 
@@ -393,14 +387,13 @@ int cf_sip_msg_decode(struct cf_sip_msg **msgp, const uint8_t *data,
 		/* a datagram whose header section is not closed by an empty
 		 * line (RFC 4475 baddn): the datagram ends it */
 		hs.hend = hs.body = mlen;
-	}
-	else if (err) {
+	} else if (err) {
 		return err == ENODATA ? EBADMSG : err;
 	}
 
 	msg = cf_mem_alloc(sizeof(*msg) + hs.nhdr * sizeof(struct cf_sip_hdr) +
-				   mlen,
-			   msg_destroy);
+	                       mlen,
+	                   msg_destroy);
 	if (!msg)
 		return ENOMEM;
 	memset(msg, 0, sizeof(*msg));
@@ -423,7 +416,7 @@ int cf_sip_msg_decode(struct cf_sip_msg **msgp, const uint8_t *data,
 }
 
 const struct cf_sip_hdr *cf_sip_msg_hdr(const struct cf_sip_msg *msg,
-					enum cf_sip_hdr_id id)
+                                        enum cf_sip_hdr_id id)
 {
 	if (!msg)
 		return NULL;
@@ -434,8 +427,7 @@ const struct cf_sip_hdr *cf_sip_msg_hdr(const struct cf_sip_msg *msg,
 	return NULL;
 }
 
-size_t cf_sip_msg_hdr_count(const struct cf_sip_msg *msg,
-			    enum cf_sip_hdr_id id)
+size_t cf_sip_msg_hdr_count(const struct cf_sip_msg *msg, enum cf_sip_hdr_id id)
 {
 	size_t n = 0;
 
@@ -459,7 +451,7 @@ static bool name_match(const struct cf_pl *hn, const char *name, size_t nl)
 }
 
 const struct cf_sip_hdr *cf_sip_msg_hdr_name(const struct cf_sip_msg *msg,
-					     const char *name)
+                                             const char *name)
 {
 	enum cf_sip_hdr_id id;
 	struct cf_pl npl;
@@ -472,7 +464,8 @@ const struct cf_sip_hdr *cf_sip_msg_hdr_name(const struct cf_sip_msg *msg,
 		return cf_sip_msg_hdr(msg, id);
 	for (size_t i = 0; i < msg->hdrc; i++) {
 		const struct cf_sip_hdr *h = &msg->hdrv[i];
-		if (h->id == CF_SIP_H_OTHER && name_match(&h->name, npl.p, npl.l))
+		if (h->id == CF_SIP_H_OTHER &&
+		    name_match(&h->name, npl.p, npl.l))
 			return h;
 	}
 	return NULL;

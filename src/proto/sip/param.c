@@ -19,7 +19,7 @@ static inline bool val_stop(uint8_t c)
  * those refused. O(length of the parameter).
  */
 int cf_sip_param_next(const struct cf_pl *params, size_t *pos,
-		      struct cf_pl *name, struct cf_pl *val)
+                      struct cf_pl *name, struct cf_pl *val)
 {
 	const char *s, *p, *e, *n;
 
@@ -50,15 +50,13 @@ int cf_sip_param_next(const struct cf_pl *params, size_t *pos,
 			p = skip_quoted(p, e);
 			if (!p)
 				return EBADMSG;
-		}
-		else if (p < e && *p == '[') {
+		} else if (p < e && *p == '[') {
 			while (p < e && *p != ']' && !is_lws(*p))
 				p++;
 			if (p == e || *p != ']')
 				return EBADMSG;
 			p++;
-		}
-		else {
+		} else {
 			while (p < e && !val_stop((uint8_t)*p))
 				p++;
 		}
@@ -83,7 +81,7 @@ int cf_sip_param_next(const struct cf_pl *params, size_t *pos,
  * demand; O(length of params). ENOENT when absent, EBADMSG if the list is
  * malformed before it is found. */
 int cf_sip_param_get(const struct cf_pl *params, const char *name,
-		     struct cf_pl *val)
+                     struct cf_pl *val)
 {
 	struct cf_pl n, v;
 	size_t pos = 0, nl;
@@ -143,7 +141,7 @@ const char *cf_sip_val_end(const char *p, const char *e)
  * Returns 0, or ENOENT when no header has the id.
  */
 int cf_sip_msg_vals_apply(const struct cf_sip_msg *msg, enum cf_sip_hdr_id id,
-			  cf_sip_val_h *h, void *arg)
+                          cf_sip_val_h *h, void *arg)
 {
 	bool found = false;
 

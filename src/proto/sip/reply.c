@@ -67,12 +67,12 @@ static int write_vias(struct cf_mbuf *mb, const struct cf_sip_msg *req)
  * request) or ENOMEM.
  */
 int cf_sip_reply_encode(struct cf_mbuf *mb, const struct cf_sip_msg *req,
-			uint16_t code, const char *reason,
-			const struct cf_pl *to_tag, const char *hdrs,
-			const struct cf_pl *body)
+                        uint16_t code, const char *reason,
+                        const struct cf_pl *to_tag, const char *hdrs,
+                        const struct cf_pl *body)
 {
 	static const enum cf_sip_hdr_id ids[] = {
-		CF_SIP_H_FROM, CF_SIP_H_TO, CF_SIP_H_CALL_ID, CF_SIP_H_CSEQ};
+	    CF_SIP_H_FROM, CF_SIP_H_TO, CF_SIP_H_CALL_ID, CF_SIP_H_CSEQ};
 	size_t blen = body ? body->l : 0;
 	int err;
 
@@ -80,7 +80,7 @@ int cf_sip_reply_encode(struct cf_mbuf *mb, const struct cf_sip_msg *req,
 		return EINVAL;
 
 	err = cf_mbuf_printf(mb, "SIP/2.0 %u %s\r\n", code,
-			     reason ? reason : cf_sip_reason(code));
+	                     reason ? reason : cf_sip_reason(code));
 	if (!err)
 		err = write_vias(mb, req);
 	for (size_t i = 0; i < 4 && !err; i++) {
@@ -96,8 +96,7 @@ int cf_sip_reply_encode(struct cf_mbuf *mb, const struct cf_sip_msg *req,
 			err |= cf_mbuf_write_pl(mb, to_tag);
 			err |= cf_mbuf_write_mem(mb, "\r\n", 2);
 			err = err ? ENOMEM : 0;
-		}
-		else {
+		} else {
 			err = write_line(mb, &h->line);
 		}
 	}

@@ -195,7 +195,11 @@ struct cf_sip_msg {
 	/* The first fault found by decode's validation; code 0 when none.
 	 * Requests with a fault are answered with it if respondable. */
 	struct cf_sip_fault fault;
-	bool respondable; /* Via, Call-ID, CSeq, From and To usable */
+	/* A request with a Via line: cf_sip_reply_encode can answer it (it
+	 * copies whatever Via/From/To/Call-ID/CSeq lines exist, RFC 4475
+	 * §3.3.1). When the top Via did not decode (via.host unset), send
+	 * the response to the source address and port. */
+	bool respondable;
 
 	/* edits recorded for the encoder (see cf_sip_msg_edit_*) */
 	struct cf_list edits;
@@ -216,7 +220,9 @@ enum cf_sip_framing {
  *
  * Returns EBADMSG when not even a start line and header section could be
  * split (nothing to answer), ENODATA when a stream holds an incomplete
- * message, ENOMEM.
+ * message, EMSGSIZE when the message is over CF_SIP_MSG_MAX (513 on UDP,
+ * close on TCP), ENOMEM. Verdicts per RFC 4475/5118 message:
+ * docs/parser-verdicts.md.
  */
 int cf_sip_msg_decode(struct cf_sip_msg **msgp, const uint8_t *data,
 		      size_t len, enum cf_sip_framing framing,

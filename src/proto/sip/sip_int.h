@@ -10,15 +10,15 @@
 
 /* Character classes (RFC 3261 §25.1), one table lookup each. */
 enum {
-	CC_TOKEN = 1,	 /* token */
-	CC_ALNUM = 2,	 /* alphanum */
-	CC_UNRES = 4,	 /* unreserved = alphanum / mark */
-	CC_USER = 8,	 /* userinfo: unreserved / escaped / user-unreserved /
-			  * password chars / ':' */
-	CC_HOST = 16,	 /* hostname chars, liberal: alnum - . _ */
-	CC_PARAM = 32,	 /* paramchar: param-unreserved / unreserved / % */
-	CC_HDRC = 64,	 /* URI header chars: hnv-unreserved / unreserved / % */
-	CC_WORD = 128,	 /* word (Call-ID) */
+	CC_TOKEN = 1,  /* token */
+	CC_ALNUM = 2,  /* alphanum */
+	CC_UNRES = 4,  /* unreserved = alphanum / mark */
+	CC_USER = 8,   /* userinfo: unreserved / escaped / user-unreserved /
+	                * password chars / ':' */
+	CC_HOST = 16,  /* hostname chars, liberal: alnum - . _ */
+	CC_PARAM = 32, /* paramchar: param-unreserved / unreserved / % */
+	CC_HDRC = 64,  /* URI header chars: hnv-unreserved / unreserved / % */
+	CC_WORD = 128, /* word (Call-ID) */
 };
 
 extern const uint8_t cf_sip_cc[256];
@@ -91,7 +91,7 @@ static inline struct cf_pl pl_trim_lws(const char *s, const char *e)
 /* Decimal parse of [s,e) into *v (no sign, no LWS); false on empty, a
  * non-digit or a value above max. Leading zeros allowed ("0068"). */
 static inline bool dec_u64(const char *s, const char *e, uint64_t max,
-			   uint64_t *v)
+                           uint64_t *v)
 {
 	uint64_t n = 0;
 
@@ -118,8 +118,7 @@ static inline const char *skip_quoted(const char *p, const char *e)
 		if (*p == '\\') {
 			if (++p >= e || *p == '\r' || *p == '\n')
 				return NULL;
-		}
-		else if (*p == '"') {
+		} else if (*p == '"') {
 			return p + 1;
 		}
 	}
@@ -131,7 +130,7 @@ static inline const char *skip_quoted(const char *p, const char *e)
  * IPv6 references. Returns 0 and fills name/val (val unset for a flag),
  * ENOENT at the end, EBADMSG on a malformed list. *pos is the cursor. */
 int cf_sip_param_next(const struct cf_pl *params, size_t *pos,
-		      struct cf_pl *name, struct cf_pl *val);
+                      struct cf_pl *name, struct cf_pl *val);
 
 /* Split the first comma-separated value of [p,e) respecting quotes and <>:
  * returns the end of that value (a ',' or e). */
@@ -140,13 +139,13 @@ const char *cf_sip_val_end(const char *p, const char *e);
 /* Host [":" port] with IPv6 references; fills host (no brackets), v6, port.
  * Returns 0 or EBADMSG. */
 int cf_sip_hostport_decode(const char *p, const char *e, struct cf_pl *host,
-			   bool *v6, uint16_t *port);
+                           bool *v6, uint16_t *port);
 
 /* Next physical line from p: returns the start of the following line and
  * sets *ce to the end of this line's content (before CR LF or a bare LF).
  * Without a line end the line runs to e. */
 static inline const char *line_next(const char *p, const char *e,
-				    const char **ce)
+                                    const char **ce)
 {
 	const char *nl = memchr(p, '\n', (size_t)(e - p));
 
@@ -161,7 +160,7 @@ static inline const char *line_next(const char *p, const char *e,
 /* One logical header line starting at p (folded lines joined, RFC 3261
  * §7.3.1): returns the start of the next one; *ce = end of its content. */
 static inline const char *hdr_next(const char *p, const char *e,
-				   const char **ce)
+                                   const char **ce)
 {
 	const char *n = line_next(p, e, ce);
 

@@ -19,7 +19,7 @@ static inline bool is_hex(char c)
  * §4.2). Port is 1..65535.
  */
 int cf_sip_hostport_decode(const char *p, const char *e, struct cf_pl *host,
-			   bool *v6, uint16_t *port)
+                           bool *v6, uint16_t *port)
 {
 	const char *h = p;
 	uint64_t n;
@@ -44,8 +44,7 @@ int cf_sip_hostport_decode(const char *p, const char *e, struct cf_pl *host,
 		*host = pl_make(h, p);
 		*v6 = true;
 		p++;
-	}
-	else {
+	} else {
 		while (p < e && cc_is((uint8_t)*p, CC_HOST))
 			p++;
 		if (p == h)
@@ -104,7 +103,7 @@ int cf_sip_uri_decode(struct cf_sip_uri *uri, const struct cf_pl *pl)
 	if (!((lc(*p) >= 'a' && lc(*p) <= 'z')))
 		return EBADMSG;
 	while (p < e && (cc_is((uint8_t)*p, CC_ALNUM) || *p == '+' ||
-			 *p == '-' || *p == '.'))
+	                 *p == '-' || *p == '.'))
 		p++;
 	if (p == e || *p != ':')
 		return EBADMSG;
@@ -154,8 +153,7 @@ int cf_sip_uri_decode(struct cf_sip_uri *uri, const struct cf_pl *pl)
 		if (c) {
 			uri->user = pl_make(p, c);
 			uri->password = pl_make(c + 1, q);
-		}
-		else {
+		} else {
 			uri->user = pl_make(p, q);
 		}
 		if (!uri->user.l)
@@ -166,8 +164,7 @@ int cf_sip_uri_decode(struct cf_sip_uri *uri, const struct cf_pl *pl)
 	q = p;
 	while (q < e && *q != ';' && *q != '?')
 		q++;
-	if (cf_sip_hostport_decode(p, q, &uri->host, &uri->host_v6,
-				   &uri->port))
+	if (cf_sip_hostport_decode(p, q, &uri->host, &uri->host_v6, &uri->port))
 		return EBADMSG;
 	p = q;
 
@@ -213,8 +210,14 @@ static const char *esc_next(const char *p, const char *e, int *c)
 
 static bool esc_eq(const struct cf_pl *a, const struct cf_pl *b, bool ci)
 {
-	const char *p = a->p, *pe = a->p + a->l;
-	const char *q = b->p, *qe = b->p + b->l;
+	const char *p, *pe, *q, *qe;
+
+	if (!a->l || !b->l)
+		return a->l == b->l;
+	p = a->p;
+	pe = p + a->l;
+	q = b->p;
+	qe = q + b->l;
 
 	while (p < pe && q < qe) {
 		int x, y;
@@ -244,7 +247,7 @@ static bool pl_eq(const struct cf_pl *a, const struct cf_pl *b, bool ci)
 static bool params_match(const struct cf_pl *a, const struct cf_pl *b)
 {
 	static const char *const always[] = {"user", "ttl", "method", "maddr",
-					     "transport"};
+	                                     "transport"};
 	struct cf_pl n, v, w;
 	size_t pos = 0;
 	char name[64];
@@ -260,6 +263,9 @@ static bool params_match(const struct cf_pl *a, const struct cf_pl *b)
 	while (!cf_sip_param_next(a, &pos, &n, &v)) {
 		if (cf_pl_strcpy(&n, name, sizeof(name)))
 			continue;
+		/* a repeated name: only its first occurrence counts */
+		if (cf_sip_param_get(a, name, &w) || w.p != v.p || w.l != v.l)
+			continue;
 		if (cf_sip_param_get(b, name, &w))
 			continue;
 		if (!esc_eq(&v, &w, true))
@@ -271,7 +277,14 @@ static bool params_match(const struct cf_pl *a, const struct cf_pl *b)
 /* Every "&"-separated header of a is in b with the same value. */
 static bool headers_sub(const struct cf_pl *a, const struct cf_pl *b)
 {
-	const char *p = a->p, *e = a->p + a->l;
+	const char *p, *e;
+
+	if (!a->l)
+		return true;
+	if (!b->l)
+		return false;
+	p = a->p;
+	e = p + a->l;
 
 	while (p < e) {
 		const char *q = memchr(p, '&', (size_t)(e - p));
@@ -329,8 +342,7 @@ int cf_sip_uri_print(struct cf_mbuf *mb, const struct cf_sip_uri *uri)
 	err |= cf_mbuf_write_u8(mb, ':');
 	if (uri->scheme == CF_SIP_SCHEME_TEL) {
 		err |= cf_mbuf_write_pl(mb, &uri->user);
-	}
-	else {
+	} else {
 		if (uri->user.l) {
 			err |= cf_mbuf_write_pl(mb, &uri->user);
 			if (uri->password.l) {

@@ -43,11 +43,10 @@ static int via_params(struct cf_sip_via *via)
 				if (!v.l)
 					return EBADMSG;
 				via->received = v;
-			}
-			else if (PL_CI_EQ(&n, "rport")) {
+			} else if (PL_CI_EQ(&n, "rport")) {
 				uint64_t port;
-				if (v.l && (!dec_u64(v.p, v.p + v.l, 65535,
-						     &port)))
+				if (v.l &&
+				    (!dec_u64(v.p, v.p + v.l, 65535, &port)))
 					return EBADMSG;
 				via->rport = true;
 				via->rport_val = v;
@@ -60,7 +59,7 @@ static int via_params(struct cf_sip_via *via)
 		case 't':
 			if (PL_CI_EQ(&n, "ttl")) {
 				uint64_t ttl;
-				if (!dec_u64(v.p, v.p + v.l, 255, &ttl))
+				if (!v.l || !dec_u64(v.p, v.p + v.l, 255, &ttl))
 					return EBADMSG;
 				via->ttl = v;
 			}
@@ -116,13 +115,11 @@ int cf_sip_via_decode(struct cf_sip_via *via, const struct cf_pl *pl)
 		if (p == e)
 			return EBADMSG;
 		p++;
-	}
-	else {
+	} else {
 		while (p < e && cc_is((uint8_t)*p, CC_HOST))
 			p++;
 	}
-	if (cf_sip_hostport_decode(h, p, &via->host, &via->host_v6,
-				   &hport))
+	if (cf_sip_hostport_decode(h, p, &via->host, &via->host_v6, &hport))
 		return EBADMSG;
 	p = skip_lws(p, e);
 	if (p < e && *p == ':') {
