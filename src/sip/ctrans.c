@@ -442,10 +442,13 @@ static void invite_resp(struct cf_sip_ctrans *ct, struct cf_sip_msg *msg)
 			invite_final(ct, msg);
 			break;
 		}
-		/* §17.1.1.2: Proceeding; no more retransmissions, no B */
+		/* §17.1.1.2: Proceeding; no more retransmissions, no B (a
+		 * later 1xx leaves the §9.1 timer of a CANCEL running) */
+		if (ct->state == CF_SIP_CS_CALLING) {
+			cf_tmr_cancel(&ct->tmr_a);
+			cf_tmr_cancel(&ct->tmr);
+		}
 		ct->state = CF_SIP_CS_PROCEEDING;
-		cf_tmr_cancel(&ct->tmr_a);
-		cf_tmr_cancel(&ct->tmr);
 		if (ct->cancel_pending && !ct->cancel_sent) {
 			ct->cancel_pending = false;
 			(void)send_cancel(ct);

@@ -108,6 +108,15 @@ void cf_sip_txn_recv(struct cf_sip_txn_env *env,
 int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 			const char *reason, const char *hdrs,
 			const struct cf_pl *body);
+/* Answer a non-INVITE request with a final response and end its
+ * transaction at once, as a stateless UAS would (RFC 3261 §8.2.7): no
+ * Timer J, so a retransmission reaches the service again and is answered
+ * again. For idempotent requests answered on the spot (OPTIONS pings),
+ * where 32 s of state per request over UDP costs more than it saves.
+ * EINVAL for INVITE or a provisional code; otherwise as above. */
+int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
+				  const char *reason, const char *hdrs,
+				  const struct cf_pl *body);
 const struct cf_sip_msg *cf_sip_strans_msg(const struct cf_sip_strans *st);
 const struct cf_sip_peer *cf_sip_strans_peer(const struct cf_sip_strans *st);
 bool cf_sip_strans_final_sent(const struct cf_sip_strans *st);

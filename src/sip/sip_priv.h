@@ -12,7 +12,13 @@
 enum {
 	CF_SIP_TAG_LEN = 16,       /* To tag we generate (cf_sip_rand_token) */
 	CF_SIP_TIMER_D_MS = 32000, /* RFC 3261 §17.1.1.2: at least 32 s */
-	CF_SIP_TXN_BUCKETS = 1024, /* hash hint per table */
+	/* Buckets per table. Over UDP a non-INVITE server transaction lives
+	 * 64*T1 = 32 s after its answer: at 50,000 requests/s a worker holds
+	 * 1.6 M of them, so chains stay short only with many buckets
+	 * (24 bytes each: 1.5 MB per worker for the server table). */
+	CF_SIP_ST_BUCKETS = 1 << 16,
+	CF_SIP_CT_BUCKETS = 1 << 14,
+	CF_SIP_KEYS_MAX = 96, /* branch, sent-by host, method of a slim txn */
 };
 
 /* Per-thread transaction environment (one per worker, one per unit test). */
@@ -26,6 +32,8 @@ struct cf_sip_txn_env {
 	struct cf_list dead;   /* terminated, deref'ed by the reaper */
 	struct cf_tmr reaper;  /* 0 ms timer that empties `dead` */
 	struct cf_sip_txn_stats stats;
+	struct cf_mbuf tmp; /* scratch for building responses */
+	struct cf_mbuf via;
 };
 
 /* RFC 3261 §17.2.1 / §17.2.2 with RFC 6026 §8. */
@@ -41,9 +49,18 @@ enum cf_sip_sstate {
 struct cf_sip_strans {
 	struct cf_le le;            /* in env->st_ht, then env->dead */
 	struct cf_sip_txn_env *env; /* NULL once the env is gone */
-	struct cf_sip_msg *req;     /* the request that created it (ref) */
-	struct cf_sip_peer peer;    /* where it came from (conn ref) */
-	struct cf_sip_peer dst;     /* where responses go (§18.2.2) */
+	struct cf_sip_msg *req;     /* the request that created it (ref);
+	                             * NULL once slim (see strans.c) */
+	/* RFC 3261 matching keys (§17.2.3): slices into req, or into keys[]
+	 * once slim */
+	enum cf_sip_method mid;
+	struct cf_pl method;
+	struct cf_pl branch;
+	struct cf_pl host;
+	uint16_t port;
+	char keys[CF_SIP_KEYS_MAX];
+	struct cf_sip_peer peer; /* where it came from (conn ref) */
+	struct cf_sip_peer dst;  /* where responses go (§18.2.2) */
 	enum cf_sip_sstate state;
 	bool invite;
 	bool rfc3261;   /* branch has the magic cookie */
@@ -104,6 +121,18 @@ void cf_sip_strans_recv(struct cf_sip_txn_env *env,
                         const struct cf_sip_txn_handlers *h,
                         struct cf_sip_msg *msg, const struct cf_sip_peer *peer);
 void cf_sip_strans_detach(struct cf_sip_strans *st);
+/* resp.c */
+/* Encode a response to req into a new refcounted buffer, the top Via with
+ * received/rport for peer's source address (§18.2.1, RFC 3581). tag: the
+ * To tag to add, or NULL. ENOMEM, or the encoder's error. */
+int cf_sip_txn_reply_build(struct cf_mbuf **mbp, struct cf_sip_txn_env *env,
+                           const struct cf_sip_msg *req,
+                           const struct cf_sip_peer *peer, uint16_t code,
+                           const char *reason, const char *tag,
+                           const char *hdrs, const struct cf_pl *body);
+/* Where the responses to req go (§18.2.2, RFC 3581). */
+void cf_sip_txn_resp_dst(struct cf_sip_peer *dst, const struct cf_sip_msg *req,
+                         const struct cf_sip_peer *src);
 /* Stateless response (faults): §18.2.2 destination, received/rport. */
 int cf_sip_txn_reply_stateless(struct cf_sip_txn_env *env,
                                const struct cf_sip_msg *req,

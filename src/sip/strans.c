@@ -15,14 +15,6 @@ struct match {
 	bool for_cancel; /* §9.2: any method but CANCEL and ACK */
 };
 
-static bool method_eq(const struct cf_sip_msg *a, const struct cf_sip_msg *b)
-{
-	if (a->mid != b->mid)
-		return false;
-
-	return a->mid != CF_SIP_M_OTHER || !cf_pl_cmp(&a->method, &b->method);
-}
-
 static bool pl_eq(const struct cf_pl *a, const struct cf_pl *b)
 {
 	if (!cf_pl_isset(a) || !cf_pl_isset(b))
@@ -48,21 +40,23 @@ static const struct cf_pl *resp_tag(const struct cf_sip_strans *st,
 static bool method_match(const struct cf_sip_strans *st, const struct match *m)
 {
 	if (m->for_cancel)
-		return st->req->mid != CF_SIP_M_CANCEL;
+		return st->mid != CF_SIP_M_CANCEL;
 	if (m->msg->mid == CF_SIP_M_ACK)
 		return st->invite;
+	if (st->mid != m->msg->mid)
+		return false;
 
-	return method_eq(st->req, m->msg);
+	return st->mid != CF_SIP_M_OTHER ||
+	       !cf_pl_cmp(&st->method, &m->msg->method);
 }
 
 /* RFC 3261 §17.2.3: branch, sent-by (host and port) and method class. */
 static bool match_3261(const struct cf_sip_strans *st, const struct match *m)
 {
-	const struct cf_sip_via *a = &st->req->via;
 	const struct cf_sip_via *b = &m->msg->via;
 
-	return st->rfc3261 && !cf_pl_cmp(&a->branch, &b->branch) &&
-	       !cf_pl_casecmp(&a->host, &b->host) && a->port == b->port &&
+	return st->rfc3261 && !cf_pl_cmp(&st->branch, &b->branch) &&
+	       !cf_pl_casecmp(&st->host, &b->host) && st->port == b->port &&
 	       method_match(st, m);
 }
 
@@ -119,204 +113,6 @@ struct cf_sip_strans *cf_sip_strans_find(struct cf_sip_txn_env *env,
 	le = cf_hash_lookup(env->st_ht, req_key(msg), match_h, &m);
 
 	return le ? le->data : NULL;
-}
-
-/* -------------------------------------------------- building responses */
-
-/* RFC 3261 §18.2.1 / RFC 3581 §4: received when the sent-by host is not the
- * source address, or always when rport was asked for. */
-static bool need_received(const struct cf_sip_via *via, const struct cf_sa *src)
-{
-	struct cf_sa sa;
-
-	if (via->rport)
-		return true;
-	if (cf_sa_set_pl(&sa, &via->host, 0))
-		return true; /* a host name */
-
-	return !cf_sa_addr_eq(&sa, src);
-}
-
-/* The top via-parm as the response carries it: the request's, with any
- * received/rport replaced by ours. */
-static int via_print(struct cf_mbuf *mb, const struct cf_sip_via *via,
-                     const struct cf_sa *src)
-{
-	struct cf_pl params = via->params, rest;
-	const char *end = via->val.p + via->val.l;
-	char ip[64];
-	int err = 0;
-
-	if (!cf_pl_isset(&params) || params.p < via->val.p ||
-	    params.p + params.l > end) {
-		err = cf_mbuf_write_pl(mb, &via->val);
-		params = CF_PL_NULL;
-	} else {
-		/* sent-by without the ';' that opens the parameters */
-		struct cf_pl head = {via->val.p,
-		                     (size_t)(params.p - via->val.p)};
-		while (head.l && head.p[head.l - 1] != ';')
-			--head.l;
-		if (head.l)
-			--head.l;
-		err = cf_mbuf_write_pl(mb, &head);
-	}
-
-	while (!err && params.l) {
-		const char *semi = cf_pl_chr(&params, ';');
-		struct cf_pl prm = {params.p, semi ? (size_t)(semi - params.p)
-		                                   : params.l};
-		struct cf_pl name = prm;
-		const char *eq = cf_pl_chr(&prm, '=');
-
-		if (eq)
-			name.l = (size_t)(eq - prm.p);
-		cf_pl_trim(&name);
-		params.p += prm.l + (semi ? 1 : 0);
-		params.l -= prm.l + (semi ? 1 : 0);
-
-		if (!cf_pl_strcasecmp(&name, "rport") ||
-		    !cf_pl_strcasecmp(&name, "received"))
-			continue;
-		err = cf_mbuf_write_u8(mb, ';');
-		if (!err)
-			err = cf_mbuf_write_pl(mb, &prm);
-	}
-
-	if (!err && cf_pl_isset(&via->params)) {
-		rest.p = via->params.p + via->params.l;
-		rest.l = rest.p < end ? (size_t)(end - rest.p) : 0;
-		if (rest.l)
-			err = cf_mbuf_write_pl(mb, &rest);
-	}
-
-	if (!err && need_received(via, src))
-		err = cf_mbuf_printf(mb, ";received=%s",
-		                     cf_sa_ntop(src, ip, sizeof(ip)));
-	if (!err && via->rport)
-		err = cf_mbuf_printf(mb, ";rport=%u", cf_sa_port(src));
-
-	return err;
-}
-
-static const char *memfind(const char *hay, size_t hl, const struct cf_pl *n)
-{
-	size_t i;
-
-	if (!n->l || n->l > hl)
-		return NULL;
-	for (i = 0; i + n->l <= hl; i++) {
-		if (hay[i] == n->p[0] && !memcmp(hay + i, n->p, n->l))
-			return hay + i;
-	}
-
-	return NULL;
-}
-
-/*
- * Encode a response to req (cf_sip_reply_encode, §8.2.6) into a new
- * refcounted buffer, with the top Via carrying received/rport for the
- * source address of peer (§18.2.1, RFC 3581 §4). The encoder copies the
- * Vias; we find the top via-parm in its output and splice ours in. O(n).
- */
-static int reply_build(struct cf_mbuf **mbp, const struct cf_sip_msg *req,
-                       const struct cf_sip_peer *peer, uint16_t code,
-                       const char *reason, const char *tag, const char *hdrs,
-                       const struct cf_pl *body)
-{
-	struct cf_mbuf tmp, via;
-	struct cf_mbuf *mb = NULL;
-	struct cf_pl tagpl = CF_PL_NULL, out;
-	const char *crlf, *at;
-	int err;
-
-	cf_mbuf_init(&tmp);
-	cf_mbuf_init(&via);
-	if (tag)
-		cf_pl_set_str(&tagpl, tag);
-
-	err = cf_sip_reply_encode(&tmp, req, code, reason, tag ? &tagpl : NULL,
-	                          hdrs, body);
-	if (err)
-		goto out;
-	err = via_print(&via, &req->via, &peer->addr);
-	if (err)
-		goto out;
-
-	out = cf_mbuf_pl(&tmp);
-	crlf = memfind(out.p, out.l, &CF_PL("\r\n"));
-	at = crlf ? memfind(crlf, out.l - (size_t)(crlf - out.p), &req->via.val)
-	          : NULL;
-
-	err = cf_mbuf_alloc(&mb, out.l + via.end);
-	if (err)
-		goto out;
-	if (at) {
-		size_t off = (size_t)(at - out.p);
-		err = cf_mbuf_write_mem(mb, out.p, off);
-		if (!err)
-			err = cf_mbuf_write_mem(mb, via.buf, via.end);
-		if (!err)
-			err = cf_mbuf_write_mem(mb, at + req->via.val.l,
-			                        out.l - off - req->via.val.l);
-	} else {
-		err = cf_mbuf_write_pl(mb, &out);
-	}
-
-out:
-	cf_mbuf_reset(&tmp);
-	cf_mbuf_reset(&via);
-	if (err)
-		mb = cf_mem_deref(mb);
-	*mbp = mb;
-	return err;
-}
-
-/*
- * RFC 3261 §18.2.2 with RFC 3581: over a stream, the connection the request
- * came on (or, when none, a new one to the source address at the sent-by
- * port); over UDP, the source address and, with rport, the source port,
- * else the sent-by port (5060 by default). maddr is not honoured (out of
- * scope: multicast), so the response goes to the source address.
- */
-static void resp_dst(struct cf_sip_peer *dst, const struct cf_sip_msg *req,
-                     const struct cf_sip_peer *src)
-{
-	uint16_t port = req->via.port ? req->via.port : 5060;
-
-	*dst = *src;
-	if (cf_sip_tp_reliable(src->tp)) {
-		if (!src->conn)
-			cf_sa_set_port(&dst->addr, port);
-		return;
-	}
-	dst->conn = NULL;
-	if (!req->via.rport)
-		cf_sa_set_port(&dst->addr, port);
-}
-
-int cf_sip_txn_reply_stateless(struct cf_sip_txn_env *env,
-                               const struct cf_sip_msg *req,
-                               const struct cf_sip_peer *peer, uint16_t code,
-                               const char *reason)
-{
-	char tag[CF_SIP_TAG_LEN + 1];
-	struct cf_sip_peer dst;
-	struct cf_mbuf *mb;
-	struct cf_pl bytes;
-	int err;
-
-	cf_sip_rand_token(tag, CF_SIP_TAG_LEN);
-	err = reply_build(&mb, req, peer, code, reason, tag, NULL, NULL);
-	if (err)
-		return err;
-
-	resp_dst(&dst, req, peer);
-	bytes = cf_mbuf_pl(mb);
-	err = cf_sip_txn_send(env, &dst, &bytes);
-	cf_mem_deref(mb);
-
-	return err;
 }
 
 /* ------------------------------------------------- the state machine */
@@ -421,10 +217,15 @@ static int strans_alloc(struct cf_sip_strans **stp, struct cf_sip_txn_env *env,
 	st->req = cf_mem_ref(msg);
 	st->peer = *peer;
 	cf_mem_ref(st->peer.conn);
-	resp_dst(&st->dst, msg, peer);
+	cf_sip_txn_resp_dst(&st->dst, msg, peer);
 	st->invite = msg->mid == CF_SIP_M_INVITE;
 	st->state = st->invite ? CF_SIP_SS_PROCEEDING : CF_SIP_SS_TRYING;
 	st->rfc3261 = cf_sip_txn_has_cookie(&msg->via.branch);
+	st->mid = msg->mid;
+	st->method = msg->method;
+	st->branch = msg->via.branch;
+	st->host = msg->via.host;
+	st->port = msg->via.port;
 	st->key = req_key(msg);
 	cf_sip_rand_token(st->tag, CF_SIP_TAG_LEN);
 	cf_tmr_init(&st->tmr);
@@ -461,8 +262,8 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 	if (!env || st->state == CF_SIP_SS_TERMINATED)
 		return EINVAL;
 
-	err = reply_build(&mb, st->req, &st->peer, code, reason,
-	                  code == 100 ? NULL : st->tag, hdrs, body);
+	err = cf_sip_txn_reply_build(&mb, env, st->req, &st->peer, code, reason,
+	                             code == 100 ? NULL : st->tag, hdrs, body);
 	if (err)
 		return err;
 
@@ -508,6 +309,24 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 	}
 
 	return 0;
+}
+
+/* See sip.h. The transaction leaves the table now and is freed on the
+ * next wheel tick (or when the caller drops its reference). */
+int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
+                                  const char *reason, const char *hdrs,
+                                  const struct cf_pl *body)
+{
+	int err;
+
+	if (!st || st->invite || code < 200)
+		return EINVAL;
+
+	err = cf_sip_strans_reply(st, code, reason, hdrs, body);
+	if (!err)
+		terminate(st);
+
+	return err;
 }
 
 const struct cf_sip_msg *cf_sip_strans_msg(const struct cf_sip_strans *st)
@@ -634,6 +453,34 @@ out:
 	cf_mem_deref(cst);
 }
 
+/*
+ * A non-INVITE transaction answered over UDP waits 64*T1 (Timer J) only to
+ * absorb retransmissions: it needs its keys and its response, not the
+ * request (about 2 KB with its header index). When nobody else holds the
+ * transaction (nothing can then ask for its request), keep copies of the
+ * RFC 3261 keys and let the request go. RFC 2543 transactions match on
+ * much more of the request and keep it.
+ */
+static void slim(struct cf_sip_strans *st)
+{
+	char *p = st->keys;
+
+	if (st->invite || !st->rfc3261 || st->state != CF_SIP_SS_COMPLETED ||
+	    !st->req || cf_mem_nrefs(st) > 2 ||
+	    st->branch.l + st->host.l + st->method.l > sizeof(st->keys))
+		return;
+
+	memcpy(p, st->branch.p, st->branch.l);
+	st->branch.p = p;
+	p += st->branch.l;
+	memcpy(p, st->host.p, st->host.l);
+	st->host.p = p;
+	p += st->host.l;
+	memcpy(p, st->method.p, st->method.l);
+	st->method.p = p;
+	st->req = cf_mem_deref(st->req);
+}
+
 /* 100 Trying, with the request's Timestamp copied (§8.2.6.1). */
 static void trying(struct cf_sip_strans *st)
 {
@@ -689,5 +536,6 @@ void cf_sip_strans_recv(struct cf_sip_txn_env *env,
 	/* our reference keeps st alive across the handler */
 	if (h->request && st->state != CF_SIP_SS_TERMINATED)
 		h->request(st, msg, peer, h->arg);
+	slim(st); /* the table's reference and ours: answered at once */
 	cf_mem_deref(st);
 }

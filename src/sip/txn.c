@@ -101,6 +101,8 @@ static void env_destroy(void *data)
 	cf_list_flush(&env->dead, true);
 	cf_mem_deref(env->st_ht);
 	cf_mem_deref(env->ct_ht);
+	cf_mbuf_reset(&env->tmp);
+	cf_mbuf_reset(&env->via);
 }
 
 /*
@@ -137,12 +139,14 @@ int cf_sip_txn_env_alloc(struct cf_sip_txn_env **envp,
 	env->send = send;
 	env->send_arg = send_arg;
 	cf_list_init(&env->dead);
+	cf_mbuf_init(&env->tmp);
+	cf_mbuf_init(&env->via);
 	cf_tmr_init(&env->reaper);
 
-	err = cf_hash_alloc(&env->st_ht, CF_SIP_TXN_BUCKETS);
+	err = cf_hash_alloc(&env->st_ht, CF_SIP_ST_BUCKETS);
 	if (err)
 		goto out;
-	err = cf_hash_alloc(&env->ct_ht, CF_SIP_TXN_BUCKETS);
+	err = cf_hash_alloc(&env->ct_ht, CF_SIP_CT_BUCKETS);
 	if (err)
 		goto out;
 

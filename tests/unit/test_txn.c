@@ -35,7 +35,8 @@ struct fix {
 	struct sent sent[MAXSENT];
 	size_t nsent;
 	int send_err;
-	bool oom; /* handlers tolerate ENOMEM */
+	bool oom;           /* handlers tolerate ENOMEM */
+	uint16_t auto_code; /* answer in the handler, keep no reference */
 
 	/* server side */
 	uint16_t cancel_code;
@@ -88,9 +89,15 @@ static void on_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 		return;
 	}
 	++f->nreq;
+	assert_ptr_equal(cf_sip_strans_msg(st), msg);
+	if (f->auto_code) {
+		/* a service answering at once, keeping nothing */
+		assert_int_equal(
+		    cf_sip_strans_reply(st, f->auto_code, NULL, NULL, NULL), 0);
+		return;
+	}
 	cf_mem_deref(f->st);
 	f->st = cf_mem_ref(st);
-	assert_ptr_equal(cf_sip_strans_msg(st), msg);
 }
 
 static void on_cancel(struct cf_sip_strans *st, void *arg)
@@ -487,6 +494,90 @@ static void test_nict_server_timer_j(void **state)
 	/* a late retransmission is a new request now */
 	rx(f, buf, &p);
 	assert_int_equal(f->nreq, 2);
+}
+
+/* Answered at once and not kept: the transaction lets its request go but
+ * still matches (RFC 3261 keys) and absorbs retransmissions. */
+static void test_nict_server_slim(void **state)
+{
+	struct fix *f = *state;
+	struct cf_sip_peer p;
+	char buf[1024], other[1024];
+	long b0, kept, slim;
+
+	udp_peer(&p, 5070);
+	req(buf, sizeof(buf), "OPTIONS", "UDP", "z9hG4bKs1", NULL, NULL, 1,
+	    NULL);
+	b0 = cf_mem_blocks();
+	rx(f, buf, &p); /* kept by the fixture */
+	assert_int_equal(cf_sip_strans_reply(f->st, 200, NULL, NULL, NULL), 0);
+	kept = cf_mem_blocks() - b0;
+
+	f->auto_code = 200;
+	req(buf, sizeof(buf), "OPTIONS", "UDP", "z9hG4bKs2", NULL, NULL, 2,
+	    NULL);
+	b0 = cf_mem_blocks();
+	rx(f, buf, &p);
+	slim = cf_mem_blocks() - b0;
+	assert_int_equal(slim, kept - 1); /* the request is gone */
+	assert_int_equal(f->nsent, 2);
+
+	rx(f, buf, &p); /* retransmission: matched, 200 again */
+	assert_int_equal(f->nreq, 2);
+	assert_int_equal(f->nsent, 3);
+	assert_string_equal(f->sent[2].bytes, f->sent[1].bytes);
+	/* same branch, another method or sent-by: not this transaction */
+	req(other, sizeof(other), "INFO", "UDP", "z9hG4bKs2", NULL, NULL, 2,
+	    NULL);
+	rx(f, other, &p);
+	assert_int_equal(f->nreq, 3);
+	/* a CANCEL finds it (200, no cancel handler for non-INVITE) */
+	req(other, sizeof(other), "CANCEL", "UDP", "z9hG4bKs2", NULL, NULL, 2,
+	    NULL);
+	rx(f, other, &p);
+	assert_int_equal(f->ncancel, 0);
+	assert_int_equal(sent_code(f, f->nsent - 1), 200);
+
+	step(f, 64 * T1 + 1);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	rx(f, buf, &p); /* after Timer J: a new transaction */
+	assert_int_equal(f->nreq, 4);
+}
+
+/* The stateless answer: no Timer J; a retransmission is a new request. */
+static void test_nict_server_stateless(void **state)
+{
+	struct fix *f = *state;
+	struct cf_sip_peer p;
+	char buf[1024];
+
+	udp_peer(&p, 40030);
+	req(buf, sizeof(buf), "OPTIONS", "UDP", "z9hG4bKsl", ";rport", NULL, 1,
+	    NULL);
+	rx(f, buf, &p);
+	assert_int_equal(
+	    cf_sip_strans_reply_stateless(f->st, 100, NULL, NULL, NULL),
+	    EINVAL);
+	assert_int_equal(cf_sip_strans_reply_stateless(
+	                     f->st, 200, NULL, "Allow: OPTIONS\r\n", NULL),
+	                 0);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	assert_int_equal(f->nsent, 1);
+	assert_non_null(strstr(f->sent[0].bytes, "Allow: OPTIONS\r\n"));
+	assert_non_null(strstr(f->sent[0].bytes, ";rport=40030"));
+	assert_int_equal(cf_sip_strans_reply(f->st, 200, NULL, NULL, NULL),
+	                 EALREADY);
+	rx(f, buf, &p);
+	assert_int_equal(f->nreq, 2);
+	assert_int_equal(stats(f).retransmissions_absorbed, 0);
+	f->st = cf_mem_deref(f->st);
+	adv(f, 1);
+
+	/* never for INVITE */
+	rx(f, invite(buf, sizeof(buf), "z9hG4bKsl2"), &p);
+	assert_int_equal(
+	    cf_sip_strans_reply_stateless(f->st, 404, NULL, NULL, NULL),
+	    EINVAL);
 }
 
 /* Reliable: Timer J = 0; a 1xx moves Trying to Proceeding and is resent. */
@@ -1234,14 +1325,19 @@ static void test_ict_cancel(void **state)
 		assert_int_equal(c->mid, CF_SIP_M_CANCEL);
 		cf_mem_deref(c);
 	}
-	/* no final 64*T1 after the CANCEL (§9.1): 408, gone */
+	/* no final 64*T1 after the CANCEL (§9.1): 408, gone; a later 1xx
+	 * does not stop that timer */
 	{
 		uint64_t t0 = cf_tmr_wheel_now(f->w);
-		step(f, t0 + 64 * T1 - 1);
-		assert_int_equal(f->ncodes, 3);
-		step(f, t0 + 64 * T1);
+		step(f, t0 + 1000);
+		crx(f, 180, "z9hG4bKcc2", "INVITE");
 		assert_int_equal(f->ncodes, 4);
-		assert_int_equal(f->codes[3], 408);
+		step(f, t0 + 64 * T1 - 1);
+		assert_int_equal(f->ncodes, 4);
+		step(f, t0 + 64 * T1);
+		assert_int_equal(f->ncodes, 5);
+		assert_int_equal(f->codes[4], 408);
+		assert_true(f->nomsg[4]);
 	}
 	step(f, 200000);
 	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
@@ -1407,6 +1503,8 @@ int main(void)
 	    T(test_invite_ack_timer_i),
 	    T(test_invite_2xx_accepted_timer_l),
 	    T(test_nict_server_timer_j),
+	    T(test_nict_server_slim),
+	    T(test_nict_server_stateless),
 	    T(test_nict_server_tcp),
 	    T(test_invite_server_tcp),
 	    T(test_cancel_matched),
