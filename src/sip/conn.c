@@ -77,6 +77,7 @@ int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
 	conn->sip = sip;
 	conn->owner = w;
 	conn->fd = fd;
+	conn->accepted = accepted;
 	conn->addr = *addr;
 	if (local)
 		conn->local = *local;
@@ -328,9 +329,11 @@ static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
 
 /*
  * Send on the open connection to peer->addr, or open one owned by w
- * (RFC 3261 §18.1.1: reuse; §18.2.2: a response whose connection has gone
- * is sent on a new one). A connection owned by another worker gets the
- * bytes through its mailbox. Errors as conn_send_local, or of connect.
+ * (RFC 3261 §18.1.1: reuse). A connection owned by another worker gets the
+ * bytes through its mailbox. When peer->conn is a closed connection that
+ * the peer had opened, no new one is opened: its address is an ephemeral
+ * port that listens to nothing (a client that lost its flow reconnects,
+ * RFC 5626), so that is EPIPE. Errors as conn_send_local, or of connect.
  */
 int conn_send_addr(struct worker *w, const struct cf_sip_peer *peer,
                    const uint8_t *p, size_t n)
@@ -340,6 +343,8 @@ int conn_send_addr(struct worker *w, const struct cf_sip_peer *peer,
 	int err;
 
 	if (!conn) {
+		if (peer->conn && peer->conn->accepted)
+			return EPIPE;
 		err = conn_connect(&conn, w, &peer->addr);
 		if (err)
 			return err;

@@ -224,6 +224,7 @@ int cf_sip_start(struct cf_sip *sip)
 
 	if (!sip || sip->started)
 		return EINVAL;
+	atomic_store(&sip->stopping, false);
 	for (uint32_t i = 0; i < sip->wc; i++) {
 		err = worker_start(&sip->wv[i]);
 		if (err)
@@ -277,8 +278,11 @@ void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms)
 		size_t n = 0;
 
 		for (uint32_t i = 0; i < sip->wc; i++) {
+			size_t c = atomic_load(&sip->wv[i].txn_count);
+
+			/* SIZE_MAX: not published yet, keep waiting */
 			if (sip->wv[i].thread_started)
-				n += atomic_load(&sip->wv[i].txn_count);
+				n += c == SIZE_MAX ? 1 : c;
 		}
 		if (!n || cf_clock_ms() >= deadline)
 			break;
@@ -299,10 +303,11 @@ void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms)
 			w->thread_started = false;
 		}
 	}
-	/* No worker runs now: this thread owns everything. */
+	/* No worker runs now: this thread owns everything. Sends from the
+	 * destructors that run now are refused (EINVAL), not queued. */
+	sip->started = false;
 	for (uint32_t i = 0; i < sip->wc; i++)
 		worker_release(&sip->wv[i]);
-	sip->started = false;
 	sip->running = 0;
 }
 
@@ -311,9 +316,11 @@ void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms)
 /*
  * Send bytes to a peer; callable from any thread (the transaction layer
  * calls it on a worker). UDP: sendto on the listener socket matching
- * peer->local (else the first of the family). TCP: on peer->conn if still
- * open, else on an open connection to peer->addr, else a new outgoing
- * connection (RFC 3261 §18.2.2, §18.1.1). A stream owned by another worker
+ * peer->local (else the first of the family); from a worker, batched into
+ * one sendmmsg per loop round. TCP: on peer->conn if still open, else on
+ * an open connection to peer->addr, else a new outgoing connection (RFC
+ * 3261 §18.1.1, §18.2.2) unless peer->conn was an inbound connection that
+ * has closed (see conn_send_addr). A stream owned by another worker
  * is written by that worker: the bytes are copied into a job for its
  * mailbox, and 0 means queued, not written.
  * Errors: EINVAL (not running, bad peer), EPROTO (transport not built),
@@ -325,6 +332,7 @@ int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
 	struct worker *w, *owner;
 	struct cf_sip_conn *conn;
 	struct job *j;
+	bool open;
 	int err;
 
 	if (!sip || !peer || !bytes || !bytes->p || !sip->started)
@@ -341,17 +349,16 @@ int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
 	}
 
 	conn = peer->conn;
-	if (conn && atomic_load(&conn->closed))
-		conn = NULL;
-	if (conn && conn->owner == w)
+	open = conn && !atomic_load(&conn->closed);
+	if (open && conn->owner == w)
 		return conn_send_local(w, conn, (const uint8_t *)bytes->p,
 		                       bytes->l);
-	if (!conn && w)
+	if (!open && w)
 		return conn_send_addr(w, peer, (const uint8_t *)bytes->p,
 		                      bytes->l);
 
 	/* another worker's stream, or no stream and not on a worker */
-	if (conn)
+	if (open)
 		owner = conn->owner;
 	else
 		owner = &sip->wv[cf_sa_hash(&peer->addr, true) % sip->wc];

@@ -15,8 +15,10 @@ enum {
 	UDP_RCVBUF = 4 * 1024 * 1024,   /* SO_RCVBUF asked for UDP listeners */
 	TCP_ACCEPT_BURST = 64,          /* accepts per wake-up */
 	TCP_RBUF_INIT = 4096,           /* first receive buffer of a stream */
+	TCP_READS_PER_WAKEUP = 16,      /* then yield to the loop (fairness) */
 	TCP_WBUF_MAX = 4 * 1024 * 1024, /* unsent bytes before we give up */
-	LISTENERS_MAX = 16,
+	UDP_TXQ_BYTES = 256 * 1024,     /* bytes queued for one sendmmsg */
+	LISTENERS_MAX = 16,             /* cf_sip_listen calls per stack */
 };
 
 /* Counters a worker updates without atomics' read-modify-write cost: only
@@ -27,6 +29,7 @@ struct wstats {
 	ctr_t rx_msgs; /* messages decoded by this worker's sockets */
 	ctr_t handled; /* messages given to this worker's transactions */
 	ctr_t tx_msgs;
+	ctr_t tx_drops; /* queued UDP sends the kernel refused */
 	ctr_t rx_bytes;
 	ctr_t parse_errors;
 	ctr_t oversize;
@@ -74,6 +77,8 @@ struct worker {
 	struct mmsghdr *mmsg;
 	struct iovec *iov;
 	struct sockaddr_storage *from;
+
+	struct txq *txq; /* UDP sends batched into one sendmmsg */
 };
 
 struct cf_sip {
@@ -110,6 +115,7 @@ struct cf_sip_conn {
 	int fd;
 	atomic_bool closed;
 	bool connecting; /* outgoing, connect() in progress */
+	bool accepted;   /* the peer opened it (else we did) */
 	bool in_table;
 	bool in_loop;
 	struct cf_sa addr;  /* remote */
@@ -158,6 +164,8 @@ void worker_stats_add(const struct worker *w, struct cf_sip_stats *st);
 
 /* udp.c */
 int udp_listener_open(struct listener *l);
+int udp_txq_alloc(struct worker *w);
+void udp_txq_flush(struct worker *w);
 void udp_recv_h(int fd, int events, void *arg);
 int udp_send(struct cf_sip *sip, struct worker *w,
              const struct cf_sip_peer *peer, const struct cf_pl *bytes);

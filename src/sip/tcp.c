@@ -193,11 +193,15 @@ static int rbuf_room(struct cf_sip_conn *conn, size_t cap)
 	return 0;
 }
 
+/* Read what the socket has, at most TCP_READS_PER_WAKEUP times: the fd
+ * is level-triggered, so a peer that sends without pause is read again on
+ * the next round, after the other connections and the mailbox. */
 static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 {
 	size_t cap = w->sip->cfg.max_msg + 1;
 
-	while (!atomic_load(&conn->closed)) {
+	for (int i = 0; i < TCP_READS_PER_WAKEUP && !atomic_load(&conn->closed);
+	     i++) {
 		ssize_t r;
 		int err = rbuf_room(conn, cap);
 

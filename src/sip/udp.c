@@ -95,6 +95,8 @@ static void datagram(struct worker *w, const struct listener *l,
 	peer.local = l->addr;
 
 	err = cf_sip_msg_decode(&msg, p, n, CF_SIP_DATAGRAM, &used);
+	if (err == ENOMEM)
+		return; /* lost like on the wire: the peer retransmits */
 	if (err) {
 		if (oversize)
 			ctr_add(&w->st.oversize, 1);
@@ -164,6 +166,8 @@ void udp_recv_h(int fd, int events, void *arg)
 			         h->msg_flags & MSG_TRUNC, &w->from[i],
 			         h->msg_namelen);
 		}
+		/* the answers to this batch leave in one syscall */
+		udp_txq_flush(w);
 		if (n < UDP_BATCH)
 			return;
 	}
@@ -190,7 +194,94 @@ static int udp_fd(const struct cf_sip *sip, const struct cf_sip_peer *peer)
 	return fd;
 }
 
-/* One sendto from the calling thread (UDP sockets are safe to share). */
+/*
+ * Sends from a worker are queued and leave in one sendmmsg: at the end of
+ * each receive batch, when the queue is full, or at the latest when the
+ * loop comes round (a 0 ms timer: the loop advances its wheel before it
+ * waits). Cost per answer: one copy, instead of one syscall. A send that
+ * fails there is counted as a drop (UDP is lossy: the transaction layer's
+ * retransmissions cover it). Order is kept per worker.
+ */
+struct txq {
+	int fd;
+	unsigned n;
+	size_t used;
+	struct cf_tmr tmr;
+	struct mmsghdr mm[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct sockaddr_storage to[UDP_BATCH];
+	uint8_t buf[UDP_TXQ_BYTES];
+};
+
+int udp_txq_alloc(struct worker *w)
+{
+	w->txq = cf_mem_zalloc(sizeof(*w->txq), NULL);
+	if (!w->txq)
+		return ENOMEM;
+	cf_tmr_init(&w->txq->tmr);
+	return 0;
+}
+
+void udp_txq_flush(struct worker *w)
+{
+	struct txq *q = w->txq;
+	unsigned off = 0;
+
+	cf_tmr_cancel(&q->tmr);
+	while (off < q->n) {
+		int r = sendmmsg(q->fd, q->mm + off, q->n - off, MSG_DONTWAIT);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			ctr_add(&w->st.tx_drops, q->n - off);
+			break;
+		}
+		if (r <= 0) {
+			/* the first message failed (e.g. unreachable):
+			 * drop it, send the rest */
+			ctr_add(&w->st.tx_drops, 1);
+			off++;
+			continue;
+		}
+		off += (unsigned)r;
+	}
+	q->n = 0;
+	q->used = 0;
+}
+
+static void txq_tmr_h(void *arg)
+{
+	udp_txq_flush(arg);
+}
+
+static void txq_add(struct worker *w, int fd, const struct cf_sa *to,
+                    const struct cf_pl *bytes)
+{
+	struct txq *q = w->txq;
+	unsigned i;
+
+	if (q->n && (q->fd != fd || q->n == UDP_BATCH ||
+	             q->used + bytes->l > UDP_TXQ_BYTES))
+		udp_txq_flush(w);
+	i = q->n++;
+	q->fd = fd;
+	memcpy(q->buf + q->used, bytes->p, bytes->l);
+	q->iov[i].iov_base = q->buf + q->used;
+	q->iov[i].iov_len = bytes->l;
+	q->used += bytes->l;
+	memcpy(&q->to[i], &to->u.ss, sa_len(to));
+	memset(&q->mm[i], 0, sizeof(q->mm[i]));
+	q->mm[i].msg_hdr.msg_iov = &q->iov[i];
+	q->mm[i].msg_hdr.msg_iovlen = 1;
+	q->mm[i].msg_hdr.msg_name = &q->to[i];
+	q->mm[i].msg_hdr.msg_namelen = sa_len(to);
+	if (i == 0)
+		cf_tmr_start(cf_loop_wheel(w->loop), &q->tmr, 0, txq_tmr_h, w);
+}
+
+/* Send a datagram: queued on a worker (see struct txq), one sendto from
+ * any other thread (UDP sockets are safe to share). */
 int udp_send(struct cf_sip *sip, struct worker *w,
              const struct cf_sip_peer *peer, const struct cf_pl *bytes)
 {
@@ -198,6 +289,16 @@ int udp_send(struct cf_sip *sip, struct worker *w,
 
 	if (fd < 0)
 		return ENOENT;
+	if (cf_sa_af(&peer->addr) != AF_INET &&
+	    cf_sa_af(&peer->addr) != AF_INET6)
+		return EINVAL;
+	if (w && !w->releasing && bytes->l <= UDP_TXQ_BYTES / 4) {
+		ctr_add(&w->st.tx_msgs, 1);
+		txq_add(w, fd, &peer->addr, bytes);
+		return 0;
+	}
+	if (w && w->txq->n)
+		udp_txq_flush(w); /* keep the order */
 	/* counted before the syscall so that a reader who saw the answer
 	 * arrive sees it counted */
 	if (w)

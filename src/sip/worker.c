@@ -160,6 +160,8 @@ static int rx_alloc(struct worker *w)
 	w->from = cf_mem_zalloc(UDP_BATCH * sizeof(*w->from), NULL);
 	if (!w->rxbuf || !w->mmsg || !w->iov || !w->from)
 		return ENOMEM;
+	if (udp_txq_alloc(w))
+		return ENOMEM;
 	for (size_t i = 0; i < UDP_BATCH; i++) {
 		w->iov[i].iov_base = w->rxbuf + i * slot;
 		w->iov[i].iov_len = slot;
@@ -227,6 +229,8 @@ void worker_release(struct worker *w)
 
 	w->releasing = true;
 	cf_tmr_cancel(&w->probe);
+	if (w->txq)
+		udp_txq_flush(w); /* also stops its timer */
 	worker_conns_close(w);
 	w->mbox = cf_mem_deref(w->mbox);
 	if (w->env) {
@@ -245,6 +249,7 @@ void worker_release(struct worker *w)
 	w->mmsg = cf_mem_deref(w->mmsg);
 	w->iov = cf_mem_deref(w->iov);
 	w->from = cf_mem_deref(w->from);
+	w->txq = cf_mem_deref(w->txq);
 	atomic_store(&w->txn_count, 0);
 	w->releasing = false;
 }

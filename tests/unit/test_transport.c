@@ -3,6 +3,7 @@
  * sockets on 127.0.0.1 and ::1 (ephemeral ports, bounded poll waits). */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -429,6 +430,66 @@ static void test_tcp_limit_per_ip(void **state)
 	fx_stop(&fx);
 }
 
+/* Many calls on one stream: each is handled by its Call-ID's worker, and
+ * answers from the worker that does not own the connection go through the
+ * owner's mailbox; all arrive. */
+static void test_tcp_cross_worker(void **state)
+{
+	static char req[16384], resp[32768];
+	struct cf_sip_cfg cfg;
+	struct fx fx;
+	size_t n = 0;
+	int fd;
+
+	fx_cfg(&cfg);
+	fx_start(&fx, &cfg);
+	fd = tcp_client(&fx.tcp6);
+	for (int i = 0; i < 16; i++) {
+		char cid[16];
+
+		snprintf(cid, sizeof(cid), "cross-%d", i);
+		n += options(req + n, sizeof(req) - n, "TCP", cid, 0);
+	}
+	assert_int_equal(send(fd, req, n, 0), (ssize_t)n);
+	tcp_read_responses(fd, resp, sizeof(resp), 16);
+	for (int i = 0; i < 16; i++) {
+		char cid[20];
+
+		snprintf(cid, sizeof(cid), "cross-%d\r\n", i);
+		assert_non_null(strstr(resp, cid));
+	}
+	assert_true(cf_sip_worker_handled(fx.sip, 0) > 0);
+	assert_true(cf_sip_worker_handled(fx.sip, 1) > 0);
+	close(fd);
+	fx_stop(&fx);
+}
+
+/* The limit on connections in all (tcp_max). */
+static void test_tcp_limit_total(void **state)
+{
+	char req[2048], resp[4096];
+	struct cf_sip_cfg cfg;
+	struct fx fx;
+	int a, b;
+	size_t n;
+
+	fx_cfg(&cfg);
+	cfg.tcp_max = 1;
+	fx_start(&fx, &cfg);
+	a = tcp_client(&fx.tcp4);
+	n = options(req, sizeof(req), "TCP", "total-1", 0);
+	assert_int_equal(send(a, req, n, 0), (ssize_t)n);
+	tcp_read_responses(a, resp, sizeof(resp), 1);
+	assert_non_null(strstr(resp, "total-1"));
+	b = tcp_client(&fx.tcp6);
+	ssize_t r = recv_wait(b, resp, sizeof(resp));
+	assert_true(r == 0 || r == -1);
+	assert_int_equal(stats(&fx).conns_refused, 1);
+	close(a);
+	close(b);
+	fx_stop(&fx);
+}
+
 static void test_tcp_idle(void **state)
 {
 	char req[2048], resp[4096];
@@ -543,6 +604,109 @@ static void test_tcp_outgoing_reuse(void **state)
 	fx_stop(&fx);
 }
 
+/* Out of memory at every allocation of alloc/listen/start: an error or a
+ * running stack, and after stop nothing leaks. */
+static void test_oom_start(void **state)
+{
+	for (long n = 1; n < 200; n++) {
+		long blocks = cf_mem_blocks();
+		struct cf_sip_cfg cfg;
+		struct cf_sip *sip = NULL;
+		struct cf_sa a;
+		int err;
+
+		fx_cfg(&cfg);
+		assert_int_equal(cf_sa_set_str(&a, "127.0.0.1", 0), 0);
+		cf_mem_fail_after(n);
+		err = cf_sip_alloc(&sip, &cfg, &handlers);
+		if (!err)
+			err = cf_sip_listen(sip, CF_SIP_TP_UDP, &a);
+		if (!err)
+			err = cf_sip_listen(sip, CF_SIP_TP_TCP, &a);
+		if (!err)
+			err = cf_sip_start(sip);
+		cf_mem_fail_after(0);
+		if (err)
+			assert_int_equal(err, ENOMEM);
+		cf_sip_stop(sip, 0);
+		sip = cf_mem_deref(sip);
+		assert_int_equal(cf_mem_blocks(), blocks);
+		if (!err)
+			break; /* every allocation point was failed once */
+	}
+}
+
+/* Out of memory while receiving: the datagram is lost (the peer would
+ * retransmit), the next one is answered. */
+static void test_oom_rx(void **state)
+{
+	char req[2048], resp[4096];
+	struct cf_sip_cfg cfg;
+	struct fx fx;
+	size_t n;
+	int fd;
+
+	fx_cfg(&cfg);
+	cfg.workers = 1;
+	fx_start(&fx, &cfg);
+	fd = udp_client(&fx.udp4);
+	n = options(req, sizeof(req), "UDP", "oom-1", 0);
+	cf_mem_fail_after(1);
+	assert_int_equal(send(fd, req, n, 0), (ssize_t)n);
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	(void)poll(&pfd, 1, 200); /* the lost one: usually no answer */
+	cf_mem_fail_after(0);
+	if (pfd.revents & POLLIN)
+		(void)recv(fd, resp, sizeof(resp), 0);
+	n = options(req, sizeof(req), "UDP", "oom-2", 0);
+	assert_int_equal(send(fd, req, n, 0), (ssize_t)n);
+	ssize_t r = recv_wait(fd, resp, sizeof(resp) - 1);
+	assert_true(r > 0);
+	resp[r] = '\0';
+	assert_non_null(strstr(resp, "oom-2"));
+	close(fd);
+	fx_stop(&fx);
+}
+
+/* Stop with transactions open (UDP non-INVITE: Timer J keeps them 32 s):
+ * cf_sip_stop waits for them (bounded by max_wait_ms) and meanwhile
+ * refuses new requests with 503; then it frees everything. */
+static void *stop_thread(void *arg)
+{
+	cf_sip_stop(arg, 1000);
+	return NULL;
+}
+
+static void test_stop_graceful(void **state)
+{
+	char req[2048], resp[4096];
+	struct cf_sip_cfg cfg;
+	struct fx fx;
+	pthread_t thr;
+	ssize_t r;
+	size_t n;
+	int fd;
+
+	fx_cfg(&cfg);
+	fx_start(&fx, &cfg);
+	udp_options(&fx.udp4); /* leaves a transaction in Completed */
+	assert_int_equal(pthread_create(&thr, NULL, stop_thread, fx.sip), 0);
+	for (int i = 0; i < 1000 && !atomic_load(&fx.sip->stopping); i++)
+		sleep_ms(1);
+	assert_true(atomic_load(&fx.sip->stopping));
+	fd = udp_client(&fx.udp4);
+	n = options(req, sizeof(req), "UDP", "late-1", 0);
+	assert_int_equal(send(fd, req, n, 0), (ssize_t)n);
+	r = recv_wait(fd, resp, sizeof(resp) - 1);
+	assert_true(r > 0);
+	resp[r] = '\0';
+	assert_non_null(strstr(resp, "SIP/2.0 503"));
+	assert_non_null(strstr(resp, "Retry-After"));
+	pthread_join(thr, NULL);
+	close(fd);
+	fx_stop(&fx);
+}
+
 static void test_tp_names(void **state)
 {
 	enum cf_sip_tp tp;
@@ -580,9 +744,14 @@ int main(void)
 	    cmocka_unit_test(test_udp_oversize),
 	    cmocka_unit_test(test_tcp_oversize),
 	    cmocka_unit_test(test_tcp_limit_per_ip),
+	    cmocka_unit_test(test_tcp_limit_total),
+	    cmocka_unit_test(test_tcp_cross_worker),
 	    cmocka_unit_test(test_tcp_idle),
 	    cmocka_unit_test(test_udp_spread),
 	    cmocka_unit_test(test_tcp_outgoing_reuse),
+	    cmocka_unit_test(test_oom_start),
+	    cmocka_unit_test(test_oom_rx),
+	    cmocka_unit_test(test_stop_graceful),
 	};
 
 	cf_log_set_level(CF_LOG_WARN);
