@@ -73,10 +73,41 @@ static int status_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	return 0;
 }
 
+static const char *const level_names[] = {"debug", "info", "notice", "warn",
+                                          "error"};
+
+/* The level lasts until the next reload (SIGHUP re-applies the file's). */
+static int log_level_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                       json_t *resp)
+{
+	const char *s = json_string_value(json_array_get(req->args, 0));
+	enum cf_log_level lvl;
+
+	(void)app;
+	if (s) {
+		if (cf_log_level_decode(s, &lvl)) {
+			json_object_set_new(
+			    resp, "error",
+			    json_string("level must be debug, info, "
+			                "notice, warn or error"));
+			return EINVAL;
+		}
+		cf_log_set_level(lvl);
+		cf_log(CF_LOG_NOTICE, NULL, "log level %s (control)", s);
+	}
+	lvl = cf_log_get_level();
+	json_object_set_new(
+	    resp, "level",
+	    json_string(lvl <= CF_LOG_ERR ? level_names[lvl] : "?"));
+	return 0;
+}
+
 /* h NULL: confabctl runs these without the daemon. */
 const struct cf_mod_cmd cf_app_cmds[] = {
     {"status", "", 0, 0, status_h, "",
      "version, uptime, listeners and counters of the running daemon"},
+    {"log", "level", 0, 1, log_level_h, "[LEVEL]",
+     "show or set the log level (until the next reload)"},
     {"version", "", 0, 0, NULL, "", "print confabctl's version"},
     {"help", "", 0, 1, NULL, "[NOUN]", "list the commands"},
     {"config", "check", 0, 0, NULL, "",

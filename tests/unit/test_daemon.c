@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -463,6 +467,17 @@ static void test_ctl_request(void **state)
 	assert_int_equal(json_integer_value(json_object_get(r, "ringing")), 0);
 	json_decref(r);
 
+	cf_log_set_level(CF_LOG_ERR);
+	r = ctl(app, "{\"cmd\":\"log level\",\"args\":[\"warn\"]}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(json_string_value(json_object_get(r, "level")),
+	                    "warn");
+	assert_int_equal(cf_log_get_level(), CF_LOG_WARN);
+	json_decref(r);
+	expect_error(app, "{\"cmd\":\"log level\",\"args\":[\"loud\"]}",
+	             "level must be");
+	cf_log_set_level(CF_LOG_ERR);
+
 	expect_error(app, "{\"cmd\":", "bad JSON");
 	expect_error(app, "[1,2]", "not a JSON object");
 	expect_error(app, "{\"cmd\":5}", "no \"cmd\" string");
@@ -538,6 +553,71 @@ static void test_oom(void **state)
 	assert_true(ok > 0);
 }
 
+static void *loop_thread(void *arg)
+{
+	cf_loop_run(arg);
+	return NULL;
+}
+
+/* The socket server: pipelined requests answered in order, one line each;
+ * a second server on the same path refused; the file removed at the end. */
+static void test_ctl_socket(void **state)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {10, 0}; /* a guard against a hang, not a check */
+	struct cf_app_conf *c = NULL;
+	struct cf_app *app = NULL;
+	struct cf_ctl *ctl = NULL, *ctl2 = NULL;
+	struct cf_loop *loop = NULL;
+	static const char req[] = "{\"cmd\":\"status\"}\n{\"cmd\":\"frob\"}\n";
+	char buf[8192], *nl;
+	size_t len = 0;
+	pthread_t th;
+	int fd;
+
+	(void)state;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/tmp/confab-ctl-%d.sock",
+	         (int)getpid());
+	assert_int_equal(cf_app_conf_load(&c, NULL, NULL, 0, NULL), 0);
+	assert_int_equal(cf_app_alloc(&app, c), 0);
+	assert_int_equal(cf_loop_alloc(&loop), 0);
+	assert_int_equal(cf_ctl_alloc(&ctl, loop, app, sun.sun_path), 0);
+	assert_int_equal(pthread_create(&th, NULL, loop_thread, loop), 0);
+
+	assert_int_equal(cf_ctl_alloc(&ctl2, loop, app, sun.sun_path),
+	                 EALREADY);
+
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(write(fd, req, sizeof(req) - 1), sizeof(req) - 1);
+	for (int lines = 0; lines < 2 && len < sizeof(buf) - 1;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		assert_true(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[len + i] == '\n';
+		len += n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	nl = strchr(buf, '\n');
+	assert_non_null(nl);
+	assert_non_null(strstr(nl + 1, "unknown command 'frob'"));
+	*nl = '\0';
+	assert_non_null(strstr(buf, "\"ok\":true"));
+	assert_non_null(strstr(buf, "\"counters\""));
+
+	cf_loop_stop(loop);
+	pthread_join(th, NULL);
+	ctl = cf_mem_deref(ctl);
+	assert_int_equal(access(sun.sun_path, F_OK), -1);
+	cf_mem_deref(loop);
+	cf_mem_deref(app);
+	cf_mem_deref(c);
+}
+
 /* docs/configuration.md documents every declared key in its section. */
 static void doc_key(const struct cf_mod_key *k, const char *doc)
 {
@@ -601,6 +681,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_docs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_socket, setup, teardown),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);
