@@ -223,7 +223,7 @@ def search_rate(a, srv, scen, outdir, res):
 
 
 def parse_bench(a):
-    exe = a.parse_bench or find_build_file("bench/parse_bench")
+    exe = a.parse_bench or find_build_file("tests/unit/parse_bench") or find_build_file("bench/parse_bench")
     if not exe:
         return None, None
     try:
@@ -294,7 +294,7 @@ def main():
                             "--set general.workers={workers} --set general.log_level=warn "
                             "--data-dir {datadir}",
                     help="confabd arguments; {port} {workers} {datadir} are substituted")
-    ap.add_argument("--parse-bench", default=None, help="parse_bench binary (default: build*/bench/parse_bench)")
+    ap.add_argument("--parse-bench", default=None, help="parse_bench binary (default: build*/tests/unit/parse_bench)")
     ap.add_argument("--out", default=None, help="results dir (default /tmp/sbs-<time>)")
     ap.add_argument("--results", default=None, help="write a markdown report to this file")
     a = ap.parse_args()
