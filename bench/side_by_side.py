@@ -284,6 +284,10 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="common-rate steps per server (median)")
     ap.add_argument("--max-rate", type=int, default=160000, help="search ceiling (one SIPp ~130k/s)")
     ap.add_argument("--cooldown", type=float, default=3.0)
+    ap.add_argument("--nice", type=int, default=0,
+                    help="run everything started here (servers, SIPp, bench.py) at this nice value; on a "
+                         "machine shared with other work, e.g. -10 (as root) keeps the measured processes "
+                         "from being starved by it; applied equally to both servers")
     ap.add_argument("--quiet-pct", type=float, default=15.0,
                     help="before each bench.py run wait until other processes use less than this %% of one CPU")
     ap.add_argument("--quiet-wait", type=float, default=120.0, help="... for at most this many seconds")
@@ -298,6 +302,8 @@ def main():
     ap.add_argument("--out", default=None, help="results dir (default /tmp/sbs-<time>)")
     ap.add_argument("--results", default=None, help="write a markdown report to this file")
     a = ap.parse_args()
+    if a.nice:
+        os.nice(a.nice)  # inherited by kam.sh/kamailio, confabd, bench.py and SIPp
     out = a.out or f"/tmp/sbs-{time.strftime('%Y%m%d-%H%M%S')}"
     os.makedirs(out, exist_ok=True)
     log(f"results in {out}")
