@@ -174,6 +174,11 @@ void conn_close(struct cf_sip_conn *conn, const char *why)
 	cf_mem_deref(conn);
 }
 
+bool cf_sip_conn_closed(const struct cf_sip_conn *conn)
+{
+	return !conn || atomic_load(&((struct cf_sip_conn *)conn)->closed);
+}
+
 int cf_sip_conn_observe(struct cf_sip *sip, cf_sip_conn_close_h *h, void *arg)
 {
 	if (!sip || !h || sip->started)

@@ -199,6 +199,9 @@ enum { CF_SIP_CONN_OBSERVERS = 4 };
 typedef void(cf_sip_conn_close_h)(struct cf_sip_conn *conn, void *arg);
 int cf_sip_conn_observe(struct cf_sip *sip, cf_sip_conn_close_h *h,
 			void *arg);
+/* Has this connection closed (any thread)? A holder of a reference that
+ * links it somewhere after the observers ran checks this afterwards. */
+bool cf_sip_conn_closed(const struct cf_sip_conn *conn);
 
 /* Counters for `confabctl status` and the logs. */
 struct cf_sip_stats {

@@ -16,6 +16,8 @@
 #include "mod/basic/basic.h"
 #include "mod/mod.h"
 #include "mod/registrar/registrar.h"
+#include "proto/sip/digest.h"
+#include "sip/stack_priv.h"
 #include "store/store.h"
 
 enum { SENT_MAX = 64, T0 = 1800000000 };
@@ -565,8 +567,8 @@ static void test_outbound(void **state)
 	const char *r;
 	void *conn;
 
-	/* the flow's stream: an opaque refcounted block stands for it */
-	conn = cf_mem_zalloc(16, NULL);
+	/* the flow's stream: a connection object not in any stack */
+	conn = cf_mem_zalloc(sizeof(struct cf_sip_conn), NULL);
 	assert_non_null(conn);
 	f->peer.tp = CF_SIP_TP_TCP;
 	f->peer.conn = conn;
@@ -618,6 +620,16 @@ static void test_outbound(void **state)
 	assert_null(strstr(r, "Require: outbound"));
 	cf_registrar_conn_closed(conn); /* not a flow: stays */
 	assert_int_equal(lookup(ALICE, &s), 0);
+
+	/* a REGISTER handled after its stream closed: bound, no flow kept */
+	atomic_store(&((struct cf_sip_conn *)conn)->closed, true);
+	reg(f, ALICE, "ob5@test", 1,
+	    "Contact: <sip:alice@192.0.2.9;ob>;reg-id=3;+sip.instance=\"" INST
+	    "\"\r\nSupported: outbound\r\n");
+	last(f, 200);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(cf_registrar_flow(&aor, &inst, 3, seen_h, &s), 0);
+	assert_null(s.peer.conn);
 	f->peer.conn = NULL;
 	cf_mem_deref(conn);
 }
@@ -893,6 +905,78 @@ static void test_ctl(void **state)
 	json_decref(req.opts);
 }
 
+static const char *const auth_sets[] = {"registrar.authenticate=yes"};
+static const struct sets authon = {auth_sets, 1};
+
+/* With the auth module: 401 first, then 200 with the right digest. */
+static void test_authenticated(void **state)
+{
+	struct fixture *f = *state;
+	char ha1[CF_DIGEST_HEX_SIZE], ha2[CF_DIGEST_HEX_SIZE];
+	char resp[CF_DIGEST_HEX_SIZE], nonce[CF_DIGEST_NONCE_SIZE];
+	char line[1024];
+	struct cf_pl u = CF_PL("alice"), rl = CF_PL("example.com"),
+	             pw = CF_PL("secret"), m = CF_PL("REGISTER"),
+	             ur = CF_PL("sip:example.com"), n, nc = CF_PL("00000001"),
+	             cn = CF_PL("0a4f113b"), qop = CF_PL("auth");
+	const char *r, *p, *e;
+	struct seen s;
+
+	/* provision alice@example.com, then start over the store */
+	app_down(f);
+	{
+		char uri[96];
+		struct cf_store *st;
+
+		snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
+		assert_int_equal(cf_store_open(&st, uri, NULL), 0);
+		assert_int_equal(
+		    cf_store_domain_add(
+		        st,
+		        &(struct cf_store_domain){"example.com", NULL, NULL}),
+		    0);
+		assert_int_equal(cf_store_subscriber_add(
+		                     st, "alice", "example.com", "secret"),
+		                 0);
+		cf_mem_deref(st);
+	}
+	app_up(f);
+
+	reg(f, ALICE, "au@test", 1, C1);
+	r = last(f, 401);
+	assert_non_null(strstr(r, "realm=\"example.com\""));
+	assert_int_equal(lookup(ALICE, &s), ENOENT);
+	p = strstr(r, "nonce=\"");
+	assert_non_null(p);
+	p += 7;
+	e = strchr(p, '"');
+	assert_true(e && (size_t)(e - p) < sizeof(nonce));
+	memcpy(nonce, p, (size_t)(e - p));
+	nonce[e - p] = '\0';
+	cf_pl_set_str(&n, nonce);
+	assert_int_equal(cf_digest_ha1(CF_DIGEST_MD5, &u, &rl, &pw, ha1), 0);
+	assert_int_equal(cf_digest_ha2(CF_DIGEST_MD5, &m, &ur, ha2), 0);
+	assert_int_equal(cf_digest_response(CF_DIGEST_MD5, ha1, &n, &nc, &cn,
+	                                    &qop, ha2, resp),
+	                 0);
+	snprintf(line, sizeof(line),
+	         C1 "Authorization: Digest username=\"alice\", "
+	            "realm=\"example.com\", nonce=\"%s\", "
+	            "uri=\"sip:example.com\", response=\"%s\", "
+	            "algorithm=MD5, qop=auth, nc=00000001, "
+	            "cnonce=\"0a4f113b\"\r\n",
+	         nonce, resp);
+	reg(f, ALICE, "au@test", 2, line);
+	r = last(f, 200);
+	assert_non_null(strstr(r, "<sip:alice@192.0.2.1:5060>;expires=3600"));
+	assert_int_equal(lookup(ALICE, &s), 0);
+
+	/* no credentials: nothing bound */
+	reg(f, "sip:bob@example.com", "au2@test", 1, C2);
+	last(f, 401);
+	assert_int_equal(lookup("sip:bob@example.com", &s), ENOENT);
+}
+
 /* Every allocation of a REGISTER fails once in turn: an answer (200, or
  * 500 when the binding could not be made) or none, nothing leaks, and the
  * table stays consistent. */
@@ -938,6 +1022,7 @@ int main(void)
 	    T(test_persistence),
 	    T(test_ctl),
 	    T(test_oom),
+	    TS(test_authenticated, authon),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);

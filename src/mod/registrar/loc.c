@@ -195,10 +195,21 @@ void reg_binding_link(struct reg *r, struct reg_aor *aor, struct reg_binding *b)
 {
 	cf_list_append(&aor->bindings, &b->le, b);
 	reg_ctr_add(&r->ctr.contacts, 1);
-	if (b->conn) {
+	if (!b->conn)
+		return;
+	pthread_mutex_lock(&r->flow_mtx);
+	cf_hash_append(r->flows, ptr_hash(b->conn), &b->le_conn, b);
+	pthread_mutex_unlock(&r->flow_mtx);
+	/* The REGISTER may be handled (on the Call-ID's worker) after its
+	 * stream closed (on the owner): the observers have run then, and
+	 * would never see this binding. Linked first, checked second: if
+	 * the close comes later, its observer finds it in the flow table.
+	 * A dead flow is dropped; the binding stays, reached by address. */
+	if (cf_sip_conn_closed(b->conn)) {
 		pthread_mutex_lock(&r->flow_mtx);
-		cf_hash_append(r->flows, ptr_hash(b->conn), &b->le_conn, b);
+		cf_list_unlink(&b->le_conn);
 		pthread_mutex_unlock(&r->flow_mtx);
+		b->conn = cf_mem_deref(b->conn);
 	}
 }
 
