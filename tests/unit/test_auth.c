@@ -5,6 +5,7 @@
  * control commands; driven through a real transaction environment with a
  * fake clock, a recording send and an in-memory store. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "mod/auth/auth.h"
+#include "mod/auth/auth_int.h"
 #include "mod/auth/auth_mod.h"
 #include "mod/mod.h"
 #include "proto/sip/digest.h"
@@ -998,6 +1000,31 @@ static void test_allow_deny(void **state)
 	json_decref(resp);
 }
 
+static void test_cidr_bits(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const sets[] = {
+	    "security.deny=10.0.0.0/12, 2001:db8:8000::/33, 192.0.2.77/31"};
+	static const struct {
+		const char *addr;
+		unsigned code;
+	} v[] = {
+	    {"10.15.255.255", 403},    {"10.16.0.1", 200},
+	    {"10.0.0.0", 403},         {"2001:db8:ffff::1", 403},
+	    {"2001:db8:7fff::1", 200}, {"192.0.2.76", 403},
+	    {"192.0.2.77", 403},       {"192.0.2.78", 200},
+	};
+
+	start(f, sets, 1);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		assert_int_equal(cf_sa_set_str(&f->peer.addr, v[i].addr, 5060),
+		                 0);
+		feed(f, "OPTIONS", "sip:confab.test", "alice", "confab.test",
+		     NULL);
+		last(f, v[i].code);
+	}
+}
+
 static void test_drop(void **state)
 {
 	struct fixture *f = *state;
@@ -1188,6 +1215,66 @@ static void test_sweep(void **state)
 	json_decref(resp);
 }
 
+/* Workers read the cache and run the gate while the main thread
+ * provisions, bans and sweeps (run under TSan to see the locking). */
+struct stress {
+	struct fixture *f;
+	int id;
+	size_t found;
+};
+
+static void *stress_worker(void *arg)
+{
+	struct stress *w = arg;
+	char addr[32];
+	struct cf_sa sa;
+	uint32_t retry;
+
+	for (int i = 0; i < 20000; i++) {
+		snprintf(addr, sizeof(addr), "127.1.%d.%d", w->id, i % 200);
+		(void)cf_sa_set_str(&sa, addr, 5060);
+		(void)auth_guard_request(&sa, &retry);
+		if (i % 7 == 0)
+			(void)auth_guard_fail(&sa, &CF_PL("alice"),
+			                      &CF_PL("confab.test"), &retry);
+		if (w->f->api->user_exists(w->f->app, &CF_PL("alice"),
+		                           &CF_PL("confab.test")))
+			w->found++;
+		(void)w->f->api->domain_exists(w->f->app,
+		                               &CF_PL("confab.test"));
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const sets[] = {"security.rate=100"};
+	struct stress w[3];
+	pthread_t th[3];
+	struct cf_sa sa;
+
+	start(f, sets, 1);
+	for (int i = 0; i < 3; i++) {
+		w[i] = (struct stress){f, i, 0};
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, stress_worker, &w[i]), 0);
+	}
+	assert_int_equal(cf_sa_set_str(&sa, "127.1.0.5", 0), 0);
+	for (int i = 0; i < 300; i++) {
+		f->api->user_changed(f->app, "carol", "confab.test");
+		f->api->domain_changed(f->app, "sha.test");
+		(void)auth_guard_ban_add(&sa, 10);
+		(void)auth_guard_ban_remove(&sa);
+		if (i % 50 == 0)
+			auth_guard_sweep();
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].found, 20000); /* alice never vanished */
+	}
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1212,12 +1299,14 @@ int main(void)
 	    T(test_burst_default),
 	    T(test_ban_ctl),
 	    T(test_allow_deny),
+	    T(test_cidr_bits),
 	    T(test_drop),
 	    T(test_not_started),
 	    T(test_bad_config),
 	    T(test_cache),
 	    T(test_oom),
 	    T(test_sweep),
+	    T(test_threads),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);
