@@ -102,6 +102,8 @@ static void print_binding(json_t *b, bool aor)
 	       aor ? " " : "", str(b, "contact"), (long long)num(b, "expires"));
 	if (json_is_number(q))
 		printf(", q=%.3g", json_number_value(q));
+	else if (json_is_string(q))
+		printf(", q=%s", json_string_value(q));
 	if (*str(b, "received"))
 		printf(", from %s", str(b, "received"));
 	if (*str(b, "instance"))

@@ -34,6 +34,7 @@ int cf_ctl_store_open(const struct cf_app_conf *conf, struct cf_store **stp,
                       char *uri, size_t urisize)
 {
 	const char *dir = cf_app_conf_str(conf, "general", "data_dir");
+	struct cf_store_cfg cfg = {0};
 	struct stat sb;
 	int err;
 
@@ -49,7 +50,8 @@ int cf_ctl_store_open(const struct cf_app_conf *conf, struct cf_store **stp,
 	if (!cf_app_conf_isset(conf, "store", "uri") && dir &&
 	    (stat(dir, &sb) || !S_ISDIR(sb.st_mode)))
 		return ENOTDIR;
-	err = cf_store_open(stp, uri, NULL);
+	cfg.sync_full = cf_app_conf_bool(conf, "store", "sync_full");
+	err = cf_store_open(stp, uri, &cfg);
 	if (err)
 		return err;
 	cf_app_conf_apply(conf, "general", "domain", domain_ensure, *stp);

@@ -39,6 +39,10 @@ const struct cf_mod_key cf_app_keys[] = {
      "TCP connections from one source address", 1, 1000000, 0},
     {"store", "uri", CF_MOD_KEY_STR, NULL,
      "the store: sqlite:PATH (default sqlite:DATA_DIR/confab.db)", 0, 0, 0},
+    {"store", "sync_full", CF_MOD_KEY_BOOL, "no",
+     "fsync the store at every commit (survives power loss, not only "
+     "kill -9)",
+     0, 0, 0},
     {"control", "socket", CF_MOD_KEY_STR, NULL,
      "the control socket confabctl talks to (default "
      "DATA_DIR/confabd.sock)",
