@@ -20,7 +20,7 @@ timeout (bench.py), and the servers started here are stopped by their PIDs.
 Nothing here reads ../shared.
 """
 import argparse, datetime, glob, json, os, platform, shlex, signal, subprocess
-import sys, tempfile, time
+import shutil, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -28,7 +28,17 @@ ROOT = os.path.dirname(HERE)
 SCENARIOS = {
     # scenario: (common offered rate for the CPU comparison, search start rate)
     "options": (20000, 5000),
+    # authenticated REGISTER (401, REGISTER with credentials, 200) of the
+    # users rg0..rg9999 refreshing; the rate counts registrations (two
+    # transactions each)
+    "register": (5000, 2500),
 }
+
+# The subscribers confabd needs for bench.py (password pw_<user>, domain
+# 127.0.0.1): rg* for `register`, mem* for `memory`. Kamailio derives the
+# password from the user name (kamailio.cfg) and needs none.
+CONFAB_USERS = (("rg", 10000), ("mem", 100000))
+CONFAB_DOMAIN = "127.0.0.1"
 
 
 def log(msg):
@@ -70,6 +80,8 @@ class Confab:
     def __init__(self, a):
         self.a = a
         self.bin = a.confabd or find_build_file("src/daemon/confabd")
+        self.ctl = os.path.join(os.path.dirname(self.bin), "confabctl") if self.bin else None
+        self.template = None  # a data dir whose store has the bench users
         self.proc = None
         self.a._pid = None
         self.datadir = None
@@ -84,14 +96,57 @@ class Confab:
 
     def argv(self):
         args = self.a.confabd_args.format(port=self.a.port, workers=self.a.workers,
-                                          datadir=self.datadir)
+                                          datadir=self.datadir,
+                                          conf=os.path.join(self.datadir, "confab.conf"))
         return [self.bin] + shlex.split(args)
+
+    def write_conf(self, datadir):
+        """The benchmark configuration: the bench domain, loopback on the
+        rate limiter's allow list (SIPp sends thousands of requests/s from
+        127.0.0.1), warnings only."""
+        with open(os.path.join(datadir, "confab.conf"), "w") as f:
+            f.write(f"[general]\ndata_dir = {datadir}\ndomain = {CONFAB_DOMAIN}\n"
+                    f"log_level = warn\n\n[security]\nallow = 127.0.0.0/8, ::1\n")
+
+    def provision(self):
+        """Once per run: import the bench users (offline, confabctl user
+        import) into a template store that every start copies."""
+        if self.template:
+            return True
+        if not self.ctl or not os.access(self.ctl, os.X_OK):
+            log("confabctl not found next to confabd")
+            return False
+        self.template = tempfile.mkdtemp(prefix="confab-bench-users-")
+        self.write_conf(self.template)
+        csv = os.path.join(self.template, "users.csv")
+        n = 0
+        with open(csv, "w") as f:
+            for prefix, count in CONFAB_USERS:
+                for i in range(count):
+                    f.write(f"{prefix}{i}@{CONFAB_DOMAIN},pw_{prefix}{i}\n")
+                    n += 1
+        t0 = time.time()
+        r = sh([self.ctl, "--config", os.path.join(self.template, "confab.conf"),
+                "user", "import", csv], timeout=600)
+        log(f"confabctl user import of {n} users: rc={r.returncode} in {time.time() - t0:.1f} s: "
+            f"{(r.stdout + r.stderr).strip()[:200]}")
+        if r.returncode != 0:
+            self.template = None
+            return False
+        self.import_s = round(time.time() - t0, 1)
+        return True
 
     def start(self, logfile):
         if not self.bin or not os.access(self.bin, os.X_OK):
             log("confabd not found (build it: meson setup build && ninja -C build)")
             return False
+        if not self.provision():
+            return False
         self.datadir = tempfile.mkdtemp(prefix="confab-bench-")
+        self.write_conf(self.datadir)
+        for fn in os.listdir(self.template):
+            if fn.startswith("confab.db"):
+                shutil.copy(os.path.join(self.template, fn), self.datadir)
         argv = self.argv()
         self.cmd = " ".join(shlex.quote(x) for x in argv).replace(self.datadir, "DIR")
         self.proc = subprocess.Popen(argv, stdout=open(logfile, "w"), stderr=subprocess.STDOUT,
@@ -122,6 +177,14 @@ class Confab:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if self.datadir:
+            shutil.rmtree(self.datadir, ignore_errors=True)
+            self.datadir = None
+
+    def cleanup(self):
+        if self.template:
+            shutil.rmtree(self.template, ignore_errors=True)
+            self.template = None
 
 
 def find_build_file(rel):
@@ -146,7 +209,9 @@ def port_busy(port):
 def bench(a, args, workdir, label, pids_cmd):
     argv = [sys.executable, os.path.join(HERE, "bench.py")] + args + [
         "--target", f"127.0.0.1:{a.port}", "--workdir", workdir, "--label", label,
-        "--server-pids-cmd", pids_cmd, "--users", "100", "--dur", str(a.dur), "--cooldown", str(a.cooldown),
+        "--server-pids-cmd", pids_cmd,
+        # register: the 10,000 users rg0..rg9999 re-registering
+        "--users", "10000" if "register" in args else "100", "--dur", str(a.dur), "--cooldown", str(a.cooldown),
         "--quiet-pct", str(a.quiet_pct), "--quiet-wait", str(a.quiet_wait)] + (
             ["--retry-noisy", str(a.retry_noisy)] if args[0] == "search" else [])
     shown = " ".join(shlex.quote(x) for x in argv[1:])
@@ -228,6 +293,27 @@ def search_rate(a, srv, scen, outdir, res):
                                                  "other_cpu_pct")}
 
 
+def memory_run(a, srv, outdir, mem):
+    """bench.py memory on a freshly started server: register --mem-users
+    AORs (mem0..), PSS growth of the server's processes per contact"""
+    wd = os.path.join(outdir, srv.name)
+    os.makedirs(wd, exist_ok=True)
+    label = f"{srv.name}-memory"
+    r, c = bench(a, ["memory", "--mem-users", str(a.mem_users), "--mem-rate", str(a.mem_rate)],
+                 wd, label, srv.pids_cmd)
+    sm = last_json(os.path.join(wd, "summary.jsonl"), label=label)
+    mem["commands"] = [c]
+    if not sm:
+        mem["error"] = "bench.py memory wrote no summary"
+        return
+    mem.update({k: sm.get(k) for k in ("mem_users", "registered_ok", "failed", "elapsed_s",
+                                       "pss_per_contact_B", "rss_sum_per_contact_B")})
+    mem["pss_kB_before"] = (sm.get("before") or {}).get("pss_sum_kB")
+    mem["pss_kB_after"] = (sm.get("after") or {}).get("pss_sum_kB")
+    if not sm.get("registered_ok") or sm["registered_ok"] < 0.99 * a.mem_users:
+        mem["error"] = f"only {sm.get('registered_ok')} of {a.mem_users} registered"
+
+
 def parse_bench(a):
     exe = a.parse_bench or find_build_file("tests/unit/parse_bench") or find_build_file("bench/parse_bench")
     if not exe:
@@ -254,9 +340,9 @@ def ratio(x, y, nd=2):
     return f"{x / y:.{nd}f}"
 
 
-def table(results, a):
+def table(results, a, mems=None):
     lines = ["| scenario | figure | Kamailio | confab | ratio confab/Kamailio |", "|---|---|---|---|---|"]
-    for scen in SCENARIOS:
+    for scen in sorted({sc for (_, sc) in results}, key=list(SCENARIOS).index):
         k = results.get(("kamailio", scen), {})
         c = results.get(("confab", scen), {})
         rate = k.get("common_rate") or c.get("common_rate") or a.rate or SCENARIOS[scen][0]
@@ -267,6 +353,12 @@ def table(results, a):
         lines.append(f"| {scen} (UDP, {a.workers} workers) | server CPU s per 1,000 at {rate:,}/s "
                      f"(µs per transaction) | {fmt(ku, 4)} ({fmt(ku and ku * 1000, 1)} µs) | "
                      f"{fmt(cu, 4)} ({fmt(cu and cu * 1000, 1)} µs) | {ratio(cu, ku)} (lower is better) |")
+    if mems:
+        k, c = mems.get("kamailio", {}), mems.get("confab", {})
+        n = k.get("mem_users") or c.get("mem_users") or a.mem_users
+        lines.append(f"| memory ({n:,} AORs registered) | PSS growth per contact, bytes | "
+                     f"{fmt(k.get('pss_per_contact_B'))} | {fmt(c.get('pss_per_contact_B'))} | "
+                     f"{ratio(c.get('pss_per_contact_B'), k.get('pss_per_contact_B'))} (lower is better) |")
     return "\n".join(lines)
 
 
@@ -301,12 +393,18 @@ def main():
                     help="search: repeat (twice at most) a failed step during which other processes used "
                          "more than this %% of one CPU")
     ap.add_argument("--no-search", action="store_true", help="only the common-rate steps")
+    ap.add_argument("--memory", action="store_true",
+                    help="also bench.py memory per server (fresh start): --mem-users AORs, PSS per contact")
+    ap.add_argument("--mem-users", type=int, default=100000)
+    ap.add_argument("--mem-rate", type=int, default=2000, help="registrations/s for the memory run")
     ap.add_argument("--confabd", default=None, help="confabd binary (default: build*/src/daemon/confabd)")
     ap.add_argument("--confabd-args",
-                    default="--foreground --set sip.listen=udp:127.0.0.1:{port} "
+                    default="--foreground --config {conf} --set sip.listen=udp:127.0.0.1:{port} "
                             "--set general.workers={workers} --set general.log_level=warn "
                             "--data-dir {datadir}",
-                    help="confabd arguments; {port} {workers} {datadir} are substituted")
+                    help="confabd arguments; {port} {workers} {datadir} {conf} are substituted "
+                         "({conf}: DATADIR/confab.conf, written here: domain 127.0.0.1, loopback "
+                         "allowed past the rate limiter)")
     ap.add_argument("--parse-bench", default=None, help="parse_bench binary (default: build*/tests/unit/parse_bench)")
     ap.add_argument("--out", default=None, help="results dir (default /tmp/sbs-<time>)")
     ap.add_argument("--results", default=None, help="write a markdown report to this file")
@@ -367,8 +465,25 @@ def main():
         for srv in servers:
             log(f"{srv.name}: rate search")
             run(srv, lambda s, sc: search_rate(a, s, sc, out, results[(s.name, sc)]))
+    mems = {}
+    if a.memory:
+        for srv in servers:
+            log(f"{srv.name}: memory ({a.mem_users} AORs)")
+            mem = mems[srv.name] = {}
+            if port_busy(a.port) or not srv.start(os.path.join(out, f"{srv.name}-memory.log")):
+                mem["error"] = "server did not start"
+                continue
+            try:
+                time.sleep(1)
+                memory_run(a, srv, out, mem)
+            finally:
+                srv.stop()
+                time.sleep(2)
+    for srv in servers:
+        if hasattr(srv, "cleanup"):
+            srv.cleanup()
     pb_exe, pb_out = parse_bench(a)
-    tbl = table(results, a)
+    tbl = table(results, a, mems)
     print()
     print(tbl)
     for (name, scen), r in results.items():
@@ -376,14 +491,18 @@ def main():
             print(f"* {name} {scen}: {r['error']}")
     if pb_out:
         print(f"\nparser micro-benchmark ({pb_exe}):\n{pb_out}")
+    for name, m in mems.items():
+        if m.get("error"):
+            print(f"* {name} memory: {m['error']}")
     with open(os.path.join(out, "side_by_side.json"), "w") as f:
-        json.dump({f"{k[0]}/{k[1]}": v for k, v in results.items()}, f, indent=1)
+        json.dump({**{f"{k[0]}/{k[1]}": v for k, v in results.items()},
+                   **{f"{k}/memory": v for k, v in mems.items()}}, f, indent=1)
     if a.results:
-        write_results(a, out, started, results, versions, starts, tbl, pb_exe, pb_out)
+        write_results(a, out, started, results, versions, starts, tbl, pb_exe, pb_out, mems)
         log(f"wrote {a.results}")
 
 
-def write_results(a, out, started, results, versions, starts, tbl, pb_exe, pb_out):
+def write_results(a, out, started, results, versions, starts, tbl, pb_exe, pb_out, mems=None):
     sipp_v = sh("sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1").stdout.strip()
     L = [f"## Side-by-side run of {started:%Y-%m-%d %H:%M} UTC", "",
          f"- Machine: {machine()}; SIPp and the server share these CPUs.",
@@ -405,6 +524,14 @@ def write_results(a, out, started, results, versions, starts, tbl, pb_exe, pb_ou
                  f"other processes' CPU during the steps (noise, % of one core): {oth}; "
                  f"search: max {fmt(r.get('max_rate'))}/s, first failing {fmt(r.get('first_fail'))}/s, "
                  f"at the max: {r.get('at_max')}")
+    for name, m in (mems or {}).items():
+        if m.get("error"):
+            L.append(f"- {name} memory: **{m['error']}**")
+        else:
+            L.append(f"- {name} memory: {m.get('registered_ok')} of {m.get('mem_users')} AORs registered "
+                     f"({m.get('failed')} failed) in {m.get('elapsed_s')} s; PSS {m.get('pss_kB_before')} kB -> "
+                     f"{m.get('pss_kB_after')} kB: {m.get('pss_per_contact_B')} B per contact "
+                     f"(RSS sum: {m.get('rss_sum_per_contact_B')} B)")
     L += ["", "Exact commands:", ""]
     for name, cmd in starts.items():
         L.append(f"- start {name}: `{cmd}`")
@@ -413,6 +540,9 @@ def write_results(a, out, started, results, versions, starts, tbl, pb_exe, pb_ou
             L.append(f"- {name} {scen}: `{c}`")
         if r.get("sipp_cmd"):
             L.append(f"- SIPp ({name}, one step): `{r['sipp_cmd']}`")
+    for name, m in (mems or {}).items():
+        for c in m.get("commands", []):
+            L.append(f"- {name} memory: `{c}`")
     if pb_out:
         L += ["", f"Parser micro-benchmark (`{pb_exe}`):", "", "```", pb_out, "```"]
     L.append("")
