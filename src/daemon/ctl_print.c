@@ -140,7 +140,10 @@ static void print_user(json_t *r)
 		printf("%s %s", i ? "," : "", json_string_value(v));
 	}
 	printf("\n  added %s; password changed %s\n", created, updated);
-	printf("bindings: %zu\n", json_array_size(binds));
+	printf("bindings: %zu%s\n", json_array_size(binds),
+	       strcmp(str(r, "bindings_from"), "store")
+	           ? ""
+	           : " (from the store: confabd is not running)");
 	json_array_foreach(binds, i, v)
 	{
 		print_binding(v, false);

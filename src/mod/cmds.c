@@ -110,8 +110,9 @@ const struct cf_mod_cmd cf_app_cmds[] = {
     {"log", "level", 0, 1, log_level_h, "[LEVEL]",
      "show or set the log level (until the next reload)"},
     {"domain", "add", 1, 1, cf_prov_domain_add_h,
-     "NAME [--realm R] [--digest-algs MD5,SHA-256,SHA-512-256]",
-     "serve a SIP domain (realm = NAME unless given)"},
+     "NAME [--realm R] [--digest-algs LIST]",
+     "serve a SIP domain (realm = NAME unless given; LIST e.g. "
+     "SHA-256,MD5)"},
     {"domain", "list", 0, 0, cf_prov_domain_list_h, "",
      "the served domains, their realms and digest algorithms"},
     {"domain", "remove", 1, 1, cf_prov_domain_remove_h, "NAME",

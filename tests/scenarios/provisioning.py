@@ -212,6 +212,10 @@ def online(d, tmp, n):
     r = ctl_ok(d, "user", "show", "alice@" + DOMAIN)
     check("bindings: 1" in r.stdout and "127.0.0.1" in r.stdout,
           "user show prints it:\n" + r.stdout)
+    for aor in ("alice@" + DOMAIN, "sip:alice@" + DOMAIN):
+        loc = ctl_json(d, "location", "show", aor)
+        check(len(loc["bindings"]) == 1, "location show %s (registrar)"
+              % aor)
 
     # several domains: example.org has its own realm and algorithm order
     code, chs, _ = register(port, "bob", "example.org", "bob-pw")

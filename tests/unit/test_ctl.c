@@ -495,6 +495,8 @@ static void test_user_show(void **state)
 	                    "R");
 	assert_int_equal(json_array_size(json_object_get(r, "algorithms")),
 	                 CF_DIGEST_ALG_COUNT);
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "bindings_from")), "store");
 	bs = json_object_get(r, "bindings");
 	assert_int_equal(json_array_size(bs), 1); /* the expired one is not */
 	b = json_array_get(bs, 0);
@@ -636,6 +638,9 @@ static void test_online(void **state)
 	r = ctl("{\"cmd\":\"user show\",\"args\":[\"a@confab.test\"]}");
 	assert_true(json_is_true(json_object_get(r, "ok")));
 	assert_int_equal(json_array_size(json_object_get(r, "bindings")), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "bindings_from")),
+	    "registrar");
 	json_decref(r);
 
 	cf_mod_stop_all(fx.app);
@@ -696,7 +701,8 @@ static void test_import(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_int_equal(import("aor,password\r\n"
+	assert_int_equal(import("\xef\xbb\xbf"
+	                        "aor,password\r\n"
 	                        "# a comment\r\n"
 	                        "a@confab.test,pw1\r\n"
 	                        "\r\n"
@@ -767,6 +773,21 @@ static void test_import_bad(void **state)
 		assert_int_equal(n, 99); /* untouched on failure */
 		/* all or nothing */
 		assert_int_equal(user_count(NULL), 1);
+	}
+	{
+		static const char nul[] =
+		    "d@confab.test,x\ne@confab.test,a\0b\n";
+		FILE *f = tmpfile();
+
+		assert_non_null(f);
+		assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, f),
+		                 sizeof(nul) - 1);
+		rewind(f);
+		assert_int_equal(
+		    cf_prov_import(fx.st, f, "u.csv", &n, why, sizeof(why)),
+		    EINVAL);
+		fclose(f);
+		assert_non_null(strstr(why, "u.csv:2: NUL byte"));
 	}
 	memset(longline, 'a', sizeof(longline) - 1);
 	longline[sizeof(longline) - 1] = '\0';

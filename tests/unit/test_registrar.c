@@ -79,7 +79,9 @@ static void app_up(struct fixture *f)
 	assert_int_equal(cf_sa_set_str(&sa, "127.0.0.1", 25060), 0);
 	assert_int_equal(cf_app_addr_add(f->app, &sa), 0);
 	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
-	assert_int_equal(cf_store_open(&f->store, uri, NULL), 0);
+	assert_int_equal(
+	    cf_store_open(&f->store, uri, &(struct cf_store_cfg){100, false}),
+	    0);
 	cf_app_set_store(f->app, f->store);
 	assert_int_equal(cf_mod_init_all(f->app), 0);
 	cf_mod_handlers(&f->h, f->app);
@@ -420,14 +422,23 @@ static void test_expires_rules(void **state)
 static void test_callid_cseq(void **state)
 {
 	struct fixture *f = *state;
+	struct seen s;
 	const char *r;
 
 	reg(f, ALICE, "o@test", 10, C1);
 	last(f, 200);
-	/* §10.3 step 7: same Call-ID, CSeq not higher: refused */
-	reg(f, ALICE, "o@test", 10, C1 "Expires: 0\r\n");
-	last(f, 500);
+	/* §10.3 step 7: same Call-ID, lower CSeq: refused */
 	reg(f, ALICE, "o@test", 9, C1 "Expires: 0\r\n");
+	last(f, 500);
+	/* the same CSeq soon after: that request again (a retransmission
+	 * answered statelessly), no change */
+	reg(f, ALICE, "o@test", 10, C1 "Expires: 0\r\n");
+	r = last(f, 200);
+	assert_int_equal(count(r, "\r\nContact: "), 1);
+	assert_int_equal(lookup(ALICE, &s), 0);
+	/* ... and later: refused */
+	cf_registrar_test_clock(T0 + 33);
+	reg(f, ALICE, "o@test", 10, C1 "Expires: 0\r\n");
 	last(f, 500);
 	/* another Call-ID (a restarted UA) may have any CSeq */
 	reg(f, ALICE, "other@test", 1, C1 "Expires: 120\r\n");
@@ -438,6 +449,34 @@ static void test_callid_cseq(void **state)
 	reg(f, ALICE, "o@test", 11, C1 "Expires: 0\r\n");
 	r = last(f, 200);
 	assert_int_equal(count(r, "\r\nContact: "), 0);
+}
+
+/* The very same REGISTER bytes again (same branch): the transaction is
+ * gone at once, so the registrar answers it again, the same way. */
+static void test_retransmission(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_registrar_stats st;
+	char buf[1024];
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+	             "REGISTER sip:example.com SIP/2.0\r\n"
+	             "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKretr\r\n"
+	             "Max-Forwards: 70\r\n"
+	             "From: <" ALICE ">;tag=ft1\r\n"
+	             "To: <" ALICE ">\r\n"
+	             "Call-ID: retr@test\r\n"
+	             "CSeq: 5 REGISTER\r\n" C1 "Content-Length: 0\r\n\r\n");
+	feed_raw(f, buf, (size_t)n);
+	last(f, 200);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0); /* stateless */
+	feed_raw(f, buf, (size_t)n);
+	last(f, 200);
+	cf_registrar_stats(&st);
+	assert_int_equal(st.registrations, 1);
+	assert_int_equal(st.refreshes, 0);
+	assert_int_equal(st.contacts, 1);
 }
 
 static void test_to_and_domain(void **state)
@@ -844,6 +883,36 @@ static void test_persistence(void **state)
 	assert_int_equal(st.contacts, 2);
 }
 
+static const char *const slow_sets[] = {"registrar.write_behind_ms=800"};
+static const struct sets slow = {slow_sets, 1};
+
+/* The store locked by another process: the batch fails, stays queued,
+ * and is written once the lock is gone. */
+static void test_store_busy(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_registrar_stats st;
+	struct cf_store *other;
+	char uri[96];
+
+	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
+	assert_int_equal(cf_store_open(&other, uri, NULL), 0);
+	assert_int_equal(cf_store_txn_begin(other), 0); /* the write lock */
+	reg(f, ALICE, "busy@test", 1, C1);
+	last(f, 200);
+	assert_int_equal(cf_registrar_flush(), ETIMEDOUT);
+	cf_registrar_stats(&st);
+	assert_true(st.wb_errors >= 1);
+	assert_int_equal(st.wb_queued, 1);
+	assert_int_equal(st.wb_written, 0);
+	assert_int_equal(cf_store_txn_commit(other), 0);
+	assert_int_equal(cf_registrar_flush(), 0);
+	cf_registrar_stats(&st);
+	assert_int_equal(st.wb_queued, 0);
+	assert_int_equal(st.wb_written, 1);
+	cf_mem_deref(other);
+}
+
 static void test_ctl(void **state)
 {
 	struct fixture *f = *state;
@@ -1011,6 +1080,7 @@ int main(void)
 	    T(test_wildcard),
 	    T(test_expires_rules),
 	    T(test_callid_cseq),
+	    T(test_retransmission),
 	    T(test_to_and_domain),
 	    TS(test_max_reject, max2),
 	    TS(test_max_replace, repl),
@@ -1020,6 +1090,7 @@ int main(void)
 	    T(test_expiry),
 	    T(test_rfc4475),
 	    T(test_persistence),
+	    TS(test_store_busy, slow),
 	    T(test_ctl),
 	    T(test_oom),
 	    TS(test_authenticated, authon),

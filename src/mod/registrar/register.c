@@ -23,7 +23,8 @@ struct ct {
 	struct cf_pl instance; /* without the quotes: "<urn:...>" */
 	uint32_t reg_id;       /* 0: none, or ignored (no outbound) */
 	bool outbound;
-	bool skip; /* the same contact comes again later in the request */
+	bool skip;    /* the same contact comes again later in the request */
+	bool retrans; /* this very request was applied already */
 	struct reg_binding *old; /* the binding it refreshes/removes */
 };
 
@@ -290,14 +291,28 @@ static bool ct_same(const struct ct *a, const struct ct *b)
 	return !cf_sip_uri_cmp(&a->addr.uri, &b->addr.uri);
 }
 
+enum order {
+	ORDER_OK = 0,
+	ORDER_RETRANS, /* the same request again, within REG_RETRANS_S */
+	ORDER_BAD,
+};
+
 /* §10.3 step 7: a binding with the same Call-ID and a CSeq not higher
- * means this request is older than what we have. */
-static bool out_of_order(const struct req *q, const struct reg_binding *b)
+ * means this request is older than what we have. The same CSeq within
+ * REG_RETRANS_S of the registration is that request again (REGISTER is
+ * answered statelessly, so retransmissions reach us): no change, 200 - as
+ * Kamailio's usrloc does within its cseq_delay. */
+static enum order out_of_order(const struct req *q, const struct reg_binding *b,
+                               int64_t now)
 {
 	struct cf_pl cid = reg_str(b, RS_CALL_ID);
 
-	return !cf_pl_cmp(&cid, &q->msg->call_id) &&
-	       q->msg->cseq.num <= b->cseq;
+	if (cf_pl_cmp(&cid, &q->msg->call_id) || q->msg->cseq.num > b->cseq)
+		return ORDER_OK;
+	if (q->msg->cseq.num == b->cseq && b->at &&
+	    now - (int64_t)b->at <= REG_RETRANS_S)
+		return ORDER_RETRANS;
+	return ORDER_BAD;
 }
 
 static struct reg_binding *binding_new(struct req *q, struct reg_aor *a,
@@ -324,6 +339,7 @@ static struct reg_binding *binding_new(struct req *q, struct reg_aor *a,
 	if (!b)
 		return NULL;
 	b->expires = now + ct->expires;
+	b->at = (uint32_t)now;
 	b->seq = atomic_fetch_add(&q->r->seq, 1) + 1;
 	b->cseq = q->msg->cseq.num;
 	b->reg_id = ct->reg_id;
@@ -385,7 +401,9 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	if (q->wildcard) {
 		/* §10.3 step 6: remove all, unless one is newer */
 		for (struct cf_le *le = a->bindings.head; le; le = le->next) {
-			if (out_of_order(q, le->data)) {
+			/* a "*" that was applied left no binding behind: one
+			 * with the same CSeq is another request's */
+			if (out_of_order(q, le->data, now) != ORDER_OK) {
 				q->why = "Out of Order CSeq";
 				code = 500;
 				goto out;
@@ -409,10 +427,16 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 				break;
 			}
 		}
-		if (ct->old && out_of_order(q, ct->old)) {
+		switch (ct->old ? out_of_order(q, ct->old, now) : ORDER_OK) {
+		case ORDER_BAD:
 			q->why = "Out of Order CSeq";
 			code = 500;
 			goto out;
+		case ORDER_RETRANS:
+			ct->retrans = true;
+			break;
+		default:
+			break;
 		}
 		/* the same contact twice in one request: the last wins */
 		for (size_t j = 0; j < i; j++) {
@@ -426,7 +450,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	for (size_t i = 0; i < q->n; i++) {
 		const struct ct *ct = &q->v[i];
 
-		if (ct->skip)
+		if (ct->skip || ct->retrans)
 			continue;
 		if (ct->old && !ct->expires)
 			dels++;
@@ -472,7 +496,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	for (size_t i = 0; i < q->n; i++) {
 		const struct ct *ct = &q->v[i];
 
-		if (!ct->expires || ct->skip)
+		if (!ct->expires || ct->skip || ct->retrans)
 			continue;
 		nb[i] = binding_new(q, a, ct, now);
 		if (!nb[i]) {
@@ -484,6 +508,8 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	for (size_t i = 0; i < q->n; i++) {
 		struct ct *ct = &q->v[i];
 
+		if (ct->retrans)
+			continue;
 		if (ct->old) {
 			struct cf_pl ou = reg_str(ct->old, RS_CONTACT);
 			/* the store keys by (aor, contact): a new URI for
@@ -559,13 +585,16 @@ static int contact_line(struct req *q, struct cf_mbuf *mb,
 static void reply(struct req *q, uint16_t code, const char *why,
                   const char *hdrs)
 {
-	int err = cf_sip_strans_reply(
+	/* Statelessly (RFC 3261 §8.2.7): no 32 s of Timer J state per
+	 * REGISTER; a retransmission is answered again (see out_of_order). */
+	int err = cf_sip_strans_reply_stateless(
 	    q->st, code, why ? why : cf_sip_reason(code), hdrs, NULL);
 	char addr[64];
 
-	if (err == ENOMEM)
-		(void)cf_sip_strans_reply(q->st, 500, "Server Internal Error",
-		                          NULL, NULL);
+	if (err == ENOMEM &&
+	    cf_sip_strans_reply_stateless(q->st, 500, "Server Internal Error",
+	                                  NULL, NULL))
+		(void)cf_mod_reply(q->st, 500, NULL);
 	if (code >= 300)
 		reg_ctr_add(&q->r->ctr.rejected, 1);
 	cf_log(code >= 300 || err ? CF_LOG_INFO : CF_LOG_DEBUG,

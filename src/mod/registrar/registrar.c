@@ -59,19 +59,31 @@ static void g_init(void)
 	pthread_rwlockattr_destroy(&a);
 }
 
+/* Re-entrant on one thread: a reply sent under the read lock may close a
+ * stream, whose observer comes back here (a second rdlock would wait
+ * behind a waiting writer for ever). */
+static _Thread_local unsigned held;
+
 struct reg *reg_get(void)
 {
+	if (held) {
+		held++;
+		return g.r;
+	}
 	pthread_once(&g.once, g_init);
 	pthread_rwlock_rdlock(&g.lock);
-	if (g.r)
+	if (g.r) {
+		held = 1;
 		return g.r;
+	}
 	pthread_rwlock_unlock(&g.lock);
 	return NULL;
 }
 
 void reg_put(void)
 {
-	pthread_rwlock_unlock(&g.lock);
+	if (held && !--held)
+		pthread_rwlock_unlock(&g.lock);
 }
 
 int64_t reg_now(void)
