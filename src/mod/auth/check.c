@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth_int.h"
 
@@ -118,6 +119,64 @@ static enum nc_verdict nonce_use(const struct cf_pl *nonce, uint32_t count)
 			return NC_OK;
 	}
 	return NC_REPLAY; /* contended: the other use won */
+}
+
+/* ------------------------------------------------------ MD5-only agents */
+
+/*
+ * Clients that fail on a challenge as soon as ONE of its headers names an
+ * algorithm other than MD5: libre 1.x (Debian's baresip 1.0) answers the
+ * whole 401 with ENOSYS, whatever the order; later libre versions do the
+ * same for SHA-512-256. They are recognised by a User-Agent substring
+ * ([auth] md5_only_agents) and offered MD5 alone. Set at init (main
+ * thread, before the workers), then only read.
+ */
+static struct {
+	char v[AUTH_AGENTS_MAX][AUTH_AGENT_LEN + 1];
+	size_t n;
+} agents;
+
+int auth_agents_set(const char *const *v, size_t n)
+{
+	agents.n = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (agents.n >= AUTH_AGENTS_MAX || !*v[i] ||
+		    strlen(v[i]) > AUTH_AGENT_LEN)
+			return EINVAL;
+		snprintf(agents.v[agents.n++], AUTH_AGENT_LEN + 1, "%s", v[i]);
+	}
+	return 0;
+}
+
+static bool pl_contains_ci(const struct cf_pl *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; n && i + n <= hay->l; i++) {
+		if (!strncasecmp(hay->p + i, needle, n))
+			return true;
+	}
+	return false;
+}
+
+static bool md5_only(const struct cf_sip_msg *msg,
+                     const enum cf_digest_alg *algs, size_t nalgs)
+{
+	const struct cf_sip_hdr *ua;
+	bool md5 = false;
+
+	if (!agents.n || nalgs < 2)
+		return false;
+	for (size_t i = 0; i < nalgs; i++)
+		md5 |= algs[i] == CF_DIGEST_MD5;
+	if (!md5)
+		return false;
+	ua = cf_sip_msg_hdr(msg, CF_SIP_H_USER_AGENT);
+	for (size_t i = 0; ua && i < agents.n; i++) {
+		if (pl_contains_ci(&ua->val, agents.v[i]))
+			return true;
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------ answers */
@@ -331,6 +390,10 @@ enum cf_auth_verdict auth_check(struct cf_app *app, struct cf_sip_strans *st,
 	if (!auth_creds_domain_get(&c.domain, c.realm, &algs))
 		snprintf(c.realm, sizeof(c.realm), "%s", domain);
 	c.nalgs = auth_algs_unpack(algs ? algs : AUTH_GET(algs), c.algs);
+	if (md5_only(msg, c.algs, c.nalgs)) {
+		c.algs[0] = CF_DIGEST_MD5;
+		c.nalgs = 1;
+	}
 
 	if (auth_guard_locked(&peer->addr, NULL, NULL, &retry))
 		return locked(&c, retry);
