@@ -226,6 +226,18 @@ def online(d, tmp, n):
     code, chs, _ = register(port, "bob", DOMAIN, "bob-pw")
     check(code != 200, "bob is not a user of %s (got %d)" % (DOMAIN, code))
 
+    # the configured domain can be set to prefer SHA-256, and back
+    ctl_ok(d, "domain", "set", DOMAIN, "--digest-algs", "SHA-256,MD5")
+    code, chs, _ = register(port, "alice", DOMAIN, "alice-pw",
+                            alg="SHA-256")
+    check(code == 200 and chs[0].get("algorithm") == "SHA-256"
+          and len(chs) == 2, "after domain set, SHA-256 is offered first "
+          "(and only with MD5), and works (got %d)" % code)
+    ctl_ok(d, "domain", "set", DOMAIN, "--digest-algs", "default")
+    code, chs, _ = register(port, "alice", DOMAIN, "alice-pw")
+    check(code == 200 and chs[0].get("algorithm", "MD5") == "MD5",
+          "back to the default order (got %d)" % code)
+
     # changes through the daemon take effect at once
     ctl_ok(d, "user", "add", "carol@" + DOMAIN, "--password", "carol-pw")
     code, _, _ = register(port, "carol", DOMAIN, "carol-pw")

@@ -311,6 +311,48 @@ static void test_domain_add(void **state)
 	                 ENOENT);
 }
 
+static void test_domain_set(void **state)
+{
+	json_t *r;
+
+	(void)state;
+	r = ctl("{\"cmd\":\"domain set\",\"args\":[\"Confab.test\"],"
+	        "\"opts\":{\"digest-algs\":\"SHA-256,MD5\"}}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "digest_algs")),
+	    "SHA-256,MD5");
+	json_decref(r);
+	r = ctl("{\"cmd\":\"domain list\"}");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_array_get(json_object_get(r, "domains"), 0),
+	        "digest_algs")),
+	    "SHA-256,MD5");
+	json_decref(r);
+	r = ctl("{\"cmd\":\"domain set\",\"args\":[\"confab.test\"],"
+	        "\"opts\":{\"digest-algs\":\"default\"}}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "digest_algs")), "");
+	json_decref(r);
+
+	bad("{\"cmd\":\"domain set\",\"args\":[\"confab.test\"]}",
+	    "missing --digest-algs");
+	bad("{\"cmd\":\"domain set\",\"args\":[\"confab.test\"],"
+	    "\"opts\":{\"digest-algs\":\"SHA-1\"}}",
+	    "bad --digest-algs 'SHA-1'");
+	bad("{\"cmd\":\"domain set\",\"args\":[\"nowhere.test\"],"
+	    "\"opts\":{\"digest-algs\":\"MD5\"}}",
+	    "unknown domain 'nowhere.test'");
+	bad("{\"cmd\":\"domain set\",\"args\":[\"a_b\"],"
+	    "\"opts\":{\"digest-algs\":\"MD5\"}}",
+	    "malformed domain");
+	bad("{\"cmd\":\"domain set\",\"args\":[\"confab.test\"],"
+	    "\"opts\":{\"realm\":\"x\"}}",
+	    "unknown option --realm");
+}
+
 static void test_domain_remove(void **state)
 {
 	json_t *r;
@@ -824,6 +866,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_app_store_ref, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_domain_add, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_domain_set, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_domain_remove, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_user_add, setup, teardown),
