@@ -112,6 +112,13 @@ struct cf_sip {
 	_Atomic uint64_t ext_tx_msgs;
 
 	char *ws_origins; /* Origin allow-list, or NULL (any) */
+
+	/* connection-closed observers (set before start, read after) */
+	struct {
+		cf_sip_conn_close_h *h;
+		void *arg;
+	} obs[CF_SIP_CONN_OBSERVERS];
+	size_t nobs;
 };
 
 /* A connection. Owned by one worker: only that thread touches fd and
