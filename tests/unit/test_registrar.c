@@ -694,6 +694,34 @@ static void test_outbound(void **state)
 	cf_mem_deref(conn);
 }
 
+/* A WebSocket client (RFC 7118): its Contact host is *.invalid, so the
+ * binding keeps its connection even without outbound, and losing the
+ * connection removes the binding. */
+static void test_ws_flow(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+	void *conn;
+
+	conn = cf_mem_zalloc(sizeof(struct cf_sip_conn), NULL);
+	assert_non_null(conn);
+	f->peer.tp = CF_SIP_TP_WS;
+	f->peer.conn = conn;
+	reg(f, ALICE, "ws1@test", 1,
+	    "Contact: <sip:k3d7f8@df7jal23ls0d.invalid;transport=ws>\r\n");
+	last(f, 200);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(lookup(ALICE, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.peer.tp, CF_SIP_TP_WS);
+	assert_ptr_equal(s.peer.conn, conn);
+	cf_registrar_conn_closed(conn);
+	assert_int_equal(lookup(ALICE, &s), ENOENT);
+	f->peer.tp = CF_SIP_TP_TCP;
+	f->peer.conn = NULL;
+	cf_mem_deref(conn);
+}
+
 /* Behind an edge proxy (RFC 5626 §6): two Vias make a flow only when the
  * first Path URI carries ;ob. */
 static void test_outbound_edge(void **state)
@@ -1213,6 +1241,7 @@ int main(void)
 	    TS(test_max_replace, repl),
 	    T(test_path),
 	    T(test_outbound),
+	    T(test_ws_flow),
 	    T(test_outbound_edge),
 	    T(test_threads),
 	    T(test_gruu),

@@ -353,6 +353,14 @@ static struct reg_binding *binding_new(struct req *q, struct reg_aor *a,
 		b->flags |= RB_OUTBOUND;
 		if (q->peer->conn)
 			b->conn = cf_mem_ref(q->peer->conn);
+	} else if ((q->peer->tp == CF_SIP_TP_WS ||
+	            q->peer->tp == CF_SIP_TP_WSS) &&
+	           q->peer->conn) {
+		/* RFC 7118 §5: a WebSocket client is reached over its own
+		 * connection only (its Contact host is `*.invalid`), so the
+		 * binding keeps the flow with or without outbound, and
+		 * goes when the connection closes (the flow observer) */
+		b->conn = cf_mem_ref(q->peer->conn);
 	}
 	return b;
 }
