@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,6 +55,19 @@ static void on_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 		(void)cf_sip_strans_reply(st, 200, "OK", NULL, NULL);
 }
 
+/* Connections seen closing by the observer (cf_sip_conn_observe): the hook
+ * the registrar uses to drop a closed connection's bindings. */
+static _Atomic int closed_seen;
+
+static void closed_h(struct cf_sip_conn *conn, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&kept_mtx);
+	if (conn == kept.conn)
+		atomic_fetch_add(&closed_seen, 1);
+	pthread_mutex_unlock(&kept_mtx);
+}
+
 static const struct cf_sip_txn_handlers handlers = {
     .request = on_request,
 };
@@ -88,6 +102,8 @@ static void fx_start(struct fx *fx, const char *origins, size_t max_frame)
 	/* not built yet: wss (needs TLS) */
 	assert_int_equal(cf_sip_listen(fx->sip, CF_SIP_TP_WSS, &a), EPROTO);
 	assert_int_equal(cf_sip_ws_origins_set(fx->sip, origins), 0);
+	assert_int_equal(cf_sip_conn_observe(fx->sip, closed_h, NULL), 0);
+	atomic_store(&closed_seen, 0);
 	cf_sip_listeners_apply(fx->sip, listener_h, fx);
 	assert_true(cf_sa_port(&fx->ws4) && cf_sa_port(&fx->ws6));
 	assert_int_equal(cf_sip_start(fx->sip), 0);
@@ -400,7 +416,14 @@ static void test_ws_request_to_client(void **state)
 	pthread_mutex_unlock(&kept_mtx);
 	sip_read(fd, resp, sizeof(resp));
 	assert_string_equal(resp, msg);
+	assert_false(cf_sip_conn_closed(peer.conn));
+	/* losing the connection: the observer sees this very connection
+	 * go (bounded wait for the server to read our FIN) */
 	close(fd);
+	for (int i = 0; i < 300 && !atomic_load(&closed_seen); i++)
+		poll(NULL, 0, 10);
+	assert_int_equal(atomic_load(&closed_seen), 1);
+	assert_true(cf_sip_conn_closed(peer.conn));
 	fx_stop(&fx);
 }
 
