@@ -298,6 +298,29 @@ static void signal_h(int fd, int events, void *arg)
 
 /* ------------------------------------------------------------ lifecycle */
 
+static bool origin_item(const char *value, void *arg)
+{
+	struct cf_mbuf *mb = arg;
+
+	return cf_mbuf_printf(mb, "%s%s", mb->end ? ", " : "", value) != 0;
+}
+
+/* [ws] origins (a list, possibly repeated) as one comma-separated
+ * allow-list for the stack; none = any Origin. */
+static int ws_origins(const struct cf_app_conf *c, struct cf_sip *sip)
+{
+	struct cf_mbuf mb;
+	int err;
+
+	cf_mbuf_init(&mb);
+	cf_app_conf_apply(c, "ws", "origins", origin_item, &mb);
+	err = cf_mbuf_write_u8(&mb, 0);
+	if (!err)
+		err = cf_sip_ws_origins_set(sip, (const char *)mb.buf);
+	cf_mbuf_reset(&mb);
+	return err;
+}
+
 static void sip_cfg(const struct cf_app_conf *c, struct cf_sip_cfg *cfg)
 {
 	cf_sip_cfg_default(cfg);
@@ -309,6 +332,8 @@ static void sip_cfg(const struct cf_app_conf *c, struct cf_sip_cfg *cfg)
 	cfg->tcp_idle_s = cf_app_conf_u32(c, "sip", "tcp_idle_timeout");
 	cfg->tcp_max = cf_app_conf_u32(c, "sip", "tcp_max_connections");
 	cfg->tcp_max_per_ip = cf_app_conf_u32(c, "sip", "tcp_max_per_ip");
+	cfg->ws_max_frame = cf_app_conf_u32(c, "ws", "max_frame_size");
+	cfg->ws_handshake_s = cf_app_conf_u32(c, "ws", "handshake_timeout");
 }
 
 /* Many TCP connections need many descriptors: take the hard limit. */
@@ -428,6 +453,9 @@ static int start(struct daemon *d)
 	if (err)
 		return err;
 	cf_app_set_sip(d->app, d->sip);
+	err = ws_origins(c, d->sip);
+	if (err)
+		return err;
 
 	lc.defaults = !cf_app_conf_isset(c, "sip", "listen");
 	lc.v6_ok = ipv6_loopback_works();

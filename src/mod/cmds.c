@@ -56,6 +56,11 @@ static int status_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	COUNTER(cs, st, conns_open);
 	COUNTER(cs, st, conns_refused);
 	COUNTER(cs, st, keepalive_pongs);
+	COUNTER(cs, st, ws_upgrades);
+	COUNTER(cs, st, ws_refused);
+	COUNTER(cs, st, ws_protocol_errors);
+	COUNTER(cs, st, ws_oversize);
+	COUNTER(cs, st, ws_pongs);
 	COUNTER(cs, st.txn, requests);
 	COUNTER(cs, st.txn, responses);
 	COUNTER(cs, st.txn, retransmissions_absorbed);

@@ -98,7 +98,7 @@ static bool item_check(const char *value, void *arg)
 	case CF_MOD_KEY_LISTEN:
 		if (cf_app_listen_decode(value, l, &n)) {
 			snprintf(c->why, c->whysize,
-			         "'%s' is not [udp:|tcp:]ADDRESS[:PORT]",
+			         "'%s' is not [udp:|tcp:|ws:]ADDRESS[:PORT]",
 			         value);
 			c->err = EINVAL;
 		}
@@ -442,19 +442,22 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 	cf_pl_set_str(&pl, s);
 	cf_pl_trim(&pl);
 
-	/* "udp:" / "tcp:" prefix; an IPv6 address needs brackets with it */
+	/* "udp:" / "tcp:" / "ws:" prefix; an IPv6 address needs brackets
+	 * with it */
 	colon = cf_pl_chr(&pl, ':');
 	if (colon && pl.p[0] != '[') {
 		tpl.p = pl.p;
 		tpl.l = colon - pl.p;
 		if (!cf_pl_strcasecmp(&tpl, "udp") ||
-		    !cf_pl_strcasecmp(&tpl, "tcp")) {
-			/* TLS and WS listeners come with later issues */
-			tp = !cf_pl_strcasecmp(&tpl, "udp") ? CF_SIP_TP_UDP
-			                                    : CF_SIP_TP_TCP;
+		    !cf_pl_strcasecmp(&tpl, "tcp") ||
+		    !cf_pl_strcasecmp(&tpl, "ws")) {
+			/* TLS and WSS listeners come with the tls branch */
+			tp = !cf_pl_strcasecmp(&tpl, "udp")   ? CF_SIP_TP_UDP
+			     : !cf_pl_strcasecmp(&tpl, "tcp") ? CF_SIP_TP_TCP
+			                                      : CF_SIP_TP_WS;
 			both = false;
-			pl.p += 4;
-			pl.l -= 4;
+			pl.p += tpl.l + 1;
+			pl.l -= tpl.l + 1;
 		}
 	}
 	if (!pl.l || cf_pl_strcpy(&pl, host, sizeof(host)))
@@ -469,7 +472,7 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 	explicit = host[0] == '[' ? strstr(host, "]:") != NULL
 	                          : colon && colon == strchr(host, ':');
 	if (!explicit)
-		cf_sa_set_port(&sa, 5060);
+		cf_sa_set_port(&sa, tp == CF_SIP_TP_WS ? 8080 : 5060);
 
 	out[0].tp = tp;
 	out[0].addr = sa;

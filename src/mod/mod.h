@@ -181,7 +181,8 @@ bool cf_app_conf_isset(const struct cf_app_conf *conf, const char *section,
                        const char *key);
 
 /* One listener of [sip] listen: "udp:127.0.0.1:5060", "tcp:[::1]:5060",
- * "127.0.0.1" (udp and tcp, port 5060). Up to two results (udp, tcp). */
+ * "ws:127.0.0.1" (WebSocket, port 8080 by default), "127.0.0.1" (udp and
+ * tcp, port 5060). Up to two results (udp, tcp). */
 struct cf_app_listen {
 	enum cf_sip_tp tp;
 	struct cf_sa addr;

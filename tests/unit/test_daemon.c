@@ -98,7 +98,7 @@ static void test_defaults(void **state)
 	                    "ring");
 	assert_false(cf_app_conf_isset(c, "sip", "listen"));
 	cf_app_conf_apply(c, "sip", "listen", count_item, &n);
-	assert_int_equal(n, 4); /* udp+tcp on 127.0.0.1 and [::1] */
+	assert_int_equal(n, 6); /* udp+tcp+ws on 127.0.0.1 and [::1] */
 	assert_null(cf_app_conf_str(c, "control", "socket"));
 	assert_int_equal(cf_ctl_sock_path(c, sock, sizeof(sock)), 0);
 	assert_string_equal(sock, "var/confabd.sock");
@@ -323,6 +323,16 @@ static void test_listen_decode(void **state)
 	assert_int_equal(l[0].tp, CF_SIP_TP_UDP);
 	assert_int_equal(l[1].tp, CF_SIP_TP_TCP);
 	assert_int_equal(cf_sa_port(&l[1].addr), 5060);
+
+	/* WebSocket (RFC 7118): port 8080 unless given */
+	assert_int_equal(cf_app_listen_decode("ws:127.0.0.1", l, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(l[0].tp, CF_SIP_TP_WS);
+	assert_int_equal(cf_sa_port(&l[0].addr), 8080);
+	assert_int_equal(cf_app_listen_decode("WS:[::1]:8081", l, &n), 0);
+	assert_int_equal(l[0].tp, CF_SIP_TP_WS);
+	assert_int_equal(cf_sa_af(&l[0].addr), AF_INET6);
+	assert_int_equal(cf_sa_port(&l[0].addr), 8081);
 
 	/* explicit port 0: ephemeral */
 	assert_int_equal(cf_app_listen_decode("udp:127.0.0.1:0", l, &n), 0);
