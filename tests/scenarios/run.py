@@ -15,6 +15,8 @@ failure, never a skip). Every wait is bounded.
 """
 
 import argparse
+import base64
+import hashlib
 import json
 import os
 import re
@@ -96,12 +98,13 @@ def free_port():
 class Daemon:
     """A confabd of our own: config file and data dir in a temp dir."""
 
-    def __init__(self, args, tmp, extra=None, ipv6=False):
+    def __init__(self, args, tmp, extra=None, ipv6=False, ws=False):
         self.exe = args.confabd
         self.ctl = args.confabctl
         self.tmp = tmp
         os.makedirs(tmp, exist_ok=True)
         self.port = free_port()
+        self.ws_port = free_port() if ws else None
         self.data = os.path.join(tmp, "var")
         os.mkdir(self.data)
         self.conf = os.path.join(tmp, "confab.conf")
@@ -116,7 +119,8 @@ class Daemon:
                 "listen": "udp:127.0.0.1:%d, tcp:127.0.0.1:%d" % (
                     self.port, self.port) + (
                     ", udp:[::1]:%d, tcp:[::1]:%d" % (self.port, self.port)
-                    if ipv6 else ""),
+                    if ipv6 else "") + (
+                    ", ws:127.0.0.1:%d" % self.ws_port if ws else ""),
             },
         }
         for sk, v in (extra or {}).items():
@@ -341,6 +345,77 @@ class Stream:
         self.s.close()
 
 
+class WsClient:
+    """A raw-socket WebSocket client (RFC 6455; no pip packages): the
+    opening handshake with the "sip" subprotocol (RFC 7118), masked frames
+    out, unmasked frames in."""
+
+    GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, port, proto="sip", head=None):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        self.key = base64.b64encode(os.urandom(16))
+        if head is None:
+            head = (b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                    b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Key: %s\r\n"
+                    b"Sec-WebSocket-Version: 13\r\n" % (port, self.key)
+                    + (b"Sec-WebSocket-Protocol: %s\r\n" % proto.encode()
+                       if proto else b"") + b"\r\n")
+        self.s.sendall(head)
+        while b"\r\n\r\n" not in self.buf:
+            self.more()
+        end = self.buf.index(b"\r\n\r\n") + 4
+        self.head, self.buf = self.buf[:end].decode(), self.buf[end:]
+        self.status = self.head.split("\r\n", 1)[0]
+
+    def accept_ok(self):
+        want = base64.b64encode(hashlib.sha1(self.key + self.GUID).digest())
+        return ("Sec-WebSocket-Accept: %s\r\n" % want.decode()) in self.head
+
+    def more(self):
+        data = self.s.recv(65536)
+        if not data:
+            raise EOFError("closed by the server")
+        self.buf += data
+
+    def send(self, payload, op=1, fin=True, mask=True):
+        n = len(payload)
+        hdr = bytes([(0x80 if fin else 0) | op])
+        m = 0x80 if mask else 0
+        if n < 126:
+            hdr += bytes([m | n])
+        elif n < 65536:
+            hdr += bytes([m | 126]) + n.to_bytes(2, "big")
+        else:
+            hdr += bytes([m | 127]) + n.to_bytes(8, "big")
+        if mask:
+            key = os.urandom(4)
+            hdr += key
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        self.s.sendall(hdr + payload)
+
+    def recv(self):
+        """(opcode, payload) of the next frame (servers do not mask)."""
+        while True:
+            if len(self.buf) >= 2:
+                n, h = self.buf[1] & 0x7f, 2
+                if n == 126 and len(self.buf) >= 4:
+                    n, h = int.from_bytes(self.buf[2:4], "big"), 4
+                elif n == 127 and len(self.buf) >= 10:
+                    n, h = int.from_bytes(self.buf[2:10], "big"), 10
+                if n < 126 or h > 2:
+                    if len(self.buf) >= h + n:
+                        op, pl = self.buf[0] & 0x0f, self.buf[h:h + n]
+                        self.buf = self.buf[h + n:]
+                        return op, pl
+            self.more()
+
+    def close(self):
+        self.s.close()
+
+
 def status_line(msg):
     return msg.split("\r\n", 1)[0]
 
@@ -534,6 +609,68 @@ def case_tcp_garbage(args, tmp):
           and header(r, "CSeq") == "2 OPTIONS",
           "other connection still answered after")
     good.close()
+    d.stop()
+
+
+def case_websocket(args, tmp):
+    """SIP over WebSocket (RFC 7118) on a ws: listener: the upgrade with the
+    sip subprotocol, OPTIONS answered over the same connection with a Via
+    WS, ping/pong; an unmasked frame closes with 1002, plain HTTP and a
+    wrong subprotocol get 400; each bad case closes its own connection
+    only and is counted."""
+    d = Daemon(args, tmp, ws=True).start()
+    w = WsClient(d.ws_port)
+    check(w.status.startswith("HTTP/1.1 101"), "upgrade answered 101: "
+          + w.status)
+    check(w.accept_ok(), "Sec-WebSocket-Accept is right")
+    check("Sec-WebSocket-Protocol: sip\r\n" in w.head,
+          "the sip subprotocol chosen")
+    opts = request("OPTIONS", d.port, "WS", cseq=1).replace(
+        b"127.0.0.1:9;", b"df7jal23ls0d.invalid;")
+    w.send(opts)
+    op, r = w.recv()
+    r = r.decode(errors="replace")
+    check(op == 1 and status_line(r).startswith("SIP/2.0 200"),
+          "OPTIONS over WS answered 200 in a text frame")
+    check(header(r, "Via").startswith("SIP/2.0/WS df7jal23ls0d.invalid;")
+          and "received=127.0.0.1" in header(r, "Via"),
+          "the response's Via is WS, with received: " + header(r, "Via"))
+    w.send(b"hello", op=9)
+    check(w.recv() == (10, b"hello"), "ping answered pong")
+
+    bad = WsClient(d.ws_port)
+    bad.send(b"not masked", mask=False)
+    op, pl = bad.recv()
+    check(op == 8 and int.from_bytes(pl[:2], "big") == 1002,
+          "unmasked frame: close 1002")
+    plain = WsClient(d.ws_port, head=b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(plain.status.startswith("HTTP/1.1 400"),
+          "plain HTTP without upgrade: " + plain.status)
+    wrong = WsClient(d.ws_port, proto="chat")
+    check(wrong.status.startswith("HTTP/1.1 400"),
+          "wrong subprotocol: " + wrong.status)
+    for c in (bad, plain, wrong):
+        try:
+            while True:
+                c.more()
+        except (EOFError, ConnectionResetError):
+            pass
+        c.close()
+    check(True, "confabd closed each bad connection")
+
+    w.send(request("OPTIONS", d.port, "WS", cseq=2))
+    op, r = w.recv()
+    check(status_line(r.decode()).startswith("SIP/2.0 200"),
+          "the good connection is still answered")
+    st = d.status_json()
+    for name, want in (("ws_upgrades", 2), ("ws_refused", 2),
+                       ("ws_protocol_errors", 1), ("ws_pongs", 1)):
+        got, _ = counter(st, name)
+        check(got == want, "status %s = %d (got %d)" % (name, want, got))
+    w.send(b"\x03\xe8", op=8)
+    op, pl = w.recv()
+    check(op == 8 and pl[:2] == b"\x03\xe8", "close 1000 echoed")
+    w.close()
     d.stop()
 
 
