@@ -98,7 +98,7 @@ static void stop_accept(struct worker *w)
 	struct cf_sip *sip = w->sip;
 
 	for (size_t i = 0; i < sip->lc; i++) {
-		if (sip->lv[i].tp == CF_SIP_TP_TCP)
+		if (sip->lv[i].tp != CF_SIP_TP_UDP)
 			cf_loop_fd_close(w->loop, sip->lv[i].fd);
 	}
 	probe_h(w);
@@ -125,7 +125,10 @@ void worker_mbox_h(struct cf_mbox_node *node, void *arg)
 		if (conn && !atomic_load(&conn->closed) && conn->owner == w)
 			(void)conn_send_local(w, conn, j->data, j->len);
 		else
-			(void)conn_send_addr(w, &j->peer, j->data, j->len);
+			(void)conn_send_addr(
+			    w, &j->peer,
+			    j->hostlen ? (const char *)j->data + j->len : NULL,
+			    j->data, j->len);
 		break;
 	case JOB_STOP_ACCEPT:
 		stop_accept(w);
@@ -267,6 +270,8 @@ void worker_stats_add(const struct worker *w, struct cf_sip_stats *st)
 	st->stream_garbage += ctr_get(&w->st.stream_garbage);
 	st->conns_refused += ctr_get(&w->st.conns_refused);
 	st->keepalive_pongs += ctr_get(&w->st.keepalive_pongs);
+	st->tls_handshakes += ctr_get(&w->st.tls_handshakes);
+	st->tls_handshake_failures += ctr_get(&w->st.tls_handshake_failures);
 	if (w->env) {
 		struct cf_sip_txn_stats cur;
 
