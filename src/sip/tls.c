@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include <openssl/err.h>
@@ -106,6 +107,11 @@ static int ctx_cert(SSL_CTX *c, const char *cert, const char *key)
 {
 	char why[256];
 
+	if (access(cert, R_OK) || access(key, R_OK)) {
+		cf_log(CF_LOG_ERR, NULL, "tls: %s: %s",
+		       access(cert, R_OK) ? cert : key, strerror(errno));
+		return EINVAL;
+	}
 	if (SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
 		cf_log(CF_LOG_ERR, NULL, "tls: certificate %s: %s", cert,
 		       ossl_reason(why, sizeof(why)));
