@@ -75,7 +75,8 @@ static void usage(FILE *f)
 	        "  -V, --version          print the version and exit\n"
 	        "  -h, --help             this text\n"
 	        "Signals: SIGTERM/SIGINT stop (unanswered transactions get "
-	        "up to [general] shutdown_timeout s), SIGHUP reloads.\n"
+	        "up to [general] shutdown_timeout s), SIGHUP reloads (TLS "
+	        "certificates too).\n"
 	        "Keys and defaults: docs/configuration.md.\n");
 }
 
@@ -403,6 +404,12 @@ static int start(struct daemon *d)
 	if (err)
 		return err;
 	cf_app_set_sip(d->app, d->sip);
+
+	/* certificates before the listeners accept (a TLS listener needs
+	 * one; the embedded defaults make a self-signed one) */
+	err = cf_app_tls_apply(d->app);
+	if (err)
+		return err;
 
 	lc.defaults = !cf_app_conf_isset(c, "sip", "listen");
 	lc.v6_ok = ipv6_loopback_works();

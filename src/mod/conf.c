@@ -98,7 +98,7 @@ static bool item_check(const char *value, void *arg)
 	case CF_MOD_KEY_LISTEN:
 		if (cf_app_listen_decode(value, l, &n)) {
 			snprintf(c->why, c->whysize,
-			         "'%s' is not [udp:|tcp:]ADDRESS[:PORT]",
+			         "'%s' is not [udp:|tcp:|tls:]ADDRESS[:PORT]",
 			         value);
 			c->err = EINVAL;
 		}
@@ -166,6 +166,18 @@ int cf_mod_key_check(const struct cf_mod_key *k, const char *value, char *why,
 		if (token_ok(value, "-_.!~*'+"))
 			return 0;
 		snprintf(why, whysize, "'%s' is not a SIP user name", value);
+		return EINVAL;
+	case CF_MOD_KEY_TLSVERIFY:
+		if (!strcasecmp(value, "no") || !strcasecmp(value, "optional") ||
+		    !strcasecmp(value, "require"))
+			return 0;
+		snprintf(why, whysize, "'%s' is not no, optional or require",
+		         value);
+		return EINVAL;
+	case CF_MOD_KEY_TLSVERSION:
+		if (!strcasecmp(value, "TLS1.2") || !strcasecmp(value, "TLS1.3"))
+			return 0;
+		snprintf(why, whysize, "'%s' is not TLS1.2 or TLS1.3", value);
 		return EINVAL;
 	case CF_MOD_KEY_LISTEN:
 	case CF_MOD_KEY_HOST:
@@ -442,16 +454,19 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 	cf_pl_set_str(&pl, s);
 	cf_pl_trim(&pl);
 
-	/* "udp:" / "tcp:" prefix; an IPv6 address needs brackets with it */
+	/* "udp:" / "tcp:" / "tls:" prefix; an IPv6 address needs brackets
+	 * with it */
 	colon = cf_pl_chr(&pl, ':');
 	if (colon && pl.p[0] != '[') {
 		tpl.p = pl.p;
 		tpl.l = colon - pl.p;
 		if (!cf_pl_strcasecmp(&tpl, "udp") ||
-		    !cf_pl_strcasecmp(&tpl, "tcp")) {
-			/* TLS and WS listeners come with later issues */
-			tp = !cf_pl_strcasecmp(&tpl, "udp") ? CF_SIP_TP_UDP
-			                                    : CF_SIP_TP_TCP;
+		    !cf_pl_strcasecmp(&tpl, "tcp") ||
+		    !cf_pl_strcasecmp(&tpl, "tls")) {
+			/* WS listeners come with a later issue */
+			tp = !cf_pl_strcasecmp(&tpl, "udp")   ? CF_SIP_TP_UDP
+			     : !cf_pl_strcasecmp(&tpl, "tcp") ? CF_SIP_TP_TCP
+			                                      : CF_SIP_TP_TLS;
 			both = false;
 			pl.p += 4;
 			pl.l -= 4;
@@ -468,8 +483,8 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 	colon = strrchr(host, ':');
 	explicit = host[0] == '[' ? strstr(host, "]:") != NULL
 	                          : colon && colon == strchr(host, ':');
-	if (!explicit)
-		cf_sa_set_port(&sa, 5060);
+	if (!explicit) /* RFC 3261 §19.1.2 */
+		cf_sa_set_port(&sa, tp == CF_SIP_TP_TLS ? 5061 : 5060);
 
 	out[0].tp = tp;
 	out[0].addr = sa;

@@ -90,9 +90,8 @@ static int ctx_common(SSL_CTX *c, const struct cf_sip_tls_cfg *cfg)
 		minv = TLS1_2_VERSION;
 	if (!SSL_CTX_set_min_proto_version(c, minv))
 		return EINVAL;
-	if (!SSL_CTX_set_cipher_list(c,
-	                             cfg->ciphers ? cfg->ciphers
-	                                          : default_ciphers))
+	if (!SSL_CTX_set_cipher_list(c, cfg->ciphers ? cfg->ciphers
+	                                             : default_ciphers))
 		return EINVAL;
 	SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	                           SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -163,7 +162,7 @@ static SSL_CTX *srv_new(const struct cf_sip_tls_cfg *cfg, const char *cert,
 		if (cfg->verify_client == CF_SIP_TLS_VERIFY_REQUIRE)
 			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 		if (cfg->ca_file) {
-			STACK_OF(X509_NAME) *names;
+			STACK_OF(X509_NAME) * names;
 
 			if (SSL_CTX_load_verify_locations(c, cfg->ca_file,
 			                                  NULL) != 1) {
@@ -501,6 +500,6 @@ ssize_t tls_write(struct cf_sip_conn *conn, const uint8_t *p, size_t n)
  * will not wake us for them. */
 bool tls_pending(const struct cf_sip_conn *conn)
 {
-	return conn->ssl && (SSL_pending(conn->ssl) > 0 ||
-	                     SSL_has_pending(conn->ssl));
+	return conn->ssl &&
+	       (SSL_pending(conn->ssl) > 0 || SSL_has_pending(conn->ssl));
 }

@@ -59,8 +59,8 @@ static int make(EVP_PKEY **pkeyp, X509 **xp, const char *domain)
 		goto out;
 	name = X509_get_subject_name(x);
 	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-	                                (const unsigned char *)"confab", -1,
-	                                -1, 0) ||
+	                                (const unsigned char *)"confab", -1, -1,
+	                                0) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
 	                                (const unsigned char *)domain, -1, -1,
 	                                0) ||
@@ -135,8 +135,7 @@ int cf_sip_tls_selfsigned(const char *dir, const char *domain, char *cert,
 		*made = false;
 	if ((size_t)snprintf(cert, certsize, "%s/%s.crt", dir, domain) >=
 	        certsize ||
-	    (size_t)snprintf(key, keysize, "%s/%s.key", dir, domain) >=
-	        keysize)
+	    (size_t)snprintf(key, keysize, "%s/%s.key", dir, domain) >= keysize)
 		return EINVAL;
 	if (!access(cert, R_OK) && !access(key, R_OK))
 		return 0;

@@ -98,7 +98,7 @@ static void test_defaults(void **state)
 	                    "ring");
 	assert_false(cf_app_conf_isset(c, "sip", "listen"));
 	cf_app_conf_apply(c, "sip", "listen", count_item, &n);
-	assert_int_equal(n, 4); /* udp+tcp on 127.0.0.1 and [::1] */
+	assert_int_equal(n, 6); /* udp+tcp+tls on 127.0.0.1 and [::1] */
 	assert_null(cf_app_conf_str(c, "control", "socket"));
 	assert_int_equal(cf_ctl_sock_path(c, sock, sizeof(sock)), 0);
 	assert_string_equal(sock, "var/confabd.sock");
@@ -329,7 +329,11 @@ static void test_listen_decode(void **state)
 	assert_int_equal(cf_sa_port(&l[0].addr), 0);
 
 	assert_int_equal(cf_app_listen_decode("", l, &n), EBADMSG);
-	assert_int_equal(cf_app_listen_decode("tls:127.0.0.1", l, &n), EBADMSG);
+	assert_int_equal(cf_app_listen_decode("tls:127.0.0.1", l, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(l[0].tp, CF_SIP_TP_TLS);
+	assert_int_equal(cf_sa_port(&l[0].addr), 5061);
+	assert_int_equal(cf_app_listen_decode("ws:127.0.0.1", l, &n), EBADMSG);
 	assert_int_equal(cf_app_listen_decode("udp:", l, &n), EBADMSG);
 	assert_int_equal(cf_app_listen_decode("udp:localhost", l, &n), EBADMSG);
 	assert_int_equal(cf_app_listen_decode(NULL, l, &n), EINVAL);

@@ -137,12 +137,10 @@ static int tcp_client(const struct cf_sa *srv)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-	                            sizeof(tv)),
-	                 0);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
-	                            sizeof(tv)),
-	                 0);
+	assert_int_equal(
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
 	assert_int_equal(connect(fd, &srv->u.sa, sizeof(struct sockaddr_in)),
 	                 0);
 	return fd;
@@ -227,8 +225,7 @@ static size_t options(char *buf, size_t size, const char *callid)
 }
 
 /* Read until `want` responses (no bodies here) or a bounded failure. */
-static size_t read_responses(struct client *c, char *buf, size_t size,
-                             int want)
+static size_t read_responses(struct client *c, char *buf, size_t size, int want)
 {
 	size_t len = 0;
 	int got = 0;
@@ -313,9 +310,9 @@ static void test_selfsigned(void **state)
 	{
 		int days = 0, secs = 0;
 
-		assert_int_equal(ASN1_TIME_diff(&days, &secs, NULL,
-		                                X509_get0_notAfter(x)),
-		                 1);
+		assert_int_equal(
+		    ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)),
+		    1);
 		assert_true(days > 3600);
 	}
 	X509_free(x);
@@ -423,9 +420,8 @@ static void test_old_versions_refused(void **state)
 	(void)state;
 	fx_start(&fx);
 	for (size_t i = 0; i < 2; i++) {
-		assert_int_not_equal(client_open(&c, &fx.tls4, vers[i], NULL,
-		                                 NULL),
-		                     1);
+		assert_int_not_equal(
+		    client_open(&c, &fx.tls4, vers[i], NULL, NULL), 1);
 		client_close(&c);
 	}
 	/* the same client allowed TLS 1.2 gets through */
@@ -500,8 +496,7 @@ static void test_sni(void **state)
 	peer_cn(&c, cn, sizeof(cn));
 	assert_string_equal(cn, "b.test");
 	client_close(&c);
-	assert_int_equal(client_open(&c, &fx.tls4, 0, "unknown.test", NULL),
-	                 1);
+	assert_int_equal(client_open(&c, &fx.tls4, 0, "unknown.test", NULL), 1);
 	peer_cn(&c, cn, sizeof(cn));
 	assert_string_equal(cn, "confab.test");
 	client_close(&c);
@@ -590,8 +585,7 @@ static void test_outgoing(void **state)
 	n = options(req, sizeof(req), "tls-out-3");
 	pl.p = req;
 	pl.l = n;
-	assert_int_equal(cf_sip_send_host(fx.sip, &peer, "wrong.test", &pl),
-	                 0);
+	assert_int_equal(cf_sip_send_host(fx.sip, &peer, "wrong.test", &pl), 0);
 	for (int i = 0; i < WAIT_MS / 10; i++) {
 		struct timespec ts = {0, 10 * 1000000L};
 
