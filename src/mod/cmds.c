@@ -114,8 +114,8 @@ static int tls_reload_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 
 	(void)req;
 	if (!cf_app_sip(app)) {
-		json_object_set_new(resp, "error",
-		                    json_string("the SIP stack is not running"));
+		json_object_set_new(
+		    resp, "error", json_string("the SIP stack is not running"));
 		return EINVAL;
 	}
 	err = cf_app_tls_apply(app);

@@ -168,14 +168,16 @@ int cf_mod_key_check(const struct cf_mod_key *k, const char *value, char *why,
 		snprintf(why, whysize, "'%s' is not a SIP user name", value);
 		return EINVAL;
 	case CF_MOD_KEY_TLSVERIFY:
-		if (!strcasecmp(value, "no") || !strcasecmp(value, "optional") ||
+		if (!strcasecmp(value, "no") ||
+		    !strcasecmp(value, "optional") ||
 		    !strcasecmp(value, "require"))
 			return 0;
 		snprintf(why, whysize, "'%s' is not no, optional or require",
 		         value);
 		return EINVAL;
 	case CF_MOD_KEY_TLSVERSION:
-		if (!strcasecmp(value, "TLS1.2") || !strcasecmp(value, "TLS1.3"))
+		if (!strcasecmp(value, "TLS1.2") ||
+		    !strcasecmp(value, "TLS1.3"))
 			return 0;
 		snprintf(why, whysize, "'%s' is not TLS1.2 or TLS1.3", value);
 		return EINVAL;

@@ -329,14 +329,13 @@ void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms)
  * Send bytes to a peer; callable from any thread (the transaction layer
  * calls it on a worker). UDP: sendto on the listener socket matching
  * peer->local (else the first of the family); from a worker, batched into
- * one sendmmsg per loop round. TCP and TLS: on peer->conn if still open, else on
- * an open connection to peer->addr, else a new outgoing connection (RFC
- * 3261 §18.1.1, §18.2.2) unless peer->conn was an inbound connection that
- * has closed (see conn_send_addr). A stream owned by another worker
- * is written by that worker: the bytes are copied into a job for its
- * mailbox, and 0 means queued, not written.
- * Errors: EINVAL (not running, bad peer), EPROTO (transport not built),
- * ENOENT (no UDP listener for the family), ENOMEM, or a socket errno.
+ * one sendmmsg per loop round. TCP and TLS: on peer->conn if still open, else
+ * on an open connection to peer->addr, else a new outgoing connection (RFC 3261
+ * §18.1.1, §18.2.2) unless peer->conn was an inbound connection that has closed
+ * (see conn_send_addr). A stream owned by another worker is written by that
+ * worker: the bytes are copied into a job for its mailbox, and 0 means queued,
+ * not written. Errors: EINVAL (not running, bad peer), EPROTO (transport not
+ * built), ENOENT (no UDP listener for the family), ENOMEM, or a socket errno.
  */
 static int send_peer(struct cf_sip *sip, const struct cf_sip_peer *peer,
                      const char *host, const struct cf_pl *bytes)

@@ -146,8 +146,8 @@ struct cf_sip_conn {
 	struct ssl_st *ssl;
 	struct tls_ctx *tctx;
 	bool hs_done;
-	bool rd_want_write; /* handshake or SSL_read wants POLLOUT */
-	bool wr_want_write; /* SSL_write / send wants POLLOUT */
+	bool rd_want_write;  /* handshake or SSL_read wants POLLOUT */
+	bool wr_want_write;  /* SSL_write / send wants POLLOUT */
 	struct cf_tmr again; /* SSL holds decrypted bytes: read again */
 };
 

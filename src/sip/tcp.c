@@ -259,8 +259,7 @@ static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 
 /* Events on a TLS connection: finish the connect, step the handshake,
  * then write what is queued and read (each may close the connection). */
-static void tls_events(struct worker *w, struct cf_sip_conn *conn,
-                       int events)
+static void tls_events(struct worker *w, struct cf_sip_conn *conn, int events)
 {
 	if (conn->connecting) {
 		conn_flush(conn);
@@ -271,8 +270,8 @@ static void tls_events(struct worker *w, struct cf_sip_conn *conn,
 		return;
 	if (conn->wpos < conn->wbuf.end)
 		conn_flush(conn);
-	if (!atomic_load(&conn->closed) && (events & (CF_FD_READ | CF_FD_ERR) ||
-	                                    conn->rd_want_write))
+	if (!atomic_load(&conn->closed) &&
+	    (events & (CF_FD_READ | CF_FD_ERR) || conn->rd_want_write))
 		conn_read(w, conn);
 	(void)events;
 }
