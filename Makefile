@@ -13,9 +13,10 @@ MAKEFLAGS += --no-print-directory
 # Packages for building and running confabd.
 RUN_PKGS := meson ninja-build pkg-config gcc libinih-dev libjansson-dev \
 	libssl-dev libsqlite3-dev
-# Added for the test suite: sanitizer/fuzzer runtimes, cmocka, SIPp, python3.
+# Added for the test suite: sanitizer/fuzzer runtimes, cmocka, SIPp, python3,
+# stunnel4 and the openssl CLI (the TLS scenarios).
 TEST_PKGS := $(RUN_PKGS) clang libclang-rt-14-dev libcmocka-dev sip-tester \
-	python3
+	python3 stunnel4 openssl
 
 BUILD      ?= build
 BUILD_TEST ?= build-test

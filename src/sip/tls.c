@@ -367,13 +367,18 @@ uint32_t tls_handshake_ms(const struct cf_sip_conn *conn)
 	return conn->tctx ? conn->tctx->handshake_ms : HANDSHAKE_MS_DEFAULT;
 }
 
-/* Owner thread, from conn_close (or the destructor after the join): a
- * close_notify when the session is up (best effort: never waits), then
+/* Owner thread, from conn_close (or the stop's release after the join):
+ * a close_notify when the session is up (best effort: never waits), then
  * the session and the contexts' reference go. */
 void tls_conn_free(struct cf_sip_conn *conn)
 {
 	if (conn->ssl) {
-		if (conn->hs_done && conn->fd >= 0) {
+		/* OpenSSL writes with write(2), not send(MSG_NOSIGNAL): only
+		 * on a worker, whose thread blocks every signal, may a peer
+		 * that has gone raise SIGPIPE harmlessly; at the stop's
+		 * release (the caller's thread) no close_notify is sent */
+		if (conn->hs_done && conn->fd >= 0 &&
+		    worker_current(conn->sip) == conn->owner) {
 			ERR_clear_error();
 			(void)SSL_shutdown(conn->ssl);
 		}

@@ -359,6 +359,17 @@ static void test_key_check(void **state)
 	k = cf_mod_key_find("test", "ring_extension");
 	assert_int_equal(cf_mod_key_check(k, "ring", why, sizeof(why)), 0);
 	assert_int_equal(cf_mod_key_check(k, "a,b", why, sizeof(why)), EINVAL);
+	k = cf_mod_key_find("tls", "verify_client");
+	assert_non_null(k);
+	assert_int_equal(cf_mod_key_check(k, "Require", why, sizeof(why)), 0);
+	assert_int_equal(cf_mod_key_check(k, "maybe", why, sizeof(why)),
+	                 EINVAL);
+	assert_string_equal(why, "'maybe' is not no, optional or require");
+	k = cf_mod_key_find("tls", "min_version");
+	assert_non_null(k);
+	assert_int_equal(cf_mod_key_check(k, "TLS1.3", why, sizeof(why)), 0);
+	assert_int_equal(cf_mod_key_check(k, "TLS1.1", why, sizeof(why)),
+	                 EINVAL);
 	assert_null(cf_mod_key_find("sip", "nosuch"));
 }
 
