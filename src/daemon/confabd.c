@@ -77,7 +77,8 @@ static void usage(FILE *f)
 	        "  -V, --version          print the version and exit\n"
 	        "  -h, --help             this text\n"
 	        "Signals: SIGTERM/SIGINT stop (unanswered transactions get "
-	        "up to [general] shutdown_timeout s), SIGHUP reloads.\n"
+	        "up to [general] shutdown_timeout s), SIGHUP reloads (TLS "
+	        "certificates too).\n"
 	        "Keys and defaults: docs/configuration.md.\n");
 }
 
@@ -454,6 +455,12 @@ static int start(struct daemon *d)
 		return err;
 	cf_app_set_sip(d->app, d->sip);
 	err = ws_origins(c, d->sip);
+	if (err)
+		return err;
+
+	/* certificates before the listeners accept (a TLS listener needs
+	 * one; the embedded defaults make a self-signed one) */
+	err = cf_app_tls_apply(d->app);
 	if (err)
 		return err;
 

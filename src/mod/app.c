@@ -290,5 +290,7 @@ void cf_app_reload(struct cf_app *app, struct cf_app_conf *conf)
 	if (!cf_log_level_decode(cf_app_conf_str(conf, "general", "log_level"),
 	                         &lvl))
 		cf_log_set_level(lvl);
+	/* the [tls] keys are live: new certificates for new connections */
+	(void)cf_app_tls_apply(app);
 	cf_mod_reload_all(app);
 }

@@ -61,6 +61,8 @@ static int status_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	COUNTER(cs, st, ws_protocol_errors);
 	COUNTER(cs, st, ws_oversize);
 	COUNTER(cs, st, ws_pongs);
+	COUNTER(cs, st, tls_handshakes);
+	COUNTER(cs, st, tls_handshake_failures);
 	COUNTER(cs, st.txn, requests);
 	COUNTER(cs, st.txn, responses);
 	COUNTER(cs, st.txn, retransmissions_absorbed);
@@ -122,6 +124,33 @@ static int log_level_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	return 0;
 }
 
+/* Re-read the [tls] files of the running configuration (not the rest of
+ * the file: SIGHUP does that): new connections get them, established
+ * ones keep theirs. */
+static int tls_reload_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                        json_t *resp)
+{
+	int err;
+
+	(void)req;
+	if (!cf_app_sip(app)) {
+		json_object_set_new(
+		    resp, "error", json_string("the SIP stack is not running"));
+		return EINVAL;
+	}
+	err = cf_app_tls_apply(app);
+	if (err) {
+		json_object_set_new(
+		    resp, "error",
+		    json_string("certificates not reloaded (see the daemon's "
+		                "log); the ones in use stay"));
+		return err;
+	}
+	cf_log(CF_LOG_NOTICE, NULL, "tls: certificates reloaded (control)");
+	json_object_set_new(resp, "reloaded", json_true());
+	return 0;
+}
+
 /* h NULL: confabctl runs these without the daemon. */
 const struct cf_mod_cmd cf_app_cmds[] = {
     {"status", "", 0, 0, status_h, "",
@@ -156,6 +185,9 @@ const struct cf_mod_cmd cf_app_cmds[] = {
      "reload the daemon's credentials cache from the store"},
     {"store", "show", 0, 0, cf_prov_store_show_h, "",
      "the store's URI and schema version"},
+    {"tls", "reload", 0, 0, tls_reload_h, "",
+     "reload the TLS certificates and keys (established connections keep "
+     "theirs)"},
     {"version", "", 0, 0, NULL, "", "print confabctl's version"},
     {"help", "", 0, 1, NULL, "[NOUN]", "list the commands"},
     {"config", "check", 0, 0, NULL, "",

@@ -98,7 +98,7 @@ static bool item_check(const char *value, void *arg)
 	case CF_MOD_KEY_LISTEN:
 		if (cf_app_listen_decode(value, l, &n)) {
 			snprintf(c->why, c->whysize,
-			         "'%s' is not [udp:|tcp:|ws:]ADDRESS[:PORT]",
+			         "'%s' is not [udp:|tcp:|tls:|ws:|wss:]ADDRESS[:PORT]",
 			         value);
 			c->err = EINVAL;
 		}
@@ -166,6 +166,20 @@ int cf_mod_key_check(const struct cf_mod_key *k, const char *value, char *why,
 		if (token_ok(value, "-_.!~*'+"))
 			return 0;
 		snprintf(why, whysize, "'%s' is not a SIP user name", value);
+		return EINVAL;
+	case CF_MOD_KEY_TLSVERIFY:
+		if (!strcasecmp(value, "no") ||
+		    !strcasecmp(value, "optional") ||
+		    !strcasecmp(value, "require"))
+			return 0;
+		snprintf(why, whysize, "'%s' is not no, optional or require",
+		         value);
+		return EINVAL;
+	case CF_MOD_KEY_TLSVERSION:
+		if (!strcasecmp(value, "TLS1.2") ||
+		    !strcasecmp(value, "TLS1.3"))
+			return 0;
+		snprintf(why, whysize, "'%s' is not TLS1.2 or TLS1.3", value);
 		return EINVAL;
 	case CF_MOD_KEY_LISTEN:
 	case CF_MOD_KEY_HOST:
@@ -442,7 +456,8 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 	cf_pl_set_str(&pl, s);
 	cf_pl_trim(&pl);
 
-	/* "udp:" / "tcp:" / "ws:" prefix; an IPv6 address needs brackets
+	/* "udp:" / "tcp:" / "tls:" / "ws:" / "wss:" prefix; an IPv6 address
+	 * needs brackets
 	 * with it */
 	colon = cf_pl_chr(&pl, ':');
 	if (colon && pl.p[0] != '[') {
@@ -450,11 +465,14 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 		tpl.l = colon - pl.p;
 		if (!cf_pl_strcasecmp(&tpl, "udp") ||
 		    !cf_pl_strcasecmp(&tpl, "tcp") ||
-		    !cf_pl_strcasecmp(&tpl, "ws")) {
-			/* TLS and WSS listeners come with the tls branch */
+		    !cf_pl_strcasecmp(&tpl, "tls") ||
+		    !cf_pl_strcasecmp(&tpl, "ws") ||
+		    !cf_pl_strcasecmp(&tpl, "wss")) {
 			tp = !cf_pl_strcasecmp(&tpl, "udp")   ? CF_SIP_TP_UDP
 			     : !cf_pl_strcasecmp(&tpl, "tcp") ? CF_SIP_TP_TCP
-			                                      : CF_SIP_TP_WS;
+			     : !cf_pl_strcasecmp(&tpl, "tls") ? CF_SIP_TP_TLS
+			     : !cf_pl_strcasecmp(&tpl, "ws")  ? CF_SIP_TP_WS
+			                                      : CF_SIP_TP_WSS;
 			both = false;
 			pl.p += tpl.l + 1;
 			pl.l -= tpl.l + 1;
@@ -471,8 +489,13 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 	colon = strrchr(host, ':');
 	explicit = host[0] == '[' ? strstr(host, "]:") != NULL
 	                          : colon && colon == strchr(host, ':');
+	/* RFC 3261 §19.1.2; RFC 7118 has no default port: 8080 and 8443
+	 * are what DESIGN.md gives ws and wss */
 	if (!explicit)
-		cf_sa_set_port(&sa, tp == CF_SIP_TP_WS ? 8080 : 5060);
+		cf_sa_set_port(&sa, tp == CF_SIP_TP_TLS   ? 5061
+		                    : tp == CF_SIP_TP_WS  ? 8080
+		                    : tp == CF_SIP_TP_WSS ? 8443
+		                                          : 5060);
 
 	out[0].tp = tp;
 	out[0].addr = sa;

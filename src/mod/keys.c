@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* keys.c - the daemon's own configuration keys: [general], [sip] and
- * [control]. docs/configuration.md documents the same table. */
+/* keys.c - the daemon's own configuration keys: [general], [sip], [tls]
+ * and [control]. docs/configuration.md documents the same table. */
 #include "mod.h"
 
 const struct cf_mod_key cf_app_keys[] = {
@@ -17,10 +17,13 @@ const struct cf_mod_key cf_app_keys[] = {
      "seconds SIGTERM waits for unanswered transactions before closing", 0, 64,
      CF_MOD_KEY_LIVE},
     {"sip", "listen", CF_MOD_KEY_LISTEN,
-     "udp:127.0.0.1:5060, tcp:127.0.0.1:5060, udp:[::1]:5060, "
-     "tcp:[::1]:5060, ws:127.0.0.1:8080, ws:[::1]:8080",
-     "listeners: [udp:|tcp:|ws:]ADDRESS[:PORT], comma-separated or repeated", 0,
-     0, CF_MOD_KEY_LIST},
+     "udp:127.0.0.1:5060, tcp:127.0.0.1:5060, tls:127.0.0.1:5061, "
+     "ws:127.0.0.1:8080, wss:127.0.0.1:8443, "
+     "udp:[::1]:5060, tcp:[::1]:5060, tls:[::1]:5061, ws:[::1]:8080, "
+     "wss:[::1]:8443",
+     "listeners: [udp:|tcp:|tls:|ws:|wss:]ADDRESS[:PORT], comma-separated "
+     "or repeated",
+     0, 0, CF_MOD_KEY_LIST},
     {"sip", "t1", CF_MOD_KEY_UINT, "500",
      "RFC 3261 T1 (RTT estimate), milliseconds", 50, 10000, 0},
     {"sip", "t2", CF_MOD_KEY_UINT, "4000",
@@ -52,6 +55,32 @@ const struct cf_mod_key cf_app_keys[] = {
      "fsync the store at every commit (survives power loss, not only "
      "kill -9)",
      0, 0, 0},
+    {"tls", "certificate", CF_MOD_KEY_STR, NULL,
+     "PEM certificate chain of the default domain (default: a self-signed "
+     "one under DATA_DIR/tls)",
+     0, 0, CF_MOD_KEY_LIVE},
+    {"tls", "private_key", CF_MOD_KEY_STR, NULL,
+     "PEM private key of certificate", 0, 0, CF_MOD_KEY_LIVE},
+    {"tls", "domain_certificate", CF_MOD_KEY_STR, NULL,
+     "DOMAIN:CERT:KEY, a certificate chosen by SNI; repeatable", 0, 0,
+     CF_MOD_KEY_LIVE | CF_MOD_KEY_LIST},
+    {"tls", "ca_file", CF_MOD_KEY_STR, NULL,
+     "PEM CA certificates that verify clients and servers", 0, 0,
+     CF_MOD_KEY_LIVE},
+    {"tls", "verify_client", CF_MOD_KEY_TLSVERIFY, "no",
+     "ask clients for a certificate: no, optional or require", 0, 0,
+     CF_MOD_KEY_LIVE},
+    {"tls", "verify_server", CF_MOD_KEY_BOOL, "yes",
+     "verify the certificate of servers we connect to", 0, 0, CF_MOD_KEY_LIVE},
+    {"tls", "min_version", CF_MOD_KEY_TLSVERSION, "TLS1.2",
+     "oldest TLS version accepted: TLS1.2 or TLS1.3", 0, 0, CF_MOD_KEY_LIVE},
+    {"tls", "ciphers", CF_MOD_KEY_STR, NULL,
+     "TLS 1.2 cipher list, OpenSSL syntax (default: ECDHE with AES-GCM or "
+     "ChaCha20-Poly1305)",
+     0, 0, CF_MOD_KEY_LIVE},
+    {"tls", "handshake_timeout", CF_MOD_KEY_UINT, "10",
+     "seconds a TLS handshake may take before the connection is closed", 1, 300,
+     CF_MOD_KEY_LIVE},
     {"control", "socket", CF_MOD_KEY_STR, NULL,
      "the control socket confabctl talks to (default "
      "DATA_DIR/confabd.sock)",

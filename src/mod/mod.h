@@ -34,6 +34,8 @@ enum cf_mod_key_type {
 	CF_MOD_KEY_LISTEN,   /* [tp:]addr[:port], comma-separated, repeatable */
 	CF_MOD_KEY_TOKEN,    /* a SIP user part: unreserved characters */
 	CF_MOD_KEY_HOST,     /* a host name: letters, digits, '-' and '.' */
+	CF_MOD_KEY_TLSVERIFY,  /* no, optional, require */
+	CF_MOD_KEY_TLSVERSION, /* TLS1.2, TLS1.3 */
 };
 
 enum cf_mod_key_flags {
@@ -181,8 +183,10 @@ bool cf_app_conf_isset(const struct cf_app_conf *conf, const char *section,
                        const char *key);
 
 /* One listener of [sip] listen: "udp:127.0.0.1:5060", "tcp:[::1]:5060",
- * "ws:127.0.0.1" (WebSocket, port 8080 by default), "127.0.0.1" (udp and
- * tcp, port 5060). Up to two results (udp, tcp). */
+/* One listener of [sip] listen: "udp:127.0.0.1:5060", "tcp:[::1]:5060",
+ * "tls:127.0.0.1" (port 5061), "ws:127.0.0.1" (WebSocket, port 8080),
+ * "wss:[::1]" (WebSocket over TLS, port 8443), "127.0.0.1" (udp and tcp,
+ * port 5060). Up to two results (udp, tcp). */
 struct cf_app_listen {
 	enum cf_sip_tp tp;
 	struct cf_sa addr;
@@ -235,6 +239,18 @@ const char *cf_app_allow(const struct cf_app *app);
 /* Extensions (option tags) we support, for Supported and the §8.2.2.3
  * Require check: path, outbound, gruu (the registrar). */
 bool cf_app_ext_supported(const struct cf_app *app, const struct cf_pl *tag);
+/*
+ * Apply the [tls] section to the stack (cf_sip_tls_set): at start before
+ * the stack runs, on SIGHUP (from cf_app_reload) and on `confabctl tls
+ * reload`; new connections get the new certificates, established ones
+ * keep theirs. Without [tls] certificate and with a TLS listener, the
+ * self-signed certificate of the default domain under DATA_DIR/tls is used
+ * (made at first start; its path logged). Main thread. Errors: EINVAL (a
+ * bad file or value: logged, and the stack keeps its certificates),
+ * ENOMEM, or the self-signed certificate's error; 0 without a stack.
+ */
+int cf_app_tls_apply(struct cf_app *app);
+
 /* Unix time (s) the application started, for status. */
 uint64_t cf_app_started(const struct cf_app *app);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* conn.c - stream connections: the table keyed by remote address (reuse,
- * per-address and total limits), buffered writes, idle timeout, outgoing
- * connects, close. Everything but the table runs on the owner's thread. */
+/* conn.c - stream connections (TCP and TLS): the table keyed by remote
+ * address (reuse, per-address and total limits), buffered writes, idle and
+ * handshake timeouts, outgoing connects, close. Everything but the table
+ * runs on the owner's thread. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,8 +16,9 @@ static void conn_destructor(void *data)
 {
 	struct cf_sip_conn *conn = data;
 
-	/* conn_close ran on the owner (fd closed, unlinked, timer off);
-	 * only memory is left, and any thread may drop the last ref */
+	/* conn_close ran on the owner (fd closed, unlinked, timer off,
+	 * TLS session freed); only memory is left, and any thread may drop
+	 * the last ref */
 	conn->rbuf = cf_mem_deref(conn->rbuf);
 	conn->ws = cf_mem_deref(conn->ws);
 	cf_mbuf_reset(&conn->wbuf);
@@ -41,6 +43,11 @@ static void idle_h(void *arg)
 	uint64_t now = cf_tmr_wheel_now(wheel(conn));
 	uint64_t lim = idle_ms(conn->sip);
 
+	if (conn->ssl && !conn->hs_done) {
+		tls_fail(conn->owner, conn, "handshake timeout");
+		return;
+	}
+
 	if (now - conn->last_ms < lim) {
 		cf_tmr_start(wheel(conn), &conn->idle,
 		             lim - (now - conn->last_ms), idle_h, conn);
@@ -54,6 +61,45 @@ void conn_touch(struct cf_sip_conn *conn)
 	conn->last_ms = cf_tmr_wheel_now(wheel(conn));
 }
 
+/* (Re)arm the connection's one timer: the handshake timeout while a TLS
+ * handshake runs, else the idle timeout (none when it is 0). */
+void conn_idle_arm(struct cf_sip_conn *conn)
+{
+	cf_tmr_cancel(&conn->idle);
+	if (conn->ssl && !conn->hs_done)
+		cf_tmr_start(wheel(conn), &conn->idle, tls_handshake_ms(conn),
+		             idle_h, conn);
+	else if (conn->sip->cfg.tcp_idle_s)
+		cf_tmr_start(wheel(conn), &conn->idle, idle_ms(conn->sip),
+		             idle_h, conn);
+}
+
+/* Ask the loop for what the connection waits for: always readable;
+ * writable while connecting, while plain bytes are queued, or while the
+ * TLS session says it wants to write (a queue blocked on WANT_READ waits
+ * for the next readable event instead: asking for POLLOUT would spin).
+ * One epoll_ctl only when that changes. */
+void conn_interest(struct cf_sip_conn *conn)
+{
+	int ev = CF_FD_READ;
+	bool w;
+
+	if (atomic_load(&conn->closed) || !conn->in_loop)
+		return;
+	if (conn->ssl)
+		w = conn->connecting || conn->rd_want_write ||
+		    conn->wr_want_write;
+	else
+		w = conn->connecting || conn->wpos < conn->wbuf.end;
+	if (w)
+		ev |= CF_FD_WRITE;
+	if (ev == conn->events)
+		return;
+	if (!cf_loop_fd_listen(conn->owner->loop, conn->fd, ev, conn_fd_h,
+	                       conn))
+		conn->events = ev;
+}
+
 /*
  * A new connection on fd, owned by w (the calling worker): checked against
  * the limits and entered in the table in one critical section, registered
@@ -63,8 +109,8 @@ void conn_touch(struct cf_sip_conn *conn)
  * or the loop's error; on error fd is closed.
  */
 int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
-               const struct cf_sa *addr, const struct cf_sa *local,
-               bool accepted)
+               enum cf_sip_tp tp, const struct cf_sa *addr,
+               const struct cf_sa *local, bool accepted)
 {
 	struct cf_sip *sip = w->sip;
 	struct cf_sip_conn *conn;
@@ -77,14 +123,15 @@ int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
 	}
 	conn->sip = sip;
 	conn->owner = w;
+	conn->tp = tp;
 	conn->fd = fd;
 	conn->accepted = accepted;
-	conn->tp = CF_SIP_TP_TCP;
 	conn->addr = *addr;
 	if (local)
 		conn->local = *local;
 	cf_mbuf_init(&conn->wbuf);
 	cf_tmr_init(&conn->idle);
+	cf_tmr_init(&conn->again);
 
 	uint32_t key = cf_sa_hash(addr, false);
 	pthread_mutex_lock(&sip->ct_mtx);
@@ -116,7 +163,8 @@ int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
 		 * close sees it counted */
 		ctr_add(&w->st.conns_refused, 1);
 		cf_log(CF_LOG_NOTICE, NULL,
-		       "tcp: connection %s %s refused: limit",
+		       "%s: connection %s %s refused: limit",
+		       tp == CF_SIP_TP_TLS ? "tls" : "tcp",
 		       accepted ? "from" : "to",
 		       cf_sa_print(addr, abuf, sizeof(abuf)));
 		goto out;
@@ -127,10 +175,9 @@ int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
 	if (err)
 		goto out;
 	conn->in_loop = true;
+	conn->events = CF_FD_READ;
 	conn_touch(conn);
-	if (sip->cfg.tcp_idle_s)
-		cf_tmr_start(wheel(conn), &conn->idle, idle_ms(sip), idle_h,
-		             conn);
+	conn_idle_arm(conn);
 out:
 	if (err) {
 		conn_close(conn, NULL);
@@ -163,15 +210,18 @@ void conn_close(struct cf_sip_conn *conn, const char *why)
 	if (conn->in_loop)
 		cf_loop_fd_close(conn->owner->loop, conn->fd);
 	conn->in_loop = false;
+	tls_conn_free(conn);
 	if (conn->fd >= 0)
 		close(conn->fd);
 	conn->fd = -1;
 	cf_tmr_cancel(&conn->idle);
 	if (conn->ws)
 		ws_conn_stop(conn);
+	cf_tmr_cancel(&conn->again);
 	cf_list_unlink(&conn->le_worker);
 	if (why)
-		cf_log(CF_LOG_DEBUG, NULL, "tcp: connection with %s closed: %s",
+		cf_log(CF_LOG_DEBUG, NULL, "%s: connection with %s closed: %s",
+		       conn->tp == CF_SIP_TP_TLS ? "tls" : "tcp",
 		       cf_sa_print(&conn->addr, abuf, sizeof(abuf)), why);
 	for (size_t i = 0; i < sip->nobs; i++)
 		sip->obs[i].h(conn, sip->obs[i].arg);
@@ -206,11 +256,19 @@ void worker_conns_close(struct worker *w)
 		conn_close(w->conns.head->data, NULL);
 }
 
-static void want_write(struct cf_sip_conn *conn, bool on)
+/* send() or SSL_write(): bytes taken, or -1 with errno (EAGAIN: later). */
+static ssize_t io_write(struct cf_sip_conn *conn, const uint8_t *p, size_t n)
 {
-	(void)cf_loop_fd_listen(conn->owner->loop, conn->fd,
-	                        CF_FD_READ | (on ? CF_FD_WRITE : 0), conn_fd_h,
-	                        conn);
+	ssize_t r;
+
+	if (conn->ssl)
+		return tls_write(conn, p, n);
+	do {
+		r = send(conn->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0 && errno == EWOULDBLOCK)
+		errno = EAGAIN;
+	return r;
 }
 
 static int queue(struct cf_sip_conn *conn, const uint8_t *p, size_t n)
@@ -223,8 +281,9 @@ static int queue(struct cf_sip_conn *conn, const uint8_t *p, size_t n)
 }
 
 /*
- * Writable (or connected): finish a connect, then write what is queued.
- * Called from the connection's fd handler on the owner thread.
+ * Writable (or connected): finish a connect, then write what is queued
+ * (over TLS once the handshake is done; tcp.c drives the handshake).
+ * Called on the owner thread from the connection's fd handler.
  */
 void conn_flush(struct cf_sip_conn *conn)
 {
@@ -234,21 +293,27 @@ void conn_flush(struct cf_sip_conn *conn)
 
 		if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ||
 		    soerr) {
-			conn_close(conn, "connect failed");
+			if (conn->ssl)
+				tls_fail(conn->owner, conn, "connect failed");
+			else
+				conn_close(conn, "connect failed");
 			return;
 		}
 		conn->connecting = false;
 	}
+	if (conn->ssl && !conn->hs_done) {
+		conn_interest(conn);
+		return;
+	}
 	while (conn->wpos < conn->wbuf.end) {
-		ssize_t r = send(conn->fd, conn->wbuf.buf + conn->wpos,
-		                 conn->wbuf.end - conn->wpos,
-		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t r = io_write(conn, conn->wbuf.buf + conn->wpos,
+		                     conn->wbuf.end - conn->wpos);
 
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN) {
+				conn_interest(conn);
 				return;
+			}
 			conn_close(conn, "write error");
 			return;
 		}
@@ -258,7 +323,8 @@ void conn_flush(struct cf_sip_conn *conn)
 		cf_mbuf_reset(&conn->wbuf);
 	conn->wbuf.pos = conn->wbuf.end = 0;
 	conn->wpos = 0;
-	want_write(conn, false);
+	conn->wr_want_write = false;
+	conn_interest(conn);
 }
 
 /*
@@ -277,6 +343,9 @@ int conn_send_local(struct worker *w, struct cf_sip_conn *conn,
 /*
  * Write bytes on a connection the calling worker owns: straight to the
  * socket when nothing is queued, the rest buffered and sent on EPOLLOUT.
+ * Over TLS the bytes are queued and the queue flushed (a refused SSL_write
+ * must be retried with the same bytes: they must live in the queue), and
+ * they wait there while the handshake runs.
  * Errors: ENOMEM (buffer; the connection is closed when the peer stopped
  * reading), or the errno of a failed write (the connection is closed).
  */
@@ -290,13 +359,17 @@ int conn_write(struct worker *w, struct cf_sip_conn *conn, const uint8_t *p,
 		return EPIPE;
 	conn_touch(conn);
 	ctr_add(&w->st.tx_msgs, 1);
+	if (conn->ssl) {
+		err = queue(conn, p, n);
+		if (!err && conn->hs_done && !conn->connecting)
+			conn_flush(conn);
+		return atomic_load(&conn->closed) && !err ? EPIPE : err;
+	}
 	if (conn->connecting || conn->wpos < conn->wbuf.end)
 		return queue(conn, p, n);
-	do {
-		r = send(conn->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	} while (r < 0 && errno == EINTR);
+	r = io_write(conn, p, n);
 	if (r < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		if (errno != EAGAIN) {
 			err = errno;
 			conn_close(conn, "write error");
 			return err;
@@ -307,15 +380,13 @@ int conn_write(struct worker *w, struct cf_sip_conn *conn, const uint8_t *p,
 		return 0;
 	err = queue(conn, p + r, n - (size_t)r);
 	if (!err)
-		want_write(conn, true);
+		conn_interest(conn);
 	return err;
 }
 
-/* An open connection to addr over tp (any owner), with a reference, or
- * NULL. */
-static struct cf_sip_conn *conn_find(struct cf_sip *sip,
-                                     const struct cf_sa *addr,
-                                     enum cf_sip_tp tp)
+/* An open connection to addr (any owner), with a reference, or NULL. */
+static struct cf_sip_conn *conn_find(struct cf_sip *sip, enum cf_sip_tp tp,
+                                     const struct cf_sa *addr)
 {
 	struct cf_sip_conn *found = NULL;
 	struct cf_list *b;
@@ -336,9 +407,11 @@ static struct cf_sip_conn *conn_find(struct cf_sip *sip,
 }
 
 /* Open an outgoing connection owned by w (non-blocking connect; the
- * bytes wait in the queue until it completes). */
+ * bytes wait in the queue until it completes, and over TLS until the
+ * handshake does; host: the TLS server name, or NULL). */
 static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
-                        const struct cf_sa *addr)
+                        enum cf_sip_tp tp, const struct cf_sa *addr,
+                        const char *host)
 {
 	int af = cf_sa_af(addr), one = 1, fd, err;
 	struct cf_sip_conn *conn;
@@ -358,14 +431,21 @@ static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
 		close(fd);
 		return err;
 	}
-	err = conn_alloc(&conn, w, fd, addr, NULL, false);
+	err = conn_alloc(&conn, w, fd, tp, addr, NULL, false);
 	if (err)
 		return err;
 	conn->local.len = sizeof(conn->local.u.ss);
 	if (getsockname(fd, &conn->local.u.sa, &conn->local.len))
 		conn->local.len = 0;
 	conn->connecting = true;
-	want_write(conn, true);
+	if (tp == CF_SIP_TP_TLS) {
+		err = tls_conn_setup(conn, host);
+		if (err) {
+			conn_close(conn, "no TLS context");
+			return err;
+		}
+	}
+	conn_interest(conn);
 	*connp = conn;
 	return 0;
 }
@@ -379,9 +459,10 @@ static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
  * RFC 5626), so that is EPIPE. Errors as conn_send_local, or of connect.
  */
 int conn_send_addr(struct worker *w, const struct cf_sip_peer *peer,
-                   const uint8_t *p, size_t n)
+                   const char *host, const uint8_t *p, size_t n)
 {
-	struct cf_sip_conn *conn = conn_find(w->sip, &peer->addr, peer->tp);
+	struct cf_sip_conn *conn = conn_find(w->sip, peer->tp, &peer->addr);
+	size_t hl = host ? strlen(host) : 0;
 	struct job *j;
 	int err;
 
@@ -391,7 +472,7 @@ int conn_send_addr(struct worker *w, const struct cf_sip_peer *peer,
 		if ((peer->conn && peer->conn->accepted) ||
 		    peer->tp == CF_SIP_TP_WS || peer->tp == CF_SIP_TP_WSS)
 			return EPIPE;
-		err = conn_connect(&conn, w, &peer->addr);
+		err = conn_connect(&conn, w, peer->tp, &peer->addr, host);
 		if (err)
 			return err;
 		return conn_send_local(w, conn, p, n);
@@ -401,12 +482,15 @@ int conn_send_addr(struct worker *w, const struct cf_sip_peer *peer,
 		cf_mem_deref(conn);
 		return err;
 	}
-	err = job_alloc(&j, JOB_SEND, n);
+	err = job_alloc(&j, JOB_SEND, n + hl + 1);
 	if (err) {
 		cf_mem_deref(conn);
 		return err;
 	}
 	memcpy(j->data, p, n);
+	j->len = n;
+	j->hostlen = hl;
+	memcpy(j->data + n, host ? host : "", hl + 1);
 	j->peer = *peer;
 	j->peer.conn = conn; /* our reference goes to the job */
 	cf_mbox_send(conn->owner->mbox, &j->node);

@@ -24,7 +24,7 @@ static inline bool cf_sip_tp_reliable(enum cf_sip_tp tp)
 	return tp != CF_SIP_TP_UDP;
 }
 
-/* A stream connection (TCP now; TLS/WS later). Refcounted; owned by the
+/* A stream connection (TCP or TLS; WS later). Refcounted; owned by the
  * worker that accepted or opened it; other workers send through it via that
  * worker's mailbox (cf_sip_send does that for you). */
 struct cf_sip_conn;
@@ -232,9 +232,73 @@ struct cf_sip_stats {
 				      * SIP message) */
 	uint64_t ws_oversize;	     /* closed 1009 (frame or message) */
 	uint64_t ws_pongs;	     /* pings answered */
+	uint64_t tls_handshakes;	 /* completed, both directions */
+	uint64_t tls_handshake_failures; /* garbage, refused, timed out */
 	struct cf_sip_txn_stats txn;
 };
 void cf_sip_stats(const struct cf_sip *sip, struct cf_sip_stats *st);
+/* ------------------------------------------------------------------ TLS */
+
+enum cf_sip_tls_verify {
+	CF_SIP_TLS_VERIFY_NO = 0,   /* no certificate asked for */
+	CF_SIP_TLS_VERIFY_OPTIONAL, /* asked for, checked when given */
+	CF_SIP_TLS_VERIFY_REQUIRE,  /* handshake fails without a good one */
+};
+
+/* One certificate chosen by SNI (RFC 6066 §3) for a served domain. */
+struct cf_sip_tls_domain {
+	const char *domain;
+	const char *certificate; /* PEM chain file */
+	const char *private_key; /* PEM key file */
+};
+
+/* TLS settings (the [tls] section). Strings are read during the call
+ * only. NULL certificate: no server side (TLS listeners cannot start). */
+struct cf_sip_tls_cfg {
+	const char *certificate; /* default certificate chain (PEM) */
+	const char *private_key;
+	const char *ca_file; /* verifies clients and servers; NULL: the
+	                      * system's store for servers, none for clients */
+	enum cf_sip_tls_verify verify_client;
+	bool verify_server;	 /* outgoing: check the server's certificate */
+	int min_version;	 /* TLS1_2_VERSION or TLS1_3_VERSION */
+	const char *ciphers;	 /* TLS 1.2 cipher list (OpenSSL syntax) */
+	uint32_t handshake_ms;	 /* handshake timeout; 0: 10000 */
+	const struct cf_sip_tls_domain *domains; /* SNI choices */
+	size_t ndomains;
+};
+
+void cf_sip_tls_cfg_default(struct cf_sip_tls_cfg *cfg);
+
+/*
+ * Build the TLS contexts from cfg and swap them in for connections made
+ * from now on (at start, on SIGHUP, on `confabctl tls reload`); connections
+ * already established keep the contexts they began with (refcounted), so
+ * nothing is dropped. Any thread. On error the contexts in use are kept and
+ * one line naming the file and OpenSSL's reason is logged. Errors: EINVAL
+ * (a file that cannot be read or a key that does not match its
+ * certificate, a bad cipher list or version), ENOMEM.
+ */
+int cf_sip_tls_set(struct cf_sip *sip, const struct cf_sip_tls_cfg *cfg);
+
+/*
+ * The self-signed certificate of the embedded defaults: DIR/DOMAIN.crt and
+ * DIR/DOMAIN.key (DIR created 0700), made when missing (P-256 key,
+ * subjectAltName DNS:DOMAIN, IP:127.0.0.1, IP:::1, valid 10 years) and
+ * reused otherwise. The paths are written to cert and key. made: true when
+ * it was just made. Errors: EINVAL (names too long), ENOMEM, EPROTO
+ * (OpenSSL), or the errno of mkdir/open.
+ */
+int cf_sip_tls_selfsigned(const char *dir, const char *domain, char *cert,
+			  size_t certsize, char *key, size_t keysize,
+			  bool *made);
+
+/* Send over TLS to peer (peer->tp CF_SIP_TP_TLS) naming the server: host
+ * is sent as SNI and, with verify_server, checked against the
+ * certificate (else the address is). host NULL: as cf_sip_send. */
+int cf_sip_send_host(struct cf_sip *sip, const struct cf_sip_peer *peer,
+		     const char *host, const struct cf_pl *bytes);
+
 /* Listener addresses, for the start-up banner: "udp 127.0.0.1:5060". */
 typedef void(cf_sip_listener_h)(enum cf_sip_tp tp, const struct cf_sa *addr,
 				void *arg);

@@ -120,6 +120,8 @@ static void sip_destructor(void *data)
 	sip->ct = cf_mem_deref(sip->ct);
 	sip->wv = cf_mem_deref(sip->wv);
 	sip->ws_origins = cf_mem_deref(sip->ws_origins);
+	tls_ctx_release(sip);
+	pthread_mutex_destroy(&sip->tls_mtx);
 	pthread_mutex_destroy(&sip->ct_mtx);
 	pthread_mutex_destroy(&sip->run_mtx);
 	pthread_cond_destroy(&sip->run_cond);
@@ -145,6 +147,7 @@ int cf_sip_alloc(struct cf_sip **sipp, const struct cf_sip_cfg *cfg,
 	if (!sip)
 		return ENOMEM;
 	pthread_mutex_init(&sip->ct_mtx, NULL);
+	pthread_mutex_init(&sip->tls_mtx, NULL);
 	pthread_mutex_init(&sip->run_mtx, NULL);
 	pthread_cond_init(&sip->run_cond, NULL);
 
@@ -192,11 +195,13 @@ out:
 }
 
 /*
- * Add a listener before cf_sip_start: UDP, TCP or WS (RFC 7118: a TCP
- * listener whose connections start with the HTTP upgrade) on an IPv4 or
- * IPv6 address; port 0 takes an ephemeral port (see
- * cf_sip_listeners_apply). Errors: EINVAL (started, bad transport, too
- * many), EPROTO for TLS/WSS (not built yet), or the errno of
+/*
+ * Add a listener before cf_sip_start: UDP, TCP, TLS, WS or WSS on an IPv4
+ * or IPv6 address (WS and WSS, RFC 7118: a TCP or TLS listener whose
+ * connections start with the HTTP upgrade); port 0 takes an ephemeral port
+ * (see cf_sip_listeners_apply). A TLS or WSS listener needs a certificate
+ * (cf_sip_tls_set) by cf_sip_start. Errors: EINVAL (started, bad
+ * transport, too many), EPROTO (unknown transport), or the errno of
  * socket/bind/listen (e.g. EADDRINUSE).
  */
 int cf_sip_listen(struct cf_sip *sip, enum cf_sip_tp tp,
@@ -207,7 +212,8 @@ int cf_sip_listen(struct cf_sip *sip, enum cf_sip_tp tp,
 
 	if (!sip || !addr || sip->started || sip->lc >= LISTENERS_MAX)
 		return EINVAL;
-	if (tp != CF_SIP_TP_UDP && tp != CF_SIP_TP_TCP && tp != CF_SIP_TP_WS)
+	if (tp != CF_SIP_TP_UDP && tp != CF_SIP_TP_TCP && tp != CF_SIP_TP_TLS &&
+	    tp != CF_SIP_TP_WS && tp != CF_SIP_TP_WSS)
 		return EPROTO;
 	l = &sip->lv[sip->lc];
 	l->tp = tp;
@@ -239,8 +245,9 @@ int cf_sip_ws_origins_set(struct cf_sip *sip, const char *origins)
 /*
  * Start the workers (threads "w0".."wN-1"), each with its loop, wheel,
  * transaction environment and mailbox, all listeners registered in every
- * loop. Returns once every worker runs. Errors: EINVAL, ENOMEM, or the
- * errno of pthread_create; on error nothing is left running.
+ * loop. Returns once every worker runs. Errors: EINVAL, ENOENT (a TLS
+ * listener and no certificate set), ENOMEM, or the errno of
+ * pthread_create; on error nothing is left running.
  */
 int cf_sip_start(struct cf_sip *sip)
 {
@@ -248,6 +255,10 @@ int cf_sip_start(struct cf_sip *sip)
 
 	if (!sip || sip->started)
 		return EINVAL;
+	for (size_t i = 0; i < sip->lc; i++) {
+		if (sip->lv[i].tp == CF_SIP_TP_TLS && !tls_server_ready(sip))
+			return ENOENT;
+	}
 	atomic_store(&sip->stopping, false);
 	for (uint32_t i = 0; i < sip->wc; i++) {
 		err = worker_start(&sip->wv[i]);
@@ -344,20 +355,20 @@ void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms)
  * Send bytes to a peer; callable from any thread (the transaction layer
  * calls it on a worker). UDP: sendto on the listener socket matching
  * peer->local (else the first of the family); from a worker, batched into
- * one sendmmsg per loop round. TCP: on peer->conn if still open, else on
- * an open connection to peer->addr, else a new outgoing connection (RFC
- * 3261 §18.1.1, §18.2.2) unless peer->conn was an inbound connection that
- * has closed (see conn_send_addr). A stream owned by another worker
- * is written by that worker: the bytes are copied into a job for its
- * mailbox, and 0 means queued, not written.
- * Errors: EINVAL (not running, bad peer), EPROTO (transport not built),
- * ENOENT (no UDP listener for the family), ENOMEM, or a socket errno.
+ * one sendmmsg per loop round. TCP and TLS: on peer->conn if still open, else
+ * on an open connection to peer->addr, else a new outgoing connection (RFC 3261
+ * §18.1.1, §18.2.2) unless peer->conn was an inbound connection that has closed
+ * (see conn_send_addr). A stream owned by another worker is written by that
+ * worker: the bytes are copied into a job for its mailbox, and 0 means queued,
+ * not written. Errors: EINVAL (not running, bad peer), EPROTO (transport not
+ * built), ENOENT (no UDP listener for the family), ENOMEM, or a socket errno.
  */
-int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
-                const struct cf_pl *bytes)
+static int send_peer(struct cf_sip *sip, const struct cf_sip_peer *peer,
+                     const char *host, const struct cf_pl *bytes)
 {
 	struct worker *w, *owner;
 	struct cf_sip_conn *conn;
+	size_t hl = host ? strlen(host) : 0;
 	struct job *j;
 	bool open;
 	int err;
@@ -370,7 +381,9 @@ int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
 	case CF_SIP_TP_UDP:
 		return udp_send(sip, w, peer, bytes);
 	case CF_SIP_TP_TCP:
+	case CF_SIP_TP_TLS:
 	case CF_SIP_TP_WS:
+	case CF_SIP_TP_WSS:
 		break;
 	default:
 		return EPROTO;
@@ -382,7 +395,7 @@ int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
 		return conn_send_local(w, conn, (const uint8_t *)bytes->p,
 		                       bytes->l);
 	if (!open && w)
-		return conn_send_addr(w, peer, (const uint8_t *)bytes->p,
+		return conn_send_addr(w, peer, host, (const uint8_t *)bytes->p,
 		                      bytes->l);
 
 	/* another worker's stream, or no stream and not on a worker */
@@ -390,10 +403,13 @@ int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
 		owner = conn->owner;
 	else
 		owner = &sip->wv[cf_sa_hash(&peer->addr, true) % sip->wc];
-	err = job_alloc(&j, JOB_SEND, bytes->l);
+	err = job_alloc(&j, JOB_SEND, bytes->l + hl + 1);
 	if (err)
 		return err;
 	memcpy(j->data, bytes->p, bytes->l);
+	j->len = bytes->l;
+	j->hostlen = hl;
+	memcpy(j->data + bytes->l, host ? host : "", hl + 1);
 	j->peer = *peer;
 	j->peer.conn = cf_mem_ref(conn);
 	cf_mbox_send(owner->mbox, &j->node);
@@ -401,6 +417,21 @@ int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
 		atomic_fetch_add_explicit(&sip->ext_tx_msgs, 1,
 		                          memory_order_relaxed);
 	return 0;
+}
+
+int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
+                const struct cf_pl *bytes)
+{
+	return send_peer(sip, peer, NULL, bytes);
+}
+
+/* As cf_sip_send; a new TLS connection names host (SNI, verification).
+ * Connections are reused by address and transport, whatever name they
+ * were opened for. */
+int cf_sip_send_host(struct cf_sip *sip, const struct cf_sip_peer *peer,
+                     const char *host, const struct cf_pl *bytes)
+{
+	return send_peer(sip, peer, host, bytes);
 }
 
 /* ---------------------------------------------------------------- stats */

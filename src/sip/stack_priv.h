@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* stack_priv.h - internals shared by the stack, worker, UDP and TCP files of
- * the transport layer (not for the transaction files or modules). */
+/* stack_priv.h - internals shared by the stack, worker, UDP, TCP and TLS
+ * files of the transport layer (not for the transaction files or modules). */
 #ifndef CF_SIP_STACK_PRIV_H
 #define CF_SIP_STACK_PRIV_H
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include "sip/sip.h"
 
@@ -41,6 +42,8 @@ struct wstats {
 	ctr_t ws_protocol_errors;
 	ctr_t ws_oversize;
 	ctr_t ws_pongs;
+	ctr_t tls_handshakes;
+	ctr_t tls_handshake_failures;
 };
 
 static inline void ctr_add(ctr_t *c, uint64_t n)
@@ -108,6 +111,11 @@ struct cf_sip {
 	struct cf_hash *ct;
 	_Atomic uint64_t conns_open;
 
+	/* TLS contexts for new connections (tls.c), swapped by
+	 * cf_sip_tls_set; a connection holds a reference to its own */
+	pthread_mutex_t tls_mtx;
+	struct tls_ctx *tls;
+
 	/* counters for work done outside any worker thread */
 	_Atomic uint64_t ext_tx_msgs;
 
@@ -123,16 +131,18 @@ struct cf_sip {
 
 /* A connection. Owned by one worker: only that thread touches fd and
  * buffers. Others hold references and send via the owner's mailbox. */
+struct ssl_st;
+
 struct cf_sip_conn {
 	struct cf_sip *sip;
 	struct worker *owner;
+	enum cf_sip_tp tp; /* TCP, TLS, WS or WSS (the listener's) */
 	int fd;
 	atomic_bool closed;
 	bool connecting; /* outgoing, connect() in progress */
 	bool accepted;   /* the peer opened it (else we did) */
 	bool in_table;
 	bool in_loop;
-	enum cf_sip_tp tp;  /* TCP, or WS on a ws listener */
 	struct ws_conn *ws; /* WebSocket state (ws.c), or NULL */
 	struct cf_sa addr;  /* remote */
 	struct cf_sa local; /* our end (the listener for accepted ones) */
@@ -144,6 +154,16 @@ struct cf_sip_conn {
 	size_t rsize, rlen;
 	struct cf_mbuf wbuf; /* bytes not yet written, from wpos */
 	size_t wpos;
+	int events; /* CF_FD_* asked of the loop */
+
+	/* TLS (tls.c): the session, the contexts it began with (a
+	 * reference), and which way each side of it waits */
+	struct ssl_st *ssl;
+	struct tls_ctx *tctx;
+	bool hs_done;
+	bool rd_want_write;  /* handshake or SSL_read wants POLLOUT */
+	bool wr_want_write;  /* SSL_write / send wants POLLOUT */
+	struct cf_tmr again; /* SSL holds decrypted bytes: read again */
 };
 
 /* Work handed to a worker through its mailbox. One allocation each. */
@@ -159,6 +179,7 @@ struct job {
 	struct cf_sip_msg *msg;  /* JOB_MSG: one reference */
 	struct cf_sip_peer peer; /* peer.conn: one reference, or NULL */
 	size_t len;              /* JOB_SEND: bytes in data */
+	size_t hostlen; /* JOB_SEND over TLS: SNI name after the bytes */
 	uint8_t data[];
 };
 
@@ -201,17 +222,34 @@ int ws_send(struct worker *w, struct cf_sip_conn *conn, const uint8_t *p,
 
 /* conn.c */
 int conn_alloc(struct cf_sip_conn **connp, struct worker *w, int fd,
-               const struct cf_sa *addr, const struct cf_sa *local,
-               bool accepted);
+               enum cf_sip_tp tp, const struct cf_sa *addr,
+               const struct cf_sa *local, bool accepted);
 void conn_touch(struct cf_sip_conn *conn);
+void conn_idle_arm(struct cf_sip_conn *conn);
+void conn_interest(struct cf_sip_conn *conn);
 void conn_flush(struct cf_sip_conn *conn);
 int conn_send_local(struct worker *w, struct cf_sip_conn *conn,
                     const uint8_t *p, size_t n);
 int conn_write(struct worker *w, struct cf_sip_conn *conn, const uint8_t *p,
                size_t n);
 int conn_send_addr(struct worker *w, const struct cf_sip_peer *peer,
-                   const uint8_t *p, size_t n);
+                   const char *host, const uint8_t *p, size_t n);
 void conn_close(struct cf_sip_conn *conn, const char *why);
 void worker_conns_close(struct worker *w);
+
+/* tls.c: the TLS side of a stream connection. ssl_io returns what the
+ * plain socket call would: bytes, 0 at the peer's close (read), or -1 with
+ * errno (EAGAIN: the SSL wants the socket again; EPROTO: a TLS error). */
+struct tls_ctx;
+void tls_ctx_release(struct cf_sip *sip);
+int tls_conn_setup(struct cf_sip_conn *conn, const char *host);
+void tls_conn_free(struct cf_sip_conn *conn);
+int tls_handshake(struct worker *w, struct cf_sip_conn *conn);
+ssize_t tls_read(struct cf_sip_conn *conn, uint8_t *p, size_t n);
+ssize_t tls_write(struct cf_sip_conn *conn, const uint8_t *p, size_t n);
+bool tls_pending(const struct cf_sip_conn *conn);
+bool tls_server_ready(struct cf_sip *sip);
+uint32_t tls_handshake_ms(const struct cf_sip_conn *conn);
+void tls_fail(struct worker *w, struct cf_sip_conn *conn, const char *why);
 
 #endif

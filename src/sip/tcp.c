@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* tcp.c - the TCP transport: listeners accepted by any worker, and the
- * receive side of a stream: framing (pipelined and split messages), CRLF
- * keep-alive (RFC 5626 §3.5.1), garbage and oversize handling. */
+/* tcp.c - the stream transports' shared half (TCP, and TLS over it):
+ * listeners accepted by any worker, and the receive side of a stream:
+ * framing (pipelined and split messages), CRLF keep-alive (RFC 5626
+ * §3.5.1), garbage and oversize handling; the TLS handshake is driven from
+ * the connection's event handler here. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,15 +63,14 @@ void tcp_accept_h(int fd, int events, void *arg)
 {
 	struct worker *w = arg;
 	struct cf_sip *sip = w->sip;
-	const struct cf_sa *local = NULL;
-	enum cf_sip_tp tp = CF_SIP_TP_TCP;
+	const struct listener *l = NULL;
 
 	for (size_t i = 0; i < sip->lc; i++) {
-		if (sip->lv[i].fd == fd) {
-			local = &sip->lv[i].addr;
-			tp = sip->lv[i].tp;
-		}
+		if (sip->lv[i].fd == fd)
+			l = &sip->lv[i];
 	}
+	if (!l)
+		return;
 
 	for (int i = 0; i < TCP_ACCEPT_BURST; i++) {
 		struct cf_sip_conn *conn;
@@ -94,9 +95,17 @@ void tcp_accept_h(int fd, int events, void *arg)
 		}
 		(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one,
 		                 sizeof(one));
-		if (conn_alloc(&conn, w, cfd, &addr, local, true))
+		if (conn_alloc(&conn, w, cfd, l->tp, &addr, &l->addr, true))
 			continue;
-		if (tp == CF_SIP_TP_WS && ws_conn_start(conn))
+		if ((l->tp == CF_SIP_TP_TLS || l->tp == CF_SIP_TP_WSS) &&
+		    tls_conn_setup(conn, NULL)) {
+			ctr_add(&w->st.tls_handshake_failures, 1);
+			conn_close(conn, "no TLS context");
+			continue;
+		}
+		/* WSS: the upgrade and the frames run over the TLS session */
+		if ((l->tp == CF_SIP_TP_WS || l->tp == CF_SIP_TP_WSS) &&
+		    ws_conn_start(conn))
 			conn_close(conn, "out of memory");
 	}
 }
@@ -107,7 +116,8 @@ static void reject(struct cf_sip_conn *conn, ctr_t *ctr, const char *why)
 	char abuf[64];
 
 	ctr_add(ctr, 1);
-	cf_log(CF_LOG_NOTICE, NULL, "tcp: closing connection from %s: %s",
+	cf_log(CF_LOG_NOTICE, NULL, "%s: closing connection from %s: %s",
+	       conn->tp == CF_SIP_TP_TLS ? "tls" : "tcp",
 	       cf_sa_print(&conn->addr, abuf, sizeof(abuf)), why);
 	conn_close(conn, NULL);
 }
@@ -161,7 +171,7 @@ static void frame(struct worker *w, struct cf_sip_conn *conn)
 		}
 		ctr_add(&w->st.rx_msgs, 1);
 		memset(&peer, 0, sizeof(peer));
-		peer.tp = CF_SIP_TP_TCP;
+		peer.tp = conn->tp;
 		peer.addr = conn->addr;
 		peer.local = conn->local;
 		peer.conn = conn;
@@ -199,9 +209,13 @@ static int rbuf_room(struct cf_sip_conn *conn, size_t cap)
 	return 0;
 }
 
+static void again_h(void *arg);
+
 /* Read what the socket has, at most TCP_READS_PER_WAKEUP times: the fd
  * is level-triggered, so a peer that sends without pause is read again on
- * the next round, after the other connections and the mailbox. */
+ * the next round, after the other connections and the mailbox. Bytes a
+ * TLS session decrypted but we did not take yet wake no epoll: a 0 ms
+ * timer reads them on the next round. */
 static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 {
 	size_t cap = conn->ws ? ws_rbuf_cap(conn) : w->sip->cfg.max_msg + 1;
@@ -219,8 +233,12 @@ static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 			conn_close(conn, "out of memory");
 			return;
 		}
-		r = recv(conn->fd, conn->rbuf + conn->rlen,
-		         conn->rsize - conn->rlen, MSG_DONTWAIT);
+		if (conn->ssl)
+			r = tls_read(conn, conn->rbuf + conn->rlen,
+			             conn->rsize - conn->rlen);
+		else
+			r = recv(conn->fd, conn->rbuf + conn->rlen,
+			         conn->rsize - conn->rlen, MSG_DONTWAIT);
 		if (r == 0) {
 			conn_close(conn, "closed by peer");
 			return;
@@ -228,7 +246,10 @@ static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			if (errno == EPROTO)
+				reject(conn, &w->st.stream_garbage,
+				       "bad TLS record");
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
 				conn_close(conn, "read error");
 			return;
 		}
@@ -240,6 +261,28 @@ static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 		else
 			frame(w, conn);
 	}
+	if (!atomic_load(&conn->closed) && tls_pending(conn))
+		cf_tmr_start(cf_loop_wheel(w->loop), &conn->again, 0, again_h,
+		             conn);
+}
+
+/* Events on a TLS connection: finish the connect, step the handshake,
+ * then write what is queued and read (each may close the connection). */
+static void tls_events(struct worker *w, struct cf_sip_conn *conn, int events)
+{
+	if (conn->connecting) {
+		conn_flush(conn);
+		if (atomic_load(&conn->closed) || conn->connecting)
+			return;
+	}
+	if (!conn->hs_done && tls_handshake(w, conn))
+		return;
+	if (conn->wpos < conn->wbuf.end)
+		conn_flush(conn);
+	if (!atomic_load(&conn->closed) &&
+	    (events & (CF_FD_READ | CF_FD_ERR) || conn->rd_want_write))
+		conn_read(w, conn);
+	(void)events;
 }
 
 /* Events on a connection (owner thread). A reference is held across the
@@ -249,9 +292,23 @@ void conn_fd_h(int fd, int events, void *arg)
 {
 	struct cf_sip_conn *conn = cf_mem_ref(arg);
 
-	if (events & CF_FD_WRITE)
-		conn_flush(conn);
-	if (!atomic_load(&conn->closed) && (events & (CF_FD_READ | CF_FD_ERR)))
-		conn_read(conn->owner, conn);
+	(void)fd;
+	if (conn->ssl) {
+		tls_events(conn->owner, conn, events);
+	} else {
+		if (events & CF_FD_WRITE)
+			conn_flush(conn);
+		if (!atomic_load(&conn->closed) &&
+		    (events & (CF_FD_READ | CF_FD_ERR)))
+			conn_read(conn->owner, conn);
+	}
+	conn_interest(conn);
 	cf_mem_deref(conn);
+}
+
+static void again_h(void *arg)
+{
+	struct cf_sip_conn *conn = arg;
+
+	conn_fd_h(conn->fd, CF_FD_READ, conn);
 }

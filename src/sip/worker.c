@@ -125,7 +125,10 @@ void worker_mbox_h(struct cf_mbox_node *node, void *arg)
 		if (conn && !atomic_load(&conn->closed) && conn->owner == w)
 			(void)conn_send_local(w, conn, j->data, j->len);
 		else
-			(void)conn_send_addr(w, &j->peer, j->data, j->len);
+			(void)conn_send_addr(
+			    w, &j->peer,
+			    j->hostlen ? (const char *)j->data + j->len : NULL,
+			    j->data, j->len);
 		break;
 	case JOB_STOP_ACCEPT:
 		stop_accept(w);
@@ -272,6 +275,8 @@ void worker_stats_add(const struct worker *w, struct cf_sip_stats *st)
 	st->ws_protocol_errors += ctr_get(&w->st.ws_protocol_errors);
 	st->ws_oversize += ctr_get(&w->st.ws_oversize);
 	st->ws_pongs += ctr_get(&w->st.ws_pongs);
+	st->tls_handshakes += ctr_get(&w->st.tls_handshakes);
+	st->tls_handshake_failures += ctr_get(&w->st.tls_handshake_failures);
 	if (w->env) {
 		struct cf_sip_txn_stats cur;
 

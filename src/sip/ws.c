@@ -77,7 +77,6 @@ int ws_conn_start(struct cf_sip_conn *conn)
 	cf_ws_msg_init(&ws->msg, sip->cfg.max_msg);
 	cf_tmr_init(&ws->tmr);
 	conn->ws = ws;
-	conn->tp = CF_SIP_TP_WS;
 	if (sip->cfg.ws_handshake_s)
 		cf_tmr_start(wheel(conn), &ws->tmr,
 		             (uint64_t)sip->cfg.ws_handshake_s * 1000, tmr_h,
@@ -113,8 +112,15 @@ static void linger(struct cf_sip_conn *conn)
 		return;
 	ws->state = WS_CLOSING;
 	cf_ws_msg_reset(&ws->msg);
-	if (conn->wpos >= conn->wbuf.end)
+	if (conn->wpos >= conn->wbuf.end) {
+		/* WSS: a half-close would cut the TLS stream; closing sends
+		 * close_notify after our last record */
+		if (conn->ssl) {
+			conn_close(conn, "closed");
+			return;
+		}
 		(void)shutdown(conn->fd, SHUT_WR);
+	}
 	cf_tmr_start(wheel(conn), &ws->tmr, WS_LINGER_MS, tmr_h, conn);
 }
 

@@ -98,7 +98,7 @@ static void test_defaults(void **state)
 	                    "ring");
 	assert_false(cf_app_conf_isset(c, "sip", "listen"));
 	cf_app_conf_apply(c, "sip", "listen", count_item, &n);
-	assert_int_equal(n, 6); /* udp+tcp+ws on 127.0.0.1 and [::1] */
+	assert_int_equal(n, 10); /* udp+tcp+tls+ws+wss on 127.0.0.1 and [::1] */
 	assert_null(cf_app_conf_str(c, "control", "socket"));
 	assert_int_equal(cf_ctl_sock_path(c, sock, sizeof(sock)), 0);
 	assert_string_equal(sock, "var/confabd.sock");
@@ -339,7 +339,14 @@ static void test_listen_decode(void **state)
 	assert_int_equal(cf_sa_port(&l[0].addr), 0);
 
 	assert_int_equal(cf_app_listen_decode("", l, &n), EBADMSG);
-	assert_int_equal(cf_app_listen_decode("tls:127.0.0.1", l, &n), EBADMSG);
+	assert_int_equal(cf_app_listen_decode("tls:127.0.0.1", l, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(l[0].tp, CF_SIP_TP_TLS);
+	assert_int_equal(cf_sa_port(&l[0].addr), 5061);
+	assert_int_equal(cf_app_listen_decode("wss:127.0.0.1", l, &n), 0);
+	assert_int_equal(l[0].tp, CF_SIP_TP_WSS);
+	assert_int_equal(cf_sa_port(&l[0].addr), 8443);
+	assert_int_equal(cf_app_listen_decode("wsx:127.0.0.1", l, &n), EBADMSG);
 	assert_int_equal(cf_app_listen_decode("udp:", l, &n), EBADMSG);
 	assert_int_equal(cf_app_listen_decode("udp:localhost", l, &n), EBADMSG);
 	assert_int_equal(cf_app_listen_decode(NULL, l, &n), EINVAL);
@@ -365,6 +372,17 @@ static void test_key_check(void **state)
 	k = cf_mod_key_find("test", "ring_extension");
 	assert_int_equal(cf_mod_key_check(k, "ring", why, sizeof(why)), 0);
 	assert_int_equal(cf_mod_key_check(k, "a,b", why, sizeof(why)), EINVAL);
+	k = cf_mod_key_find("tls", "verify_client");
+	assert_non_null(k);
+	assert_int_equal(cf_mod_key_check(k, "Require", why, sizeof(why)), 0);
+	assert_int_equal(cf_mod_key_check(k, "maybe", why, sizeof(why)),
+	                 EINVAL);
+	assert_string_equal(why, "'maybe' is not no, optional or require");
+	k = cf_mod_key_find("tls", "min_version");
+	assert_non_null(k);
+	assert_int_equal(cf_mod_key_check(k, "TLS1.3", why, sizeof(why)), 0);
+	assert_int_equal(cf_mod_key_check(k, "TLS1.1", why, sizeof(why)),
+	                 EINVAL);
 	assert_null(cf_mod_key_find("sip", "nosuch"));
 }
 

@@ -99,8 +99,6 @@ static void fx_start(struct fx *fx, const char *origins, size_t max_frame)
 	assert_int_equal(cf_sip_listen(fx->sip, CF_SIP_TP_UDP, &a), 0);
 	assert_int_equal(cf_sa_set_str(&a, "::1", 0), 0);
 	assert_int_equal(cf_sip_listen(fx->sip, CF_SIP_TP_WS, &a), 0);
-	/* not built yet: wss (needs TLS) */
-	assert_int_equal(cf_sip_listen(fx->sip, CF_SIP_TP_WSS, &a), EPROTO);
 	assert_int_equal(cf_sip_ws_origins_set(fx->sip, origins), 0);
 	assert_int_equal(cf_sip_conn_observe(fx->sip, closed_h, NULL), 0);
 	atomic_store(&closed_seen, 0);
