@@ -924,6 +924,50 @@ def case_websocket(args, tmp):
     d.stop()
 
 
+def case_websocket_tls(args, tmp):
+    """SIP over secure WebSocket (wss, RFC 7118 over TLS with the
+    self-signed certificate of the defaults): upgrade, OPTIONS answered
+    with a Via WSS, ping/pong, an unmasked frame closed 1002, plain HTTP
+    400; others unaffected."""
+    d = Daemon(args, tmp, wss=True).start()
+    w = WsClient(d.wss_port, tls=True)
+    check(w.status.startswith("HTTP/1.1 101") and w.accept_ok(),
+          "wss upgrade answered 101: " + w.status)
+    opts = request("OPTIONS", d.port, "WSS", cseq=1).replace(
+        b"127.0.0.1:9;", b"df7jal23ls0d.invalid;")
+    w.send(opts)
+    op, r = w.recv()
+    r = r.decode(errors="replace")
+    check(op == 1 and status_line(r).startswith("SIP/2.0 200"),
+          "OPTIONS over WSS answered 200")
+    check(header(r, "Via").startswith("SIP/2.0/WSS df7jal23ls0d.invalid;"),
+          "the response's Via is WSS: " + header(r, "Via"))
+    w.send(b"p" * 125, op=9)
+    check(w.recv() == (10, b"p" * 125), "ping answered pong over TLS")
+    bad = WsClient(d.wss_port, tls=True)
+    bad.send(b"x", mask=False)
+    op, pl = bad.recv()
+    check(op == 8 and int.from_bytes(pl[:2], "big") == 1002,
+          "unmasked frame over wss: close 1002")
+    bad.close()
+    plain = WsClient(d.wss_port, tls=True,
+                     head=b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(plain.status.startswith("HTTP/1.1 400"),
+          "plain HTTPS without upgrade: " + plain.status)
+    plain.close()
+    w.send(request("OPTIONS", d.port, "WSS", cseq=2))
+    op, r = w.recv()
+    check(status_line(r.decode()).startswith("SIP/2.0 200"),
+          "the good wss connection is still answered")
+    w.close()
+    st = d.status_json()
+    for name, want in (("ws_upgrades", 2), ("ws_refused", 1),
+                       ("ws_protocol_errors", 1)):
+        got, _ = counter(st, name)
+        check(got == want, "status %s = %d (got %d)" % (name, want, got))
+    d.stop()
+
+
 def case_reload(args, tmp):
     """SIGHUP re-reads the file: a live key (the test extension's name)
     takes effect; a file with a bad key is refused and the daemon keeps
