@@ -256,7 +256,9 @@ int cf_sip_start(struct cf_sip *sip)
 	if (!sip || sip->started)
 		return EINVAL;
 	for (size_t i = 0; i < sip->lc; i++) {
-		if (sip->lv[i].tp == CF_SIP_TP_TLS && !tls_server_ready(sip))
+		if ((sip->lv[i].tp == CF_SIP_TP_TLS ||
+		     sip->lv[i].tp == CF_SIP_TP_WSS) &&
+		    !tls_server_ready(sip))
 			return ENOENT;
 	}
 	atomic_store(&sip->stopping, false);
