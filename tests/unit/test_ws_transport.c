@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 
 #include <cmocka.h>
+#include <openssl/ssl.h>
+#include <stdlib.h>
 
 #include "proto/http/http.h"
 #include "proto/ws/ws.h"
@@ -27,13 +29,21 @@ enum { WAIT_MS = 3000 };
 
 static const uint8_t MASK[4] = {0xa1, 0xb2, 0xc3, 0xd4};
 
+/* The one wss client of a test: its fd and TLS session (the helpers
+ * below read and write through it when given that fd). */
+static int ssl_fd = -1;
+static SSL *ssl;
+
 /* ------------------------------------------------------------- fixture */
 
 struct fx {
 	long blocks;
 	struct cf_sip *sip;
-	struct cf_sa ws4, ws6, udp4;
+	struct cf_sa ws4, ws6, udp4, wss4;
 };
+
+static char tls_dir[128];
+static char tls_cert[512], tls_key[512];
 
 /* The last request whose Call-ID starts "keep-": its peer, kept (with a
  * connection reference) so the test can send a request back to it. */
@@ -78,11 +88,14 @@ static void listener_h(enum cf_sip_tp tp, const struct cf_sa *addr, void *arg)
 
 	if (tp == CF_SIP_TP_WS)
 		*(cf_sa_af(addr) == AF_INET6 ? &fx->ws6 : &fx->ws4) = *addr;
+	else if (tp == CF_SIP_TP_WSS)
+		fx->wss4 = *addr;
 	else if (tp == CF_SIP_TP_UDP)
 		fx->udp4 = *addr;
 }
 
-static void fx_start(struct fx *fx, const char *origins, size_t max_frame)
+static void fx_start_wss(struct fx *fx, const char *origins, size_t max_frame,
+                         bool wss)
 {
 	struct cf_sip_cfg cfg;
 	struct cf_sa a;
@@ -99,12 +112,35 @@ static void fx_start(struct fx *fx, const char *origins, size_t max_frame)
 	assert_int_equal(cf_sip_listen(fx->sip, CF_SIP_TP_UDP, &a), 0);
 	assert_int_equal(cf_sa_set_str(&a, "::1", 0), 0);
 	assert_int_equal(cf_sip_listen(fx->sip, CF_SIP_TP_WS, &a), 0);
+	if (wss) {
+		struct cf_sip_tls_cfg tc;
+		bool made;
+
+		assert_int_equal(cf_sa_set_str(&a, "127.0.0.1", 0), 0);
+		assert_int_equal(cf_sip_listen(fx->sip, CF_SIP_TP_WSS, &a), 0);
+		/* wss without a certificate does not start */
+		assert_int_equal(cf_sip_start(fx->sip), ENOENT);
+		assert_int_equal(
+		    cf_sip_tls_selfsigned(tls_dir, "confab.test", tls_cert,
+		                          sizeof(tls_cert), tls_key,
+		                          sizeof(tls_key), &made),
+		    0);
+		cf_sip_tls_cfg_default(&tc);
+		tc.certificate = tls_cert;
+		tc.private_key = tls_key;
+		assert_int_equal(cf_sip_tls_set(fx->sip, &tc), 0);
+	}
 	assert_int_equal(cf_sip_ws_origins_set(fx->sip, origins), 0);
 	assert_int_equal(cf_sip_conn_observe(fx->sip, closed_h, NULL), 0);
 	atomic_store(&closed_seen, 0);
 	cf_sip_listeners_apply(fx->sip, listener_h, fx);
 	assert_true(cf_sa_port(&fx->ws4) && cf_sa_port(&fx->ws6));
 	assert_int_equal(cf_sip_start(fx->sip), 0);
+}
+
+static void fx_start(struct fx *fx, const char *origins, size_t max_frame)
+{
+	fx_start_wss(fx, origins, max_frame, false);
 }
 
 static void fx_stop(struct fx *fx)
@@ -144,6 +180,18 @@ static ssize_t recv_wait(int fd, uint8_t *buf, size_t size)
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	ssize_t r;
 
+	for (int i = 0; fd == ssl_fd && i < 16; i++) {
+		/* TLS: records may hold no application data (tickets) */
+		if (!SSL_pending(ssl) && poll(&pfd, 1, WAIT_MS) != 1)
+			return -2;
+		r = SSL_read(ssl, buf, (int)size);
+		if (r > 0)
+			return r;
+		if (SSL_get_error(ssl, (int)r) != SSL_ERROR_WANT_READ)
+			return r == 0 ? 0 : -1;
+	}
+	if (fd == ssl_fd)
+		return -2;
 	if (poll(&pfd, 1, WAIT_MS) != 1)
 		return -2;
 	r = recv(fd, buf, size, 0);
@@ -152,6 +200,10 @@ static ssize_t recv_wait(int fd, uint8_t *buf, size_t size)
 
 static void send_all(int fd, const void *p, size_t n)
 {
+	if (fd == ssl_fd) {
+		assert_int_equal(SSL_write(ssl, p, (int)n), (int)n);
+		return;
+	}
 	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
 }
 
@@ -195,10 +247,38 @@ static void upgrade_send(int fd, const char *proto, const char *version,
 	send_all(fd, req, (size_t)n);
 }
 
-/* Connect and upgrade; checks the 101 (accept value, subprotocol). */
-static int ws_client(const struct cf_sa *srv)
+static SSL_CTX *cctx;
+
+/* Connect over TLS (no certificate check) and make this the wss client. */
+static int tls_client(const struct cf_sa *srv)
 {
 	int fd = tcp_client(srv);
+
+	if (!cctx) {
+		cctx = SSL_CTX_new(TLS_client_method());
+		assert_non_null(cctx);
+		SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
+	}
+	ssl = SSL_new(cctx);
+	assert_non_null(ssl);
+	SSL_set_fd(ssl, fd);
+	SSL_set_tlsext_host_name(ssl, "confab.test");
+	assert_int_equal(SSL_connect(ssl), 1);
+	ssl_fd = fd;
+	return fd;
+}
+
+static void tls_client_close(int fd)
+{
+	SSL_free(ssl);
+	ssl = NULL;
+	ssl_fd = -1;
+	close(fd);
+}
+
+/* Upgrade on a connected fd; checks the 101 (accept, subprotocol). */
+static int ws_upgrade(int fd)
+{
 	char resp[2048];
 
 	upgrade_send(fd, "sip", "13", "Origin: https://ok.test\r\n");
@@ -208,6 +288,12 @@ static int ws_client(const struct cf_sa *srv)
 	assert_non_null(
 	    strstr(resp, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
 	return fd;
+}
+
+/* Connect and upgrade. */
+static int ws_client(const struct cf_sa *srv)
+{
+	return ws_upgrade(tcp_client(srv));
 }
 
 static void frame_send(int fd, bool fin, enum cf_ws_op op, const void *p,
@@ -276,12 +362,13 @@ static void expect_close(int fd, uint16_t code)
 	assert_true(recv_wait(fd, buf, sizeof(buf)) <= 0);
 }
 
-static size_t options(char *buf, size_t size, const char *callid)
+static size_t options_tp(char *buf, size_t size, const char *callid,
+                         const char *tp)
 {
 	int n =
 	    snprintf(buf, size,
 	             "OPTIONS sip:test@127.0.0.1 SIP/2.0\r\n"
-	             "Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK-"
+	             "Via: SIP/2.0/%s df7jal23ls0d.invalid;branch=z9hG4bK-"
 	             "%s\r\n"
 	             "Max-Forwards: 70\r\n"
 	             "From: <sip:a@127.0.0.1>;tag=1\r\n"
@@ -290,10 +377,15 @@ static size_t options(char *buf, size_t size, const char *callid)
 	             "CSeq: 1 OPTIONS\r\n"
 	             "Contact: <sip:a@df7jal23ls0d.invalid;transport=ws>\r\n"
 	             "\r\n",
-	             callid, callid);
+	             tp, callid, callid);
 
 	assert_true(n > 0 && (size_t)n < size);
 	return (size_t)n;
+}
+
+static size_t options(char *buf, size_t size, const char *callid)
+{
+	return options_tp(buf, size, callid, "WS");
 }
 
 /* Read one SIP message in a text frame into buf (NUL-terminated). */
@@ -636,6 +728,44 @@ static void test_ws_raw_sip(void **state)
 	fx_stop(&fx);
 }
 
+/* wss: the same over TLS (RFC 7118 §4 over the TLS stream of tls.c):
+ * upgrade, OPTIONS answered with a Via WSS, ping/pong, an unmasked frame
+ * closed 1002 (then the TLS session ends), others unaffected. */
+static void test_wss(void **state)
+{
+	static const uint8_t unmasked[] = {0x81, 0x02, 'h', 'i'};
+	char req[2048], resp[4096];
+	uint8_t buf[64];
+	enum cf_ws_op op;
+	struct fx fx;
+	size_t n;
+	int fd, good;
+	(void)state;
+
+	fx_start_wss(&fx, NULL, 0, true);
+	fd = ws_upgrade(tls_client(&fx.wss4));
+	n = options_tp(req, sizeof(req), "wss-1", "WSS");
+	frame_send(fd, true, CF_WS_OP_TEXT, req, n);
+	sip_read(fd, resp, sizeof(resp));
+	assert_non_null(strstr(resp, "SIP/2.0 200 OK\r\n"));
+	assert_non_null(strstr(resp, "Via: SIP/2.0/WSS df7jal23ls0d.invalid;"));
+	frame_send(fd, true, CF_WS_OP_PING, "tls", 3);
+	assert_int_equal(frame_read(fd, buf, sizeof(buf), &op, &n), 0);
+	assert_int_equal(op, CF_WS_OP_PONG);
+	assert_int_equal(n, 3);
+	/* a plain ws client beside it */
+	good = ws_client(&fx.ws4);
+	send_all(fd, unmasked, sizeof(unmasked));
+	expect_close(fd, CF_WS_CLOSE_PROTOCOL);
+	tls_client_close(fd);
+	assert_int_equal(stats(&fx).ws_protocol_errors, 1);
+	still_good(good, "beside-wss");
+	close(good);
+	assert_true(stats(&fx).tls_handshakes >= 1);
+	assert_int_equal(stats(&fx).ws_upgrades, 2);
+	fx_stop(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,7 +777,17 @@ int main(void)
 	    cmocka_unit_test(test_ws_message_too_big),
 	    cmocka_unit_test(test_ws_refused),
 	    cmocka_unit_test(test_ws_raw_sip),
+	    cmocka_unit_test(test_wss),
 	};
+	char cmd[256];
+	int rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(tls_dir, sizeof(tls_dir), "/tmp/cf-test-wss-%ld",
+	         (long)getpid());
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	SSL_CTX_free(cctx);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tls_dir);
+	if (system(cmd) != 0)
+		rc = rc ? rc : 1;
+	return rc;
 }
