@@ -94,6 +94,8 @@ static void listener_h(enum cf_sip_tp tp, const struct cf_sa *addr, void *arg)
 		fx->udp4 = *addr;
 }
 
+static uint32_t handshake_s; /* 0: the default */
+
 static void fx_start_wss(struct fx *fx, const char *origins, size_t max_frame,
                          bool wss)
 {
@@ -106,6 +108,8 @@ static void fx_start_wss(struct fx *fx, const char *origins, size_t max_frame,
 	cfg.workers = 2;
 	if (max_frame)
 		cfg.ws_max_frame = max_frame;
+	if (handshake_s)
+		cfg.ws_handshake_s = handshake_s;
 	assert_int_equal(cf_sip_alloc(&fx->sip, &cfg, &handlers), 0);
 	assert_int_equal(cf_sa_set_str(&a, "127.0.0.1", 0), 0);
 	assert_int_equal(cf_sip_listen(fx->sip, CF_SIP_TP_WS, &a), 0);
@@ -728,6 +732,30 @@ static void test_ws_raw_sip(void **state)
 	fx_stop(&fx);
 }
 
+/* A connection that never sends its upgrade is closed after
+ * ws_handshake_s (1 s here; the wait is bounded by WAIT_MS, nothing is
+ * timed), counted as refused; an upgraded one beside it stays. */
+static void test_ws_handshake_timeout(void **state)
+{
+	uint8_t b[16];
+	struct fx fx;
+	int idle, good;
+	(void)state;
+
+	handshake_s = 1;
+	fx_start(&fx, NULL, 0);
+	handshake_s = 0;
+	good = ws_client(&fx.ws4);
+	idle = tcp_client(&fx.ws4);
+	send_all(idle, "GET / HTTP/1.1\r\n", 16); /* and nothing more */
+	assert_true(recv_wait(idle, b, sizeof(b)) == 0);
+	close(idle);
+	assert_int_equal(stats(&fx).ws_refused, 1);
+	still_good(good, "after-timeout");
+	close(good);
+	fx_stop(&fx);
+}
+
 /* wss: the same over TLS (RFC 7118 §4 over the TLS stream of tls.c):
  * upgrade, OPTIONS answered with a Via WSS, ping/pong, an unmasked frame
  * closed 1002 (then the TLS session ends), others unaffected. */
@@ -777,6 +805,7 @@ int main(void)
 	    cmocka_unit_test(test_ws_message_too_big),
 	    cmocka_unit_test(test_ws_refused),
 	    cmocka_unit_test(test_ws_raw_sip),
+	    cmocka_unit_test(test_ws_handshake_timeout),
 	    cmocka_unit_test(test_wss),
 	};
 	char cmd[256];
