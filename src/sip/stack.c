@@ -195,7 +195,6 @@ out:
 }
 
 /*
-/*
  * Add a listener before cf_sip_start: UDP, TCP, TLS, WS or WSS on an IPv4
  * or IPv6 address (WS and WSS, RFC 7118: a TCP or TLS listener whose
  * connections start with the HTTP upgrade); port 0 takes an ephemeral port
