@@ -102,8 +102,8 @@ int cf_ws_close_encode(struct cf_mbuf *mb, uint16_t code, const char *reason,
 /*
  * Read an (unmasked) close payload: *code CF_WS_CLOSE_NO_STATUS when
  * empty, *reason the rest. EBADMSG for a 1-byte payload or a code that may
- * not be sent on the wire (§7.4: below 1000, 1004-1006, 1015, 1012-2999
- * unassigned ones are accepted as registered by IANA up to 1014).
+ * not be on the wire (§7.4: only 1000-1003, 1007-1014 as registered with
+ * IANA, and 3000-4999 are accepted; 1004-1006 and 1015 never).
  */
 int cf_ws_close_decode(const uint8_t *p, size_t n, uint16_t *code,
                        struct cf_pl *reason);
