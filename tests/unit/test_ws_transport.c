@@ -732,6 +732,48 @@ static void test_ws_raw_sip(void **state)
 	fx_stop(&fx);
 }
 
+/* Out of memory while a WebSocket message is handled: that message is
+ * lost (the client's transaction retransmits or times out), the connection
+ * and the stack go on, nothing leaks (fx_stop checks the blocks). */
+static void test_ws_oom(void **state)
+{
+	char req[2048], resp[4096];
+	struct fx fx;
+	bool seen = false;
+	int fd;
+	(void)state;
+
+	fx_start(&fx, NULL, 0);
+	fd = ws_client(&fx.ws4);
+	for (long n = 1; n <= 8; n++) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		size_t len = options(req, sizeof(req), "oom-lost");
+		struct cf_mbuf mb;
+
+		/* encoded before the failures are armed */
+		cf_mbuf_init(&mb);
+		assert_int_equal(cf_ws_frame_encode(&mb, true, CF_WS_OP_TEXT,
+		                                    (const uint8_t *)req, len,
+		                                    MASK),
+		                 0);
+		cf_mem_fail_after(n);
+		send_all(fd, mb.buf, mb.end);
+		(void)poll(&pfd, 1, 100); /* usually no answer */
+		cf_mem_fail_after(0);
+		cf_mbuf_reset(&mb);
+	}
+	frame_send(fd, true, CF_WS_OP_TEXT, req,
+	           options(req, sizeof(req), "oom-after"));
+	/* answers to the lost ones may come first: read up to 10 */
+	for (int i = 0; i < 10 && !seen; i++) {
+		sip_read(fd, resp, sizeof(resp));
+		seen = strstr(resp, "oom-after") != NULL;
+	}
+	assert_true(seen);
+	close(fd);
+	fx_stop(&fx);
+}
+
 /* A connection that never sends its upgrade is closed after
  * ws_handshake_s (1 s here; the wait is bounded by WAIT_MS, nothing is
  * timed), counted as refused; an upgraded one beside it stays. */
@@ -806,6 +848,7 @@ int main(void)
 	    cmocka_unit_test(test_ws_refused),
 	    cmocka_unit_test(test_ws_raw_sip),
 	    cmocka_unit_test(test_ws_handshake_timeout),
+	    cmocka_unit_test(test_ws_oom),
 	    cmocka_unit_test(test_wss),
 	};
 	char cmd[256];
