@@ -611,6 +611,28 @@ static void test_outgoing(void **state)
 	assert_int_equal(stats(&fx).tls_handshake_failures, 2);
 	assert_int_equal(strays, 0);
 	fx_stop(&fx);
+
+	/* verify_server off (a trunk with a self-signed certificate): the
+	 * same wrong name gets through */
+	strays = 0;
+	{
+		struct cf_sip_tls_cfg tc;
+
+		tls_cfg_a(&tc);
+		tc.verify_server = false;
+		tc.ca_file = NULL;
+		fx_start_tls(&fx, &tc);
+	}
+	memset(&peer, 0, sizeof(peer));
+	peer.tp = CF_SIP_TP_TLS;
+	peer.addr = fx.tls4;
+	n = options(req, sizeof(req), "tls-out-4");
+	pl.p = req;
+	pl.l = n;
+	assert_int_equal(cf_sip_send_host(fx.sip, &peer, "wrong.test", &pl), 0);
+	assert_true(strays_reach(1));
+	assert_int_equal(stats(&fx).tls_handshake_failures, 0);
+	fx_stop(&fx);
 }
 
 /* A 60 kB message crosses several TLS records and reads; 400 pipelined
