@@ -141,7 +141,6 @@ static int cseq_decode(struct cf_sip_cseq *cs, const struct cf_pl *v)
 
 struct seen {
 	bool via, callid, cseq, from, to, mf;
-	bool via_ok;
 };
 
 /* Eager decoding of the few headers every message needs (STYLE.md). */
@@ -158,8 +157,7 @@ static void hdr_eager(struct cf_sip_msg *msg, struct cf_sip_hdr *h,
 		if (cf_sip_via_decode(&msg->via, &h->val)) {
 			memset(&msg->via, 0, sizeof(msg->via));
 			fault(msg, 400, "Bad Via");
-		} else
-			seen->via_ok = true;
+		}
 		break;
 	case CF_SIP_H_CALL_ID:
 		if (seen->callid) {

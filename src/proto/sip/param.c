@@ -109,6 +109,15 @@ bool cf_sip_param_exists(const struct cf_pl *params, const char *name)
  * strings and <...>, or e. An unterminated quote runs to e. */
 const char *cf_sip_val_end(const char *p, const char *e)
 {
+	/* fast path (vectorised memchr): no quote and no '<' before the
+	 * first comma, or none at all */
+	const char *c = memchr(p, ',', (size_t)(e - p));
+	const char *x = c ? c : e;
+
+	if (!memchr(p, '"', (size_t)(x - p)) &&
+	    !memchr(p, '<', (size_t)(x - p)))
+		return x;
+
 	while (p < e) {
 		switch (*p) {
 		case ',':
