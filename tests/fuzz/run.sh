@@ -15,8 +15,12 @@ if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" "$root" -Dfuzz=true -Dtests=false \
 		-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 fi
-ninja -C "$build" tests/fuzz/fuzz_sip_msg tests/fuzz/fuzz_sip_uri \
-	tests/fuzz/fuzz_sip_frame >/dev/null
+if ! out=$(ninja -C "$build" tests/fuzz/fuzz_sip_msg tests/fuzz/fuzz_sip_uri \
+	tests/fuzz/fuzz_sip_frame 2>&1); then
+	echo "$out"
+	echo "fuzz: build failed"
+	exit 1
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cf-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
