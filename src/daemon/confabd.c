@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "store/store.h"
 
 enum { SETS_MAX = 64, BANNER_MAX = 1024 };
 
@@ -29,6 +30,7 @@ struct daemon {
 	struct cf_sip *sip;
 	struct cf_loop *loop;
 	struct cf_ctl *ctl;
+	struct cf_store *store;
 	int sfd;
 	bool mods_init;
 	char sock[108];
@@ -334,6 +336,26 @@ static int data_dir_make(const char *dir)
 	return 0;
 }
 
+/* Open the store (migrations applied by cf_store_open) and hand it to the
+ * app; closed at stop, after the modules. */
+static int store_open(struct daemon *d)
+{
+	char uri[4096] = "";
+	unsigned version = 0;
+	int err;
+
+	err = cf_ctl_store_open(d->conf, &d->store, uri, sizeof(uri));
+	if (err) {
+		cf_log(CF_LOG_ERR, NULL, "cannot open the store %s: %s", uri,
+		       strerror(err));
+		return err;
+	}
+	(void)cf_store_version(d->store, &version);
+	cf_log(CF_LOG_INFO, NULL, "store %s, schema version %u", uri, version);
+	cf_app_set_store(d->app, d->store);
+	return 0;
+}
+
 static int start(struct daemon *d)
 {
 	const struct cf_app_conf *c = d->conf;
@@ -397,6 +419,9 @@ static int start(struct daemon *d)
 		       strerror(err));
 		return err;
 	}
+	err = store_open(d);
+	if (err)
+		return err;
 
 	sip_cfg(c, &cfg);
 	cf_mod_handlers(&h, d->app);
@@ -473,7 +498,9 @@ static void stop(struct daemon *d)
 	if (d->sfd >= 0)
 		close(d->sfd);
 	d->sfd = -1;
+	cf_app_set_store(d->app, NULL);
 	d->app = cf_mem_deref(d->app);
+	d->store = cf_mem_deref(d->store); /* closes the database */
 	d->loop = cf_mem_deref(d->loop);
 }
 

@@ -3,6 +3,7 @@
  * thread's loop (never a worker's), one JSON request per line. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,22 +41,44 @@ static void client_close(struct client *c)
 	cf_mem_deref(c);
 }
 
-/* Responses are small next to the socket buffer; a client that does not
- * read them loses its connection rather than stall the main loop. */
-static bool reply(struct client *c, const char *out)
+/* Most responses are small next to the socket buffer; a large one (user
+ * list of 100,000 users: a few MB) waits for the client to read, up to
+ * REPLY_WAIT_MS in all, which holds the main loop (never a worker) that
+ * long at most. A client that does not read loses its connection. */
+enum { REPLY_WAIT_MS = 10000 };
+
+static bool send_all(struct client *c, const char *p, size_t n,
+                     uint64_t deadline)
 {
-	size_t n = strlen(out), off = 0;
+	size_t off = 0;
 
 	while (off < n) {
-		ssize_t w = send(c->fd, out + off, n - off, MSG_NOSIGNAL);
+		ssize_t w = send(c->fd, p + off, n - off, MSG_NOSIGNAL);
+		struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+		uint64_t now;
 
+		if (w > 0) {
+			off += w;
+			continue;
+		}
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w == 0 || errno != EAGAIN)
 			return false;
-		off += w;
+		now = cf_clock_ms();
+		if (now >= deadline ||
+		    poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			return false;
 	}
-	return send(c->fd, "\n", 1, MSG_NOSIGNAL) == 1;
+	return true;
+}
+
+static bool reply(struct client *c, const char *out)
+{
+	uint64_t deadline = cf_clock_ms() + REPLY_WAIT_MS;
+
+	return send_all(c, out, strlen(out), deadline) &&
+	       send_all(c, "\n", 1, deadline);
 }
 
 static void client_read(int fd, int events, void *arg)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "mod/prov.h"
 
 int cf_ctl_sock_path(const struct cf_app_conf *conf, char *buf, size_t size)
 {
@@ -21,6 +22,11 @@ int cf_ctl_sock_path(const struct cf_app_conf *conf, char *buf, size_t size)
 	if (n < 0 || (size_t)n >= size)
 		return ENOMEM;
 	return 0;
+}
+
+int cf_ctl_store_uri(const struct cf_app_conf *conf, char *buf, size_t size)
+{
+	return cf_prov_store_uri(conf, buf, size);
 }
 
 static json_t *fail(json_t *resp, const char *fmt, ...)

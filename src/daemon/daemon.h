@@ -15,6 +15,19 @@ enum {
  * ENOMEM when it does not fit (a UNIX socket path has 107 bytes). */
 int cf_ctl_sock_path(const struct cf_app_conf *conf, char *buf, size_t size);
 
+/* The store's URI: [store] uri, or sqlite:DATA_DIR/confab.db. confabd opens
+ * it at start; confabctl opens the same one when the daemon is stopped.
+ * ENOMEM when it does not fit. */
+int cf_ctl_store_uri(const struct cf_app_conf *conf, char *buf, size_t size);
+/* Open that store (creating DATA_DIR when the store is the default one;
+ * migrations applied by cf_store_open) and add every [general] domain it
+ * lacks. uri gets the URI. 0, ENOMEM, ENOTDIR or cf_store_open's errors
+ * (EIO, EPROTO, ETIMEDOUT, EINVAL). Blocking: main thread at start, or
+ * confabctl. */
+struct cf_store;
+int cf_ctl_store_open(const struct cf_app_conf *conf, struct cf_store **stp,
+                      char *uri, size_t urisize);
+
 /*
  * Run one request line ({"cmd":"noun verb","args":[..],"opts":{..}})
  * against the command tables and return the response line (without the

@@ -2,17 +2,21 @@
 /* app.c - the application the modules run in: configuration, the stack,
  * our domains and addresses, the Allow set, and reload. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "mod.h"
+#include "auth/auth.h"
 
 enum { MAX_DOMAINS = 16, MAX_ADDRS = 64, ALLOW_MAX = 160 };
 
 struct cf_app {
 	struct cf_app_conf *conf;
 	struct cf_sip *sip;
+	struct cf_store *store; /* one reference, or NULL */
+	atomic_bool online;     /* modules initialised (cf_app_online) */
 	char *domains[MAX_DOMAINS];
 	size_t ndomains;
 	struct cf_sa addrs[MAX_ADDRS];
@@ -27,6 +31,7 @@ static void app_destroy(void *data)
 
 	for (size_t i = 0; i < app->ndomains; i++)
 		cf_mem_deref(app->domains[i]);
+	cf_mem_deref(app->store);
 	cf_mem_deref(app->conf);
 }
 
@@ -109,6 +114,33 @@ struct cf_sip *cf_app_sip(const struct cf_app *app)
 	return app ? app->sip : NULL;
 }
 
+void cf_app_set_store(struct cf_app *app, struct cf_store *st)
+{
+	struct cf_store *old;
+
+	if (!app)
+		return;
+	old = app->store;
+	app->store = st ? cf_mem_ref(st) : NULL;
+	cf_mem_deref(old);
+}
+
+struct cf_store *cf_app_store(const struct cf_app *app)
+{
+	return app ? app->store : NULL;
+}
+
+bool cf_app_online(const struct cf_app *app)
+{
+	return app && atomic_load(&app->online);
+}
+
+void cf_app_set_online(struct cf_app *app, bool online)
+{
+	if (app)
+		atomic_store(&app->online, online);
+}
+
 const struct cf_app_conf *cf_app_conf(const struct cf_app *app)
 {
 	return app ? app->conf : NULL;
@@ -131,9 +163,16 @@ const char *cf_app_allow(const struct cf_app *app)
 
 bool cf_app_ext_supported(const struct cf_app *app, const struct cf_pl *tag)
 {
+	/* the registrar's: Path (RFC 3327), outbound (RFC 5626), GRUU
+	 * (RFC 5627) */
+	static const char *const tags[] = {"path", "outbound", "gruu"};
+
 	(void)app;
-	(void)tag;
-	return false; /* no option tags yet: path, outbound, gruu come later */
+	for (size_t i = 0; tag && i < sizeof(tags) / sizeof(tags[0]); i++) {
+		if (!cf_pl_strcasecmp(tag, tags[i]))
+			return true;
+	}
+	return false;
 }
 
 int cf_app_addr_add(struct cf_app *app, const struct cf_sa *addr)
@@ -171,6 +210,15 @@ bool cf_app_uri_is_local(const struct cf_app *app, const struct cf_sip_uri *u)
 	for (size_t i = 0; i < app->ndomains; i++) {
 		if (!cf_pl_strcasecmp(&u->host, app->domains[i]))
 			return true;
+	}
+	/* the store's domains (confabctl domain add), from the auth cache */
+	if (cf_app_online(app)) {
+		const struct cf_mod *auth = cf_mod_find("auth");
+		const struct cf_auth_api *api = auth ? auth->api : NULL;
+
+		if (api && api->domain_exists)
+			return api->domain_exists((struct cf_app *)app,
+			                          &u->host);
 	}
 	return false;
 }

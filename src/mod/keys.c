@@ -10,7 +10,7 @@ const struct cf_mod_key cf_app_keys[] = {
     {"general", "workers", CF_MOD_KEY_UINT, "0",
      "worker threads; 0 = one per CPU core", 0, 256, 0},
     {"general", "data_dir", CF_MOD_KEY_STR, "var",
-     "directory for the control socket and (later) the store", 0, 0, 0},
+     "directory for the control socket and the store", 0, 0, 0},
     {"general", "log_level", CF_MOD_KEY_LOGLEVEL, "info",
      "debug, info, notice, warn or error", 0, 0, CF_MOD_KEY_LIVE},
     {"general", "shutdown_timeout", CF_MOD_KEY_UINT, "5",
@@ -38,6 +38,12 @@ const struct cf_mod_key cf_app_keys[] = {
      "TCP connections in all", 1, 1000000, 0},
     {"sip", "tcp_max_per_ip", CF_MOD_KEY_UINT, "256",
      "TCP connections from one source address", 1, 1000000, 0},
+    {"store", "uri", CF_MOD_KEY_STR, NULL,
+     "the store: sqlite:PATH (default sqlite:DATA_DIR/confab.db)", 0, 0, 0},
+    {"store", "sync_full", CF_MOD_KEY_BOOL, "no",
+     "fsync the store at every commit (survives power loss, not only "
+     "kill -9)",
+     0, 0, 0},
     {"tls", "certificate", CF_MOD_KEY_STR, NULL,
      "PEM certificate chain of the default domain (default: a self-signed "
      "one under DATA_DIR/tls)",

@@ -7,10 +7,14 @@
 #include <strings.h>
 
 #include "mod.h"
+#include "auth/auth_mod.h"
 #include "basic/basic.h"
+#include "registrar/registrar.h"
 
 /* Dispatch order: a request goes to each module until one takes it. */
 const struct cf_mod *const cf_mods[] = {
+    &cf_mod_auth,
+    &cf_mod_registrar,
     &cf_mod_basic,
     NULL,
 };
@@ -179,6 +183,7 @@ int cf_mod_init_all(struct cf_app *app)
 		if (err)
 			return err;
 	}
+	cf_app_set_online(app, true);
 	return 0;
 }
 
@@ -198,6 +203,7 @@ void cf_mod_stop_all(struct cf_app *app)
 {
 	size_t n = 0;
 
+	cf_app_set_online(app, false);
 	while (cf_mods[n])
 		n++;
 	while (n-- > 0) {

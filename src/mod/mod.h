@@ -198,6 +198,22 @@ struct cf_app;
 int cf_app_alloc(struct cf_app **appp, struct cf_app_conf *conf);
 void cf_app_set_sip(struct cf_app *app, struct cf_sip *sip);
 struct cf_sip *cf_app_sip(const struct cf_app *app);
+/* The store (src/store/store.h), opened by confabd at start and closed at
+ * stop, or NULL (unit tests without one). cf_app_set_store takes a
+ * reference to st (NULL drops the app's reference); main thread, before
+ * the modules' init. BLOCKING calls: never use it on a worker loop (see
+ * store.h); modules read it at init/start and on their own threads. */
+struct cf_store;
+void cf_app_set_store(struct cf_app *app, struct cf_store *st);
+struct cf_store *cf_app_store(const struct cf_app *app);
+/* True between a successful cf_mod_init_all and the start of
+ * cf_mod_stop_all: the modules run (confabd). False in confabctl's offline
+ * mode, where control handlers run over an app built from the
+ * configuration and the store alone (no stack, modules not initialised):
+ * a handler then works on cf_app_store(app) only and must not call module
+ * APIs. Any thread. */
+bool cf_app_online(const struct cf_app *app);
+void cf_app_set_online(struct cf_app *app, bool online);
 /* The current configuration. Main thread only (init, reload, control
  * commands): SIGHUP replaces it. Workers use what the module cached. */
 const struct cf_app_conf *cf_app_conf(const struct cf_app *app);
@@ -211,13 +227,15 @@ void cf_app_reload(struct cf_app *app, struct cf_app_conf *conf);
 int cf_app_addr_add(struct cf_app *app, const struct cf_sa *addr);
 /* The default domain (the first of [general] domain). */
 const char *cf_app_domain(const struct cf_app *app);
-/* Is this URI's host ours: one of the domains, or one of our addresses
- * (with no port, or a port we listen on)? */
+/* Is this URI's host ours: one of the [general] domains, a domain of the
+ * store (asked of the auth module's cache, domain_exists, when online), or
+ * one of our addresses (with no port, or a port we listen on)? Any thread;
+ * never blocks. */
 bool cf_app_uri_is_local(const struct cf_app *app, const struct cf_sip_uri *u);
 /* The Allow header value: the methods every module implements. */
 const char *cf_app_allow(const struct cf_app *app);
 /* Extensions (option tags) we support, for Supported and the §8.2.2.3
- * Require check: "" now. */
+ * Require check: path, outbound, gruu (the registrar). */
 bool cf_app_ext_supported(const struct cf_app *app, const struct cf_pl *tag);
 /*
  * Apply the [tls] section to the stack (cf_sip_tls_set): at start before

@@ -220,7 +220,30 @@ void conn_close(struct cf_sip_conn *conn, const char *why)
 		cf_log(CF_LOG_DEBUG, NULL, "%s: connection with %s closed: %s",
 		       conn->tp == CF_SIP_TP_TLS ? "tls" : "tcp",
 		       cf_sa_print(&conn->addr, abuf, sizeof(abuf)), why);
+	for (size_t i = 0; i < sip->nobs; i++)
+		sip->obs[i].h(conn, sip->obs[i].arg);
 	cf_mem_deref(conn);
+}
+
+bool cf_sip_conn_closed(const struct cf_sip_conn *conn)
+{
+	return !conn || atomic_load(&((struct cf_sip_conn *)conn)->closed);
+}
+
+int cf_sip_conn_observe(struct cf_sip *sip, cf_sip_conn_close_h *h, void *arg)
+{
+	if (!sip || !h || sip->started)
+		return EINVAL;
+	for (size_t i = 0; i < sip->nobs; i++) {
+		if (sip->obs[i].h == h && sip->obs[i].arg == arg)
+			return EALREADY;
+	}
+	if (sip->nobs >= CF_SIP_CONN_OBSERVERS)
+		return ENOMEM;
+	sip->obs[sip->nobs].h = h;
+	sip->obs[sip->nobs].arg = arg;
+	sip->nobs++;
+	return 0;
 }
 
 /* At stop, after the join: close every stream this worker owns. */

@@ -122,6 +122,9 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
 				  const char *reason, const char *hdrs,
 				  const struct cf_pl *body);
+/* End a server transaction without any response (a silent drop: the auth
+ * module's ban_action = drop). A retransmission is a new request. */
+void cf_sip_strans_drop(struct cf_sip_strans *st);
 const struct cf_sip_msg *cf_sip_strans_msg(const struct cf_sip_strans *st);
 const struct cf_sip_peer *cf_sip_strans_peer(const struct cf_sip_strans *st);
 bool cf_sip_strans_final_sent(const struct cf_sip_strans *st);
@@ -184,6 +187,21 @@ void cf_sip_stop(struct cf_sip *sip, uint32_t max_wait_ms);
  * opens one. */
 int cf_sip_send(struct cf_sip *sip, const struct cf_sip_peer *peer,
 		const struct cf_pl *bytes);
+
+/* Observe stream connections closing (RFC 5626 flow failure: the registrar
+ * drops the outbound bindings whose flow it was). h runs on the thread that
+ * owned the connection (a worker, or the main thread during cf_sip_stop),
+ * once per connection, after it left the connection table; it must not
+ * block. Register before cf_sip_start (main thread). Returns 0, EINVAL,
+ * EALREADY (this h and arg are observing already), ENOMEM (table full:
+ * CF_SIP_CONN_OBSERVERS). */
+enum { CF_SIP_CONN_OBSERVERS = 4 };
+typedef void(cf_sip_conn_close_h)(struct cf_sip_conn *conn, void *arg);
+int cf_sip_conn_observe(struct cf_sip *sip, cf_sip_conn_close_h *h,
+			void *arg);
+/* Has this connection closed (any thread)? A holder of a reference that
+ * links it somewhere after the observers ran checks this afterwards. */
+bool cf_sip_conn_closed(const struct cf_sip_conn *conn);
 
 /* Counters for `confabctl status` and the logs. */
 struct cf_sip_stats {

@@ -113,6 +113,13 @@ struct cf_sip {
 
 	/* counters for work done outside any worker thread */
 	_Atomic uint64_t ext_tx_msgs;
+
+	/* connection-closed observers (set before start, read after) */
+	struct {
+		cf_sip_conn_close_h *h;
+		void *arg;
+	} obs[CF_SIP_CONN_OBSERVERS];
+	size_t nobs;
 };
 
 /* A connection. Owned by one worker: only that thread touches fd and

@@ -339,6 +339,13 @@ int cf_sip_strans_reply_stateless(struct cf_sip_strans *st, uint16_t code,
 	return err;
 }
 
+/* See sip.h. Freed like a stateless answer: on the next wheel tick. */
+void cf_sip_strans_drop(struct cf_sip_strans *st)
+{
+	if (st)
+		terminate(st);
+}
+
 const struct cf_sip_msg *cf_sip_strans_msg(const struct cf_sip_strans *st)
 {
 	return st ? st->req : NULL;

@@ -390,7 +390,8 @@ static void test_app_local(void **state)
 	assert_int_equal(cf_app_addr_add(app, &sa), 0);
 	assert_int_equal(cf_app_addr_add(app, &sa), 0); /* once */
 	assert_string_equal(cf_app_domain(app), "a.test");
-	assert_string_equal(cf_app_allow(app), "INVITE, ACK, CANCEL, OPTIONS");
+	assert_string_equal(cf_app_allow(app),
+	                    "INVITE, ACK, CANCEL, OPTIONS, REGISTER");
 
 	memset(&u, 0, sizeof(u));
 	u.scheme = CF_SIP_SCHEME_SIP;
@@ -425,7 +426,11 @@ static void test_cmd_find(void **state)
 	assert_int_equal(cf_mod_cmd_find(&cmd, "test", "calls"), 0);
 	assert_int_equal(cf_mod_cmd_find(&cmd, "config", "frob"), EPROTO);
 	assert_int_equal(cf_mod_cmd_find(&cmd, "config", ""), EPROTO);
-	assert_int_equal(cf_mod_cmd_find(&cmd, "user", "add"), ENOENT);
+	assert_int_equal(cf_mod_cmd_find(&cmd, "user", "add"), 0);
+	assert_non_null(cmd->h);
+	assert_int_equal(cf_mod_cmd_find(&cmd, "user", "import"), 0);
+	assert_null(cmd->h); /* confabctl writes the store itself */
+	assert_int_equal(cf_mod_cmd_find(&cmd, "frob", "add"), ENOENT);
 }
 
 /* Run a request line; return the parsed response (caller decrefs). */
@@ -530,6 +535,7 @@ static void test_reload(void **state)
 	assert_int_equal(cf_log_get_level(), CF_LOG_WARN);
 	assert_ptr_equal(cf_app_conf(app), c2);
 	cf_log_set_level(CF_LOG_ERR);
+	cf_mod_stop_all(app);
 	cf_mem_deref(app);
 	cf_mem_deref(c);
 	cf_mem_deref(c2);

@@ -86,6 +86,7 @@ static int teardown(void **state)
 		                     cf_tmr_wheel_now(f->wheel) + 1000);
 	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
 	cf_mod_basic_set_wheel(NULL);
+	cf_mod_stop_all(f->app);
 	sent_clear(f);
 	cf_mem_deref(f->app);
 	cf_mem_deref(f->conf);
@@ -172,7 +173,7 @@ static void test_options_to_us(void **state)
 	simple(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>", NULL);
 	r = last(f, 200);
 	assert_non_null(
-	    strstr(r, "\r\nAllow: INVITE, ACK, CANCEL, OPTIONS\r\n"));
+	    strstr(r, "\r\nAllow: INVITE, ACK, CANCEL, OPTIONS, REGISTER\r\n"));
 	assert_non_null(strstr(r, "\r\nAccept: application/sdp\r\n"));
 	assert_non_null(strstr(r, "\r\nSupported:"));
 	assert_non_null(strstr(r, ";tag=")); /* To tag added */
@@ -246,7 +247,8 @@ static void test_not_ours(void **state)
 	last(f, 404);
 	simple(f, "OPTIONS", "sip:example.org", "<sip:example.org>", NULL);
 	last(f, 404);
-	simple(f, "REGISTER", "sip:confab.test", "<sip:a@confab.test>", NULL);
+	/* a REGISTER for another domain (the registrar takes ours) */
+	simple(f, "REGISTER", "sip:example.org", "<sip:a@example.org>", NULL);
 	last(f, 404);
 	simple(f, "MESSAGE", "sip:bob@confab.test", "<sip:bob@confab.test>",
 	       NULL);
@@ -273,7 +275,7 @@ static void test_rules(void **state)
 	simple(f, "FROB", "sip:confab.test", "<sip:confab.test>", NULL);
 	r = last(f, 501);
 	assert_non_null(
-	    strstr(r, "\r\nAllow: INVITE, ACK, CANCEL, OPTIONS\r\n"));
+	    strstr(r, "\r\nAllow: INVITE, ACK, CANCEL, OPTIONS, REGISTER\r\n"));
 
 	/* §8.2.2.3: an extension we do not have */
 	simple(f, "OPTIONS", "sip:confab.test", "<sip:confab.test>",
@@ -428,7 +430,14 @@ static void test_mod_table(void **state)
 	assert_non_null(cf_mod_find("basic"));
 	assert_null(cf_mod_find("nosuch"));
 	assert_null(cf_mod_find(NULL));
-	assert_ptr_equal(cf_mods[0], &cf_mod_basic);
+	/* the auth gate first: bans and rate limits for every request */
+	assert_ptr_equal(cf_mods[0], cf_mod_find("auth"));
+	assert_ptr_equal(cf_mods[1], cf_mod_find("registrar"));
+	/* basic comes last: it takes what the others left */
+	for (size_t i = 0; cf_mods[i]; i++) {
+		if (!cf_mods[i + 1])
+			assert_ptr_equal(cf_mods[i], &cf_mod_basic);
+	}
 }
 
 int main(void)

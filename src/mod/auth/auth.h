@@ -17,8 +17,8 @@ struct cf_auth_id {
 enum cf_auth_verdict {
 	CF_AUTH_PASS = 0, /* authenticated; id filled */
 	CF_AUTH_ANSWERED, /* a response was sent on st (401/407 challenge,
-			   * 403 identity mismatch or lockout, 503 with
-			   * Retry-After, 400 bad credentials); stop here */
+	                   * 403 identity mismatch or lockout, 503 with
+	                   * Retry-After, 400 bad credentials); stop here */
 };
 
 /* Found with cf_mod_find("auth")->api. */
@@ -34,24 +34,29 @@ struct cf_auth_api {
 	 * Never blocks on the store.
 	 */
 	enum cf_auth_verdict (*check)(struct cf_app *app,
-				      struct cf_sip_strans *st,
-				      const struct cf_sip_msg *msg,
-				      const struct cf_sip_peer *peer,
-				      const char *domain, bool proxy,
-				      struct cf_auth_id *id);
+	                              struct cf_sip_strans *st,
+	                              const struct cf_sip_msg *msg,
+	                              const struct cf_sip_peer *peer,
+	                              const char *domain, bool proxy,
+	                              struct cf_auth_id *id);
 	/* Does this method need authentication (configuration)? */
 	bool (*method_needs_auth)(struct cf_app *app, enum cf_sip_method m);
 	/* Is user@domain a known subscriber / a served domain (cache)? Any
 	 * thread. */
 	bool (*user_exists)(struct cf_app *app, const struct cf_pl *user,
-			    const struct cf_pl *domain);
+	                    const struct cf_pl *domain);
 	bool (*domain_exists)(struct cf_app *app, const struct cf_pl *domain);
 	/* Main thread, after a provisioning change in the store: refresh the
 	 * cache entry of user@domain (removed when the store has none). */
 	void (*user_changed)(struct cf_app *app, const char *user,
-			     const char *domain);
+	                     const char *domain);
 	/* Main thread: a domain was added or removed in the store. */
 	void (*domain_changed)(struct cf_app *app, const char *domain);
+	/* Main thread, after a bulk change (confabctl user import: 100,000
+	 * rows at once): re-read every domain and subscriber from the store
+	 * (cf_app_store). 0 or an errno. NULL: `user reload` falls back to
+	 * user_changed for every subscriber. Added by the ctl branch. */
+	int (*reload)(struct cf_app *app);
 };
 
 #endif
