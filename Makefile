@@ -14,10 +14,10 @@ MAKEFLAGS += --no-print-directory
 RUN_PKGS := meson ninja-build pkg-config gcc libinih-dev libjansson-dev \
 	libssl-dev libsqlite3-dev
 # Added for the test suite: sanitizer/fuzzer runtimes, cmocka, SIPp, python3,
-# the real clients of tests/interop (baresip 1.0, linphonec), stunnel4 and the
-# openssl CLI (the TLS scenarios).
+# stunnel4 and the openssl CLI (the TLS scenarios), and the real clients of
+# tests/interop (baresip 1.0, linphonec).
 TEST_PKGS := $(RUN_PKGS) clang libclang-rt-14-dev libcmocka-dev sip-tester \
-	python3 baresip-core linphone-cli stunnel4 openssl
+	python3 stunnel4 openssl baresip-core linphone-cli
 
 BUILD      ?= build
 BUILD_TEST ?= build-test

@@ -457,8 +457,7 @@ int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)
 	cf_pl_trim(&pl);
 
 	/* "udp:" / "tcp:" / "tls:" / "ws:" / "wss:" prefix; an IPv6 address
-	 * needs brackets
-	 * with it */
+	 * needs brackets with it */
 	colon = cf_pl_chr(&pl, ':');
 	if (colon && pl.p[0] != '[') {
 		tpl.p = pl.p;

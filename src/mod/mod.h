@@ -183,7 +183,6 @@ bool cf_app_conf_isset(const struct cf_app_conf *conf, const char *section,
                        const char *key);
 
 /* One listener of [sip] listen: "udp:127.0.0.1:5060", "tcp:[::1]:5060",
-/* One listener of [sip] listen: "udp:127.0.0.1:5060", "tcp:[::1]:5060",
  * "tls:127.0.0.1" (port 5061), "ws:127.0.0.1" (WebSocket, port 8080),
  * "wss:[::1]" (WebSocket over TLS, port 8443), "127.0.0.1" (udp and tcp,
  * port 5060). Up to two results (udp, tcp). */

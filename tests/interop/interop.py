@@ -70,12 +70,13 @@ def add_users(d, users):
         ctl(d, "user", "add", "%s@%s" % (u, DOMAIN), "--password", pw)
 
 
-def daemon(args, tmp, extra=None, users=None, offline=False):
+def daemon(args, tmp, extra=None, users=None, offline=False, tls=False):
     """A started confabd with users provisioned (offline: with confabctl on
-    the store before the daemon starts; else over the control socket)."""
+    the store before the daemon starts; else over the control socket);
+    tls: with a TLS listener too (d.tls_port, self-signed certificate)."""
     conf = {"general.log_level": "debug"}
     conf.update(extra or {})
-    d = Daemon(args, tmp, conf)
+    d = Daemon(args, tmp, conf, tls=tls)
     if users and offline:
         add_users(d, users)
     d.start()
@@ -375,11 +376,16 @@ module_app debug_cmd.so
 ctrl_tcp_listen 127.0.0.1:%d
 cons_listen 127.0.0.1:%d
 """ % (sip, rtp, rtp + 20, free_port(), free_port()))
+        if transport == "tls":
+            # confabd's self-signed certificate, made at its first start
+            f.write("sip_cafile %s\n" % os.path.join(d.data, "tls",
+                                                      DOMAIN + ".crt"))
     with open(os.path.join(cdir, "accounts"), "w") as f:
         f.write('<sip:%s@%s;transport=%s>;auth_pass=%s;'
                 'outbound="sip:127.0.0.1:%d;transport=%s";regint=%d;'
                 'pubint=0;answermode=auto;mwi=no\n'
-                % (user, DOMAIN, transport, password, d.port, transport,
+                % (user, DOMAIN, transport, password,
+                   d.tls_port if transport == "tls" else d.port, transport,
                    regint))
     open(os.path.join(cdir, "contacts"), "w").close()
     return cdir, sip
@@ -400,9 +406,12 @@ def baresip_register(args, tmp, transport):
     configuration: baresip is on [auth] md5_only_agents, so its 401 offers
     MD5 alone (see baresip_all_algs)."""
     conf = {KEY_MIN_EXPIRES: "5"}
-    d = daemon(args, tmp, conf, users={"bob": "pwbob"})
+    d = daemon(args, tmp, conf, users={"bob": "pwbob"},
+               tls=transport == "tls")
     regint = 10
     cdir, sip = baresip_dir(tmp, "bob", "pwbob", d, transport, regint)
+    if transport == "tls":
+        sip += 1  # baresip's TLS listener, its Contact
     log = os.path.join(tmp, "baresip.log")
     p = start_peer("baresip", ["baresip", "-f", cdir, "-s", "-t", "40"], log)
     try:
@@ -428,6 +437,11 @@ def baresip_register(args, tmp, transport):
         check("127.0.0.1:%d" % sip in r.stdout, "%d s after the first "
               "200 (past its expires) the binding is still there:\n%s"
               % (regint + 5, r.stdout))
+        if transport == "tls":
+            st = d.status_json()
+            check(run.counter(st, "tls_handshakes")[0] >= 1
+                  and run.counter(st, "tls_handshake_failures")[0] == 0,
+                  "confabd counted baresip's TLS handshake, no failure")
     finally:
         stop_peer(p)
         print("--- baresip log (tail)\n" + read(log)[-1500:], flush=True)
@@ -440,6 +454,13 @@ def case_baresip_udp(args, tmp):
 
 def case_baresip_tcp(args, tmp):
     baresip_register(args, tmp, "tcp")
+
+
+def case_baresip_tls(args, tmp):
+    """baresip (account ;transport=tls, trusting confabd's self-signed
+    certificate) registers and refreshes over TLS; confabd counted the
+    handshake."""
+    baresip_register(args, tmp, "tls")
 
 
 def case_baresip_all_algs(args, tmp):

@@ -25,7 +25,7 @@
 
 #include "sip/sip.h"
 
-enum { WAIT_MS = 3000 };
+enum { WAIT_MS = 3000, BIG_BODY = 10000 };
 
 /* Certificates made once for every test (cf_sip_tls_selfsigned): A for
  * confab.test, the default; B for b.test (SNI, reload). */
@@ -46,9 +46,17 @@ static _Atomic int strays; /* responses to our own outgoing requests */
 static void on_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
                        const struct cf_sip_peer *peer, void *arg)
 {
-	(void)msg;
+	static char big[BIG_BODY];
+	struct cf_pl body = {big, sizeof(big)};
+
 	(void)arg;
-	if (st && peer->tp == CF_SIP_TP_TLS)
+	memset(big, 'x', sizeof(big));
+	/* "tls-many-" requests get a 10 kB body: their answers back up */
+	if (st && peer->tp == CF_SIP_TP_TLS && msg->call_id.l > 9 &&
+	    !memcmp(msg->call_id.p, "tls-many-", 9))
+		(void)cf_sip_strans_reply(
+		    st, 200, "OK", "Content-Type: text/plain\r\n", &body);
+	else if (st && peer->tp == CF_SIP_TP_TLS)
 		(void)cf_sip_strans_reply(st, 200, "OK", NULL, NULL);
 	else if (st)
 		(void)cf_sip_strans_reply(st, 606, "Not Over TLS", NULL, NULL);
@@ -131,12 +139,19 @@ static struct cf_sip_stats stats(const struct fx *fx)
 
 /* ------------------------------------------------------------- clients */
 
+static int client_rcvbuf; /* SO_RCVBUF of the next clients, or 0 */
+
 static int tcp_client(const struct cf_sa *srv)
 {
 	struct timeval tv = {WAIT_MS / 1000, 0};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
+	if (client_rcvbuf)
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
+		                            &client_rcvbuf,
+		                            sizeof(client_rcvbuf)),
+		                 0);
 	assert_int_equal(
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	assert_int_equal(
@@ -596,6 +611,122 @@ static void test_outgoing(void **state)
 	assert_int_equal(stats(&fx).tls_handshake_failures, 2);
 	assert_int_equal(strays, 0);
 	fx_stop(&fx);
+
+	/* verify_server off (a trunk with a self-signed certificate): the
+	 * same wrong name gets through */
+	strays = 0;
+	{
+		struct cf_sip_tls_cfg tc;
+
+		tls_cfg_a(&tc);
+		tc.verify_server = false;
+		tc.ca_file = NULL;
+		fx_start_tls(&fx, &tc);
+	}
+	memset(&peer, 0, sizeof(peer));
+	peer.tp = CF_SIP_TP_TLS;
+	peer.addr = fx.tls4;
+	n = options(req, sizeof(req), "tls-out-4");
+	pl.p = req;
+	pl.l = n;
+	assert_int_equal(cf_sip_send_host(fx.sip, &peer, "wrong.test", &pl), 0);
+	assert_true(strays_reach(1));
+	assert_int_equal(stats(&fx).tls_handshake_failures, 0);
+	fx_stop(&fx);
+}
+
+/* A 60 kB message crosses several TLS records and reads; 400 pipelined
+ * requests whose answers carry 10 kB each (4 MB: more than the socket
+ * buffers, less than the queue limit), written before reading anything,
+ * make the server's writes back up (SSL_write WANT_WRITE, the queue,
+ * EPOLLOUT): every answer arrives, in order, on the same connection. */
+static void test_large_and_backlog(void **state)
+{
+	enum { N = 400 };
+	static char req[70000], resp[N * (BIG_BODY + 600)];
+	struct client c;
+	struct fx fx;
+	size_t n, len;
+	int got = 0;
+	char *p;
+
+	(void)state;
+	fx_start(&fx);
+	client_rcvbuf = 4096; /* the server's answers back up */
+	assert_int_equal(client_open(&c, &fx.tls4, 0, NULL, NULL), 1);
+	client_rcvbuf = 0;
+	n = options(req, sizeof(req), "tls-big");
+	/* a 60 kB header before the end of the head */
+	p = strstr(req, "Content-Length");
+	memmove(p + 60008, p, strlen(p) + 1);
+	memcpy(p, "X-Pad: ", 7);
+	memset(p + 7, 'x', 59999);
+	memcpy(p + 60006, "\r\n", 2);
+	n = strlen(req);
+	assert_true(n > 60000 && n < 65535);
+	assert_int_equal(SSL_write(c.ssl, req, (int)n), (int)n);
+	read_responses(&c, resp, sizeof(resp), 1);
+	assert_non_null(strstr(resp, "SIP/2.0 200"));
+	assert_non_null(strstr(resp, "tls-big"));
+
+	for (int i = 0; i < N; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "tls-many-%d", i);
+		n = options(req, sizeof(req), id);
+		assert_int_equal(SSL_write(c.ssl, req, (int)n), (int)n);
+	}
+	len = read_responses(&c, resp, sizeof(resp), N);
+	for (const char *q = resp; (q = strstr(q, "SIP/2.0 200 OK")); q++)
+		got++;
+	assert_int_equal(got, N);
+	assert_true(len > 0);
+	assert_non_null(strstr(resp, "tls-many-0\r\n"));
+	assert_non_null(strstr(resp, "tls-many-399\r\n"));
+	client_close(&c);
+	fx_stop(&fx);
+}
+
+/* A message over max_msg closes that TLS connection (oversize). */
+static void test_oversize(void **state)
+{
+	static char req[8192];
+	struct cf_sip_tls_cfg tc;
+	struct cf_sip_cfg cfg;
+	struct client c;
+	struct cf_sa a;
+	struct fx fx;
+	char buf[64];
+	size_t n;
+	char *p;
+
+	(void)state;
+	memset(&fx, 0, sizeof(fx));
+	fx.blocks = cf_mem_blocks();
+	cf_sip_cfg_default(&cfg);
+	cfg.workers = 2;
+	cfg.max_msg = 2048;
+	assert_int_equal(cf_sip_alloc(&fx.sip, &cfg, &handlers), 0);
+	assert_int_equal(cf_sa_set_str(&a, "127.0.0.1", 0), 0);
+	assert_int_equal(cf_sip_listen(fx.sip, CF_SIP_TP_TLS, &a), 0);
+	tls_cfg_a(&tc);
+	assert_int_equal(cf_sip_tls_set(fx.sip, &tc), 0);
+	cf_sip_listeners_apply(fx.sip, listener_h, &fx);
+	assert_int_equal(cf_sip_start(fx.sip), 0);
+
+	assert_int_equal(client_open(&c, &fx.tls4, 0, NULL, NULL), 1);
+	n = options(req, sizeof(req), "tls-over");
+	p = strstr(req, "Content-Length");
+	memmove(p + 4008, p, strlen(p) + 1);
+	memcpy(p, "X-Pad: ", 7);
+	memset(p + 7, 'x', 3999);
+	memcpy(p + 4006, "\r\n", 2);
+	n = strlen(req);
+	assert_int_equal(SSL_write(c.ssl, req, (int)n), (int)n);
+	assert_true(SSL_read(c.ssl, buf, sizeof(buf)) <= 0);
+	client_close(&c);
+	assert_int_equal(stats(&fx).oversize, 1);
+	fx_stop(&fx);
 }
 
 /* The plain TCP listener beside TLS still works, and its messages say
@@ -634,6 +765,8 @@ int main(void)
 	    cmocka_unit_test(test_sni),
 	    cmocka_unit_test(test_verify_client),
 	    cmocka_unit_test(test_outgoing),
+	    cmocka_unit_test(test_large_and_backlog),
+	    cmocka_unit_test(test_oversize),
 	    cmocka_unit_test(test_tcp_beside),
 	};
 	char cmd[300];
