@@ -561,6 +561,85 @@ uri=%s/user.db
     d.stop()
 
 
+# ------------------------------------------------------------ websocket
+
+def digest_auth(chal_hdrs, user, password, method, uri):
+    """An Authorization value answering the MD5 challenge (RFC 2617/7616,
+    qop=auth) among the WWW-Authenticate headers given."""
+    import hashlib
+    chal = next((c for c in chal_hdrs if re.search(r"algorithm=MD5\b", c)),
+                chal_hdrs[0])
+    p = dict(re.findall(r'(\w+)="?([^",]*)"?', chal))
+    md5 = lambda t: hashlib.md5(t.encode()).hexdigest()  # noqa: E731
+    ha1 = md5("%s:%s:%s" % (user, p["realm"], password))
+    ha2 = md5("%s:%s" % (method, uri))
+    cnonce, nc = "0a4f113b", "00000001"
+    resp = md5("%s:%s:%s:%s:auth:%s" % (ha1, p["nonce"], nc, cnonce, ha2))
+    return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", '
+            'response="%s", algorithm=MD5, qop=auth, nc=%s, cnonce="%s"'
+            % (user, p["realm"], p["nonce"], uri, resp, nc, cnonce)
+            + (', opaque="%s"' % p["opaque"] if "opaque" in p else ""))
+
+
+def case_ws_register(args, tmp):
+    """A WebSocket client (RFC 7118; the raw-socket client of run.py)
+    registers with a password over ws, its Contact host `*.invalid`: 401,
+    then 200 listing the binding; confabctl location show lists it; when
+    the client's connection closes, its binding goes with it (the
+    registrar keeps the flow, the connection-closed observer drops it)."""
+    d = Daemon(args, tmp, {"general.log_level": "debug"}, ws=True)
+    d.start()
+    add_users(d, {"alice": "pw"})
+    w = run.WsClient(d.ws_port)
+    check(w.status.startswith("HTTP/1.1 101"), "upgrade: " + w.status)
+    aor, uri = "sip:alice@" + DOMAIN, "sip:" + DOMAIN
+    contact = "<sip:k3d7f8@df7jal23ls0d.invalid;transport=ws>"
+
+    def register(cseq, auth=None):
+        msg = ("REGISTER %s SIP/2.0\r\n"
+               "Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK-ws%d\r\n"
+               "Max-Forwards: 70\r\n"
+               "From: <%s>;tag=wsreg\r\n"
+               "To: <%s>\r\n"
+               "Call-ID: ws-register-%d@df7jal23ls0d.invalid\r\n"
+               "CSeq: %d REGISTER\r\n"
+               "Contact: %s;expires=600\r\n"
+               "%s"
+               "Content-Length: 0\r\n\r\n"
+               % (uri, cseq, aor, aor, os.getpid(), cseq, contact,
+                  "Authorization: %s\r\n" % auth if auth else ""))
+        w.send(msg.encode())
+        op, r = w.recv()
+        return r.decode(errors="replace")
+
+    r = register(1)
+    check(status_line(r).startswith("SIP/2.0 401"),
+          "REGISTER over WS challenged: " + status_line(r))
+    chals = re.findall(r"(?im)^WWW-Authenticate:\s*(.*?)\r?$", r)
+    check(chals, "with WWW-Authenticate")
+    r = register(2, digest_auth(chals, "alice", "pw", "REGISTER", uri))
+    check(status_line(r).startswith("SIP/2.0 200"),
+          "REGISTER with credentials over WS: " + status_line(r))
+    check("df7jal23ls0d.invalid" in header(r, "Contact"),
+          "the 200 lists the binding: " + header(r, "Contact"))
+    out = ctl(d, "location", "show", aor).stdout
+    check("df7jal23ls0d.invalid" in out, "location show lists it:\n" + out)
+
+    # losing the connection removes its binding
+    w.send(b"\x03\xe8", op=8)
+    w.recv()
+    w.close()
+    gone = False
+    for _ in range(50):
+        out = ctl(d, "location", "show", aor, ok=False).stdout
+        if "df7jal23ls0d.invalid" not in out:
+            gone = True
+            break
+        time.sleep(0.1)
+    check(gone, "the binding went with the connection:\n" + out)
+    d.stop()
+
+
 # ------------------------------------------------------------ persistence
 
 def case_persist_kill9(args, tmp):
