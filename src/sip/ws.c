@@ -369,6 +369,14 @@ static size_t frames(struct worker *w, struct cf_sip_conn *conn, size_t off)
 			     CF_WS_CLOSE_PROTOCOL, "bad fragment sequence");
 			break;
 		}
+		/* §8.1: a text message that is not UTF-8 fails the
+		 * connection (SIP is UTF-8 too, RFC 3261 §7) */
+		if (done && op == CF_WS_OP_TEXT &&
+		    !cf_ws_utf8_valid((const uint8_t *)m.p, m.l)) {
+			fail(w, conn, &w->st.ws_protocol_errors,
+			     CF_WS_CLOSE_INVALID, "text frame not UTF-8");
+			break;
+		}
 		if (done)
 			sip_msg(w, conn, &m);
 	}
@@ -404,10 +412,13 @@ void ws_recv(struct worker *w, struct cf_sip_conn *conn)
 
 /*
  * Send one SIP message to a ws client (conn_send_local, owner thread): one
- * unmasked text frame (§5.1: a server never masks; RFC 7118 §5: one SIP
- * message per WebSocket message). Header and payload go out in one write
- * (one copy of the message). EPIPE before the upgrade or while closing;
- * else as conn_write.
+ * unmasked frame (§5.1: a server never masks; RFC 7118 §5: one SIP message
+ * per WebSocket message), text when the message is UTF-8 (what browsers'
+ * SIP stacks expect), else binary: a browser fails the connection on a
+ * text frame that is not UTF-8 (§8.1), and a message relayed from a UDP
+ * peer may carry Latin-1 bytes. One UTF-8 scan, and header and payload in
+ * one write (one copy of the message). EPIPE before the upgrade or while
+ * closing; else as conn_write.
  */
 int ws_send(struct worker *w, struct cf_sip_conn *conn, const uint8_t *p,
             size_t n)
@@ -421,7 +432,9 @@ int ws_send(struct worker *w, struct cf_sip_conn *conn, const uint8_t *p,
 	buf = cf_mem_alloc(n + CF_WS_HDR_MAX, NULL);
 	if (!buf)
 		return ENOMEM;
-	h = cf_ws_hdr_encode(buf, true, CF_WS_OP_TEXT, n, NULL);
+	h = cf_ws_hdr_encode(
+	    buf, true, cf_ws_utf8_valid(p, n) ? CF_WS_OP_TEXT : CF_WS_OP_BINARY,
+	    n, NULL);
 	memcpy(buf + h, p, n);
 	err = conn_write(w, conn, buf, h + n);
 	cf_mem_deref(buf);

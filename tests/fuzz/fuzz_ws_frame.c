@@ -78,6 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				cf_ws_msg_reset(&m);
 			} else if (!err && done) {
 				check(msg.l <= 1000);
+				(void)cf_ws_utf8_valid((const uint8_t *)msg.p,
+				                       msg.l);
 				check(op == CF_WS_OP_TEXT ||
 				      op == CF_WS_OP_BINARY);
 			}

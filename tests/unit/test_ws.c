@@ -478,6 +478,43 @@ static void t_fragments(void **state)
 	cf_mbuf_reset(&mb);
 }
 
+/* RFC 3629 well-formedness, at each boundary. */
+static void t_utf8(void **state)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+	} t[] = {
+	    {"", true},
+	    {"plain ASCII", true},
+	    {"caf\xc3\xa9", true},       /* U+00E9 */
+	    {"\xe2\x82\xac", true},      /* U+20AC */
+	    {"\xf0\x9f\x93\x9e", true},  /* U+1F4DE */
+	    {"\xf4\x8f\xbf\xbf", true},  /* U+10FFFF */
+	    {"\xed\x9f\xbf", true},      /* U+D7FF */
+	    {"\xee\x80\x80", true},      /* U+E000 */
+	    {"caf\xe9", false},          /* Latin-1 */
+	    {"\xc0\xaf", false},         /* overlong '/' */
+	    {"\xc1\xbf", false},         /* overlong */
+	    {"\xe0\x9f\xbf", false},     /* overlong 3-byte */
+	    {"\xf0\x8f\xbf\xbf", false}, /* overlong 4-byte */
+	    {"\xed\xa0\x80", false},     /* U+D800 surrogate */
+	    {"\xf4\x90\x80\x80", false}, /* U+110000 */
+	    {"\xf5\x80\x80\x80", false},
+	    {"\xe2\x82", false}, /* truncated */
+	    {"\x80", false},     /* lone continuation */
+	    {"\xc3\x28", false}, /* bad continuation */
+	    {"\xff", false},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		assert_int_equal(
+		    cf_ws_utf8_valid((const uint8_t *)t[i].s, strlen(t[i].s)),
+		    t[i].ok);
+	assert_true(cf_ws_utf8_valid(NULL, 0));
+}
+
 /* --------------------------------------------------------------- http */
 
 #define UPGRADE_HEAD                                                           \
@@ -698,8 +735,8 @@ int main(void)
 	    T(t_rfc_examples),  T(t_opcodes),       T(t_lengths),
 	    T(t_length_rules),  T(t_limit),         T(t_masking),
 	    T(t_reserved_bits), T(t_control_rules), T(t_close),
-	    T(t_fragments),     T(t_http_good),     T(t_http_checks),
-	    T(t_http_bad),      T(t_http_limits),
+	    T(t_fragments),     T(t_utf8),          T(t_http_good),
+	    T(t_http_checks),   T(t_http_bad),      T(t_http_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

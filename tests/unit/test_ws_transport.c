@@ -619,6 +619,45 @@ static void test_ws_bad_frames(void **state)
 	fx_stop(&fx);
 }
 
+/* RFC 6455 §8.1: a text message that is not UTF-8 fails the connection
+ * (1007); the same bytes in a binary frame are fine, and the answer, which
+ * echoes them, comes back in a binary frame (a browser would fail the
+ * connection on a text frame that is not UTF-8). */
+static void test_ws_utf8(void **state)
+{
+	char req[2048], resp[4096];
+	enum cf_ws_op op;
+	struct fx fx;
+	size_t n;
+	char *from;
+	int fd;
+	(void)state;
+
+	fx_start(&fx, NULL, 0);
+	fd = ws_client(&fx.ws4);
+	n = options(req, sizeof(req), "latin-1");
+	from = strstr(req, "From: <");
+	assert_non_null(from);
+	memmove(from + 13, from + 6, n - (size_t)(from + 6 - req) + 1);
+	memcpy(from + 6, "\"Jos\xe9\" ", 7); /* Latin-1 display name */
+	n += 7;
+	frame_send(fd, true, CF_WS_OP_BINARY, req, n);
+	assert_int_equal(
+	    frame_read(fd, (uint8_t *)resp, sizeof(resp) - 1, &op, &n), 0);
+	resp[n] = '\0';
+	assert_int_equal(op, CF_WS_OP_BINARY);
+	assert_non_null(strstr(resp, "SIP/2.0 200 OK\r\n"));
+	assert_non_null(strstr(resp, "From: \"Jos\xe9\" <"));
+	/* a UTF-8 answer is text (checked in the other tests too) */
+	still_good(fd, "utf8-ok");
+	/* as text: 1007 */
+	frame_send(fd, true, CF_WS_OP_TEXT, req, strlen(req));
+	expect_close(fd, CF_WS_CLOSE_INVALID);
+	close(fd);
+	assert_int_equal(stats(&fx).ws_protocol_errors, 1);
+	fx_stop(&fx);
+}
+
 /* The message limit ([sip] max_message_size) across fragments → 1009. */
 static void test_ws_message_too_big(void **state)
 {
@@ -845,6 +884,7 @@ int main(void)
 	    cmocka_unit_test(test_ws_client_close),
 	    cmocka_unit_test(test_ws_bad_frames),
 	    cmocka_unit_test(test_ws_message_too_big),
+	    cmocka_unit_test(test_ws_utf8),
 	    cmocka_unit_test(test_ws_refused),
 	    cmocka_unit_test(test_ws_raw_sip),
 	    cmocka_unit_test(test_ws_handshake_timeout),

@@ -202,6 +202,50 @@ int cf_ws_close_decode(const uint8_t *p, size_t n, uint16_t *code,
 	return 0;
 }
 
+/* RFC 3629 §4: the second byte's range depends on the first byte (that is
+ * what excludes overlong forms, surrogates and values past U+10FFFF). */
+bool cf_ws_utf8_valid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	if (!p)
+		return n == 0;
+	while (i < n) {
+		uint8_t c = p[i], lo = 0x80, hi = 0xbf;
+		size_t len;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			if (c == 0xe0)
+				lo = 0xa0; /* overlong */
+			else if (c == 0xed)
+				hi = 0x9f; /* surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			if (c == 0xf0)
+				lo = 0x90; /* overlong */
+			else if (c == 0xf4)
+				hi = 0x8f; /* past U+10FFFF */
+		} else {
+			return false;
+		}
+		if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
+			return false;
+		for (size_t k = 2; k < len; k++) {
+			if (p[i + k] < 0x80 || p[i + k] > 0xbf)
+				return false;
+		}
+		i += len;
+	}
+	return true;
+}
+
 void cf_ws_msg_init(struct cf_ws_msg *m, size_t max)
 {
 	memset(m, 0, sizeof(*m));

@@ -108,6 +108,11 @@ int cf_ws_close_encode(struct cf_mbuf *mb, uint16_t code, const char *reason,
 int cf_ws_close_decode(const uint8_t *p, size_t n, uint16_t *code,
                        struct cf_pl *reason);
 
+/* Is p[0..n) well-formed UTF-8 (RFC 3629: shortest forms only, no
+ * surrogates, nothing past U+10FFFF)? A text message that is not must fail
+ * the connection with 1007 (RFC 6455 §8.1). O(n). */
+bool cf_ws_utf8_valid(const uint8_t *p, size_t n);
+
 /*
  * Reassembly of a fragmented message (§5.4): data frames in, whole
  * messages out. The caller feeds each decoded, unmasked data frame;
