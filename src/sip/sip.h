@@ -167,6 +167,11 @@ int cf_sip_ctrans_start(struct cf_sip_ctrans **ctp, struct cf_sip_txn_env *env,
 			const struct cf_sip_msg *req,
 			const struct cf_sip_peer *peer, cf_sip_resp_h *resp,
 			void *arg);
+/* Change the TU handler (and its arg) of a client transaction: a proxy
+ * whose context ends before its branches do (resp NULL: responses are
+ * ignored). */
+void cf_sip_ctrans_set_resp(struct cf_sip_ctrans *ct, cf_sip_resp_h *resp,
+			    void *arg);
 /* Send a CANCEL for a pending INVITE client transaction (§9.1). */
 int cf_sip_ctrans_cancel(struct cf_sip_ctrans *ct);
 
