@@ -508,12 +508,8 @@ const struct cf_mod cf_mod_proxy = {
     .doc = "RFC 3261 §16 stateful proxy: forking, Record-Route, loose "
            "routing, CANCEL, best response",
     .keys = keys,
-    .methods = 1u << CF_SIP_M_INVITE | 1u << CF_SIP_M_ACK |
-               1u << CF_SIP_M_BYE | 1u << CF_SIP_M_CANCEL |
-               1u << CF_SIP_M_MESSAGE | 1u << CF_SIP_M_INFO |
-               1u << CF_SIP_M_REFER | 1u << CF_SIP_M_NOTIFY |
-               1u << CF_SIP_M_SUBSCRIBE | 1u << CF_SIP_M_UPDATE |
-               1u << CF_SIP_M_PRACK | 1u << CF_SIP_M_PUBLISH,
+    /* none as UAS: Allow lists what we answer ourselves */
+    .methods = 0,
     .init = proxy_init,
     .start = proxy_start,
     .stop = proxy_stop,
