@@ -694,6 +694,41 @@ static void test_rr_double_and_path(void **state)
 	assert_non_null(strstr(r, "Route: <sip:127.0.0.1:5077;lr>\r\n"));
 }
 
+#define INST "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"
+
+/* A GRUU reaches its instance only (RFC 5627 §7); an outbound binding is
+ * reached over its flow (RFC 5626 §5.3: the REGISTER's source), not at
+ * its Contact address. */
+static void test_gruu_outbound(void **state)
+{
+	struct fixture *f = *state;
+
+	reg(f, "bob",
+	    "Contact: <sip:bob@127.0.0.1:5071>;+sip.instance=\"" INST "\"\r\n"
+	    "Supported: gruu");
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5072>");
+	sent_clear(f);
+	invite(f, "sip:bob@example.com;gr=urn:uuid:00000000-0000-1000-8000-"
+	          "000A95A0E128",
+	       NULL);
+	assert_non_null(sent_to(f, 5071, "INVITE sip:bob@127.0.0.1:5071 "));
+	assert_null(sent_to(f, 5072, "INVITE "));
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	caller_got(f, 486);
+
+	/* outbound: the Contact says 5099, the flow is 5071 */
+	sent_clear(f);
+	reg(f, "carol",
+	    "Contact: <sip:carol@127.0.0.1:5099;ob>;reg-id=1;"
+	    "+sip.instance=\"" INST "\"\r\n"
+	    "Supported: outbound, path");
+	sent_clear(f);
+	req(f, "MESSAGE", "sip:carol@example.com", "ob@test",
+	    "<sip:carol@example.com>", NULL);
+	assert_non_null(sent_to(f, 5071, "MESSAGE sip:carol@127.0.0.1:5099;ob "));
+	assert_null(sent_to(f, 5099, "MESSAGE "));
+}
+
 static const char *const auth_sets[] = {"proxy.authenticate=yes"};
 static const struct sets authon = {auth_sets, 1};
 
@@ -805,6 +840,7 @@ int main(void)
 	    T(test_rr_double_and_path),
 	    TS(test_auth, authon),
 	    T(test_failure_hook),
+	    T(test_gruu_outbound),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);

@@ -361,8 +361,9 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		/* nothing routes it elsewhere: the Request-URI decides */
 		if (local_ruri && !cf_pl_isset(&u->user))
 			return false; /* for us as UAS: the defaults */
-		if (local_ruri && in_dialog)
-			return false; /* 481: a dialog of ours we do not know */
+		/* in a dialog, a Request-URI at our domain with a user is
+		 * a GRUU or an AOR used as remote target: the location
+		 * service resolves it below, as for an initial request */
 	}
 
 	proxy_cfg_get(&cfg);
@@ -439,9 +440,9 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 			tv->has_hop = true;
 		}
 		n = 1;
-	} else if (r.has_next || in_dialog || !local_ruri) {
+	} else if (r.has_next || !local_ruri) {
 		/* preloaded Route, in-dialog, or another domain: as is */
-		if (!r.has_next && !in_dialog) {
+		if (!r.has_next) {
 			struct cf_sip_peer hop;
 			int err = proxy_uri_hop(u, &hop);
 
