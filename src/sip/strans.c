@@ -250,8 +250,7 @@ static int strans_alloc(struct cf_sip_strans **stp, struct cf_sip_txn_env *env,
  */
 /* Send mb (our reference) as st's response with status code, and run the
  * state machine of §17.2.1 / §17.2.2 with RFC 6026. */
-static int respond(struct cf_sip_strans *st, struct cf_mbuf *mb,
-                   uint16_t code)
+static int respond(struct cf_sip_strans *st, struct cf_mbuf *mb, uint16_t code)
 {
 	struct cf_sip_txn_env *env = st->env;
 	struct cf_pl bytes;

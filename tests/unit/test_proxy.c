@@ -53,7 +53,8 @@ static int rec_send(const struct cf_sip_peer *peer, const struct cf_pl *bytes,
 
 	if (f->nsent == SENT_MAX) {
 		free(f->sent[0].bytes);
-		memmove(f->sent, f->sent + 1, (SENT_MAX - 1) * sizeof(f->sent[0]));
+		memmove(f->sent, f->sent + 1,
+		        (SENT_MAX - 1) * sizeof(f->sent[0]));
 		f->nsent--;
 	}
 	f->sent[f->nsent].bytes = strndup(bytes->p, bytes->l);
@@ -230,8 +231,7 @@ static void invite(struct fixture *f, const char *ruri, const char *extra)
 }
 
 /* The last message sent to port that starts with prefix, or NULL. */
-static const char *sent_to(struct fixture *f, uint16_t port,
-                           const char *prefix)
+static const char *sent_to(struct fixture *f, uint16_t port, const char *prefix)
 {
 	for (size_t i = f->nsent; i-- > 0;) {
 		if (f->sent[i].port == port &&
@@ -341,7 +341,8 @@ static void test_parallel(void **state)
 	assert_non_null(sent_to(f, CALLER, "SIP/2.0 100 "));
 	r = sent_to(f, 5071, "INVITE sip:bob@127.0.0.1:5071 SIP/2.0\r\n");
 	assert_non_null(r);
-	assert_non_null(strstr(r, "Record-Route: <sip:127.0.0.1:25060;lr>\r\n"));
+	assert_non_null(
+	    strstr(r, "Record-Route: <sip:127.0.0.1:25060;lr>\r\n"));
 	assert_non_null(strstr(r, "Max-Forwards: 69\r\n"));
 	assert_non_null(
 	    strstr(r, "Via: SIP/2.0/UDP 127.0.0.1:25060;branch=z9hG4bKcf"));
@@ -673,18 +674,19 @@ static void test_rr_double_and_path(void **state)
 	{
 		char buf[2048];
 
-		snprintf(buf, sizeof(buf),
-		         "REGISTER sip:example.com SIP/2.0\r\n"
-		         "Via: SIP/2.0/UDP 127.0.0.1:5076;branch=z9hG4bKpath\r\n"
-		         "Max-Forwards: 70\r\n"
-		         "From: <sip:carol@example.com>;tag=r1\r\n"
-		         "To: <sip:carol@example.com>\r\n"
-		         "Call-ID: reg-path@test\r\n"
-		         "CSeq: 1 REGISTER\r\n"
-		         "Supported: path\r\n"
-		         "Path: <sip:127.0.0.1:5077;lr>\r\n"
-		         "Contact: <sip:carol@192.0.2.7:5060>\r\n"
-		         "Content-Length: 0\r\n\r\n");
+		snprintf(
+		    buf, sizeof(buf),
+		    "REGISTER sip:example.com SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 127.0.0.1:5076;branch=z9hG4bKpath\r\n"
+		    "Max-Forwards: 70\r\n"
+		    "From: <sip:carol@example.com>;tag=r1\r\n"
+		    "To: <sip:carol@example.com>\r\n"
+		    "Call-ID: reg-path@test\r\n"
+		    "CSeq: 1 REGISTER\r\n"
+		    "Supported: path\r\n"
+		    "Path: <sip:127.0.0.1:5077;lr>\r\n"
+		    "Contact: <sip:carol@192.0.2.7:5060>\r\n"
+		    "Content-Length: 0\r\n\r\n");
 		feed_from(f, buf, 5076);
 	}
 	req(f, "MESSAGE", "sip:carol@example.com", "path@test",
@@ -708,8 +710,9 @@ static void test_gruu_outbound(void **state)
 	    "Supported: gruu");
 	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5072>");
 	sent_clear(f);
-	invite(f, "sip:bob@example.com;gr=urn:uuid:00000000-0000-1000-8000-"
-	          "000A95A0E128",
+	invite(f,
+	       "sip:bob@example.com;gr=urn:uuid:00000000-0000-1000-8000-"
+	       "000A95A0E128",
 	       NULL);
 	assert_non_null(sent_to(f, 5071, "INVITE sip:bob@127.0.0.1:5071 "));
 	assert_null(sent_to(f, 5072, "INVITE "));
@@ -725,7 +728,8 @@ static void test_gruu_outbound(void **state)
 	sent_clear(f);
 	req(f, "MESSAGE", "sip:carol@example.com", "ob@test",
 	    "<sip:carol@example.com>", NULL);
-	assert_non_null(sent_to(f, 5071, "MESSAGE sip:carol@127.0.0.1:5099;ob "));
+	assert_non_null(
+	    sent_to(f, 5071, "MESSAGE sip:carol@127.0.0.1:5099;ob "));
 	assert_null(sent_to(f, 5099, "MESSAGE "));
 }
 
@@ -741,9 +745,9 @@ static void test_auth(void **state)
 	char resp[CF_DIGEST_HEX_SIZE], nonce[CF_DIGEST_NONCE_SIZE];
 	char line[1024];
 	struct cf_pl u = CF_PL("alice"), rl = CF_PL("example.com"),
-	             pw = CF_PL("secret"), m = CF_PL("INVITE"),
-	             ur = CF_PL(BOB), n, nc = CF_PL("00000001"),
-	             cn = CF_PL("0a4f113b"), qop = CF_PL("auth");
+	             pw = CF_PL("secret"), m = CF_PL("INVITE"), ur = CF_PL(BOB),
+	             n, nc = CF_PL("00000001"), cn = CF_PL("0a4f113b"),
+	             qop = CF_PL("auth");
 	const char *r, *p, *e;
 
 	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
@@ -826,20 +830,13 @@ int main(void)
 	cmocka_unit_test_prestate_setup_teardown(name, setup, teardown,        \
 	                                         (void *)&(s))
 	const struct CMUnitTest tests[] = {
-	    T(test_parallel),
-	    T(test_serial),
-	    T(test_6xx),
-	    T(test_best),
-	    T(test_refusals),
-	    T(test_loop),
-	    T(test_routes),
-	    T(test_in_dialog),
-	    T(test_cancel),
-	    TS(test_no_answer, noans),
-	    T(test_timer_c),
-	    T(test_rr_double_and_path),
-	    TS(test_auth, authon),
-	    T(test_failure_hook),
+	    T(test_parallel),      T(test_serial),
+	    T(test_6xx),           T(test_best),
+	    T(test_refusals),      T(test_loop),
+	    T(test_routes),        T(test_in_dialog),
+	    T(test_cancel),        TS(test_no_answer, noans),
+	    T(test_timer_c),       T(test_rr_double_and_path),
+	    TS(test_auth, authon), T(test_failure_hook),
 	    T(test_gruu_outbound),
 	};
 

@@ -33,8 +33,8 @@ struct proxy_txn {
 	unsigned nbranch;
 	size_t pending; /* branches without a final response */
 	struct cf_tmr tmr_noans;
-	struct cf_sip_msg *best; /* best final so far (reference) or NULL */
-	uint16_t best_code;      /* 0: none yet */
+	struct cf_sip_msg *best;    /* best final so far (reference) or NULL */
+	uint16_t best_code;         /* 0: none yet */
 	struct cf_mbuf *challenges; /* 401/407 challenge lines (§16.7 7) */
 	unsigned attempts;          /* failure routes taken */
 	char *fail_uri;             /* the failure route target (owned) */
@@ -156,9 +156,9 @@ static int via_strip(struct cf_sip_msg *msg)
 	err = cf_sip_msg_edit_del(msg, t.hdr);
 	end = t.hdr->val.p + t.hdr->val.l;
 	rest.p = t.val.p + t.val.l;
-	while (rest.p < end && (*rest.p == ',' || *rest.p == ' ' ||
-	                        *rest.p == '\t' || *rest.p == '\r' ||
-	                        *rest.p == '\n'))
+	while (rest.p < end &&
+	       (*rest.p == ',' || *rest.p == ' ' || *rest.p == '\t' ||
+	        *rest.p == '\r' || *rest.p == '\n'))
 		rest.p++;
 	rest.l = rest.p < end ? (size_t)(end - rest.p) : 0;
 	if (!err && rest.l)
@@ -271,9 +271,10 @@ static void final_best(struct proxy_txn *pt)
 			pt->attempts++;
 			cf_mem_deref(pt->fail_uri);
 			pt->fail_uri = cf_mem_strdup(uri);
-			t = pt->fail_uri ? cf_mem_realloc(pt->tv, (pt->tc + 1) *
-			                                          sizeof(*t))
-			                 : NULL;
+			t = pt->fail_uri
+			        ? cf_mem_realloc(pt->tv,
+			                         (pt->tc + 1) * sizeof(*t))
+			        : NULL;
 			if (t) {
 				pt->tv = t;
 				t = &pt->tv[pt->tc];
@@ -489,7 +490,8 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	pt->pending++;
 	if (pt->invite)
 		cf_tmr_start(cf_sip_txn_env_wheel(pt->env), &b->tmr_c,
-		             cf_sip_txn_env_cfg(pt->env)->timer_c_ms, timer_c, b);
+		             cf_sip_txn_env_cfg(pt->env)->timer_c_ms, timer_c,
+		             b);
 }
 
 /* The next group of targets with equal q (all of them in parallel); a

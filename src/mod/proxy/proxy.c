@@ -226,9 +226,8 @@ static bool collect_h(const struct cf_reg_contact *c, void *arg)
 static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
                    uint16_t code, const char *reason, const char *hdrs)
 {
-	int err = cf_sip_strans_reply(st, code,
-	                              reason ? reason : cf_sip_reason(code),
-	                              hdrs, NULL);
+	int err = cf_sip_strans_reply(
+	    st, code, reason ? reason : cf_sip_reason(code), hdrs, NULL);
 
 	if (err == ENOMEM)
 		(void)cf_mod_reply(st, 500, NULL);

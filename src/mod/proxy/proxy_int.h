@@ -13,7 +13,7 @@ enum {
 
 /* Settings, read at init and on SIGHUP (workers read a copy). */
 struct proxy_cfg {
-	uint32_t no_answer_ms;  /* 0: none */
+	uint32_t no_answer_ms; /* 0: none */
 	uint32_t max_branches;
 	bool record_route;
 	bool authenticate;
@@ -23,11 +23,11 @@ struct proxy_cfg {
  * to add (a Path), and the next hop (a flow, or resolved from the first
  * Route or the URI). */
 struct proxy_target {
-	char *uri;        /* new Request-URI, or NULL: unchanged */
-	char *path;       /* Path values "<...>, <...>" or NULL */
+	char *uri;              /* new Request-URI, or NULL: unchanged */
+	char *path;             /* Path values "<...>, <...>" or NULL */
 	struct cf_sip_peer hop; /* hop.conn: a reference, or NULL */
-	bool has_hop;     /* an outbound flow / GRUU: hop is set */
-	int q;            /* q x 1000 (1000 when absent) */
+	bool has_hop;           /* an outbound flow / GRUU: hop is set */
+	int q;                  /* q x 1000 (1000 when absent) */
 };
 
 /* One proxy transaction (RFC 3261 §16: the response context). Lives on
@@ -61,7 +61,7 @@ struct proxy_routes {
 	const struct cf_sip_hdr *next_hdr;
 	struct cf_pl next_val;
 	size_t next_idx;
-	size_t count; /* values in all */
+	size_t count;           /* values in all */
 	struct cf_sip_uri last; /* the last value (strict routers) */
 	const struct cf_sip_hdr *last_hdr;
 	struct cf_pl last_val;
@@ -74,12 +74,12 @@ int proxy_routes_decode(struct cf_app *app, const struct cf_sip_msg *msg,
 /* What one forwarded copy gets (§16.6). */
 struct proxy_edit {
 	const struct proxy_routes *routes;
-	bool strict;                /* drop the last Route (it is the R-URI) */
-	const struct cf_pl *ruri;   /* new Request-URI, or NULL */
-	const char *path;           /* Route values to add first, or NULL */
-	const char *hash;           /* loop hash (branch) */
-	unsigned idx;               /* branch index */
-	bool rr;                    /* Record-Route */
+	bool strict;              /* drop the last Route (it is the R-URI) */
+	const struct cf_pl *ruri; /* new Request-URI, or NULL */
+	const char *path;         /* Route values to add first, or NULL */
+	const char *hash;         /* loop hash (branch) */
+	unsigned idx;             /* branch index */
+	bool rr;                  /* Record-Route */
 	enum cf_sip_tp in_tp, out_tp;
 	struct cf_sa in_local, out_local;
 };
@@ -110,8 +110,7 @@ void proxy_txn_start(struct cf_app *app, struct cf_sip_strans *st,
                      const struct cf_sip_msg *msg,
                      const struct cf_sip_peer *peer,
                      struct proxy_target *targets, size_t n,
-                     const struct proxy_routes *routes, bool strict,
-                     bool rr);
+                     const struct proxy_routes *routes, bool strict, bool rr);
 void proxy_txn_cancel(struct cf_app *app, struct cf_sip_strans *st);
 void proxy_targets_free(struct proxy_target *t, size_t n);
 extern const struct cf_mod cf_mod_proxy;

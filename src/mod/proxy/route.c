@@ -189,8 +189,8 @@ static struct cf_pl after(const struct cf_sip_hdr *hdr, const struct cf_pl *val)
 	if (rest.p > end)
 		rest.p = end;
 	rest.l = (size_t)(end - rest.p);
-	while (rest.l && (*rest.p == ',' || *rest.p == ' ' ||
-	                  *rest.p == '\t' || *rest.p == '\r' || *rest.p == '\n')) {
+	while (rest.l && (*rest.p == ',' || *rest.p == ' ' || *rest.p == '\t' ||
+	                  *rest.p == '\r' || *rest.p == '\n')) {
 		rest.p++;
 		rest.l--;
 	}
@@ -228,8 +228,9 @@ static int route_edits(struct cf_sip_msg *msg, const struct proxy_routes *r,
 			             r->next_val.p[l - 1] == ' '))
 				l--;
 			if (l)
-				err = cf_sip_msg_edit_add(msg, h, "Route: %.*s",
-				                          (int)l, r->next_val.p);
+				err =
+				    cf_sip_msg_edit_add(msg, h, "Route: %.*s",
+				                        (int)l, r->next_val.p);
 		}
 	}
 	if (!err && strict && r->last_hdr) {
@@ -283,7 +284,8 @@ static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
  */
 int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 {
-	const struct cf_sip_hdr *mf = cf_sip_msg_hdr(msg, CF_SIP_H_MAX_FORWARDS);
+	const struct cf_sip_hdr *mf =
+	    cf_sip_msg_hdr(msg, CF_SIP_H_MAX_FORWARDS);
 	char addr[64];
 	int err;
 
@@ -291,10 +293,9 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 	if (!err && e->ruri)
 		err = cf_sip_msg_edit_ruri(msg, e->ruri);
 	if (!err && mf) {
-		err = cf_sip_msg_edit_add(msg, mf, "Max-Forwards: %d",
-		                          msg->max_forwards > 0
-		                              ? msg->max_forwards - 1
-		                              : 0);
+		err = cf_sip_msg_edit_add(
+		    msg, mf, "Max-Forwards: %d",
+		    msg->max_forwards > 0 ? msg->max_forwards - 1 : 0);
 		if (!err)
 			err = cf_sip_msg_edit_del(msg, mf);
 	} else if (!err) {
@@ -315,7 +316,8 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 	if (!err) {
 		cf_sa_print(&e->out_local, addr, sizeof(addr));
 		err = cf_sip_msg_edit_add(
-		    msg, NULL, "Via: SIP/2.0/%s %s;branch=" OUR_BRANCH "%s.%u%s",
+		    msg, NULL,
+		    "Via: SIP/2.0/%s %s;branch=" OUR_BRANCH "%s.%u%s",
 		    cf_sip_tp_name(e->out_tp), addr, e->hash, e->idx,
 		    e->out_tp == CF_SIP_TP_UDP ? ";rport" : "");
 	}
@@ -328,8 +330,8 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
  * host) and rport (else its port, else 5060); its transport. §18.2.2. */
 static int via_hop(const struct cf_sip_via *v, struct cf_sip_peer *hop)
 {
-	const struct cf_pl *host = cf_pl_isset(&v->received) ? &v->received
-	                                                     : &v->host;
+	const struct cf_pl *host =
+	    cf_pl_isset(&v->received) ? &v->received : &v->host;
 	uint32_t port = v->port ? v->port : 5060;
 	struct cf_pl tp = v->transport;
 
