@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -25,18 +26,22 @@ struct cli {
 	const char *args[ARGS_MAX];
 	size_t nargs;
 	json_t *opts;
+	char aor[512]; /* location show's argument with "sip:" added */
 };
 
 static void help_one(const struct cf_mod_cmd *c, void *arg)
 {
 	const char *noun = arg;
-	char left[64];
+	char left[160];
 
 	if (noun && strcmp(noun, c->noun))
 		return;
 	snprintf(left, sizeof(left), "%s%s%s %s", c->noun, *c->verb ? " " : "",
 	         c->verb, c->usage);
-	printf("  %-30s %s\n", left, c->help);
+	if (strlen(left) > 30)
+		printf("  %s\n  %-30s %s\n", left, "", c->help);
+	else
+		printf("  %-30s %s\n", left, c->help);
 }
 
 static void help(const char *noun)
@@ -47,7 +52,9 @@ static void help(const char *noun)
 	cf_mod_cmd_apply(help_one, (void *)noun);
 	printf("The daemon's socket: --socket, else [control] socket or "
 	       "DATA_DIR/confabd.sock of --config FILE, else "
-	       "var/confabd.sock.\n");
+	       "var/confabd.sock.\n"
+	       "When confabd is not running, domain, user, location show and "
+	       "store show work on the store of --config FILE directly.\n");
 }
 
 static int conf_load(const struct cli *cli, struct cf_app_conf **confp)
@@ -381,6 +388,7 @@ static int import(const struct cli *cli)
 	size_t count = 0;
 	bool online = false;
 	uint64_t t0;
+	double secs;
 	FILE *f;
 	int rc = 1, err;
 
@@ -426,8 +434,10 @@ static int import(const struct cli *cli)
 		fprintf(stderr, "confabctl: %s\n", *why ? why : strerror(err));
 		goto out;
 	}
-	printf("imported %zu users from %s in %.2f s\n", count, file,
-	       (cf_clock_ms() - t0) / 1000.0);
+	secs = (cf_clock_ms() - t0) / 1000.0;
+	if (!cli->json)
+		printf("imported %zu users from %s in %.2f s\n", count, file,
+		       secs);
 	rc = 0;
 	if (online) {
 		json_decref(resp);
@@ -436,12 +446,18 @@ static int import(const struct cli *cli)
 		if (rc == NOT_RUNNING) {
 			rc = 0; /* stopped meanwhile: it reads the store at
 			           start */
-		} else if (!rc && !cli->json) {
-			rc = finish(cli, resp);
 		} else if (!rc) {
-			rc = json_is_true(json_object_get(resp, "ok")) ? 0 : 1;
+			if (!json_is_true(json_object_get(resp, "ok"))) {
+				rc = finish(cli, resp);
+			} else if (!cli->json) {
+				cf_ctl_print("user", "reload", resp);
+			}
 		}
 	}
+	if (!rc && cli->json)
+		printf("{\"ok\":true,\"imported\":%zu,\"seconds\":%.3f,"
+		       "\"reloaded\":%s}\n",
+		       count, secs, online && resp ? "true" : "false");
 out:
 	fclose(f);
 	json_decref(none);
@@ -576,6 +592,15 @@ static int parse(struct cli *cli, int argc, char *argv[])
 		        *cmd->verb ? " " : "", cmd->verb,
 		        *cmd->usage ? cmd->usage : "(no arguments)");
 		return EXIT_USAGE;
+	}
+	/* location show takes an AOR like the user commands: user@domain
+	 * or sip:user@domain (the registrar keys bindings by the latter) */
+	if (!strcmp(cli->noun, "location") && !strcmp(cli->verb, "show") &&
+	    cli->nargs == 1 && strncasecmp(cli->args[0], "sip:", 4) &&
+	    strncasecmp(cli->args[0], "sips:", 5) &&
+	    strlen(cli->args[0]) < sizeof(cli->aor) - 4) {
+		snprintf(cli->aor, sizeof(cli->aor), "sip:%s", cli->args[0]);
+		cli->args[0] = cli->aor;
 	}
 	return cmd->h ? -1 : -2; /* remote / local */
 }

@@ -44,6 +44,13 @@ static void print_status(json_t *r)
 	{
 		printf("  %-26s %lld\n", key, json_integer_value(v));
 	}
+	cs = json_object_get(r, "registrar");
+	if (cs)
+		printf("registrar:\n");
+	json_object_foreach(cs, key, v)
+	{
+		printf("  %-26s %lld\n", key, json_integer_value(v));
+	}
 }
 
 static void print_generic(json_t *r)
@@ -140,7 +147,10 @@ static void print_user(json_t *r)
 		printf("%s %s", i ? "," : "", json_string_value(v));
 	}
 	printf("\n  added %s; password changed %s\n", created, updated);
-	printf("bindings: %zu\n", json_array_size(binds));
+	printf("bindings: %zu%s\n", json_array_size(binds),
+	       strcmp(str(r, "bindings_from"), "store")
+	           ? ""
+	           : " (from the store: confabd is not running)");
 	json_array_foreach(binds, i, v)
 	{
 		print_binding(v, false);

@@ -2,6 +2,7 @@
 /* ctl_store.c - opening the store of a configuration, as confabd does at
  * start and confabctl does when the daemon is stopped. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -13,8 +14,17 @@
 static bool domain_ensure(const char *value, void *arg)
 {
 	struct cf_store *st = arg;
-	struct cf_store_domain dom = {.name = value};
-	int err = cf_store_domain_get(st, value, NULL, NULL);
+	char name[CF_STORE_DOMAIN_MAX + 1];
+	struct cf_store_domain dom = {.name = name};
+	int err;
+
+	/* stored in lower case, as confabctl domain add does */
+	snprintf(name, sizeof(name), "%s", value);
+	for (char *p = name; *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	}
+	err = cf_store_domain_get(st, name, NULL, NULL);
 
 	if (err == ENOENT) {
 		err = cf_store_domain_add(st, &dom);
@@ -22,10 +32,10 @@ static bool domain_ensure(const char *value, void *arg)
 			cf_log(CF_LOG_NOTICE, NULL,
 			       "store: domain %s added (from [general] "
 			       "domain)",
-			       value);
+			       name);
 	}
 	if (err && err != EALREADY)
-		cf_log(CF_LOG_WARN, NULL, "store: domain %s: %s", value,
+		cf_log(CF_LOG_WARN, NULL, "store: domain %s: %s", name,
 		       strerror(err));
 	return false;
 }

@@ -6,6 +6,7 @@
 
 #include "mod.h"
 #include "prov.h"
+#include "registrar/registrar.h"
 
 static void listener_add(enum cf_sip_tp tp, const struct cf_sa *addr, void *arg)
 {
@@ -71,6 +72,19 @@ static int status_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	json_object_set_new(resp, "domain", json_string(cf_app_domain(app)));
 	json_object_set_new(resp, "listeners", ls);
 	json_object_set_new(resp, "counters", cs);
+	{
+		struct cf_registrar_stats rs;
+		json_t *ro = json_object();
+
+		cf_registrar_stats(&rs);
+		COUNTER(ro, rs, contacts);
+		COUNTER(ro, rs, aors);
+		COUNTER(ro, rs, registrations);
+		COUNTER(ro, rs, refreshes);
+		COUNTER(ro, rs, removals);
+		COUNTER(ro, rs, expired);
+		json_object_set_new(resp, "registrar", ro);
+	}
 	return 0;
 }
 
@@ -110,10 +124,14 @@ const struct cf_mod_cmd cf_app_cmds[] = {
     {"log", "level", 0, 1, log_level_h, "[LEVEL]",
      "show or set the log level (until the next reload)"},
     {"domain", "add", 1, 1, cf_prov_domain_add_h,
-     "NAME [--realm R] [--digest-algs MD5,SHA-256,SHA-512-256]",
-     "serve a SIP domain (realm = NAME unless given)"},
+     "NAME [--realm R] [--digest-algs LIST]",
+     "serve a SIP domain (realm = NAME unless given; LIST e.g. "
+     "SHA-256,MD5)"},
     {"domain", "list", 0, 0, cf_prov_domain_list_h, "",
      "the served domains, their realms and digest algorithms"},
+    {"domain", "set", 1, 1, cf_prov_domain_set_h,
+     "NAME --digest-algs LIST|default",
+     "change the order of the digest challenges of a domain"},
     {"domain", "remove", 1, 1, cf_prov_domain_remove_h, "NAME",
      "stop serving a domain and remove its users"},
     {"user", "add", 1, 1, cf_prov_user_add_h, "AOR --password PW",

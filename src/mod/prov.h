@@ -57,6 +57,7 @@ int cf_prov_bindings(struct cf_app *app, const char *aor, json_t **arrp);
  * store. All need cf_app_store(app): EINVAL "no store" otherwise. */
 cf_mod_ctl_h cf_prov_domain_add_h;
 cf_mod_ctl_h cf_prov_domain_list_h;
+cf_mod_ctl_h cf_prov_domain_set_h;
 cf_mod_ctl_h cf_prov_domain_remove_h;
 cf_mod_ctl_h cf_prov_user_add_h;
 cf_mod_ctl_h cf_prov_user_passwd_h;

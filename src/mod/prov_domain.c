@@ -148,6 +148,57 @@ int cf_prov_domain_list_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	return 0;
 }
 
+int cf_prov_domain_set_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                         json_t *resp)
+{
+	static const char *const allowed[] = {"digest-algs", NULL};
+	char name[CF_STORE_DOMAIN_MAX + 1];
+	const char *s = prov_arg(req, 0);
+	const char *algs = prov_opt(req, "digest-algs");
+	struct prov_dom c;
+	struct cf_store *st;
+	int err;
+
+	err = prov_opts_check(req, resp, allowed);
+	if (!err)
+		err = prov_store_get(app, resp, &st);
+	if (err)
+		return err;
+	if (!cf_prov_domain_ok(s))
+		return prov_say(resp, EINVAL, "malformed domain '%.300s'",
+		                s ? s : "");
+	if (!algs)
+		return prov_say(resp, EINVAL,
+		                "missing --digest-algs LIST (\"default\": the "
+		                "[auth] algorithms order)");
+	if (!strcasecmp(algs, "default"))
+		algs = NULL;
+	snprintf(name, sizeof(name), "%s", s);
+	prov_lower(name);
+	err = prov_domain_known(st, resp, name);
+	if (err)
+		return err;
+	err = cf_store_domain_set_algs(st, name, algs);
+	if (err == EINVAL)
+		return prov_say(resp, err,
+		                "bad --digest-algs '%.100s': a comma list of "
+		                "MD5, SHA-256, SHA-512-256, each once, or "
+		                "default",
+		                algs ? algs : "");
+	if (err == ENOENT)
+		return prov_say(resp, err, "unknown domain '%s'", name);
+	if (err)
+		return prov_store_fail(resp, err, "domain set");
+	memset(&c, 0, sizeof(c));
+	(void)cf_store_domain_get(st, name, prov_dom_copy_h, &c);
+	prov_domain_changed(app, name);
+	json_object_set_new(resp, "domain", json_string(name));
+	json_object_set_new(resp, "digest_algs", json_string(c.algs));
+	prov_message(resp, "domain %s: digest %s", name,
+	             *c.algs ? c.algs : "default");
+	return 0;
+}
+
 int cf_prov_domain_remove_h(struct cf_app *app,
                             const struct cf_mod_ctl_req *req, json_t *resp)
 {

@@ -15,7 +15,7 @@ struct reader {
 	const char *name;
 	size_t line;     /* 1-based number of the last line read */
 	size_t row_line; /* line of the last row handed to the store */
-	char buf[LINE_MAX_BYTES + 2];
+	char buf[LINE_MAX_BYTES + 1];
 	char user[CF_STORE_USER_MAX + 1];
 	char domain[CF_STORE_DOMAIN_MAX + 1];
 	char *why;
@@ -33,6 +33,38 @@ static int bad(struct reader *r, int err, const char *fmt, const char *s)
 	return err;
 }
 
+/* Read one line (without its LF) into r->buf: 0, ENOENT at the end of
+ * the file, EINVAL for a line too long or with a NUL byte, EIO. */
+static int line_read(struct reader *r, size_t *lenp)
+{
+	bool nul = false;
+	size_t n = 0;
+	int c;
+
+	/* bounded: LINE_MAX_BYTES characters at most */
+	while ((c = getc_unlocked(r->f)) != EOF && c != '\n') {
+		if (n == LINE_MAX_BYTES) {
+			r->line++;
+			return bad(r, EINVAL, "line longer than %s bytes",
+			           "1024");
+		}
+		nul |= c == 0;
+		r->buf[n++] = (char)c;
+	}
+	if (c == EOF && ferror(r->f)) {
+		r->line++;
+		return bad(r, EIO, "read error: %s", strerror(errno));
+	}
+	if (c == EOF && !n)
+		return ENOENT;
+	r->line++;
+	r->buf[n] = '\0';
+	if (nul)
+		return bad(r, EINVAL, "%s", "NUL byte in the line");
+	*lenp = n;
+	return 0;
+}
+
 /* The store's import source: the next row, ENOENT at the end. */
 static int next_row(struct cf_store_import_row *row, void *arg)
 {
@@ -40,24 +72,21 @@ static int next_row(struct cf_store_import_row *row, void *arg)
 
 	/* bounded by the file: one line per pass */
 	for (;;) {
-		size_t n;
+		size_t n = 0;
 		char *comma;
+		int err;
 
-		if (!fgets(r->buf, sizeof(r->buf), r->f)) {
-			if (ferror(r->f))
-				return bad(r, EIO, "read error: %s",
-				           strerror(errno));
-			return ENOENT;
-		}
-		r->line++;
-		n = strlen(r->buf);
-		if (n && r->buf[n - 1] == '\n')
-			r->buf[--n] = '\0';
-		else if (!feof(r->f))
-			return bad(r, EINVAL, "line longer than %s bytes",
-			           "1024");
+		err = line_read(r, &n);
+		if (err)
+			return err;
 		if (n && r->buf[n - 1] == '\r')
 			r->buf[--n] = '\0';
+		/* a UTF-8 byte order mark, as spreadsheets write it */
+		if (r->line == 1 && n >= 3 &&
+		    !strncmp(r->buf, "\xef\xbb\xbf", 3)) {
+			memmove(r->buf, r->buf + 3, n - 2);
+			n -= 3;
+		}
 		if (!n || r->buf[0] == '#')
 			continue;
 		if (r->line == 1 && !strcmp(r->buf, "aor,password"))

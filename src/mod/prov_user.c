@@ -303,6 +303,11 @@ int cf_prov_user_show_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	json_object_set_new(resp, "created", json_integer(sub.created));
 	json_object_set_new(resp, "updated", json_integer(sub.updated));
 	json_object_set_new(resp, "bindings", binds);
+	json_object_set_new(
+	    resp, "bindings_from",
+	    json_string(cf_app_online(app) && cf_mod_find("registrar")
+	                    ? "registrar"
+	                    : "store"));
 	return 0;
 }
 

@@ -212,6 +212,10 @@ def online(d, tmp, n):
     r = ctl_ok(d, "user", "show", "alice@" + DOMAIN)
     check("bindings: 1" in r.stdout and "127.0.0.1" in r.stdout,
           "user show prints it:\n" + r.stdout)
+    for aor in ("alice@" + DOMAIN, "sip:alice@" + DOMAIN):
+        loc = ctl_json(d, "location", "show", aor)
+        check(len(loc["bindings"]) == 1, "location show %s (registrar)"
+              % aor)
 
     # several domains: example.org has its own realm and algorithm order
     code, chs, _ = register(port, "bob", "example.org", "bob-pw")
@@ -221,6 +225,18 @@ def online(d, tmp, n):
           "example.org offers SHA-256 first")
     code, chs, _ = register(port, "bob", DOMAIN, "bob-pw")
     check(code != 200, "bob is not a user of %s (got %d)" % (DOMAIN, code))
+
+    # the configured domain can be set to prefer SHA-256, and back
+    ctl_ok(d, "domain", "set", DOMAIN, "--digest-algs", "SHA-256,MD5")
+    code, chs, _ = register(port, "alice", DOMAIN, "alice-pw",
+                            alg="SHA-256")
+    check(code == 200 and chs[0].get("algorithm") == "SHA-256"
+          and len(chs) == 2, "after domain set, SHA-256 is offered first "
+          "(and only with MD5), and works (got %d)" % code)
+    ctl_ok(d, "domain", "set", DOMAIN, "--digest-algs", "default")
+    code, chs, _ = register(port, "alice", DOMAIN, "alice-pw")
+    check(code == 200 and chs[0].get("algorithm", "MD5") == "MD5",
+          "back to the default order (got %d)" % code)
 
     # changes through the daemon take effect at once
     ctl_ok(d, "user", "add", "carol@" + DOMAIN, "--password", "carol-pw")

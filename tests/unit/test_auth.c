@@ -321,6 +321,8 @@ static void test_challenge(void **state)
 	feed(f, "REGISTER", "sip:confab.test", "alice", "confab.test", NULL);
 	r = last(f, 401);
 	assert_int_equal(f->verdict, CF_AUTH_ANSWERED);
+	/* answered statelessly: no Timer J state per challenge */
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
 	a = strstr(r, "\r\nWWW-Authenticate: Digest realm=\"confab.test\"");
 	assert_non_null(a);
 	a = strstr(r, "algorithm=MD5");
@@ -350,6 +352,8 @@ static void test_challenge(void **state)
 	     NULL);
 	r = last(f, 407);
 	assert_non_null(strstr(r, "\r\nProxy-Authenticate: Digest "));
+	/* an INVITE keeps its transaction (the ACK must be absorbed) */
+	assert_int_equal(cf_sip_txn_env_count(f->env), 1);
 	assert_null(strstr(r, "WWW-Authenticate"));
 	/* OPTIONS needs nothing; ACK/CANCEL never */
 	feed(f, "OPTIONS", "sip:confab.test", "alice", "confab.test", NULL);
@@ -391,6 +395,58 @@ static void test_challenge_order(void **state)
 	assert_null(strstr(r, "algorithm=SHA-256,"));
 	/* methods: only REGISTER now */
 	assert_false(f->api->method_needs_auth(f->app, CF_SIP_M_INVITE));
+}
+
+static int hdr_count(const char *r, const char *name)
+{
+	int k = 0;
+
+	for (const char *p = r; (p = strstr(p, name)); p++)
+		k++;
+	return k;
+}
+
+static void test_md5_only_agents(void **state)
+{
+	struct fixture *f = *state;
+	char nonce[CF_DIGEST_NONCE_SIZE], line[1024];
+	const char *r;
+
+	start(f, NULL, 0);
+	/* libre 1.x fails on any non-MD5 challenge: MD5 alone for it */
+	feed(f, "REGISTER", "sip:confab.test", "alice", "confab.test",
+	     "User-Agent: baresip v1.0.0 (x86_64/linux)\r\n");
+	r = last(f, 401);
+	assert_int_equal(hdr_count(r, "WWW-Authenticate:"), 1);
+	assert_non_null(strstr(r, "algorithm=MD5"));
+	/* even where the domain prefers SHA-256 */
+	feed(f, "REGISTER", "sip:sha.test", "bob", "sha.test",
+	     "User-Agent: BareSIP 3.0\r\n");
+	r = last(f, 401);
+	assert_int_equal(hdr_count(r, "WWW-Authenticate:"), 1);
+	assert_non_null(strstr(r, "algorithm=MD5"));
+	/* and it registers with it */
+	nonce_of(f, nonce);
+	cred_line(line, sizeof(line), false, CF_DIGEST_MD5, "bob", "sha.test",
+	          "hunter2", "REGISTER", "sip:sha.test", nonce, 1);
+	strcat(line, "User-Agent: baresip v1.0.0\r\n");
+	feed(f, "REGISTER", "sip:sha.test", "bob", "sha.test", line);
+	last(f, 200);
+	/* other agents get all three */
+	feed(f, "REGISTER", "sip:confab.test", "alice", "confab.test",
+	     "User-Agent: Linphone/5.0\r\n");
+	assert_int_equal(hdr_count(last(f, 401), "WWW-Authenticate:"), 3);
+}
+
+static void test_md5_only_none(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const sets[] = {"auth.md5_only_agents=none"};
+
+	start(f, sets, 1);
+	feed(f, "REGISTER", "sip:confab.test", "alice", "confab.test",
+	     "User-Agent: baresip v1.0.0 (x86_64/linux)\r\n");
+	assert_int_equal(hdr_count(last(f, 401), "WWW-Authenticate:"), 3);
 }
 
 static void test_success_each_alg(void **state)
@@ -1281,6 +1337,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_challenge),
 	    T(test_challenge_order),
+	    T(test_md5_only_agents),
+	    T(test_md5_only_none),
 	    T(test_success_each_alg),
 	    T(test_wrong_password),
 	    T(test_replay),

@@ -210,6 +210,10 @@ static void test_store_open(void **state)
 	assert_int_equal(json_array_size(d), 2);
 	assert_true(
 	    json_is_true(json_object_get(json_array_get(d, 0), "config")));
+	/* stored in lower case, as domain add does */
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(d, 1), "name")),
+	    "second.test");
 	json_decref(r);
 
 	r = ctl("{\"cmd\":\"store show\"}");
@@ -309,6 +313,48 @@ static void test_domain_add(void **state)
 	/* none of the refused ones was added */
 	assert_int_equal(cf_store_domain_get(fx.st, "x.test", NULL, NULL),
 	                 ENOENT);
+}
+
+static void test_domain_set(void **state)
+{
+	json_t *r;
+
+	(void)state;
+	r = ctl("{\"cmd\":\"domain set\",\"args\":[\"Confab.test\"],"
+	        "\"opts\":{\"digest-algs\":\"SHA-256,MD5\"}}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "digest_algs")),
+	    "SHA-256,MD5");
+	json_decref(r);
+	r = ctl("{\"cmd\":\"domain list\"}");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_array_get(json_object_get(r, "domains"), 0),
+	        "digest_algs")),
+	    "SHA-256,MD5");
+	json_decref(r);
+	r = ctl("{\"cmd\":\"domain set\",\"args\":[\"confab.test\"],"
+	        "\"opts\":{\"digest-algs\":\"default\"}}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "digest_algs")), "");
+	json_decref(r);
+
+	bad("{\"cmd\":\"domain set\",\"args\":[\"confab.test\"]}",
+	    "missing --digest-algs");
+	bad("{\"cmd\":\"domain set\",\"args\":[\"confab.test\"],"
+	    "\"opts\":{\"digest-algs\":\"SHA-1\"}}",
+	    "bad --digest-algs 'SHA-1'");
+	bad("{\"cmd\":\"domain set\",\"args\":[\"nowhere.test\"],"
+	    "\"opts\":{\"digest-algs\":\"MD5\"}}",
+	    "unknown domain 'nowhere.test'");
+	bad("{\"cmd\":\"domain set\",\"args\":[\"a_b\"],"
+	    "\"opts\":{\"digest-algs\":\"MD5\"}}",
+	    "malformed domain");
+	bad("{\"cmd\":\"domain set\",\"args\":[\"confab.test\"],"
+	    "\"opts\":{\"realm\":\"x\"}}",
+	    "unknown option --realm");
 }
 
 static void test_domain_remove(void **state)
@@ -495,6 +541,8 @@ static void test_user_show(void **state)
 	                    "R");
 	assert_int_equal(json_array_size(json_object_get(r, "algorithms")),
 	                 CF_DIGEST_ALG_COUNT);
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "bindings_from")), "store");
 	bs = json_object_get(r, "bindings");
 	assert_int_equal(json_array_size(bs), 1); /* the expired one is not */
 	b = json_array_get(bs, 0);
@@ -636,6 +684,9 @@ static void test_online(void **state)
 	r = ctl("{\"cmd\":\"user show\",\"args\":[\"a@confab.test\"]}");
 	assert_true(json_is_true(json_object_get(r, "ok")));
 	assert_int_equal(json_array_size(json_object_get(r, "bindings")), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "bindings_from")),
+	    "registrar");
 	json_decref(r);
 
 	cf_mod_stop_all(fx.app);
@@ -696,7 +747,8 @@ static void test_import(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_int_equal(import("aor,password\r\n"
+	assert_int_equal(import("\xef\xbb\xbf"
+	                        "aor,password\r\n"
 	                        "# a comment\r\n"
 	                        "a@confab.test,pw1\r\n"
 	                        "\r\n"
@@ -768,6 +820,21 @@ static void test_import_bad(void **state)
 		/* all or nothing */
 		assert_int_equal(user_count(NULL), 1);
 	}
+	{
+		static const char nul[] =
+		    "d@confab.test,x\ne@confab.test,a\0b\n";
+		FILE *f = tmpfile();
+
+		assert_non_null(f);
+		assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, f),
+		                 sizeof(nul) - 1);
+		rewind(f);
+		assert_int_equal(
+		    cf_prov_import(fx.st, f, "u.csv", &n, why, sizeof(why)),
+		    EINVAL);
+		fclose(f);
+		assert_non_null(strstr(why, "u.csv:2: NUL byte"));
+	}
 	memset(longline, 'a', sizeof(longline) - 1);
 	longline[sizeof(longline) - 1] = '\0';
 	assert_int_equal(import(longline, &n, why, sizeof(why)), EINVAL);
@@ -803,6 +870,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_app_store_ref, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_domain_add, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_domain_set, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_domain_remove, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_user_add, setup, teardown),

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -79,7 +81,9 @@ static void app_up(struct fixture *f)
 	assert_int_equal(cf_sa_set_str(&sa, "127.0.0.1", 25060), 0);
 	assert_int_equal(cf_app_addr_add(f->app, &sa), 0);
 	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
-	assert_int_equal(cf_store_open(&f->store, uri, NULL), 0);
+	assert_int_equal(
+	    cf_store_open(&f->store, uri, &(struct cf_store_cfg){100, false}),
+	    0);
 	cf_app_set_store(f->app, f->store);
 	assert_int_equal(cf_mod_init_all(f->app), 0);
 	cf_mod_handlers(&f->h, f->app);
@@ -415,19 +419,47 @@ static void test_expires_rules(void **state)
 	assert_non_null(strstr(r, "<sip:a@192.0.2.3>;expires=86400"));
 	reg(f, ALICE, "e@test", 6, C1 "Expires: soon\r\n");
 	last(f, 400);
+
+	/* SIGHUP: new limits for the next REGISTER */
+	{
+		static const char *const sets[] = {
+		    "general.domain=example.com,confab.test",
+		    "registrar.authenticate=no", "registrar.min_expires=300",
+		    "registrar.max_expires=600", "general.log_level=error"};
+		struct cf_app_conf *c2 = NULL;
+
+		assert_int_equal(cf_app_conf_load(&c2, NULL, sets, 5, NULL), 0);
+		cf_app_reload(f->app, c2);
+		cf_mem_deref(c2);
+	}
+	reg(f, ALICE, "e@test", 7, C1 "Expires: 120\r\n");
+	r = last(f, 423);
+	assert_non_null(strstr(r, "\r\nMin-Expires: 300\r\n"));
+	reg(f, ALICE, "e@test", 8, C1 "Expires: 3600\r\n");
+	r = last(f, 200);
+	assert_non_null(strstr(r, "<sip:alice@192.0.2.1:5060>;expires=600"));
 }
 
 static void test_callid_cseq(void **state)
 {
 	struct fixture *f = *state;
+	struct seen s;
 	const char *r;
 
 	reg(f, ALICE, "o@test", 10, C1);
 	last(f, 200);
-	/* §10.3 step 7: same Call-ID, CSeq not higher: refused */
-	reg(f, ALICE, "o@test", 10, C1 "Expires: 0\r\n");
-	last(f, 500);
+	/* §10.3 step 7: same Call-ID, lower CSeq: refused */
 	reg(f, ALICE, "o@test", 9, C1 "Expires: 0\r\n");
+	last(f, 500);
+	/* the same CSeq soon after: that request again (a retransmission
+	 * answered statelessly), no change */
+	reg(f, ALICE, "o@test", 10, C1 "Expires: 0\r\n");
+	r = last(f, 200);
+	assert_int_equal(count(r, "\r\nContact: "), 1);
+	assert_int_equal(lookup(ALICE, &s), 0);
+	/* ... and later: refused */
+	cf_registrar_test_clock(T0 + 33);
+	reg(f, ALICE, "o@test", 10, C1 "Expires: 0\r\n");
 	last(f, 500);
 	/* another Call-ID (a restarted UA) may have any CSeq */
 	reg(f, ALICE, "other@test", 1, C1 "Expires: 120\r\n");
@@ -438,6 +470,34 @@ static void test_callid_cseq(void **state)
 	reg(f, ALICE, "o@test", 11, C1 "Expires: 0\r\n");
 	r = last(f, 200);
 	assert_int_equal(count(r, "\r\nContact: "), 0);
+}
+
+/* The very same REGISTER bytes again (same branch): the transaction is
+ * gone at once, so the registrar answers it again, the same way. */
+static void test_retransmission(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_registrar_stats st;
+	char buf[1024];
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+	             "REGISTER sip:example.com SIP/2.0\r\n"
+	             "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKretr\r\n"
+	             "Max-Forwards: 70\r\n"
+	             "From: <" ALICE ">;tag=ft1\r\n"
+	             "To: <" ALICE ">\r\n"
+	             "Call-ID: retr@test\r\n"
+	             "CSeq: 5 REGISTER\r\n" C1 "Content-Length: 0\r\n\r\n");
+	feed_raw(f, buf, (size_t)n);
+	last(f, 200);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0); /* stateless */
+	feed_raw(f, buf, (size_t)n);
+	last(f, 200);
+	cf_registrar_stats(&st);
+	assert_int_equal(st.registrations, 1);
+	assert_int_equal(st.refreshes, 0);
+	assert_int_equal(st.contacts, 1);
 }
 
 static void test_to_and_domain(void **state)
@@ -632,6 +692,112 @@ static void test_outbound(void **state)
 	assert_null(s.peer.conn);
 	f->peer.conn = NULL;
 	cf_mem_deref(conn);
+}
+
+/* Behind an edge proxy (RFC 5626 §6): two Vias make a flow only when the
+ * first Path URI carries ;ob. */
+static void test_outbound_edge(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	reg(f, ALICE, "edge1@test", 1,
+	    "Via: SIP/2.0/UDP 192.0.2.50;branch=z9hG4bKua1\r\n"
+	    "Path: <sip:edge.example.net;lr;ob>\r\n"
+	    "Contact: <sip:alice@192.0.2.51;ob>;reg-id=1;+sip.instance=\"" INST
+	    "\"\r\nSupported: outbound, path\r\n");
+	r = last(f, 200);
+	assert_non_null(strstr(r, "\r\nRequire: outbound\r\n"));
+	assert_non_null(
+	    strstr(r, "\r\nPath: <sip:edge.example.net;lr;ob>\r\n"));
+	reg(f, "sip:bob@example.com", "edge2@test", 1,
+	    "Via: SIP/2.0/UDP 192.0.2.50;branch=z9hG4bKua2\r\n"
+	    "Path: <sip:edge.example.net;lr>\r\n"
+	    "Contact: <sip:bob@192.0.2.52;ob>;reg-id=1;+sip.instance=\"" INST
+	    "\"\r\nSupported: outbound, path\r\n");
+	r = last(f, 200);
+	assert_null(strstr(r, "Require: outbound"));
+	assert_null(strstr(r, "reg-id="));
+}
+
+/* Lookups from other threads while the worker registers, refreshes,
+ * removes and the clock runs: consistent answers, no crash (run it under
+ * -Db_sanitize=thread to look for races). */
+struct hammer {
+	atomic_bool stop;
+	atomic_long found;
+};
+
+static bool count_h(const struct cf_reg_contact *c, void *arg)
+{
+	struct hammer *hm = arg;
+
+	assert_true(c->uri.l > 0 && c->aor.l > 0);
+	atomic_fetch_add(&hm->found, 1);
+	return false;
+}
+
+static void *hammer_main(void *arg)
+{
+	struct hammer *hm = arg;
+	struct cf_pl inst = CF_PL(INST);
+
+	for (long i = 0; i < 2000000 && !atomic_load(&hm->stop); i++) {
+		char aor[64];
+		struct cf_pl pl;
+		json_t *arr;
+
+		snprintf(aor, sizeof(aor), "sip:u%ld@example.com", i % 50);
+		cf_pl_set_str(&pl, aor);
+		(void)cf_registrar_lookup(&pl, count_h, hm);
+		(void)cf_registrar_flow(&pl, &inst, 1, count_h, hm);
+		if (i % 97 == 0) {
+			arr = json_array();
+			(void)cf_registrar_bindings_json(aor, arr);
+			json_decref(arr);
+		}
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct hammer hm = {0};
+	pthread_t th[3];
+
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, hammer_main, &hm),
+		                 0);
+	for (unsigned round = 1; round <= 6; round++) {
+		for (unsigned u = 0; u < 50; u++) {
+			char aor[64], cid[64], ct[256];
+
+			snprintf(aor, sizeof(aor), "sip:u%u@example.com", u);
+			snprintf(cid, sizeof(cid), "t%u@test", u);
+			snprintf(ct, sizeof(ct),
+			         "Contact: <sip:u%u@192.0.2.%u>;expires=%u;"
+			         "reg-id=1;+sip.instance=\"" INST "\"\r\n"
+			         "Supported: outbound\r\n",
+			         u, round, round % 3 ? 60 : 0);
+			reg(f, aor, cid, round, ct);
+		}
+		cf_registrar_test_clock(T0 + round * 20);
+		(void)cf_registrar_sweep();
+	}
+	atomic_store(&hm.stop, true);
+	for (size_t i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	/* the last round removed every binding */
+	{
+		struct cf_registrar_stats st;
+
+		cf_registrar_stats(&st);
+		assert_int_equal(st.contacts, 0);
+		assert_int_equal(st.aors, 0);
+		assert_int_equal(st.registrations + st.refreshes, 200);
+	}
+	sent_clear(f);
 }
 
 static bool gr_find(const char *r, const char *name, char *out, size_t size)
@@ -844,6 +1010,36 @@ static void test_persistence(void **state)
 	assert_int_equal(st.contacts, 2);
 }
 
+static const char *const slow_sets[] = {"registrar.write_behind_ms=800"};
+static const struct sets slow = {slow_sets, 1};
+
+/* The store locked by another process: the batch fails, stays queued,
+ * and is written once the lock is gone. */
+static void test_store_busy(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_registrar_stats st;
+	struct cf_store *other;
+	char uri[96];
+
+	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
+	assert_int_equal(cf_store_open(&other, uri, NULL), 0);
+	assert_int_equal(cf_store_txn_begin(other), 0); /* the write lock */
+	reg(f, ALICE, "busy@test", 1, C1);
+	last(f, 200);
+	assert_int_equal(cf_registrar_flush(), ETIMEDOUT);
+	cf_registrar_stats(&st);
+	assert_true(st.wb_errors >= 1);
+	assert_int_equal(st.wb_queued, 1);
+	assert_int_equal(st.wb_written, 0);
+	assert_int_equal(cf_store_txn_commit(other), 0);
+	assert_int_equal(cf_registrar_flush(), 0);
+	cf_registrar_stats(&st);
+	assert_int_equal(st.wb_queued, 0);
+	assert_int_equal(st.wb_written, 1);
+	cf_mem_deref(other);
+}
+
 static void test_ctl(void **state)
 {
 	struct fixture *f = *state;
@@ -1011,15 +1207,19 @@ int main(void)
 	    T(test_wildcard),
 	    T(test_expires_rules),
 	    T(test_callid_cseq),
+	    T(test_retransmission),
 	    T(test_to_and_domain),
 	    TS(test_max_reject, max2),
 	    TS(test_max_replace, repl),
 	    T(test_path),
 	    T(test_outbound),
+	    T(test_outbound_edge),
+	    T(test_threads),
 	    T(test_gruu),
 	    T(test_expiry),
 	    T(test_rfc4475),
 	    T(test_persistence),
+	    TS(test_store_busy, slow),
 	    T(test_ctl),
 	    T(test_oom),
 	    TS(test_authenticated, authon),

@@ -225,6 +225,29 @@ static bool cidr_item(const char *s, void *arg)
 	return c->err != 0;
 }
 
+struct agents_ctx {
+	char v[AUTH_AGENTS_MAX][AUTH_AGENT_LEN + 1];
+	const char *p[AUTH_AGENTS_MAX];
+	size_t n;
+	bool bad;
+};
+
+static bool agent_item(const char *s, void *arg)
+{
+	struct agents_ctx *a = arg;
+
+	if (!strcasecmp(s, "none"))
+		return false;
+	if (a->n >= AUTH_AGENTS_MAX || strlen(s) > AUTH_AGENT_LEN) {
+		a->bad = true;
+		return true;
+	}
+	snprintf(a->v[a->n], sizeof(a->v[a->n]), "%s", s);
+	a->p[a->n] = a->v[a->n];
+	a->n++;
+	return false;
+}
+
 static bool config_domain(const char *s, void *arg)
 {
 	int *err = arg;
@@ -282,6 +305,21 @@ static int auth_init(struct cf_app *app)
 	memset(rnd, 0, sizeof(rnd));
 	if (err)
 		goto out;
+
+	{
+		struct agents_ctx ac = {.n = 0};
+
+		cf_app_conf_apply(conf, "auth", "md5_only_agents", agent_item,
+		                  &ac);
+		if (ac.bad || auth_agents_set(ac.p, ac.n)) {
+			cf_log(CF_LOG_ERR, NULL,
+			       "[auth] md5_only_agents: at most %u, of %u "
+			       "characters each",
+			       AUTH_AGENTS_MAX, AUTH_AGENT_LEN);
+			err = EINVAL;
+			goto out;
+		}
+	}
 
 	err = auth_creds_init();
 	if (err)
@@ -342,7 +380,7 @@ static bool auth_request(struct cf_app *app, struct cf_sip_strans *st,
 			cf_sip_strans_drop(st);
 			return true;
 		}
-		(void)cf_mod_reply(st, 403, NULL);
+		(void)auth_reply(st, msg, 403, NULL, NULL);
 		cf_log(CF_LOG_DEBUG, &msg->call_id, "%s: deny list: 403",
 		       cf_sa_print(&peer->addr, addr, sizeof(addr)));
 		return true;
@@ -352,7 +390,7 @@ static bool auth_request(struct cf_app *app, struct cf_sip_strans *st,
 			return true;
 		}
 		snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", retry);
-		(void)cf_mod_reply(st, 503, hdr);
+		(void)auth_reply(st, msg, 503, NULL, hdr);
 		cf_log(CF_LOG_DEBUG, &msg->call_id, "%s: banned: 503",
 		       cf_sa_print(&peer->addr, addr, sizeof(addr)));
 		return true;
@@ -618,6 +656,10 @@ static const struct cf_mod_key keys[] = {
      "digest algorithms offered, one challenge header each, in this order "
      "(a domain's digest_algs overrides it)",
      0, 0, CF_MOD_KEY_LIST | CF_MOD_KEY_LIVE},
+    {"auth", "md5_only_agents", CF_MOD_KEY_STR, "baresip",
+     "User-Agent substrings (any case) of clients offered MD5 alone: they "
+     "fail on any other algorithm's challenge",
+     0, 0, CF_MOD_KEY_LIST},
     {"auth", "secret", CF_MOD_KEY_STR, NULL,
      "nonce secret, 16 to 64 characters (default: random at start)", 0, 0, 0},
     {"auth", "nonce_lifetime", CF_MOD_KEY_UINT, "300",

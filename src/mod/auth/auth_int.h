@@ -12,7 +12,9 @@
 enum {
 	AUTH_STRIPES = 64, /* lock stripes of each table (a power of two) */
 	AUTH_SECRET_MAX = 64,
-	AUTH_CIDR_MAX = 64, /* entries of [security] allow / deny each */
+	AUTH_CIDR_MAX = 64,   /* entries of [security] allow / deny each */
+	AUTH_AGENTS_MAX = 16, /* [auth] md5_only_agents */
+	AUTH_AGENT_LEN = 63,
 };
 
 enum auth_unknown {
@@ -91,7 +93,18 @@ int auth_algs_decode(const char *s, unsigned *packed);
 int auth_nonce_init(const uint8_t *secret, size_t len, uint32_t slots,
                     uint64_t salt0);
 void auth_nonce_close(void);
+/* Main thread, at init: the User-Agent substrings offered MD5 alone.
+ * EINVAL: too many or too long. */
+int auth_agents_set(const char *const *v, size_t n);
 size_t auth_nonce_slots(void);
+/* Answer what the module refuses or challenges: a non-INVITE request
+ * statelessly (cf_sip_strans_reply_stateless: no 32 s of Timer J state per
+ * challenge or per refused request of a flood; a retransmission is simply
+ * answered again, with a fresh nonce), an INVITE through its transaction
+ * (the ACK of the non-2xx must be absorbed). A bare 500 when the response
+ * cannot be built. reason NULL: the default phrase. */
+int auth_reply(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+               uint16_t code, const char *reason, const char *hdrs);
 /* The api's check (auth.h). */
 enum cf_auth_verdict auth_check(struct cf_app *app, struct cf_sip_strans *st,
                                 const struct cf_sip_msg *msg,

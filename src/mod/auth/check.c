@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth_int.h"
 
@@ -120,6 +121,64 @@ static enum nc_verdict nonce_use(const struct cf_pl *nonce, uint32_t count)
 	return NC_REPLAY; /* contended: the other use won */
 }
 
+/* ------------------------------------------------------ MD5-only agents */
+
+/*
+ * Clients that fail on a challenge as soon as ONE of its headers names an
+ * algorithm other than MD5: libre 1.x (Debian's baresip 1.0) answers the
+ * whole 401 with ENOSYS, whatever the order; later libre versions do the
+ * same for SHA-512-256. They are recognised by a User-Agent substring
+ * ([auth] md5_only_agents) and offered MD5 alone. Set at init (main
+ * thread, before the workers), then only read.
+ */
+static struct {
+	char v[AUTH_AGENTS_MAX][AUTH_AGENT_LEN + 1];
+	size_t n;
+} agents;
+
+int auth_agents_set(const char *const *v, size_t n)
+{
+	agents.n = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (agents.n >= AUTH_AGENTS_MAX || !*v[i] ||
+		    strlen(v[i]) > AUTH_AGENT_LEN)
+			return EINVAL;
+		snprintf(agents.v[agents.n++], AUTH_AGENT_LEN + 1, "%s", v[i]);
+	}
+	return 0;
+}
+
+static bool pl_contains_ci(const struct cf_pl *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; n && i + n <= hay->l; i++) {
+		if (!strncasecmp(hay->p + i, needle, n))
+			return true;
+	}
+	return false;
+}
+
+static bool md5_only(const struct cf_sip_msg *msg,
+                     const enum cf_digest_alg *algs, size_t nalgs)
+{
+	const struct cf_sip_hdr *ua;
+	bool md5 = false;
+
+	if (!agents.n || nalgs < 2)
+		return false;
+	for (size_t i = 0; i < nalgs; i++)
+		md5 |= algs[i] == CF_DIGEST_MD5;
+	if (!md5)
+		return false;
+	ua = cf_sip_msg_hdr(msg, CF_SIP_H_USER_AGENT);
+	for (size_t i = 0; ua && i < agents.n; i++) {
+		if (pl_contains_ci(&ua->val, agents.v[i]))
+			return true;
+	}
+	return false;
+}
+
 /* ------------------------------------------------------------ answers */
 
 struct ctx {
@@ -145,16 +204,31 @@ static void logline(const struct ctx *c, enum cf_log_level lvl, unsigned code,
 	       cf_sa_print(&c->peer->addr, addr, sizeof(addr)), code, why);
 }
 
+/* See auth_int.h. */
+int auth_reply(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+               uint16_t code, const char *reason, const char *hdrs)
+{
+	bool invite = msg->mid == CF_SIP_M_INVITE;
+	int err;
+
+	if (!reason)
+		reason = cf_sip_reason(code);
+	err = invite
+	          ? cf_sip_strans_reply(st, code, reason, hdrs, NULL)
+	          : cf_sip_strans_reply_stateless(st, code, reason, hdrs, NULL);
+	if (err == ENOMEM)
+		(void)(invite ? cf_sip_strans_reply(st, 500, cf_sip_reason(500),
+		                                    NULL, NULL)
+		              : cf_sip_strans_reply_stateless(
+		                    st, 500, cf_sip_reason(500), NULL, NULL));
+	return err;
+}
+
 static enum cf_auth_verdict reply(const struct ctx *c, uint16_t code,
                                   const char *reason, const char *hdrs,
                                   enum cf_log_level lvl, const char *why)
 {
-	int err = cf_sip_strans_reply(
-	    c->st, code, reason ? reason : cf_sip_reason(code), hdrs, NULL);
-
-	if (err == ENOMEM)
-		(void)cf_sip_strans_reply(c->st, 500, cf_sip_reason(500), NULL,
-		                          NULL);
+	(void)auth_reply(c->st, c->msg, code, reason, hdrs);
 	logline(c, lvl, code, why);
 	return CF_AUTH_ANSWERED;
 }
@@ -322,7 +396,7 @@ enum cf_auth_verdict auth_check(struct cf_app *app, struct cf_sip_strans *st,
 	if (!st || !msg || !peer || !id)
 		return CF_AUTH_ANSWERED; /* a caller bug: nothing we can do */
 	if (!nc.slots) { /* the module is not initialised: never pass */
-		(void)cf_mod_reply(st, 500, NULL);
+		(void)auth_reply(st, msg, 500, NULL, NULL);
 		return CF_AUTH_ANSWERED;
 	}
 	if (!domain || !*domain)
@@ -331,6 +405,10 @@ enum cf_auth_verdict auth_check(struct cf_app *app, struct cf_sip_strans *st,
 	if (!auth_creds_domain_get(&c.domain, c.realm, &algs))
 		snprintf(c.realm, sizeof(c.realm), "%s", domain);
 	c.nalgs = auth_algs_unpack(algs ? algs : AUTH_GET(algs), c.algs);
+	if (md5_only(msg, c.algs, c.nalgs)) {
+		c.algs[0] = CF_DIGEST_MD5;
+		c.nalgs = 1;
+	}
 
 	if (auth_guard_locked(&peer->addr, NULL, NULL, &retry))
 		return locked(&c, retry);

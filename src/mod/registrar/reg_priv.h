@@ -16,6 +16,7 @@ enum {
 	REG_CONTACTS_HARD_MAX = 256, /* bound on max_contacts */
 	REG_AOR_MAX = 512,           /* bytes of a normalised AOR */
 	REG_GRUU_KEY = 32,           /* bytes of the temp-GRUU key */
+	REG_RETRANS_S = 32,          /* 64*T1: a REGISTER's retransmissions */
 };
 
 /* An address in 20 bytes instead of a struct cf_sa's 132. */
@@ -63,7 +64,8 @@ struct reg_binding {
 	uint64_t seq;             /* registration order (oldest first) */
 	uint32_t cseq;
 	uint32_t reg_id;
-	int16_t q; /* x1000, -1 absent */
+	uint32_t at; /* wall seconds it was registered; 0: restored */
+	int16_t q;   /* x1000, -1 absent */
 	uint16_t flags;
 	struct reg_addr src, local;
 	uint16_t off[RS__COUNT];
@@ -107,7 +109,8 @@ struct reg_wb;
 
 /* The registrar's state: one per init..stop. */
 struct reg {
-	struct reg_cfg cfg;
+	struct reg_cfg cfg; /* under cfg_mtx: reload changes it */
+	pthread_mutex_t cfg_mtx;
 	struct cf_hash *table;
 	pthread_mutex_t stripe[REG_STRIPES];
 	pthread_mutex_t flow_mtx; /* the flow table (bindings by conn) */

@@ -23,7 +23,8 @@ struct ct {
 	struct cf_pl instance; /* without the quotes: "<urn:...>" */
 	uint32_t reg_id;       /* 0: none, or ignored (no outbound) */
 	bool outbound;
-	bool skip; /* the same contact comes again later in the request */
+	bool skip;    /* the same contact comes again later in the request */
+	bool retrans; /* this very request was applied already */
 	struct reg_binding *old; /* the binding it refreshes/removes */
 };
 
@@ -36,14 +37,17 @@ struct req {
 	size_t n;
 	bool wildcard;
 	bool bad;
-	const char *why; /* the reason phrase of a 400 */
-	char aor[REG_AOR_MAX];
+	const char *why;    /* the reason phrase of a 400 */
+	struct reg_cfg cfg; /* a copy, taken at the start */
 	size_t aor_len;
-	char path[PATH_MAX_LEN];
 	size_t path_len;
 	bool sup_path, sup_outbound, sup_gruu;
 	bool any_outbound;
-	struct ct v[REQ_CONTACTS_MAX]; /* last: not cleared per request */
+	/* from here on: not cleared per request (aor and path are
+	 * NUL-terminated as written, v[i] cleared when filled) */
+	char aor[REG_AOR_MAX];
+	char path[PATH_MAX_LEN];
+	struct ct v[REQ_CONTACTS_MAX];
 };
 
 /* ---------------------------------------------------------- parsing */
@@ -185,7 +189,7 @@ static void unquote(struct cf_pl *v)
 static uint16_t contacts_check(struct req *q, uint32_t hdr_exp,
                                bool has_hdr_exp, uint32_t *too_brief)
 {
-	const struct reg_cfg *c = &q->r->cfg;
+	const struct reg_cfg *c = &q->cfg;
 	bool first_hop = cf_sip_msg_hdr_count(q->msg, CF_SIP_H_VIA) <= 1;
 
 	/* RFC 5626 §6: a Path whose first URI has ;ob makes the edge proxy
@@ -290,14 +294,28 @@ static bool ct_same(const struct ct *a, const struct ct *b)
 	return !cf_sip_uri_cmp(&a->addr.uri, &b->addr.uri);
 }
 
+enum order {
+	ORDER_OK = 0,
+	ORDER_RETRANS, /* the same request again, within REG_RETRANS_S */
+	ORDER_BAD,
+};
+
 /* §10.3 step 7: a binding with the same Call-ID and a CSeq not higher
- * means this request is older than what we have. */
-static bool out_of_order(const struct req *q, const struct reg_binding *b)
+ * means this request is older than what we have. The same CSeq within
+ * REG_RETRANS_S of the registration is that request again (REGISTER is
+ * answered statelessly, so retransmissions reach us): no change, 200 - as
+ * Kamailio's usrloc does within its cseq_delay. */
+static enum order out_of_order(const struct req *q, const struct reg_binding *b,
+                               int64_t now)
 {
 	struct cf_pl cid = reg_str(b, RS_CALL_ID);
 
-	return !cf_pl_cmp(&cid, &q->msg->call_id) &&
-	       q->msg->cseq.num <= b->cseq;
+	if (cf_pl_cmp(&cid, &q->msg->call_id) || q->msg->cseq.num > b->cseq)
+		return ORDER_OK;
+	if (q->msg->cseq.num == b->cseq && b->at &&
+	    now - (int64_t)b->at <= REG_RETRANS_S)
+		return ORDER_RETRANS;
+	return ORDER_BAD;
 }
 
 static struct reg_binding *binding_new(struct req *q, struct reg_aor *a,
@@ -324,6 +342,7 @@ static struct reg_binding *binding_new(struct req *q, struct reg_aor *a,
 	if (!b)
 		return NULL;
 	b->expires = now + ct->expires;
+	b->at = (uint32_t)now;
 	b->seq = atomic_fetch_add(&q->r->seq, 1) + 1;
 	b->cseq = q->msg->cseq.num;
 	b->reg_id = ct->reg_id;
@@ -353,7 +372,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	struct reg *r = q->r;
 	uint32_t hash = reg_hash(q->aor, q->aor_len);
 	pthread_mutex_t *lk = reg_lock(r, hash);
-	uint32_t max = r->cfg.max_contacts;
+	uint32_t max = q->cfg.max_contacts;
 	struct reg_binding *nb[REQ_CONTACTS_MAX] = {0};
 	struct reg_aor *a;
 	uint16_t code = 0;
@@ -385,7 +404,9 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	if (q->wildcard) {
 		/* §10.3 step 6: remove all, unless one is newer */
 		for (struct cf_le *le = a->bindings.head; le; le = le->next) {
-			if (out_of_order(q, le->data)) {
+			/* a "*" that was applied left no binding behind: one
+			 * with the same CSeq is another request's */
+			if (out_of_order(q, le->data, now) != ORDER_OK) {
 				q->why = "Out of Order CSeq";
 				code = 500;
 				goto out;
@@ -409,10 +430,16 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 				break;
 			}
 		}
-		if (ct->old && out_of_order(q, ct->old)) {
+		switch (ct->old ? out_of_order(q, ct->old, now) : ORDER_OK) {
+		case ORDER_BAD:
 			q->why = "Out of Order CSeq";
 			code = 500;
 			goto out;
+		case ORDER_RETRANS:
+			ct->retrans = true;
+			break;
+		default:
+			break;
 		}
 		/* the same contact twice in one request: the last wins */
 		for (size_t j = 0; j < i; j++) {
@@ -426,7 +453,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	for (size_t i = 0; i < q->n; i++) {
 		const struct ct *ct = &q->v[i];
 
-		if (ct->skip)
+		if (ct->skip || ct->retrans)
 			continue;
 		if (ct->old && !ct->expires)
 			dels++;
@@ -442,7 +469,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 			if (q->v[i].old && q->v[i].expires)
 				spare--;
 		}
-		if (!r->cfg.replace_oldest || over > spare) {
+		if (!q->cfg.replace_oldest || over > spare) {
 			q->why = "Too Many Contacts";
 			code = 403;
 			goto out;
@@ -472,7 +499,7 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	for (size_t i = 0; i < q->n; i++) {
 		const struct ct *ct = &q->v[i];
 
-		if (!ct->expires || ct->skip)
+		if (!ct->expires || ct->skip || ct->retrans)
 			continue;
 		nb[i] = binding_new(q, a, ct, now);
 		if (!nb[i]) {
@@ -484,6 +511,8 @@ static uint16_t apply(struct req *q, struct snap *sn, int64_t now)
 	for (size_t i = 0; i < q->n; i++) {
 		struct ct *ct = &q->v[i];
 
+		if (ct->retrans)
+			continue;
 		if (ct->old) {
 			struct cf_pl ou = reg_str(ct->old, RS_CONTACT);
 			/* the store keys by (aor, contact): a new URI for
@@ -540,7 +569,7 @@ static int contact_line(struct req *q, struct cf_mbuf *mb,
 		err = cf_mbuf_printf(mb, ";reg-id=%u", b->reg_id);
 	/* RFC 5627 §5.3 (was §6): GRUUs for every contact with an instance
 	 * when the UA supports them */
-	if (!err && inst.l && q->sup_gruu && q->r->cfg.gruu) {
+	if (!err && inst.l && q->sup_gruu && q->cfg.gruu) {
 		char tg[1200];
 		const char *at = strchr(b->aor->name, '@');
 
@@ -559,17 +588,24 @@ static int contact_line(struct req *q, struct cf_mbuf *mb,
 static void reply(struct req *q, uint16_t code, const char *why,
                   const char *hdrs)
 {
-	int err = cf_sip_strans_reply(
+	/* Statelessly (RFC 3261 §8.2.7): no 32 s of Timer J state per
+	 * REGISTER; a retransmission is answered again (see out_of_order). */
+	int err = cf_sip_strans_reply_stateless(
 	    q->st, code, why ? why : cf_sip_reason(code), hdrs, NULL);
+	enum cf_log_level lvl;
 	char addr[64];
 
-	if (err == ENOMEM)
-		(void)cf_sip_strans_reply(q->st, 500, "Server Internal Error",
-		                          NULL, NULL);
+	if (err == ENOMEM &&
+	    cf_sip_strans_reply_stateless(q->st, 500, "Server Internal Error",
+	                                  NULL, NULL))
+		(void)cf_mod_reply(q->st, 500, NULL);
+	lvl = code >= 300 || err ? CF_LOG_INFO : CF_LOG_DEBUG;
+
 	if (code >= 300)
 		reg_ctr_add(&q->r->ctr.rejected, 1);
-	cf_log(code >= 300 || err ? CF_LOG_INFO : CF_LOG_DEBUG,
-	       &q->msg->call_id, "REGISTER %s from %s %s: %u %s%s",
+	if (lvl < cf_log_get_level())
+		return; /* no formatting for a line nobody reads */
+	cf_log(lvl, &q->msg->call_id, "REGISTER %s from %s %s: %u %s%s",
 	       q->aor[0] ? q->aor : "-", cf_sip_tp_name(q->peer->tp),
 	       cf_sa_print(&q->peer->addr, addr, sizeof(addr)), code,
 	       why ? why : cf_sip_reason(code), err ? " (not sent)" : "");
@@ -638,12 +674,17 @@ bool reg_register(struct reg *r, struct cf_app *app, struct cf_sip_strans *st,
 	uint16_t code;
 	char hdrs[64];
 
-	memset(&q, 0, offsetof(struct req, v));
+	memset(&q, 0, offsetof(struct req, aor));
+	q.aor[0] = '\0';
+	q.path[0] = '\0';
 	q.r = r;
 	q.app = app;
 	q.st = st;
 	q.msg = msg;
 	q.peer = peer;
+	pthread_mutex_lock(&r->cfg_mtx);
+	q.cfg = r->cfg;
+	pthread_mutex_unlock(&r->cfg_mtx);
 	sn.n = 0;
 
 	/* step 5 first: the AOR's domain names the realm of step 3. A host
@@ -667,7 +708,7 @@ bool reg_register(struct reg *r, struct cf_app *app, struct cf_sip_strans *st,
 
 	/* steps 3 and 4: authentication and authorisation (the auth module
 	 * also checks that the authenticated user is the To user) */
-	auth = r->cfg.authenticate ? cf_mod_find("auth") : NULL;
+	auth = q.cfg.authenticate ? cf_mod_find("auth") : NULL;
 	if (auth && auth->api) {
 		const struct cf_auth_api *api = auth->api;
 		struct cf_auth_id id;

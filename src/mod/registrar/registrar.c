@@ -59,19 +59,31 @@ static void g_init(void)
 	pthread_rwlockattr_destroy(&a);
 }
 
+/* Re-entrant on one thread: a reply sent under the read lock may close a
+ * stream, whose observer comes back here (a second rdlock would wait
+ * behind a waiting writer for ever). */
+static _Thread_local unsigned held;
+
 struct reg *reg_get(void)
 {
+	if (held) {
+		held++;
+		return g.r;
+	}
 	pthread_once(&g.once, g_init);
 	pthread_rwlock_rdlock(&g.lock);
-	if (g.r)
+	if (g.r) {
+		held = 1;
 		return g.r;
+	}
 	pthread_rwlock_unlock(&g.lock);
 	return NULL;
 }
 
 void reg_put(void)
 {
-	pthread_rwlock_unlock(&g.lock);
+	if (held && !--held)
+		pthread_rwlock_unlock(&g.lock);
 }
 
 int64_t reg_now(void)
@@ -138,6 +150,7 @@ static void reg_free(struct reg *r)
 	reg_wb_stop(r->wb);
 	r->wb = NULL;
 	reg_loc_close(r);
+	pthread_mutex_destroy(&r->cfg_mtx);
 	cf_mem_deref(r);
 }
 
@@ -155,8 +168,10 @@ static int reg_init(struct cf_app *app)
 	if (!r)
 		return ENOMEM;
 	r->app = app;
+	pthread_mutex_init(&r->cfg_mtx, NULL);
 	err = cfg_read(&r->cfg, cf_app_conf(app));
 	if (err) {
+		pthread_mutex_destroy(&r->cfg_mtx);
 		cf_mem_deref(r);
 		return err;
 	}
@@ -242,8 +257,10 @@ static void reg_reload(struct cf_app *app)
 		return;
 	/* write_behind_ms needs a restart; the rest are plain words that
 	 * workers read once per REGISTER */
+	pthread_mutex_lock(&r->cfg_mtx);
 	c.write_behind_ms = r->cfg.write_behind_ms;
 	r->cfg = c;
+	pthread_mutex_unlock(&r->cfg_mtx);
 	reg_put();
 }
 

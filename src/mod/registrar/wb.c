@@ -13,6 +13,7 @@
 enum {
 	SWEEP_MS = 1000,
 	FLUSH_WAIT_MS = 30000, /* cf_registrar_flush gives up after this */
+	RETRIES = 3,           /* a failed batch is tried again this often */
 };
 
 struct rec {
@@ -35,6 +36,7 @@ struct reg_wb {
 	bool stop;
 	uint64_t flush_req, flush_done;
 	int last_err;
+	unsigned failures; /* consecutive failed batches */
 	uint32_t interval_ms;
 };
 
@@ -51,8 +53,11 @@ static void abstime(struct timespec *ts, uint64_t ms)
 
 void reg_wb_queue(struct reg_wb *wb, enum reg_wb_op op, struct reg_binding *b)
 {
-	struct rec *rc = cf_mem_alloc(sizeof(*rc), NULL);
+	struct rec *rc;
 
+	if (!wb->st)
+		return; /* no store: the thread only sweeps */
+	rc = cf_mem_alloc(sizeof(*rc), NULL);
 	if (!rc) {
 		reg_ctr_add(&wb->r->ctr.wb_errors, 1);
 		cf_log(CF_LOG_ERR, NULL,
@@ -105,10 +110,25 @@ static int write_one(struct cf_store *st, const struct rec *rc)
 	return cf_store_location_upsert(st, &sb);
 }
 
-/* One batch, one transaction. */
+static void recs_free(struct rec *list)
+{
+	while (list) {
+		struct rec *next = list->next;
+
+		cf_mem_deref(list->b);
+		cf_mem_deref(list);
+		list = next;
+	}
+}
+
+/* One batch, one transaction. A failed batch (the database locked by
+ * another process past the busy timeout, a full disk) goes back to the
+ * head of the queue and is tried again at the next round, RETRIES times;
+ * then it is dropped and logged. */
 static int write_batch(struct reg_wb *wb, struct rec *list, size_t n)
 {
-	int err, err2;
+	struct rec **tail;
+	int err;
 
 	err = cf_store_txn_begin(wb->st);
 	for (struct rec *rc = list; rc && !err; rc = rc->next) {
@@ -123,24 +143,36 @@ static int write_batch(struct reg_wb *wb, struct rec *list, size_t n)
 	}
 	if (!err)
 		err = cf_store_txn_commit(wb->st);
-	if (err) {
-		err2 = cf_store_txn_rollback(wb->st);
-		(void)err2;
-		reg_ctr_add(&wb->r->ctr.wb_errors, 1);
+	if (!err) {
+		wb->failures = 0;
+		reg_ctr_add(&wb->r->ctr.wb_written, (int64_t)n);
+		reg_ctr_add(&wb->r->ctr.wb_queued, -(int64_t)n);
+		recs_free(list);
+		return 0;
+	}
+	(void)cf_store_txn_rollback(wb->st);
+	reg_ctr_add(&wb->r->ctr.wb_errors, 1);
+	if (++wb->failures > RETRIES) {
 		cf_log(CF_LOG_ERR, NULL,
 		       "registrar: %zu binding changes not stored: %s", n,
 		       strerror(err));
-	} else {
-		reg_ctr_add(&wb->r->ctr.wb_written, (int64_t)n);
+		wb->failures = 0;
+		reg_ctr_add(&wb->r->ctr.wb_queued, -(int64_t)n);
+		recs_free(list);
+		return err;
 	}
-	reg_ctr_add(&wb->r->ctr.wb_queued, -(int64_t)n);
-	while (list) {
-		struct rec *next = list->next;
-
-		cf_mem_deref(list->b);
-		cf_mem_deref(list);
-		list = next;
-	}
+	cf_log(CF_LOG_WARN, NULL,
+	       "registrar: %zu binding changes not stored yet (%s): retrying",
+	       n, strerror(err));
+	for (tail = &list; *tail; tail = &(*tail)->next)
+		;
+	pthread_mutex_lock(&wb->mtx);
+	*tail = wb->head;
+	if (!wb->head)
+		wb->tail = tail;
+	wb->head = list;
+	wb->n += n;
+	pthread_mutex_unlock(&wb->mtx);
 	return err;
 }
 
@@ -191,7 +223,8 @@ static void *wb_main(void *arg)
 			int64_t t = reg_now();
 
 			(void)reg_loc_sweep(wb->r, t);
-			if (cf_store_location_delete_expired(wb->st, t, NULL))
+			if (wb->st &&
+			    cf_store_location_delete_expired(wb->st, t, NULL))
 				reg_ctr_add(&wb->r->ctr.wb_errors, 1);
 			next_sweep = cf_clock_ms() + SWEEP_MS;
 		}
