@@ -360,9 +360,12 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		/* nothing routes it elsewhere: the Request-URI decides */
 		if (local_ruri && !cf_pl_isset(&u->user))
 			return false; /* for us as UAS: the defaults */
-		/* in a dialog, a Request-URI at our domain with a user is
-		 * a GRUU or an AOR used as remote target: the location
-		 * service resolves it below, as for an initial request */
+		/* in a dialog, a Request-URI at our domain is a GRUU used as
+		 * remote target (RFC 5627 §7: resolved below like an initial
+		 * request), else a dialog of ours we do not know (481) */
+		if (local_ruri && in_dialog &&
+		    !cf_sip_param_exists(&u->params, "gr"))
+			return false;
 	}
 
 	proxy_cfg_get(&cfg);
