@@ -33,6 +33,7 @@ struct proxy_txn {
 	unsigned nbranch;
 	size_t pending; /* branches without a final response */
 	struct cf_tmr tmr_noans;
+	struct cf_tmr tmr_tick;     /* looks at proxy_stopping() */
 	struct cf_sip_msg *best;    /* best final so far (reference) or NULL */
 	uint16_t best_code;         /* 0: none yet */
 	struct cf_mbuf *challenges; /* 401/407 challenge lines (§16.7 7) */
@@ -80,6 +81,7 @@ static void pt_destroy(void *data)
 	struct proxy_txn *pt = data;
 
 	cf_tmr_cancel(&pt->tmr_noans);
+	cf_tmr_cancel(&pt->tmr_tick);
 	cf_list_flush(&pt->branches, true);
 	proxy_targets_free(pt->tv, pt->tc);
 	cf_mem_deref(pt->tv);
@@ -100,6 +102,8 @@ static void finish(struct proxy_txn *pt)
 		return;
 	pt->done = true;
 	cf_tmr_cancel(&pt->tmr_noans);
+	cf_tmr_cancel(&pt->tmr_tick);
+	proxy_live(-1);
 	for (le = pt->branches.head; le; le = le->next) {
 		struct branch *b = le->data;
 
@@ -395,6 +399,24 @@ static void timer_noans(void *arg)
 	cf_mem_deref(pt);
 }
 
+/* Shutting down (proxy_stop): cancel the branches, 503 upstream. */
+static void timer_tick(void *arg)
+{
+	struct proxy_txn *pt = arg;
+
+	if (!proxy_stopping()) {
+		cf_tmr_start(cf_sip_txn_env_wheel(pt->env), &pt->tmr_tick,
+		             PROXY_TICK_MS, timer_tick, pt);
+		return;
+	}
+	cf_mem_ref(pt);
+	cancel_all(pt);
+	(void)cf_sip_strans_reply(pt->st, 503, "Shutting Down",
+	                          "Retry-After: 5\r\n", NULL);
+	finish(pt);
+	cf_mem_deref(pt);
+}
+
 /* Start one branch (§16.6): copy with our edits, a client transaction. A
  * branch that cannot be sent counts as a 503 of ours (§16.9). */
 static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
@@ -547,6 +569,10 @@ void proxy_txn_start(struct cf_app *app, struct cf_sip_strans *st,
 	pt->tv = targets;
 	pt->tc = n;
 	cf_tmr_init(&pt->tmr_noans);
+	cf_tmr_init(&pt->tmr_tick);
+	proxy_live(1);
+	cf_tmr_start(cf_sip_txn_env_wheel(env), &pt->tmr_tick, PROXY_TICK_MS,
+	             timer_tick, pt);
 	proxy_loop_hash(msg, pt->hash);
 	cf_sip_strans_set_arg(st, pt);
 	proxy_stat_request();

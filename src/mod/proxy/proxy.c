@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "mod/auth/auth.h"
 #include "mod/proxy/proxy_int.h"
@@ -44,7 +45,19 @@ static struct {
 	void *fail_arg;
 	atomic_uint_fast64_t requests, branches, stateless, challenged, loops,
 	    hops;
+	atomic_bool stopping;
+	atomic_long live;
 } px = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+
+bool proxy_stopping(void)
+{
+	return atomic_load(&px.stopping);
+}
+
+void proxy_live(int delta)
+{
+	atomic_fetch_add(&px.live, delta);
+}
 
 void proxy_stat_stateless(void)
 {
@@ -147,6 +160,7 @@ void proxy_local_addr(enum cf_sip_tp tp, int af, const struct cf_sa *fallback,
 
 static int proxy_init(struct cf_app *app)
 {
+	atomic_store(&px.stopping, false);
 	cfg_read(app);
 	px.lc = 0;
 	return 0;
@@ -162,9 +176,22 @@ static int proxy_start(struct cf_app *app)
 	return 0;
 }
 
+/* The proxy transactions live on the workers: tell them (each ends
+ * itself with 503 at its next tick, its branches cancelled) and wait for
+ * them, bounded. */
 static void proxy_stop(struct cf_app *app)
 {
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
 	(void)app;
+	atomic_store(&px.stopping, true);
+	for (int i = 0;
+	     i < PROXY_STOP_WAIT_MS / 10 && atomic_load(&px.live) > 0; i++)
+		nanosleep(&ts, NULL);
+	if (atomic_load(&px.live) > 0)
+		cf_log(CF_LOG_WARN, NULL,
+		       "proxy: %ld transactions still open at stop",
+		       (long)atomic_load(&px.live));
 	px.lc = 0;
 }
 

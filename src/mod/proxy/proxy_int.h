@@ -9,6 +9,8 @@
 enum {
 	PROXY_BRANCHES_HARD_MAX = 32, /* [proxy] max_branches ceiling */
 	PROXY_HASH_LEN = 16,          /* hex digits of the loop hash */
+	PROXY_TICK_MS = 250,          /* a transaction looks at stopping */
+	PROXY_STOP_WAIT_MS = 2000,    /* stop() waits this long for them */
 };
 
 /* Settings, read at init and on SIGHUP (workers read a copy). */
@@ -44,6 +46,10 @@ void proxy_local_addr(enum cf_sip_tp tp, int af, const struct cf_sa *fallback,
                       struct cf_sa *out);
 /* The failure hook (proxy.h); NULL when none. */
 cf_proxy_failure_h *proxy_failure_hook(void **argp);
+/* Shutdown: true once stop() began; every proxy transaction ends itself
+ * (503) at its next tick. live: proxy transactions in existence. */
+bool proxy_stopping(void);
+void proxy_live(int delta);
 /* Counters (atomic). */
 void proxy_stat_stateless(void);
 void proxy_stat_branch(void);
