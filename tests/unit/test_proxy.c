@@ -44,6 +44,7 @@ struct fixture {
 	const char *const *sets;
 	size_t nsets;
 	unsigned branch;
+	long fail_after; /* OOM tests: the n-th allocation in recv fails */
 };
 
 static int rec_send(const struct cf_sip_peer *peer, const struct cf_pl *bytes,
@@ -178,7 +179,9 @@ static void feed_from(struct fixture *f, const char *buf, uint16_t port)
 	                                   strlen(buf), CF_SIP_DATAGRAM, &used),
 	                 0);
 	assert_int_equal(msg->fault.code, 0);
+	cf_mem_fail_after(f->fail_after);
 	cf_sip_txn_recv(f->env, &f->h, msg, &peer);
+	cf_mem_fail_after(0);
 	cf_mem_deref(msg);
 }
 
@@ -823,6 +826,42 @@ static void test_failure_hook(void **state)
 	cf_proxy_failure_hook_set(NULL, NULL);
 }
 
+/* Every allocation while an INVITE is forked fails once in turn, and
+ * while its 486 comes back: no crash, no leak, no transaction left
+ * (teardown checks both), the caller always gets a final response. */
+static void test_oom(void **state)
+{
+	struct fixture *f = *state;
+
+	two_bobs(f, "", "");
+	for (long n = 1; n <= 60; n++) {
+		char cid[32];
+
+		sent_clear(f);
+		snprintf(cid, sizeof(cid), "oom%ld@test", n);
+		f->fail_after = n;
+		req(f, "INVITE", BOB, cid, "<sip:bob@example.com>", NULL);
+		f->fail_after = 0;
+		if (sent_to(f, 5071, "INVITE "))
+			answer_from(f, 5071, "INVITE", 486, NULL);
+		f->fail_after = n;
+		if (sent_to(f, 5072, "INVITE "))
+			answer_from(f, 5072, "INVITE", 486, NULL);
+		f->fail_after = 0;
+		/* whatever failed ends by a timer: Timer B, H, C */
+		for (int i = 0; i < 200 && cf_sip_txn_env_pending(f->env); i++)
+			cf_tmr_wheel_advance(f->wheel,
+			                     cf_tmr_wheel_now(f->wheel) + 1000);
+		if (cf_sip_txn_env_pending(f->env))
+			fail_msg("n=%ld: a transaction is left pending", n);
+	}
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	answer_from(f, 5072, "INVITE", 486, NULL);
+	caller_got(f, 486);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -838,6 +877,7 @@ int main(void)
 	    T(test_timer_c),       T(test_rr_double_and_path),
 	    TS(test_auth, authon), T(test_failure_hook),
 	    T(test_gruu_outbound),
+	    T(test_oom),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);

@@ -219,6 +219,10 @@ static int resp_forward(struct proxy_txn *pt, const struct cf_sip_msg *cmsg,
 		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
 		       "proxy: %u not forwarded upstream: %s", code,
 		       strerror(err));
+	/* a server transaction must end: a final of our own with the same
+	 * code (cf_mod_reply falls back to 500) */
+	if (err == ENOMEM && code >= 200)
+		(void)cf_mod_reply(pt->st, code, NULL);
 	return err;
 }
 
