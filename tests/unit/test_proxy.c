@@ -834,7 +834,7 @@ static void test_oom(void **state)
 	struct fixture *f = *state;
 
 	two_bobs(f, "", "");
-	for (long n = 1; n <= 60; n++) {
+	for (long n = 1; n <= 150; n++) {
 		char cid[32];
 
 		sent_clear(f);
