@@ -177,6 +177,19 @@ def case_call_tcp_to_udp(args, tmp):
     d.stop()
 
 
+def case_callee_hangs_up_tcp(args, tmp):
+    """The caller over TCP, the callee over UDP hangs up: its BYE follows
+    the two Record-Route entries and reaches the caller over TCP (the
+    caller's Contact names no transport: our second entry does)."""
+    d = daemon(args, tmp)
+    uport = free_port()
+    uas = uas_start(d, "proxy_uas_invite_bye.xml", uport)
+    register(d, "bob", uport)
+    uac_run(d, "proxy_uac_invite_recvbye.xml", "t1")
+    uas_wait(uas, "proxy_uas_invite_bye.xml")
+    d.stop()
+
+
 def case_message(args, tmp):
     """alice sends bob a MESSAGE: 407, then relayed, bob's 200 back."""
     d = daemon(args, tmp)

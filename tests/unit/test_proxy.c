@@ -565,6 +565,19 @@ static void test_in_dialog(void **state)
 	assert_non_null(strstr(r, "Max-Forwards: 69\r\n"));
 	assert_int_equal(cf_sip_txn_env_count(f->env) > 0, 1); /* the BYE's */
 
+	/* from the callee, through our double Record-Route (UDP entry
+	 * first, TCP second): the caller's Contact names no transport, the
+	 * second entry says TCP */
+	req(f, "BYE", "sip:alice@127.0.0.1:5078", "dlg3@test",
+	    "<sip:bob@example.com>;tag=b1",
+	    "Max-Forwards: 70\r\nRoute: <sip:127.0.0.1:25060;lr>, "
+	    "<sip:127.0.0.1:25060;transport=tcp;lr>\r\n");
+	r = sent_to(f, 5078, "BYE sip:alice@127.0.0.1:5078 ");
+	assert_non_null(r);
+	assert_null(strstr(r, "Route:"));
+	assert_int_equal(f->sent[f->nsent - 1].tp, CF_SIP_TP_TCP);
+	assert_non_null(strstr(r, "Via: SIP/2.0/TCP "));
+
 	/* with no Route, to a remote target that is not us */
 	req(f, "INFO", "sip:bob@127.0.0.1:5074", "dlg2@test",
 	    "<sip:bob@example.com>;tag=b1", NULL);
@@ -876,8 +889,7 @@ int main(void)
 	    T(test_cancel),        TS(test_no_answer, noans),
 	    T(test_timer_c),       T(test_rr_double_and_path),
 	    TS(test_auth, authon), T(test_failure_hook),
-	    T(test_gruu_outbound),
-	    T(test_oom),
+	    T(test_gruu_outbound), T(test_oom),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);

@@ -460,7 +460,7 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 			err = 0;
 		}
 		if (!err)
-			err = proxy_uri_hop(&u, &hop);
+			err = proxy_ruri_hop(&pt->routes, &u, &hop);
 	}
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &pt->req->call_id,

@@ -62,6 +62,10 @@ struct proxy_routes {
 	const struct cf_sip_hdr *own_hdr[2]; /* our leading values' lines */
 	size_t nown;
 	bool own_lr;
+	/* the transport of our second Route entry (a double Record-Route:
+	 * the side the request goes out on), when it names one */
+	bool own_tp_set;
+	enum cf_sip_tp own_tp;
 	bool has_next; /* a value after ours: the next hop */
 	struct cf_sip_uri next;
 	const struct cf_sip_hdr *next_hdr;
@@ -94,6 +98,11 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e);
 /* RFC 3263 is issue 5: a numeric host only. 0, ENOENT (a name: not
  * resolvable on a worker), EPROTO (scheme or transport not served). */
 int proxy_uri_hop(const struct cf_sip_uri *u, struct cf_sip_peer *hop);
+/* The hop for the Request-URI of a request routed by our own double
+ * Record-Route: the transport of our second entry when the URI names
+ * none (a TCP caller's Contact often has no transport parameter). */
+int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
+                   struct cf_sip_peer *hop);
 /* The loop-detection hash (§16.3 item 4, §16.6 item 8) as hex. */
 void proxy_loop_hash(const struct cf_sip_msg *msg,
                      char out[PROXY_HASH_LEN + 1]);

@@ -41,6 +41,17 @@ int proxy_uri_hop(const struct cf_sip_uri *u, struct cf_sip_peer *hop)
 	return 0;
 }
 
+int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
+                   struct cf_sip_peer *hop)
+{
+	int err = proxy_uri_hop(u, hop);
+
+	if (!err && r && r->nown == 2 && r->own_tp_set &&
+	    !cf_sip_param_exists(&u->params, "transport"))
+		hop->tp = r->own_tp;
+	return err;
+}
+
 /* ------------------------------------------------------ loop detection */
 
 static uint64_t fnv(uint64_t h, const struct cf_pl *pl)
@@ -151,8 +162,14 @@ static bool route_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
 	if (w->in_own && r->nown < 2 && cf_app_uri_is_local(w->app, &a.uri)) {
 		/* §16.4: a Route value of ours (two after a double
 		 * Record-Route) */
+		struct cf_pl tp;
+
 		r->own_hdr[r->nown] = hdr;
 		r->own_lr = cf_sip_param_exists(&a.uri.params, "lr");
+		if (r->nown == 1 &&
+		    !cf_sip_param_get(&a.uri.params, "transport", &tp) &&
+		    cf_pl_isset(&tp) && !cf_sip_tp_decode(&tp, &r->own_tp))
+			r->own_tp_set = true;
 		r->nown++;
 		return false;
 	}
@@ -447,7 +464,7 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 	if (r.has_next)
 		err = proxy_uri_hop(&r.next, &hop);
 	else if (!cf_app_uri_is_local(app, &msg->ruri))
-		err = proxy_uri_hop(&msg->ruri, &hop);
+		err = proxy_ruri_hop(&r, &msg->ruri, &hop);
 	else
 		return false;
 	if (msg->max_forwards == 0)
