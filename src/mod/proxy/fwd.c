@@ -512,6 +512,14 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		return;
 	}
 	proxy_stat_branch();
+	if (cf_log_get_level() == CF_LOG_DEBUG) {
+		char a[64];
+
+		cf_log(CF_LOG_DEBUG, &pt->req->call_id,
+		       "proxy: %.*s branch %u to %s %s", (int)pt->req->method.l,
+		       pt->req->method.p, e.idx, cf_sip_tp_name(hop.tp),
+		       cf_sa_print(&hop.addr, a, sizeof(a)));
+	}
 	cf_list_append(&pt->branches, &b->le, b);
 	pt->pending++;
 	if (pt->invite)
