@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "auth_int.h"
 
@@ -256,13 +257,69 @@ static bool config_domain(const char *s, void *arg)
 	return *err != 0;
 }
 
-static void auth_stop(struct cf_app *app)
+/*
+ * Workers may still call in while the main thread stops the module (the
+ * stack stops after the modules): every worker entry point counts itself
+ * in `inflight` and backs off when `stopping` is set; stop sets it, waits
+ * for the calls under way to leave, and only then frees the tables.
+ * Before init, `stopping` is true: nothing is touched until it is ready.
+ */
+enum { STOP_WAIT_MS = 2000 };
+
+static struct {
+	atomic_bool stopping;
+	atomic_uint inflight;
+} live = {.stopping = true};
+
+static bool enter(void)
 {
-	(void)app;
+	atomic_fetch_add(&live.inflight, 1);
+	if (!atomic_load(&live.stopping))
+		return true;
+	atomic_fetch_sub(&live.inflight, 1);
+	return false;
+}
+
+static void leave(void)
+{
+	atomic_fetch_sub(&live.inflight, 1);
+}
+
+/* Stop the workers' calls and free the tables (false: a call is stuck
+ * inside, the tables are kept). */
+static bool release(void)
+{
+	struct timespec ts = {0, 1000000L};
+	int i;
+
+	/* Once inflight reads 0 after `stopping` is set, every call that got
+	 * in before has left; a later increment is a caller backing off
+	 * (it saw `stopping`), which touches nothing. */
+	atomic_store(&live.stopping, true);
+	for (i = 0; i < STOP_WAIT_MS; i++) {
+		if (!atomic_load(&live.inflight))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (i == STOP_WAIT_MS) {
+		/* leak rather than pull the floor from under a worker */
+		cf_log(CF_LOG_WARN, NULL,
+		       "auth: calls still running after %u ms at stop: tables "
+		       "kept",
+		       STOP_WAIT_MS);
+		return false;
+	}
 	auth_guard_close();
 	auth_creds_close();
 	auth_nonce_close();
-	cf_mod_auth_set_clock(NULL);
+	return true;
+}
+
+static void auth_stop(struct cf_app *app)
+{
+	(void)app;
+	if (release())
+		cf_mod_auth_set_clock(NULL);
 }
 
 static int auth_init(struct cf_app *app)
@@ -274,9 +331,8 @@ static int auth_init(struct cf_app *app)
 	struct cidr_ctx cc = {false, 0};
 	int err;
 
-	auth_guard_close();
-	auth_creds_close();
-	auth_nonce_close();
+	if (!release()) /* a second init (tests): start afresh */
+		return EBUSY;
 	memset(&auth_cnt, 0, sizeof(auth_cnt));
 
 	err = settings_read(conf);
@@ -344,7 +400,9 @@ static int auth_init(struct cf_app *app)
 	err = cc.err ? EINVAL : 0;
 out:
 	if (err)
-		auth_stop(app);
+		(void)release();
+	else
+		atomic_store(&live.stopping, false);
 	return err;
 }
 
@@ -366,9 +424,15 @@ static bool auth_request(struct cf_app *app, struct cf_sip_strans *st,
 	uint32_t retry = 0;
 	char hdr[48], addr[64];
 
+	enum auth_gate v;
+
 	(void)app;
+	if (!enter())
+		return false; /* stopping: the stack answers 503 shortly */
 	AUTH_INC(requests);
-	switch (auth_guard_request(&peer->addr, &retry)) {
+	v = auth_guard_request(&peer->addr, &retry);
+	leave();
+	switch (v) {
 	case AUTH_GATE_PASS:
 		return false;
 	case AUTH_GATE_ALLOWED:
@@ -409,14 +473,46 @@ static bool method_needs_auth(struct cf_app *app, enum cf_sip_method m)
 static bool user_exists(struct cf_app *app, const struct cf_pl *user,
                         const struct cf_pl *domain)
 {
+	bool found;
+
 	(void)app;
-	return auth_creds_user_get(user, domain, CF_DIGEST_MD5, NULL);
+	if (!enter())
+		return false;
+	found = auth_creds_user_get(user, domain, CF_DIGEST_MD5, NULL);
+	leave();
+	return found;
 }
 
 static bool domain_exists(struct cf_app *app, const struct cf_pl *domain)
 {
+	bool found;
+
 	(void)app;
-	return auth_creds_domain_get(domain, NULL, NULL);
+	if (!enter())
+		return false;
+	found = auth_creds_domain_get(domain, NULL, NULL);
+	leave();
+	return found;
+}
+
+/* The API's check: never on tables being freed. */
+static enum cf_auth_verdict check(struct cf_app *app, struct cf_sip_strans *st,
+                                  const struct cf_sip_msg *msg,
+                                  const struct cf_sip_peer *peer,
+                                  const char *domain, bool proxy,
+                                  struct cf_auth_id *id)
+{
+	enum cf_auth_verdict v;
+
+	if (!enter()) {
+		if (st && msg)
+			(void)auth_reply(st, msg, 503, NULL,
+			                 "Retry-After: 5\r\n");
+		return CF_AUTH_ANSWERED;
+	}
+	v = auth_check(app, st, msg, peer, domain, proxy, id);
+	leave();
+	return v;
 }
 
 static void user_changed(struct cf_app *app, const char *user,
@@ -476,7 +572,7 @@ static int creds_reload(struct cf_app *app)
 }
 
 static const struct cf_auth_api api = {
-    .check = auth_check,
+    .check = check,
     .method_needs_auth = method_needs_auth,
     .user_exists = user_exists,
     .domain_exists = domain_exists,
