@@ -101,14 +101,15 @@ def uas_start(d, scenario, port, transport="u1"):
     return p
 
 
-def uac_run(d, scenario, transport="u1", caller="alice", callee="bob"):
+def uac_run(d, scenario, transport="u1", caller="alice", callee="bob",
+            extra=()):
     port = free_port()
     inf = os.path.join(d.tmp, "uac-%d.csv" % port)
     with open(inf, "w") as f:
         f.write("SEQUENTIAL\n%s;pw;%s;[authentication username=%s "
                 "password=pw]\n" % (caller, callee, caller))
     cmd = sipp_cmd(d, scenario, port, transport,
-                   ["-inf", inf, "-d", "200"])
+                   ["-inf", inf, "-d", "200"] + list(extra))
     print("$ " + " ".join(cmd), flush=True)
     r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                        text=True, timeout=60, cwd=d.tmp)
@@ -187,6 +188,40 @@ def case_callee_hangs_up_tcp(args, tmp):
     register(d, "bob", uport)
     uac_run(d, "proxy_uac_invite_recvbye.xml", "t1")
     uas_wait(uas, "proxy_uas_invite_bye.xml")
+    d.stop()
+
+
+def case_fork_answer_cancel(args, tmp):
+    """bob registered from two SIPp UASes: both get the INVITE (parallel
+    fork); one answers 200, the other, ringing, gets CANCEL and answers
+    487, which stays in confab; the caller has one call."""
+    d = daemon(args, tmp)
+    p1, p2 = free_port(), free_port()
+    ans = uas_start(d, "proxy_uas_invite.xml", p1)
+    ring = uas_start(d, "proxy_uas_ring.xml", p2)
+    register(d, "bob", p1)
+    register(d, "bob", p2)
+    uac_run(d, "proxy_uac_invite.xml",
+            extra=["-default_behaviors", "all,-abortunexp"])
+    uas_wait(ans, "proxy_uas_invite.xml")
+    uas_wait(ring, "proxy_uas_ring.xml")
+    d.stop()
+
+
+def case_fork_6xx(args, tmp):
+    """bob on two UASes: one declines (603), the other rings: the 603
+    reaches the caller at once and the ringing one gets CANCEL (§16.7
+    step 5 and 10)."""
+    d = daemon(args, tmp)
+    p1, p2 = free_port(), free_port()
+    dec = uas_start(d, "proxy_uas_decline.xml", p1)
+    ring = uas_start(d, "proxy_uas_ring.xml", p2)
+    register(d, "bob", p1)
+    register(d, "bob", p2)
+    uac_run(d, "proxy_uac_decline.xml",
+            extra=["-default_behaviors", "all,-abortunexp"])
+    uas_wait(dec, "proxy_uas_decline.xml")
+    uas_wait(ring, "proxy_uas_ring.xml")
     d.stop()
 
 
