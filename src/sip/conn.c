@@ -166,6 +166,13 @@ void conn_close(struct cf_sip_conn *conn, const char *why)
 	conn->fd = -1;
 	cf_tmr_cancel(&conn->idle);
 	cf_list_unlink(&conn->le_worker);
+	if (conn->wpos < conn->wbuf.end)
+		cf_log(CF_LOG_NOTICE, NULL,
+		       "tcp: connection with %s closed with %zu bytes unsent: "
+		       "%s",
+		       cf_sa_print(&conn->addr, abuf, sizeof(abuf)),
+		       (size_t)(conn->wbuf.end - conn->wpos),
+		       why ? why : "closed");
 	if (why)
 		cf_log(CF_LOG_DEBUG, NULL, "tcp: connection with %s closed: %s",
 		       cf_sa_print(&conn->addr, abuf, sizeof(abuf)), why);
