@@ -328,6 +328,7 @@ static void sip_cfg(const struct cf_app_conf *c, struct cf_sip_cfg *cfg)
 	cfg->t1_ms = cf_app_conf_u32(c, "sip", "t1");
 	cfg->t2_ms = cf_app_conf_u32(c, "sip", "t2");
 	cfg->t4_ms = cf_app_conf_u32(c, "sip", "t4");
+	cfg->timer_c_ms = cf_app_conf_u32(c, "sip", "timer_c");
 	cfg->workers = cf_app_conf_u32(c, "general", "workers");
 	cfg->max_msg = cf_app_conf_u32(c, "sip", "max_message_size");
 	cfg->tcp_idle_s = cf_app_conf_u32(c, "sip", "tcp_idle_timeout");

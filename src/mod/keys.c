@@ -31,6 +31,10 @@ const struct cf_mod_key cf_app_keys[] = {
     {"sip", "t4", CF_MOD_KEY_UINT, "5000",
      "RFC 3261 T4 (maximum lifetime in the network), milliseconds", 500, 60000,
      0},
+    {"sip", "timer_c", CF_MOD_KEY_UINT, "180000",
+     "RFC 3261 Timer C (proxy INVITE branch without a final), milliseconds; "
+     "at least 180000 per the RFC, lower for tests",
+     1000, 3600000, 0},
     {"sip", "max_message_size", CF_MOD_KEY_UINT, "65535",
      "largest message in bytes (larger: 513 on UDP, close on TCP)", 1024, 65535,
      0},

@@ -9,6 +9,7 @@
 #include "mod.h"
 #include "auth/auth_mod.h"
 #include "basic/basic.h"
+#include "proxy/proxy.h"
 #include "registrar/registrar.h"
 
 /* Dispatch order: a request goes to each module until one takes it. */
@@ -16,6 +17,7 @@ const struct cf_mod *const cf_mods[] = {
     &cf_mod_auth,
     &cf_mod_registrar,
     &cf_mod_basic,
+    &cf_mod_proxy,
     NULL,
 };
 
@@ -82,14 +84,42 @@ static bool require_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
 	return false;
 }
 
+/* Offer a message without a transaction to the modules' stateless hook. */
+static bool stateless_mods(struct cf_app *app, const struct cf_sip_msg *msg,
+                           const struct cf_sip_peer *peer)
+{
+	for (size_t i = 0; cf_mods[i]; i++) {
+		if (cf_mods[i]->stateless &&
+		    cf_mods[i]->stateless(app, msg, peer))
+			return true;
+	}
+	return false;
+}
+
+/* A request we answer as its UAS (REGISTER, requests to the server
+ * itself), as opposed to one the proxy forwards, which it must not refuse
+ * for its Require (RFC 3261 §16.3: only Proxy-Require concerns a proxy). */
+static bool for_us(const struct cf_app *app, const struct cf_sip_msg *msg)
+{
+	if (cf_sip_msg_hdr(msg, CF_SIP_H_ROUTE))
+		return false;
+	if (msg->mid == CF_SIP_M_REGISTER)
+		return true;
+	return !cf_pl_isset(&msg->ruri.user) &&
+	       cf_app_uri_is_local(app, &msg->ruri);
+}
+
 static void on_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
                        const struct cf_sip_peer *peer, void *arg)
 {
 	struct cf_app *app = arg;
 	char hdrs[320];
 
-	/* §17.2.3: an ACK for a 2xx goes to the dialog; we have none yet */
+	/* §17.2.3: an ACK for a 2xx goes to the dialog: the proxy forwards
+	 * it (§16.11); no dialog of our own yet */
 	if (!st) {
+		if (stateless_mods(app, msg, peer))
+			return;
 		cf_log(CF_LOG_DEBUG, &msg->call_id,
 		       "ACK matching no transaction dropped");
 		return;
@@ -113,7 +143,7 @@ static void on_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 	 * not look at Require (§16.3 uses Proxy-Require); when the proxy
 	 * module arrives this check moves to the requests we serve as UAS. */
 	if (cf_sip_msg_hdr(msg, CF_SIP_H_REQUIRE) &&
-	    msg->mid != CF_SIP_M_CANCEL) {
+	    msg->mid != CF_SIP_M_CANCEL && for_us(app, msg)) {
 		struct unsup u = {.app = app};
 
 		cf_sip_msg_vals_apply(msg, CF_SIP_H_REQUIRE, require_val, &u);
@@ -158,7 +188,8 @@ static void on_stray(const struct cf_sip_msg *msg,
 {
 	char addr[64];
 
-	(void)arg;
+	if (stateless_mods(arg, msg, peer))
+		return;
 	cf_log(CF_LOG_DEBUG, &msg->call_id,
 	       "response %u from %s matches no transaction: dropped",
 	       msg->scode, cf_sa_print(&peer->addr, addr, sizeof(addr)));

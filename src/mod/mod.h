@@ -122,6 +122,14 @@ struct cf_mod {
 	/* Worker thread: a CANCEL matched a transaction this module tagged
 	 * with a struct cf_mod_txn; the CANCEL got its 200 already. */
 	void (*cancel)(struct cf_app *app, struct cf_sip_strans *st);
+	/* Worker thread: a message with no transaction for it — an ACK that
+	 * matched none (ACK for a 2xx, RFC 3261 §17.2.3) or a response that
+	 * matched no client transaction (a 2xx retransmission after the
+	 * proxy's transaction ended, RFC 6026). Send with
+	 * cf_sip_txn_env_current(). Return true when taken. (Added for the
+	 * proxy, issue 4.) */
+	bool (*stateless)(struct cf_app *app, const struct cf_sip_msg *msg,
+	                  const struct cf_sip_peer *peer);
 	const void *api; /* the module's API struct for other modules */
 };
 

@@ -219,6 +219,13 @@ void conn_close(struct cf_sip_conn *conn, const char *why)
 		ws_conn_stop(conn);
 	cf_tmr_cancel(&conn->again);
 	cf_list_unlink(&conn->le_worker);
+	if (conn->wpos < conn->wbuf.end)
+		cf_log(CF_LOG_NOTICE, NULL,
+		       "tcp: connection with %s closed with %zu bytes unsent: "
+		       "%s",
+		       cf_sa_print(&conn->addr, abuf, sizeof(abuf)),
+		       (size_t)(conn->wbuf.end - conn->wpos),
+		       why ? why : "closed");
 	if (why)
 		cf_log(CF_LOG_DEBUG, NULL, "%s: connection with %s closed: %s",
 		       conn->tp == CF_SIP_TP_TLS ? "tls" : "tcp",

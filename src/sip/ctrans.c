@@ -319,6 +319,17 @@ out:
 	return err;
 }
 
+/* See sip.h. The proxy hands a branch it no longer tracks to a handler
+ * with no state (2xx retransmissions forwarded by their Via). */
+void cf_sip_ctrans_set_resp(struct cf_sip_ctrans *ct, cf_sip_resp_h *resp,
+                            void *arg)
+{
+	if (!ct)
+		return;
+	ct->resph = resp ? resp : no_resp;
+	ct->arg = arg;
+}
+
 static int send_cancel(struct cf_sip_ctrans *ct)
 {
 	struct cf_sip_msg *msg = NULL;

@@ -42,7 +42,7 @@ struct cf_sip_cfg {
 	uint32_t t1_ms;	     /* 500 */
 	uint32_t t2_ms;	     /* 4000 */
 	uint32_t t4_ms;	     /* 5000 */
-	uint32_t timer_c_ms; /* 180000 (proxy, later) */
+	uint32_t timer_c_ms; /* 180000 (proxy, RFC 3261 §16.6 item 11) */
 	uint32_t workers;    /* 0 = number of cores */
 	size_t max_msg;	     /* CF_SIP_MSG_MAX */
 	uint32_t tcp_idle_s; /* close idle streams after this; 0 = never */
@@ -136,6 +136,27 @@ bool cf_sip_strans_final_sent(const struct cf_sip_strans *st);
 void cf_sip_strans_set_arg(struct cf_sip_strans *st, void *arg);
 void *cf_sip_strans_arg(const struct cf_sip_strans *st);
 
+/* A proxy's response (RFC 3261 §16.7): the bytes of a received response,
+ * our Via removed, sent as st's response (copied, retransmitted as ours).
+ * After a 2xx on an INVITE transaction, further 2xx are sent as they come
+ * (RFC 6026). EINVAL, EALREADY, ENOMEM or the send error. */
+int cf_sip_strans_forward(struct cf_sip_strans *st, uint16_t code,
+			  const struct cf_pl *bytes);
+/* The environment the transaction runs in (NULL once the env is gone):
+ * for a proxy that starts client transactions beside it. */
+struct cf_sip_txn_env *cf_sip_strans_env(const struct cf_sip_strans *st);
+/* The env whose cf_sip_txn_recv is running on this thread, or NULL: what a
+ * handler that got no transaction (ACK for a 2xx, a stray response) uses
+ * to send statelessly. */
+struct cf_sip_txn_env *cf_sip_txn_env_current(void);
+struct cf_tmr_wheel *cf_sip_txn_env_wheel(const struct cf_sip_txn_env *env);
+const struct cf_sip_cfg *cf_sip_txn_env_cfg(const struct cf_sip_txn_env *env);
+/* Send bytes statelessly through the env's send function (RFC 3261 §16.11:
+ * a proxy's stateless forwarding). EINVAL or the send error. */
+int cf_sip_txn_env_send(struct cf_sip_txn_env *env,
+			const struct cf_sip_peer *peer,
+			const struct cf_pl *bytes);
+
 /* Client transaction: the layer owns one reference until it terminates.
  * resp is called for every response (provisional and final) and once with
  * msg NULL and code 408 on Timer B/F, or 503 on a transport error. */
@@ -149,6 +170,11 @@ int cf_sip_ctrans_start(struct cf_sip_ctrans **ctp, struct cf_sip_txn_env *env,
 			const struct cf_sip_msg *req,
 			const struct cf_sip_peer *peer, cf_sip_resp_h *resp,
 			void *arg);
+/* Change the TU handler (and its arg) of a client transaction: a proxy
+ * whose context ends before its branches do (resp NULL: responses are
+ * ignored). */
+void cf_sip_ctrans_set_resp(struct cf_sip_ctrans *ct, cf_sip_resp_h *resp,
+			    void *arg);
 /* Send a CANCEL for a pending INVITE client transaction (§9.1). */
 int cf_sip_ctrans_cancel(struct cf_sip_ctrans *ct);
 

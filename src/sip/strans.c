@@ -248,27 +248,13 @@ static int strans_alloc(struct cf_sip_strans **stp, struct cf_sip_txn_env *env,
  * gone; ENOMEM; or the send callback's error (the transaction is then
  * terminated, §17.2.4).
  */
-int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
-                        const char *reason, const char *hdrs,
-                        const struct cf_pl *body)
+/* Send mb (our reference) as st's response with status code, and run the
+ * state machine of §17.2.1 / §17.2.2 with RFC 6026. */
+static int respond(struct cf_sip_strans *st, struct cf_mbuf *mb, uint16_t code)
 {
-	struct cf_sip_txn_env *env;
-	struct cf_mbuf *mb;
+	struct cf_sip_txn_env *env = st->env;
 	struct cf_pl bytes;
 	int err;
-
-	if (!st || code < 100 || code > 699)
-		return EINVAL;
-	if (st->code >= 200)
-		return EALREADY;
-	env = st->env;
-	if (!env || st->state == CF_SIP_SS_TERMINATED)
-		return EINVAL;
-
-	err = cf_sip_txn_reply_build(&mb, env, st->req, &st->peer, code, reason,
-	                             code == 100 ? NULL : st->tag, hdrs, body);
-	if (err)
-		return err;
 
 	cf_mem_deref(st->resp);
 	st->resp = mb;
@@ -314,6 +300,78 @@ int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
 	}
 
 	return 0;
+}
+
+/*
+ * Answer a server transaction (see sip.h). Called by the service, from its
+ * request/cancel handler or later. 1xx may repeat; one final only
+ * (EALREADY after). EINVAL for a bad code or a transaction whose env is
+ * gone; ENOMEM; or the send callback's error (the transaction is then
+ * terminated, §17.2.4).
+ */
+int cf_sip_strans_reply(struct cf_sip_strans *st, uint16_t code,
+                        const char *reason, const char *hdrs,
+                        const struct cf_pl *body)
+{
+	struct cf_sip_txn_env *env;
+	struct cf_mbuf *mb;
+	int err;
+
+	if (!st || code < 100 || code > 699)
+		return EINVAL;
+	if (st->code >= 200)
+		return EALREADY;
+	env = st->env;
+	if (!env || st->state == CF_SIP_SS_TERMINATED)
+		return EINVAL;
+
+	err = cf_sip_txn_reply_build(&mb, env, st->req, &st->peer, code, reason,
+	                             code == 100 ? NULL : st->tag, hdrs, body);
+	if (err)
+		return err;
+
+	return respond(st, mb, code);
+}
+
+/*
+ * A proxy's response (RFC 3261 §16.7 step 9): bytes built elsewhere (the
+ * received response without our Via) sent as this transaction's response.
+ * A further 2xx after the first one (RFC 6026 §7.2/§8.5: every 2xx of a
+ * forked INVITE goes upstream) is sent as is and changes nothing.
+ * Copies bytes (kept for retransmissions). EINVAL, EALREADY (a final other
+ * than 2xx-after-2xx was sent already), ENOMEM or the send error.
+ */
+int cf_sip_strans_forward(struct cf_sip_strans *st, uint16_t code,
+                          const struct cf_pl *bytes)
+{
+	struct cf_mbuf *mb;
+	int err;
+
+	if (!st || !bytes || code < 100 || code > 699)
+		return EINVAL;
+	if (!st->env || st->state == CF_SIP_SS_TERMINATED)
+		return EINVAL;
+	if (st->code >= 200) {
+		if (st->state == CF_SIP_SS_ACCEPTED && code < 300)
+			return cf_sip_txn_send(st->env, &st->dst, bytes);
+		return EALREADY;
+	}
+
+	err = cf_mbuf_alloc(&mb, bytes->l);
+	if (err)
+		return err;
+	err = cf_mbuf_write_pl(mb, bytes);
+	if (err) {
+		cf_mem_deref(mb);
+		return err;
+	}
+
+	return respond(st, mb, code);
+}
+
+struct cf_sip_txn_env *cf_sip_strans_env(const struct cf_sip_strans *st)
+{
+	return st ? st->env : NULL;
 }
 
 /* See sip.h. The transaction leaves the table now and is freed on the

@@ -185,6 +185,14 @@ void cf_sip_txn_env_stats(const struct cf_sip_txn_env *env,
 	*st = env->stats;
 }
 
+/* The env whose cf_sip_txn_recv runs on this thread (handlers that get no
+ * transaction, such as an ACK for a 2xx or a stray response, find it here). */
+static _Thread_local struct cf_sip_txn_env *cur_env;
+
+static void txn_recv(struct cf_sip_txn_env *env,
+                     const struct cf_sip_txn_handlers *h,
+                     struct cf_sip_msg *msg, const struct cf_sip_peer *peer);
+
 /* A message decode flagged (RFC 3261 §8.2, §16.3 checks done in the
  * parser): requests are answered statelessly with the fault when a response
  * can be routed (never ACK, §17.1.1.3), responses dropped. One log line. */
@@ -224,8 +232,44 @@ void cf_sip_txn_recv(struct cf_sip_txn_env *env,
                      const struct cf_sip_txn_handlers *h,
                      struct cf_sip_msg *msg, const struct cf_sip_peer *peer)
 {
+	struct cf_sip_txn_env *prev = cur_env;
+
 	if (!env || !h || !msg || !peer)
 		return;
+
+	cur_env = env;
+	txn_recv(env, h, msg, peer);
+	cur_env = prev;
+}
+
+struct cf_sip_txn_env *cf_sip_txn_env_current(void)
+{
+	return cur_env;
+}
+
+struct cf_tmr_wheel *cf_sip_txn_env_wheel(const struct cf_sip_txn_env *env)
+{
+	return env ? env->wheel : NULL;
+}
+
+const struct cf_sip_cfg *cf_sip_txn_env_cfg(const struct cf_sip_txn_env *env)
+{
+	return env ? &env->cfg : NULL;
+}
+
+int cf_sip_txn_env_send(struct cf_sip_txn_env *env,
+                        const struct cf_sip_peer *peer,
+                        const struct cf_pl *bytes)
+{
+	if (!env || !peer || !bytes)
+		return EINVAL;
+	return cf_sip_txn_send(env, peer, bytes);
+}
+
+static void txn_recv(struct cf_sip_txn_env *env,
+                     const struct cf_sip_txn_handlers *h,
+                     struct cf_sip_msg *msg, const struct cf_sip_peer *peer)
+{
 
 	if (msg->fault.code || msg->fault.reason) {
 		recv_fault(env, msg, peer);

@@ -109,6 +109,7 @@ void worker_mbox_h(struct cf_mbox_node *node, void *arg)
 	struct job *j = CF_CONTAINER_OF(node, struct job, node);
 	struct worker *w = arg;
 	struct cf_sip_conn *conn;
+	int err;
 
 	if (w->releasing) {
 		/* the mailbox is being freed after the stop: drop the job */
@@ -123,12 +124,23 @@ void worker_mbox_h(struct cf_mbox_node *node, void *arg)
 	case JOB_SEND:
 		conn = j->peer.conn;
 		if (conn && !atomic_load(&conn->closed) && conn->owner == w)
-			(void)conn_send_local(w, conn, j->data, j->len);
+			err = conn_send_local(w, conn, j->data, j->len);
 		else
-			(void)conn_send_addr(
+			err = conn_send_addr(
 			    w, &j->peer,
 			    j->hostlen ? (const char *)j->data + j->len : NULL,
 			    j->data, j->len);
+		if (err) {
+			char abuf[64];
+
+			/* the sender was told 0 (queued): the loss is only
+			 * seen here */
+			cf_log(CF_LOG_NOTICE, NULL,
+			       "tcp: %zu bytes handed over for %s not sent: %s",
+			       j->len,
+			       cf_sa_print(&j->peer.addr, abuf, sizeof(abuf)),
+			       strerror(err));
+		}
 		break;
 	case JOB_STOP_ACCEPT:
 		stop_accept(w);

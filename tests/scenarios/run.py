@@ -283,16 +283,18 @@ def request(method, port, transport="UDP", branch=None, call_id=None,
     call_id = call_id or "raw-%d-%d@127.0.0.1" % (os.getpid(),
                                                   time.monotonic_ns())
     ruri = ruri or "sip:127.0.0.1:%d" % port
+    # From a domain we do not serve: the proxy challenges (407) only the
+    # requests of our own users, and these raw requests test other rules
     msg = ("%s %s SIP/2.0\r\n"
            "Via: SIP/2.0/%s 127.0.0.1:9;branch=%s;rport\r\n"
            "Max-Forwards: 70\r\n"
-           "From: <sip:raw@%s>;tag=raw%d\r\n"
+           "From: <sip:raw@client.invalid>;tag=raw%d\r\n"
            "To: <%s>\r\n"
            "Call-ID: %s\r\n"
            "CSeq: %s\r\n"
            "%s"
            "Content-Length: %d\r\n\r\n%s"
-           % (method, ruri, transport, branch, DOMAIN, os.getpid(), ruri,
+           % (method, ruri, transport, branch, os.getpid(), ruri,
               call_id, cseq_text or "%d %s" % (cseq, method), extra,
               len(body.encode()), body))
     return msg.encode()

@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* proxy.c - the proxy module: which requests it forwards, validation
+ * (RFC 3261 §16.3), authentication (407), target determination (§16.5). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "mod/auth/auth.h"
+#include "mod/proxy/proxy_int.h"
+#include "mod/registrar/registrar.h"
+
+static const struct cf_mod_key keys[] = {
+    {"proxy", "no_answer_timeout", CF_MOD_KEY_UINT, "120",
+     "Seconds an INVITE may ring on every branch before they are cancelled "
+     "and the caller gets 480; 0 = only Timer C",
+     0, 3600, CF_MOD_KEY_LIVE},
+    {"proxy", "max_branches", CF_MOD_KEY_UINT, "10",
+     "Most bindings one request forks to (the highest q first)", 1,
+     PROXY_BRANCHES_HARD_MAX, CF_MOD_KEY_LIVE},
+    {"proxy", "record_route", CF_MOD_KEY_BOOL, "yes",
+     "Record-Route dialog-creating requests (INVITE, SUBSCRIBE, REFER, "
+     "NOTIFY)",
+     0, 0, CF_MOD_KEY_LIVE},
+    {"proxy", "authenticate", CF_MOD_KEY_BOOL, "yes",
+     "Challenge (407) requests from our users for the methods of [auth] "
+     "methods",
+     0, 0, CF_MOD_KEY_LIVE},
+    {NULL},
+};
+
+enum { LISTEN_MAX = 16 };
+
+static struct {
+	pthread_mutex_t mtx;
+	struct proxy_cfg cfg;
+	struct {
+		enum cf_sip_tp tp;
+		struct cf_sa addr;
+	} lv[LISTEN_MAX];
+	size_t lc;
+	cf_proxy_failure_h *fail_h;
+	void *fail_arg;
+	atomic_uint_fast64_t requests, branches, stateless, challenged, loops,
+	    hops;
+	atomic_bool stopping;
+	atomic_long live;
+} px = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+
+bool proxy_stopping(void)
+{
+	return atomic_load(&px.stopping);
+}
+
+void proxy_live(int delta)
+{
+	atomic_fetch_add(&px.live, delta);
+}
+
+void proxy_stat_stateless(void)
+{
+	atomic_fetch_add(&px.stateless, 1);
+}
+void proxy_stat_branch(void)
+{
+	atomic_fetch_add(&px.branches, 1);
+}
+void proxy_stat_request(void)
+{
+	atomic_fetch_add(&px.requests, 1);
+}
+
+void cf_proxy_stats(struct cf_proxy_stats *st)
+{
+	if (!st)
+		return;
+	st->requests = atomic_load(&px.requests);
+	st->branches = atomic_load(&px.branches);
+	st->stateless = atomic_load(&px.stateless);
+	st->challenged = atomic_load(&px.challenged);
+	st->loops = atomic_load(&px.loops);
+	st->hops = atomic_load(&px.hops);
+}
+
+void cf_proxy_failure_hook_set(cf_proxy_failure_h *h, void *arg)
+{
+	pthread_mutex_lock(&px.mtx);
+	px.fail_h = h;
+	px.fail_arg = arg;
+	pthread_mutex_unlock(&px.mtx);
+}
+
+cf_proxy_failure_h *proxy_failure_hook(void **argp)
+{
+	cf_proxy_failure_h *h;
+
+	pthread_mutex_lock(&px.mtx);
+	h = px.fail_h;
+	*argp = px.fail_arg;
+	pthread_mutex_unlock(&px.mtx);
+	return h;
+}
+
+/* A copy: workers read the settings once per request (a mutex taken
+ * uncontended costs about 20 ns). */
+void proxy_cfg_get(struct proxy_cfg *cfg)
+{
+	pthread_mutex_lock(&px.mtx);
+	*cfg = px.cfg;
+	pthread_mutex_unlock(&px.mtx);
+}
+
+static void cfg_read(struct cf_app *app)
+{
+	const struct cf_app_conf *c = cf_app_conf(app);
+	struct proxy_cfg cfg;
+
+	cfg.no_answer_ms =
+	    cf_app_conf_u32(c, "proxy", "no_answer_timeout") * 1000u;
+	cfg.max_branches = cf_app_conf_u32(c, "proxy", "max_branches");
+	cfg.record_route = cf_app_conf_bool(c, "proxy", "record_route");
+	cfg.authenticate = cf_app_conf_bool(c, "proxy", "authenticate");
+	pthread_mutex_lock(&px.mtx);
+	px.cfg = cfg;
+	pthread_mutex_unlock(&px.mtx);
+}
+
+static void listener(enum cf_sip_tp tp, const struct cf_sa *addr, void *arg)
+{
+	(void)arg;
+	if (px.lc < LISTEN_MAX) {
+		px.lv[px.lc].tp = tp;
+		px.lv[px.lc].addr = *addr;
+		px.lc++;
+	}
+}
+
+/* A listener of this transport and family (the first one; a wildcard
+ * listener is not a usable Via/Record-Route address and is skipped), else
+ * fallback. The table is written at start (main thread) before any
+ * request, read-only after. */
+void proxy_local_addr(enum cf_sip_tp tp, int af, const struct cf_sa *fallback,
+                      struct cf_sa *out)
+{
+	for (size_t i = 0; i < px.lc; i++) {
+		char b[64];
+
+		if (px.lv[i].tp != tp || cf_sa_af(&px.lv[i].addr) != af)
+			continue;
+		cf_sa_ntop(&px.lv[i].addr, b, sizeof(b));
+		if (!strcmp(b, "0.0.0.0") || !strcmp(b, "::"))
+			continue;
+		*out = px.lv[i].addr;
+		return;
+	}
+	*out = *fallback;
+}
+
+static int proxy_init(struct cf_app *app)
+{
+	atomic_store(&px.stopping, false);
+	cfg_read(app);
+	px.lc = 0;
+	return 0;
+}
+
+static int proxy_start(struct cf_app *app)
+{
+	struct cf_sip *sip = cf_app_sip(app);
+
+	px.lc = 0;
+	if (sip)
+		cf_sip_listeners_apply(sip, listener, NULL);
+	return 0;
+}
+
+/* The proxy transactions live on the workers: tell them (each ends
+ * itself with 503 at its next tick, its branches cancelled) and wait for
+ * them, bounded. */
+static void proxy_stop(struct cf_app *app)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	(void)app;
+	atomic_store(&px.stopping, true);
+	for (int i = 0;
+	     i < PROXY_STOP_WAIT_MS / 10 && atomic_load(&px.live) > 0; i++)
+		nanosleep(&ts, NULL);
+	if (atomic_load(&px.live) > 0)
+		cf_log(CF_LOG_WARN, NULL,
+		       "proxy: %ld transactions still open at stop",
+		       (long)atomic_load(&px.live));
+	px.lc = 0;
+}
+
+static void proxy_reload(struct cf_app *app)
+{
+	cfg_read(app);
+}
+
+/* ------------------------------------------------------------ targets */
+
+static const struct cf_auth_api *auth_api(void)
+{
+	const struct cf_mod *m = cf_mod_find("auth");
+
+	return m ? m->api : NULL;
+}
+
+struct collect {
+	struct proxy_target *tv;
+	size_t n, max;
+	bool nomem;
+};
+
+/* Copy a binding (the registrar's lock is held: quick, no call back). */
+static bool collect_h(const struct cf_reg_contact *c, void *arg)
+{
+	struct collect *col = arg;
+	struct proxy_target *t;
+
+	if (col->n >= col->max)
+		return true;
+	t = &col->tv[col->n];
+	memset(t, 0, sizeof(*t));
+	t->uri = cf_pl_dup(&c->uri);
+	if (cf_pl_isset(&c->path))
+		t->path = cf_pl_dup(&c->path);
+	if (!t->uri || (cf_pl_isset(&c->path) && !t->path)) {
+		col->nomem = true;
+		proxy_targets_free(t, 1);
+		return true;
+	}
+	t->q = c->q < 0 ? 1000 : c->q;
+	/* RFC 5626 §5.3 (outbound) and connection reuse for stream
+	 * contacts: back over the flow the REGISTER came on, while it is
+	 * open. Path wins: the edge proxy owns the flow then. */
+	if (!t->path && (c->outbound || cf_sip_tp_reliable(c->peer.tp))) {
+		if (!c->peer.conn || !cf_sip_conn_closed(c->peer.conn)) {
+			t->hop = c->peer;
+			t->hop.conn = cf_mem_ref(c->peer.conn);
+			t->has_hop = true;
+		}
+	}
+	col->n++;
+	return false;
+}
+
+/* ------------------------------------------------------------ requests */
+
+static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+                   uint16_t code, const char *reason, const char *hdrs)
+{
+	int err = cf_sip_strans_reply(
+	    st, code, reason ? reason : cf_sip_reason(code), hdrs, NULL);
+
+	if (err == ENOMEM)
+		(void)cf_mod_reply(st, 500, NULL);
+	cf_log(CF_LOG_INFO, &msg->call_id, "proxy: %.*s %.*s: %u %s",
+	       (int)msg->method.l, msg->method.p, (int)msg->ruri_pl.l,
+	       msg->ruri_pl.p, code, reason ? reason : cf_sip_reason(code));
+}
+
+struct unsup {
+	const struct cf_app *app;
+	char buf[200];
+	size_t len;
+};
+
+static bool preq_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
+                     void *arg)
+{
+	struct unsup *u = arg;
+	struct cf_pl tag = *val;
+	int n;
+
+	(void)hdr;
+	cf_pl_trim(&tag);
+	if (!tag.l || cf_app_ext_supported(u->app, &tag))
+		return false;
+	n = snprintf(u->buf + u->len, sizeof(u->buf) - u->len, "%s%.*s",
+	             u->len ? ", " : "", (int)tag.l, tag.p);
+	if (n < 0 || (size_t)n >= sizeof(u->buf) - u->len)
+		return true;
+	u->len += (size_t)n;
+	return false;
+}
+
+static bool creates_dialog(enum cf_sip_method m)
+{
+	return m == CF_SIP_M_INVITE || m == CF_SIP_M_SUBSCRIBE ||
+	       m == CF_SIP_M_REFER || m == CF_SIP_M_NOTIFY;
+}
+
+/* §16.5: the targets of a request for one of our domains: a GRUU's
+ * binding, else every binding of the AOR (highest q first). Answers and
+ * returns 0 targets when there are none. */
+static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
+                            const struct cf_sip_msg *msg,
+                            const struct proxy_cfg *cfg,
+                            struct proxy_target **tvp)
+{
+	const struct cf_sip_uri *u = &msg->ruri;
+	const struct cf_auth_api *auth = auth_api();
+	struct collect col = {0};
+	char aor[600];
+	struct cf_pl aorpl;
+	int err;
+
+	col.max = cfg->max_branches;
+	col.tv = cf_mem_zalloc(col.max * sizeof(*col.tv), NULL);
+	if (!col.tv) {
+		(void)cf_mod_reply(st, 500, NULL);
+		return 0;
+	}
+
+	if (cf_sip_param_exists(&u->params, "gr")) {
+		/* RFC 5627 §6: the one instance the GRUU designates */
+		err = cf_registrar_lookup_gruu(&u->all, collect_h, &col);
+	} else {
+		snprintf(aor, sizeof(aor), "sip:%.*s@%.*s", (int)u->user.l,
+		         u->user.p, (int)u->host.l, u->host.p);
+		cf_pl_set_str(&aorpl, aor);
+		err = cf_registrar_lookup(&aorpl, collect_h, &col);
+	}
+	if (col.nomem) {
+		proxy_targets_free(col.tv, col.n);
+		cf_mem_deref(col.tv);
+		(void)cf_mod_reply(st, 500, NULL);
+		return 0;
+	}
+	if (err || !col.n) {
+		/* known user, nobody registered: 480; unknown: 404 */
+		bool known = !auth || !auth->user_exists ||
+		             auth->user_exists(app, &u->user, &u->host);
+
+		cf_mem_deref(col.tv);
+		answer(st, msg, known ? 480 : 404, NULL, NULL);
+		return 0;
+	}
+	*tvp = col.tv;
+	return col.n;
+}
+
+/* Is this request one the proxy forwards? Decided from the Route set and
+ * the Request-URI; everything else goes on to the defaults. */
+static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
+                          const struct cf_sip_msg *msg,
+                          const struct cf_sip_peer *peer)
+{
+	const struct cf_sip_uri *u = &msg->ruri;
+	bool in_dialog = cf_pl_isset(&msg->to.tag);
+	bool local_ruri, strict = false;
+	struct proxy_target *tv = NULL;
+	struct proxy_routes r;
+	struct proxy_cfg cfg;
+	char hash[PROXY_HASH_LEN + 1];
+	struct unsup un = {.app = app};
+	size_t n = 0;
+
+	if (msg->mid == CF_SIP_M_REGISTER || msg->mid == CF_SIP_M_CANCEL ||
+	    msg->mid == CF_SIP_M_ACK)
+		return false;
+	if (u->scheme != CF_SIP_SCHEME_SIP && u->scheme != CF_SIP_SCHEME_SIPS)
+		return false;
+	if (proxy_routes_decode(app, msg, &r)) {
+		answer(st, msg, 400, "Bad Route", NULL);
+		return true;
+	}
+	local_ruri = cf_app_uri_is_local(app, u);
+
+	/* §16.4: a strict router put our Record-Route in the Request-URI
+	 * (no user part, one of our addresses) and the remote target last */
+	if (local_ruri && !cf_pl_isset(&u->user) && r.count > r.nown &&
+	    r.last_hdr) {
+		strict = true;
+		/* the R-URI becomes the last Route: it is also the hop
+		 * unless a Route remains in front of it */
+		if (r.has_next && r.next_hdr == r.last_hdr &&
+		    r.next_idx == r.last_idx)
+			r.has_next = false;
+	}
+
+	if (!strict && !r.has_next) {
+		/* nothing routes it elsewhere: the Request-URI decides */
+		if (local_ruri && !cf_pl_isset(&u->user))
+			return false; /* for us as UAS: the defaults */
+		/* in a dialog, a Request-URI at our domain is a GRUU used as
+		 * remote target (RFC 5627 §7: resolved below like an initial
+		 * request), else a dialog of ours we do not know (481) */
+		if (local_ruri && in_dialog &&
+		    !cf_sip_param_exists(&u->params, "gr"))
+			return false;
+	}
+
+	proxy_cfg_get(&cfg);
+
+	/* §16.3 step 3 */
+	if (msg->max_forwards == 0) {
+		atomic_fetch_add(&px.hops, 1);
+		answer(st, msg, 483, NULL, NULL);
+		return true;
+	}
+	/* §16.3 step 4 */
+	proxy_loop_hash(msg, hash);
+	if (proxy_loop_found(msg, hash)) {
+		atomic_fetch_add(&px.loops, 1);
+		answer(st, msg, 482, NULL, NULL);
+		return true;
+	}
+	/* §16.3 step 6 */
+	if (cf_sip_msg_hdr(msg, CF_SIP_H_PROXY_REQUIRE)) {
+		cf_sip_msg_vals_apply(msg, CF_SIP_H_PROXY_REQUIRE, preq_val,
+		                      &un);
+		if (un.len) {
+			char hdrs[240];
+
+			snprintf(hdrs, sizeof(hdrs), "Unsupported: %s\r\n",
+			         un.buf);
+			answer(st, msg, 420, NULL, hdrs);
+			return true;
+		}
+	}
+
+	/* 407 for our users (the From is at one of our domains) */
+	if (!in_dialog && cfg.authenticate &&
+	    cf_app_uri_is_local(app, &msg->from.uri)) {
+		const struct cf_auth_api *auth = auth_api();
+
+		if (auth && auth->check &&
+		    (!auth->method_needs_auth ||
+		     auth->method_needs_auth(app, msg->mid))) {
+			char dom[CF_STORE_DOMAIN_MAX + 1];
+			struct cf_auth_id id;
+
+			cf_pl_strcpy(&msg->from.uri.host, dom, sizeof(dom));
+			if (auth->check(app, st, msg, peer, dom, true, &id) !=
+			    CF_AUTH_PASS) {
+				atomic_fetch_add(&px.challenged, 1);
+				return true;
+			}
+		}
+	}
+
+	/* §16.5: targets */
+	if (strict) {
+		/* the last Route is the Request-URI to use */
+		tv = cf_mem_zalloc(sizeof(*tv), NULL);
+		if (tv) {
+			tv->uri = cf_pl_dup(&r.last.all);
+			tv->q = 1000;
+		}
+		if (!tv || !tv->uri) {
+			proxy_targets_free(tv, tv ? 1 : 0);
+			cf_mem_deref(tv);
+			(void)cf_mod_reply(st, 500, NULL);
+			return true;
+		}
+		if (!r.has_next) {
+			/* hop: the new Request-URI */
+			if (proxy_uri_hop(&r.last, &tv->hop)) {
+				proxy_targets_free(tv, 1);
+				cf_mem_deref(tv);
+				answer(st, msg, 503, "No Next Hop", NULL);
+				return true;
+			}
+			tv->has_hop = true;
+		}
+		n = 1;
+	} else if (r.has_next || !local_ruri) {
+		/* preloaded Route, in-dialog, or another domain: as is */
+		if (!r.has_next) {
+			struct cf_sip_peer hop;
+			int err = proxy_uri_hop(u, &hop);
+
+			if (err == ENOENT) {
+				/* a host name: RFC 3263 lookups come with
+				 * issue 5; a worker may not block on DNS */
+				answer(st, msg, 503, "No DNS Resolution Yet",
+				       NULL);
+				return true;
+			}
+			if (err) {
+				answer(st, msg, 416,
+				       "Unsupported URI Scheme Or Transport",
+				       NULL);
+				return true;
+			}
+		}
+		tv = cf_mem_zalloc(sizeof(*tv), NULL);
+		if (!tv) {
+			(void)cf_mod_reply(st, 500, NULL);
+			return true;
+		}
+		tv->q = 1000;
+		n = 1;
+	} else {
+		if (!cf_pl_isset(&u->user))
+			return false;
+		n = local_targets(app, st, msg, &cfg, &tv);
+		if (!n)
+			return true;
+	}
+
+	proxy_txn_start(app, st, msg, peer, tv, n, &r, strict,
+	                cfg.record_route && !in_dialog &&
+	                    creates_dialog(msg->mid));
+	return true;
+}
+
+static void proxy_cancel(struct cf_app *app, struct cf_sip_strans *st)
+{
+	proxy_txn_cancel(app, st);
+}
+
+/* An ACK with no transaction (for a 2xx: §16.11 stateless) or a response
+ * matching no client transaction (a 2xx retransmission, RFC 6026). */
+static bool proxy_stateless(struct cf_app *app, const struct cf_sip_msg *msg,
+                            const struct cf_sip_peer *peer)
+{
+	struct cf_sip_txn_env *env = cf_sip_txn_env_current();
+
+	if (!msg->req) {
+		if (msg->cseq.mid == CF_SIP_M_INVITE && msg->scode >= 200 &&
+		    msg->scode < 300)
+			proxy_resp_stateless(env, msg);
+		return true;
+	}
+	if (msg->mid != CF_SIP_M_ACK)
+		return false;
+	return proxy_req_stateless(app, env, msg, peer);
+}
+
+const struct cf_mod cf_mod_proxy = {
+    .name = "proxy",
+    .doc = "RFC 3261 §16 stateful proxy: forking, Record-Route, loose "
+           "routing, CANCEL, best response",
+    .keys = keys,
+    /* none as UAS: Allow lists what we answer ourselves */
+    .methods = 0,
+    .init = proxy_init,
+    .start = proxy_start,
+    .stop = proxy_stop,
+    .reload = proxy_reload,
+    .request = proxy_request,
+    .cancel = proxy_cancel,
+    .stateless = proxy_stateless,
+};

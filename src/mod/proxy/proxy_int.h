@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* proxy_int.h - private parts of the proxy module: settings, targets, the
+ * proxy transaction (one server transaction, its client branches). */
+#ifndef CF_PROXY_INT_H
+#define CF_PROXY_INT_H
+
+#include "mod/proxy/proxy.h"
+
+enum {
+	PROXY_BRANCHES_HARD_MAX = 32, /* [proxy] max_branches ceiling */
+	PROXY_HASH_LEN = 16,          /* hex digits of the loop hash */
+	PROXY_TICK_MS = 250,          /* a transaction looks at stopping */
+	PROXY_STOP_WAIT_MS = 2000,    /* stop() waits this long for them */
+};
+
+/* Settings, read at init and on SIGHUP (workers read a copy). */
+struct proxy_cfg {
+	uint32_t no_answer_ms; /* 0: none */
+	uint32_t max_branches;
+	bool record_route;
+	bool authenticate;
+};
+
+/* Where a request goes: the Request-URI to put in it, the Route headers
+ * to add (a Path), and the next hop (a flow, or resolved from the first
+ * Route or the URI). */
+struct proxy_target {
+	char *uri;              /* new Request-URI, or NULL: unchanged */
+	char *path;             /* Path values "<...>, <...>" or NULL */
+	struct cf_sip_peer hop; /* hop.conn: a reference, or NULL */
+	bool has_hop;           /* an outbound flow / GRUU: hop is set */
+	int q;                  /* q x 1000 (1000 when absent) */
+};
+
+/* One proxy transaction (RFC 3261 §16: the response context). Lives on
+ * the worker that owns the Call-ID, from the request until the final
+ * response is sent upstream; the branches' client transactions then go
+ * on without it. */
+struct proxy_txn;
+
+/* proxy.c */
+void proxy_cfg_get(struct proxy_cfg *cfg);
+/* Our address for a transport and family: a listener, or `fallback` with
+ * its port when none fits (unit tests with no stack). */
+void proxy_local_addr(enum cf_sip_tp tp, int af, const struct cf_sa *fallback,
+                      struct cf_sa *out);
+/* The failure hook (proxy.h); NULL when none. */
+cf_proxy_failure_h *proxy_failure_hook(void **argp);
+/* Shutdown: true once stop() began; every proxy transaction ends itself
+ * (503) at its next tick. live: proxy transactions in existence. */
+bool proxy_stopping(void);
+void proxy_live(int delta);
+/* Counters (atomic). */
+void proxy_stat_stateless(void);
+void proxy_stat_branch(void);
+void proxy_stat_request(void);
+
+/* route.c */
+/* The Route set of a request as the proxy sees it (§16.4). Slices into
+ * the message. */
+struct proxy_routes {
+	const struct cf_sip_hdr *own_hdr[2]; /* our leading values' lines */
+	size_t nown;
+	bool own_lr;
+	/* the transport of our second Route entry (a double Record-Route:
+	 * the side the request goes out on), when it names one */
+	bool own_tp_set;
+	enum cf_sip_tp own_tp;
+	bool has_next; /* a value after ours: the next hop */
+	struct cf_sip_uri next;
+	const struct cf_sip_hdr *next_hdr;
+	struct cf_pl next_val;
+	size_t next_idx;
+	size_t count;           /* values in all */
+	struct cf_sip_uri last; /* the last value (strict routers) */
+	const struct cf_sip_hdr *last_hdr;
+	struct cf_pl last_val;
+	size_t last_idx;
+	bool bad;
+};
+int proxy_routes_decode(struct cf_app *app, const struct cf_sip_msg *msg,
+                        struct proxy_routes *r);
+
+/* What one forwarded copy gets (§16.6). */
+struct proxy_edit {
+	const struct proxy_routes *routes;
+	bool strict;              /* drop the last Route (it is the R-URI) */
+	const struct cf_pl *ruri; /* new Request-URI, or NULL */
+	const char *path;         /* Route values to add first, or NULL */
+	const char *hash;         /* loop hash (branch) */
+	unsigned idx;             /* branch index */
+	bool rr;                  /* Record-Route */
+	enum cf_sip_tp in_tp, out_tp;
+	struct cf_sa in_local, out_local;
+};
+int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e);
+
+/* RFC 3263 is issue 5: a numeric host only. 0, ENOENT (a name: not
+ * resolvable on a worker), EPROTO (scheme or transport not served). */
+int proxy_uri_hop(const struct cf_sip_uri *u, struct cf_sip_peer *hop);
+/* The hop for the Request-URI of a request routed by our own double
+ * Record-Route: the transport of our second entry when the URI names
+ * none (a TCP caller's Contact often has no transport parameter). */
+int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
+                   struct cf_sip_peer *hop);
+/* The loop-detection hash (§16.3 item 4, §16.6 item 8) as hex. */
+void proxy_loop_hash(const struct cf_sip_msg *msg,
+                     char out[PROXY_HASH_LEN + 1]);
+/* Is there a Via with our branch prefix and this hash? */
+bool proxy_loop_found(const struct cf_sip_msg *msg, const char *hash);
+/* Forward a response by its second Via after checking that the top one
+ * is ours (§16.11 stateless; RFC 6026 2xx retransmissions). */
+void proxy_resp_stateless(struct cf_sip_txn_env *env,
+                          const struct cf_sip_msg *msg);
+/* Forward an ACK for a 2xx statelessly to its next hop; false when it is
+ * not ours to forward. */
+bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
+                         const struct cf_sip_msg *msg,
+                         const struct cf_sip_peer *peer);
+
+/* fwd.c */
+/* Take a request over: forward it to targets (one group per distinct q,
+ * highest first, when serial). Answers st in every case. */
+void proxy_txn_start(struct cf_app *app, struct cf_sip_strans *st,
+                     const struct cf_sip_msg *msg,
+                     const struct cf_sip_peer *peer,
+                     struct proxy_target *targets, size_t n,
+                     const struct proxy_routes *routes, bool strict, bool rr);
+void proxy_txn_cancel(struct cf_app *app, struct cf_sip_strans *st);
+void proxy_targets_free(struct proxy_target *t, size_t n);
+extern const struct cf_mod cf_mod_proxy;
+
+#endif

@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* route.c - what every forwarded request gets (RFC 3261 §16.4 Route
+ * processing, §16.6 Via/Record-Route/Max-Forwards), loop detection
+ * (§16.3 item 4), next hops, and stateless forwarding (§16.11). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mod/proxy/proxy_int.h"
+
+/* Our branches: the RFC 3261 cookie, "cf", the loop hash, '.', index. */
+#define OUR_BRANCH "z9hG4bKcf"
+
+/* ------------------------------------------------------------ next hop */
+
+/*
+ * The next hop for a URI (RFC 3263 §4 with a numeric host only: the
+ * transport parameter, else UDP for sip: (TLS for sips:, not served yet);
+ * the port, else 5060). Host names need DNS, which a worker may not
+ * block on: ENOENT until the resolver of issue 5. EPROTO for a transport
+ * we have no listener kind for.
+ */
+int proxy_uri_hop(const struct cf_sip_uri *u, struct cf_sip_peer *hop)
+{
+	struct cf_pl tp;
+
+	memset(hop, 0, sizeof(*hop));
+	if (u->scheme != CF_SIP_SCHEME_SIP)
+		return EPROTO;
+	hop->tp = CF_SIP_TP_UDP;
+	if (!cf_sip_param_get(&u->params, "transport", &tp) &&
+	    cf_pl_isset(&tp)) {
+		if (!cf_pl_strcasecmp(&tp, "tcp"))
+			hop->tp = CF_SIP_TP_TCP;
+		else if (cf_pl_strcasecmp(&tp, "udp"))
+			return EPROTO;
+	}
+	if (cf_sa_set_pl(&hop->addr, &u->host, u->port ? u->port : 5060))
+		return ENOENT;
+	return 0;
+}
+
+int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
+                   struct cf_sip_peer *hop)
+{
+	int err = proxy_uri_hop(u, hop);
+
+	if (!err && r && r->nown == 2 && r->own_tp_set &&
+	    !cf_sip_param_exists(&u->params, "transport"))
+		hop->tp = r->own_tp;
+	return err;
+}
+
+/* ------------------------------------------------------ loop detection */
+
+static uint64_t fnv(uint64_t h, const struct cf_pl *pl)
+{
+	for (size_t i = 0; pl->p && i < pl->l; i++) {
+		h ^= (uint8_t)pl->p[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= 0xff;
+	return h * 0x100000001b3ULL;
+}
+
+/*
+ * §16.6 item 8 (the Kamailio way): a hash of what identifies the request
+ * at this hop — the Request-URI as received, Call-ID, From and To tags,
+ * CSeq number and method, Proxy-Require and Proxy-Authorization. The top
+ * Via of §16.6 is left out on purpose: with it a request coming back
+ * after two hops would never hash the same (the previous hop's Via
+ * differs), and loops would be found by Max-Forwards only.
+ */
+void proxy_loop_hash(const struct cf_sip_msg *msg, char out[PROXY_HASH_LEN + 1])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	struct cf_pl num;
+	char nb[16];
+
+	h = fnv(h, &msg->ruri_pl);
+	h = fnv(h, &msg->call_id);
+	h = fnv(h, &msg->from.tag);
+	h = fnv(h, &msg->to.tag);
+	snprintf(nb, sizeof(nb), "%u", msg->cseq.num);
+	cf_pl_set_str(&num, nb);
+	h = fnv(h, &num);
+	h = fnv(h, &msg->cseq.method);
+	for (size_t i = 0; i < msg->hdrc; i++) {
+		if (msg->hdrv[i].id == CF_SIP_H_PROXY_REQUIRE ||
+		    msg->hdrv[i].id == CF_SIP_H_PROXY_AUTHORIZATION)
+			h = fnv(h, &msg->hdrv[i].val);
+	}
+	snprintf(out, PROXY_HASH_LEN + 1, "%016llx", (unsigned long long)h);
+}
+
+struct loopf {
+	const char *hash;
+	bool found;
+};
+
+static bool loop_via(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
+                     void *arg)
+{
+	struct loopf *l = arg;
+	struct cf_sip_via via;
+	size_t pre = strlen(OUR_BRANCH);
+
+	(void)hdr;
+	if (cf_sip_via_decode(&via, val) || via.branch.l < pre + PROXY_HASH_LEN)
+		return false;
+	if (strncmp(via.branch.p, OUR_BRANCH, pre) ||
+	    memcmp(via.branch.p + pre, l->hash, PROXY_HASH_LEN))
+		return false;
+	l->found = true;
+	return true;
+}
+
+/* §16.3 item 4: a Via of ours (our branch prefix) carrying the hash this
+ * request hashes to now: it came back unchanged, a loop (482). The same
+ * prefix with another hash is a spiral, which is fine. O(Vias). */
+bool proxy_loop_found(const struct cf_sip_msg *msg, const char *hash)
+{
+	struct loopf l = {hash, false};
+
+	cf_sip_msg_vals_apply(msg, CF_SIP_H_VIA, loop_via, &l);
+	return l.found;
+}
+
+/* -------------------------------------------------------------- routes */
+
+struct rwalk {
+	struct cf_app *app;
+	struct proxy_routes *r;
+	bool in_own; /* still in the leading values that are ours */
+	const struct cf_sip_hdr *cur;
+	size_t idx; /* value index in the current header */
+};
+
+static bool route_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
+                      void *arg)
+{
+	struct rwalk *w = arg;
+	struct proxy_routes *r = w->r;
+	struct cf_sip_addr a;
+
+	if (hdr != w->cur) {
+		w->cur = hdr;
+		w->idx = 0;
+	}
+	w->idx++;
+	r->count++;
+	r->last_hdr = hdr;
+	r->last_val = *val;
+	r->last_idx = w->idx;
+	if (cf_sip_addr_decode(&a, val)) {
+		r->bad = true;
+		return true;
+	}
+	r->last = a.uri;
+
+	if (w->in_own && r->nown < 2 && cf_app_uri_is_local(w->app, &a.uri)) {
+		/* §16.4: a Route value of ours (two after a double
+		 * Record-Route) */
+		struct cf_pl tp;
+
+		r->own_hdr[r->nown] = hdr;
+		r->own_lr = cf_sip_param_exists(&a.uri.params, "lr");
+		if (r->nown == 1 &&
+		    !cf_sip_param_get(&a.uri.params, "transport", &tp) &&
+		    cf_pl_isset(&tp) && !cf_sip_tp_decode(&tp, &r->own_tp))
+			r->own_tp_set = true;
+		r->nown++;
+		return false;
+	}
+	if (w->in_own) {
+		w->in_own = false;
+		r->has_next = true;
+		r->next = a.uri;
+		r->next_hdr = hdr;
+		r->next_val = *val;
+		r->next_idx = w->idx;
+	}
+	return false;
+}
+
+/* Read the Route set: our own leading values (§16.4), the first other
+ * one, and the last one (strict routers). 0 or EBADMSG. */
+int proxy_routes_decode(struct cf_app *app, const struct cf_sip_msg *msg,
+                        struct proxy_routes *r)
+{
+	struct rwalk w = {app, r, true, NULL, 0};
+
+	memset(r, 0, sizeof(*r));
+	cf_sip_msg_vals_apply(msg, CF_SIP_H_ROUTE, route_val, &w);
+	return r->bad ? EBADMSG : 0;
+}
+
+/* The text after value val in hdr (the values that follow it), without
+ * the separating comma and spaces. */
+static struct cf_pl after(const struct cf_sip_hdr *hdr, const struct cf_pl *val)
+{
+	const char *end = hdr->val.p + hdr->val.l;
+	struct cf_pl rest = {val->p + val->l, 0};
+
+	if (rest.p > end)
+		rest.p = end;
+	rest.l = (size_t)(end - rest.p);
+	while (rest.l && (*rest.p == ',' || *rest.p == ' ' || *rest.p == '\t' ||
+	                  *rest.p == '\r' || *rest.p == '\n')) {
+		rest.p++;
+		rest.l--;
+	}
+	return rest;
+}
+
+/*
+ * Record the Route edits: drop our own leading values (§16.4) and, for a
+ * strict router (§16.4: our Record-Route came back as the Request-URI),
+ * the last value, which becomes the Request-URI. A header line holding
+ * more values than those removed is replaced by one with what is left.
+ */
+static int route_edits(struct cf_sip_msg *msg, const struct proxy_routes *r,
+                       bool strict)
+{
+	const struct cf_sip_hdr *done[3] = {NULL, NULL, NULL};
+	size_t nd = 0;
+	int err = 0;
+
+	for (size_t i = 0; !err && i < r->nown; i++) {
+		const struct cf_sip_hdr *h = r->own_hdr[i];
+
+		if (nd && done[nd - 1] == h)
+			continue;
+		done[nd++] = h;
+		err = cf_sip_msg_edit_del(msg, h);
+		/* the rest of a line that also held the next value */
+		if (!err && r->has_next && r->next_hdr == h) {
+			struct cf_pl rest = after(h, &r->next_val);
+			size_t l = (size_t)(rest.p + rest.l - r->next_val.p);
+
+			if (strict && r->last_hdr == h)
+				l = (size_t)(r->last_val.p - r->next_val.p);
+			while (l && (r->next_val.p[l - 1] == ',' ||
+			             r->next_val.p[l - 1] == ' '))
+				l--;
+			if (l)
+				err =
+				    cf_sip_msg_edit_add(msg, h, "Route: %.*s",
+				                        (int)l, r->next_val.p);
+		}
+	}
+	if (!err && strict && r->last_hdr) {
+		const struct cf_sip_hdr *h = r->last_hdr;
+		bool gone = false;
+
+		for (size_t i = 0; i < nd; i++)
+			gone = gone || done[i] == h;
+		if (!gone) {
+			size_t l = (size_t)(r->last_val.p - h->val.p);
+
+			err = cf_sip_msg_edit_del(msg, h);
+			while (l && (h->val.p[l - 1] == ',' ||
+			             h->val.p[l - 1] == ' '))
+				l--;
+			if (!err && l)
+				err = cf_sip_msg_edit_add(msg, h, "Route: %.*s",
+				                          (int)l, h->val.p);
+		}
+	}
+	return err;
+}
+
+/* ------------------------------------------------------ request edits */
+
+static const char *tp_lc(enum cf_sip_tp tp)
+{
+	return tp == CF_SIP_TP_TCP ? "tcp" : "udp";
+}
+
+static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
+                  enum cf_sip_tp tp)
+{
+	char addr[64];
+
+	cf_sa_print(a, addr, sizeof(addr));
+	if (tp == CF_SIP_TP_UDP)
+		return cf_sip_msg_edit_add(msg, NULL,
+		                           "Record-Route: <sip:%s;lr>", addr);
+	return cf_sip_msg_edit_add(msg, NULL,
+	                           "Record-Route: <sip:%s;transport=%s;lr>",
+	                           addr, tp_lc(tp));
+}
+
+/*
+ * The edits of §16.6 for one branch, recorded on msg: Route processing
+ * (§16.4), Max-Forwards decremented or 70 (item 3), Record-Route (item 4:
+ * one entry, or two when the request changes transport or address family
+ * so that each side gets the address it can reach), the new top Via with
+ * a branch of the loop hash and the branch index (item 8). ENOMEM.
+ */
+int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
+{
+	const struct cf_sip_hdr *mf =
+	    cf_sip_msg_hdr(msg, CF_SIP_H_MAX_FORWARDS);
+	char addr[64];
+	int err;
+
+	err = route_edits(msg, e->routes, e->strict);
+	if (!err && e->ruri)
+		err = cf_sip_msg_edit_ruri(msg, e->ruri);
+	if (!err && mf) {
+		err = cf_sip_msg_edit_add(
+		    msg, mf, "Max-Forwards: %d",
+		    msg->max_forwards > 0 ? msg->max_forwards - 1 : 0);
+		if (!err)
+			err = cf_sip_msg_edit_del(msg, mf);
+	} else if (!err) {
+		err = cf_sip_msg_edit_append(msg, "Max-Forwards: 70");
+	}
+	if (!err && e->rr) {
+		bool two = e->in_tp != e->out_tp ||
+		           cf_sa_af(&e->in_local) != cf_sa_af(&e->out_local);
+
+		/* the top entry is the one the callee's side reaches */
+		err = rr_add(msg, &e->out_local, e->out_tp);
+		if (!err && two)
+			err = rr_add(msg, &e->in_local, e->in_tp);
+	}
+	/* Path from the binding (RFC 3327 §5.2): Route headers, first */
+	if (!err && e->path)
+		err = cf_sip_msg_edit_add(msg, NULL, "Route: %s", e->path);
+	if (!err) {
+		cf_sa_print(&e->out_local, addr, sizeof(addr));
+		err = cf_sip_msg_edit_add(
+		    msg, NULL,
+		    "Via: SIP/2.0/%s %s;branch=" OUR_BRANCH "%s.%u%s",
+		    cf_sip_tp_name(e->out_tp), addr, e->hash, e->idx,
+		    e->out_tp == CF_SIP_TP_UDP ? ";rport" : "");
+	}
+	return err;
+}
+
+/* --------------------------------------------------------- stateless */
+
+/* Where a response goes after our Via: the next Via's received (else its
+ * host) and rport (else its port, else 5060); its transport. §18.2.2. */
+static int via_hop(const struct cf_sip_via *v, struct cf_sip_peer *hop)
+{
+	const struct cf_pl *host =
+	    cf_pl_isset(&v->received) ? &v->received : &v->host;
+	uint32_t port = v->port ? v->port : 5060;
+	struct cf_pl tp = v->transport;
+
+	memset(hop, 0, sizeof(*hop));
+	if (cf_pl_isset(&v->rport_val))
+		(void)cf_pl_u32(&v->rport_val, &port);
+	if (cf_sip_tp_decode(&tp, &hop->tp) ||
+	    (hop->tp != CF_SIP_TP_UDP && hop->tp != CF_SIP_TP_TCP))
+		return EPROTO;
+	if (port == 0 || port > 65535 ||
+	    cf_sa_set_pl(&hop->addr, host, (uint16_t)port))
+		return ENOENT;
+	return 0;
+}
+
+struct vwalk {
+	size_t n;
+	struct cf_pl first, second;
+	const struct cf_sip_hdr *first_hdr;
+};
+
+static bool via_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
+                    void *arg)
+{
+	struct vwalk *w = arg;
+
+	if (w->n == 0) {
+		w->first = *val;
+		w->first_hdr = hdr;
+	} else {
+		w->second = *val;
+	}
+	return ++w->n == 2;
+}
+
+/*
+ * §16.7 step 3 / §16.11: remove the top Via, which must be ours, and send
+ * the response where the next Via says. Used for 2xx retransmissions of
+ * an INVITE after the proxy transaction ended (RFC 6026 §7.2) and for
+ * strays. A response that is not ours, or that has no second Via, is
+ * dropped (§16.7 step 3).
+ */
+void proxy_resp_stateless(struct cf_sip_txn_env *env,
+                          const struct cf_sip_msg *cmsg)
+{
+	struct cf_sip_msg *msg = (struct cf_sip_msg *)cmsg;
+	struct vwalk w = {0};
+	struct cf_sip_via top, next;
+	struct cf_sip_peer hop;
+	struct cf_mbuf *mb = NULL;
+	int err;
+
+	if (!env)
+		return;
+	cf_sip_msg_vals_apply(msg, CF_SIP_H_VIA, via_val, &w);
+	if (w.n < 2 || cf_sip_via_decode(&top, &w.first) ||
+	    cf_sip_via_decode(&next, &w.second) ||
+	    top.branch.l < strlen(OUR_BRANCH) ||
+	    strncmp(top.branch.p, OUR_BRANCH, strlen(OUR_BRANCH)))
+		return;
+	if (via_hop(&next, &hop))
+		return;
+
+	/* msg is this worker's, passed to us alone: its edit list is ours
+	 * for the length of this call */
+	err = cf_sip_msg_edit_del(msg, w.first_hdr);
+	if (!err) {
+		struct cf_pl rest = after(w.first_hdr, &w.first);
+
+		if (rest.l)
+			err = cf_sip_msg_edit_add(msg, w.first_hdr, "Via: %.*s",
+			                          (int)rest.l, rest.p);
+	}
+	if (!err)
+		err = cf_mbuf_alloc(&mb, msg->raw.l);
+	if (!err)
+		err = cf_sip_msg_encode(mb, msg);
+	if (!err) {
+		struct cf_pl bytes = cf_mbuf_pl(mb);
+
+		err = cf_sip_txn_env_send(env, &hop, &bytes);
+		proxy_stat_stateless();
+	}
+	cf_sip_msg_edit_clear(msg);
+	cf_mem_deref(mb);
+	if (err)
+		cf_log(CF_LOG_NOTICE, &msg->call_id,
+		       "proxy: response %u not forwarded: %s", msg->scode,
+		       strerror(err));
+}
+
+/*
+ * §16.11: an ACK for a 2xx (it matches no transaction) goes on with no
+ * state: Route processing, Max-Forwards, a Via whose branch is the same
+ * for a retransmission (the hash). Its next hop is the first Route left,
+ * else the Request-URI. Returns false when the ACK is not for us to
+ * forward (no Route, Request-URI ours).
+ */
+bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
+                         const struct cf_sip_msg *cmsg,
+                         const struct cf_sip_peer *peer)
+{
+	struct cf_sip_msg *msg = (struct cf_sip_msg *)cmsg;
+	struct proxy_routes r;
+	struct proxy_edit e = {0};
+	struct cf_sip_peer hop;
+	struct cf_mbuf *mb = NULL;
+	char hash[PROXY_HASH_LEN + 1];
+	int err;
+
+	if (!env || proxy_routes_decode(app, msg, &r))
+		return false;
+	if (r.has_next)
+		err = proxy_uri_hop(&r.next, &hop);
+	else if (!cf_app_uri_is_local(app, &msg->ruri))
+		err = proxy_ruri_hop(&r, &msg->ruri, &hop);
+	else
+		return false;
+	if (msg->max_forwards == 0)
+		return true; /* §16.3 step 3: nothing to answer an ACK with */
+	if (err) {
+		cf_log(CF_LOG_NOTICE, &msg->call_id,
+		       "proxy: ACK not forwarded: no next hop (%s)",
+		       strerror(err));
+		return true;
+	}
+
+	proxy_loop_hash(msg, hash);
+	e.routes = &r;
+	e.hash = hash;
+	e.in_tp = peer->tp;
+	e.out_tp = hop.tp;
+	e.in_local = peer->local;
+	proxy_local_addr(hop.tp, cf_sa_af(&hop.addr), &peer->local,
+	                 &e.out_local);
+	hop.local = e.out_local;
+	err = proxy_req_edits(msg, &e);
+	if (!err)
+		err = cf_mbuf_alloc(&mb, msg->raw.l + 256);
+	if (!err)
+		err = cf_sip_msg_encode(mb, msg);
+	if (!err) {
+		struct cf_pl bytes = cf_mbuf_pl(mb);
+
+		err = cf_sip_txn_env_send(env, &hop, &bytes);
+		proxy_stat_stateless();
+	}
+	cf_sip_msg_edit_clear(msg);
+	cf_mem_deref(mb);
+	if (err)
+		cf_log(CF_LOG_NOTICE, &msg->call_id,
+		       "proxy: ACK not forwarded: %s", strerror(err));
+	return true;
+}

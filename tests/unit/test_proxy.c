@@ -1,0 +1,897 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* test_proxy.c - the proxy module (RFC 3261 §16) through a real
+ * transaction environment on a fake clock, with the registrar's location
+ * service, the auth module and a temporary SQLite store. The callees are
+ * the recording send: what the proxy sent is read back, answered and fed
+ * in again. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mod/mod.h"
+#include "mod/proxy/proxy.h"
+#include "mod/registrar/registrar.h"
+#include "proto/sip/digest.h"
+#include "sip/stack_priv.h"
+#include "store/store.h"
+
+enum { SENT_MAX = 128, T0 = 1800000000, CALLER = 25160 };
+
+struct sent {
+	char *bytes;
+	uint16_t port;
+	enum cf_sip_tp tp;
+};
+
+struct fixture {
+	struct cf_tmr_wheel *wheel;
+	struct cf_sip_txn_env *env;
+	struct cf_app_conf *conf;
+	struct cf_app *app;
+	struct cf_sip_txn_handlers h;
+	struct cf_sip_peer peer;
+	struct sent sent[SENT_MAX];
+	size_t nsent;
+	long blocks;
+	char db[64];
+	const char *const *sets;
+	size_t nsets;
+	unsigned branch;
+	long fail_after; /* OOM tests: the n-th allocation in recv fails */
+};
+
+static int rec_send(const struct cf_sip_peer *peer, const struct cf_pl *bytes,
+                    void *arg)
+{
+	struct fixture *f = arg;
+
+	if (f->nsent == SENT_MAX) {
+		free(f->sent[0].bytes);
+		memmove(f->sent, f->sent + 1,
+		        (SENT_MAX - 1) * sizeof(f->sent[0]));
+		f->nsent--;
+	}
+	f->sent[f->nsent].bytes = strndup(bytes->p, bytes->l);
+	f->sent[f->nsent].port = cf_sa_port(&peer->addr);
+	f->sent[f->nsent].tp = peer->tp;
+	f->nsent++;
+	return 0;
+}
+
+static void sent_clear(struct fixture *f)
+{
+	for (size_t i = 0; i < f->nsent; i++)
+		free(f->sent[i].bytes);
+	f->nsent = 0;
+}
+
+struct sets {
+	const char *const *v;
+	size_t n;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const struct sets *s = *state;
+	const char *sets[16];
+	struct cf_sip_cfg cfg;
+	struct cf_store *st;
+	char uri[96];
+	struct cf_sa sa;
+	size_t n = 0;
+	int fd;
+
+	assert_non_null(f);
+	f->blocks = cf_mem_blocks();
+	snprintf(f->db, sizeof(f->db), "/tmp/cf_test_proxy_XXXXXX");
+	fd = mkstemp(f->db);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(f->db);
+	cf_registrar_test_clock(T0);
+	cf_sip_cfg_default(&cfg);
+	cfg.timer_c_ms = 190000;
+	assert_int_equal(cf_tmr_wheel_alloc(&f->wheel, 1000), 0);
+	assert_int_equal(
+	    cf_sip_txn_env_alloc(&f->env, &cfg, f->wheel, rec_send, f), 0);
+
+	/* alice, bob, carol at example.com; only who registers is bound */
+	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
+	assert_int_equal(cf_store_open(&st, uri, NULL), 0);
+	assert_int_equal(
+	    cf_store_domain_add(
+	        st, &(struct cf_store_domain){"example.com", NULL, NULL}),
+	    0);
+	assert_int_equal(
+	    cf_store_subscriber_add(st, "alice", "example.com", "secret"), 0);
+	assert_int_equal(
+	    cf_store_subscriber_add(st, "bob", "example.com", "secret"), 0);
+	assert_int_equal(
+	    cf_store_subscriber_add(st, "carol", "example.com", "secret"), 0);
+
+	sets[n++] = "general.domain=example.com";
+	sets[n++] = "registrar.authenticate=no";
+	sets[n++] = "proxy.authenticate=no";
+	sets[n++] = "proxy.no_answer_timeout=0";
+	for (size_t i = 0; s && i < s->n && n < 16; i++)
+		sets[n++] = s->v[i];
+	assert_int_equal(cf_app_conf_load(&f->conf, NULL, sets, n, NULL), 0);
+	assert_int_equal(cf_app_alloc(&f->app, f->conf), 0);
+	assert_int_equal(cf_sa_set_str(&sa, "127.0.0.1", 25060), 0);
+	assert_int_equal(cf_app_addr_add(f->app, &sa), 0);
+	cf_app_set_store(f->app, st);
+	cf_mem_deref(st);
+	assert_int_equal(cf_mod_init_all(f->app), 0);
+	assert_int_equal(cf_mod_start_all(f->app), 0);
+	cf_mod_handlers(&f->h, f->app);
+
+	f->peer.tp = CF_SIP_TP_UDP;
+	assert_int_equal(cf_sa_set_str(&f->peer.addr, "127.0.0.1", CALLER), 0);
+	f->peer.local = sa;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[96];
+
+	for (int i = 0; i < 400 && cf_sip_txn_env_count(f->env); i++)
+		cf_tmr_wheel_advance(f->wheel,
+		                     cf_tmr_wheel_now(f->wheel) + 1000);
+	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	cf_mod_stop_all(f->app);
+	f->app = cf_mem_deref(f->app);
+	f->conf = cf_mem_deref(f->conf);
+	sent_clear(f);
+	cf_mem_deref(f->env);
+	cf_mem_deref(f->wheel);
+	cf_registrar_test_clock(0);
+	assert_int_equal(cf_mem_blocks(), f->blocks);
+	unlink(f->db);
+	snprintf(p, sizeof(p), "%s-wal", f->db);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", f->db);
+	unlink(p);
+	free(f);
+	return 0;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void feed_from(struct fixture *f, const char *buf, uint16_t port)
+{
+	struct cf_sip_msg *msg = NULL;
+	struct cf_sip_peer peer = f->peer;
+	size_t used;
+
+	cf_sa_set_port(&peer.addr, port);
+	assert_int_equal(cf_sip_msg_decode(&msg, (const uint8_t *)buf,
+	                                   strlen(buf), CF_SIP_DATAGRAM, &used),
+	                 0);
+	assert_int_equal(msg->fault.code, 0);
+	cf_mem_fail_after(f->fail_after);
+	cf_sip_txn_recv(f->env, &f->h, msg, &peer);
+	cf_mem_fail_after(0);
+	cf_mem_deref(msg);
+}
+
+/* A REGISTER binding aor to the Contact line given. */
+static void reg(struct fixture *f, const char *user, const char *contact)
+{
+	char buf[2048];
+
+	snprintf(buf, sizeof(buf),
+	         "REGISTER sip:example.com SIP/2.0\r\n"
+	         "Via: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bKreg%u\r\n"
+	         "Max-Forwards: 70\r\n"
+	         "From: <sip:%s@example.com>;tag=r1\r\n"
+	         "To: <sip:%s@example.com>\r\n"
+	         "Call-ID: reg-%s-%u@test\r\n"
+	         "CSeq: 1 REGISTER\r\n"
+	         "%s\r\n"
+	         "Content-Length: 0\r\n\r\n",
+	         f->branch + 1, user, user, user, f->branch + 1, contact);
+	f->branch++;
+	feed_from(f, buf, 5071);
+	assert_true(f->nsent > 0);
+	assert_memory_equal(f->sent[f->nsent - 1].bytes, "SIP/2.0 200 ", 12);
+}
+
+/* A request from the caller (port CALLER). */
+static void req(struct fixture *f, const char *method, const char *ruri,
+                const char *callid, const char *to, const char *extra)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf),
+	         "%s %s SIP/2.0\r\n"
+	         "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKc%u\r\n"
+	         "From: <sip:alice@example.com>;tag=a1\r\n"
+	         "To: %s\r\n"
+	         "Call-ID: %s\r\n"
+	         "CSeq: 1 %s\r\n"
+	         "Contact: <sip:alice@127.0.0.1:25160>\r\n"
+	         "%s"
+	         "Content-Length: 0\r\n\r\n",
+	         method, ruri, ++f->branch, to, callid, method,
+	         extra ? extra : "Max-Forwards: 70\r\n");
+	feed_from(f, buf, CALLER);
+}
+
+static void invite(struct fixture *f, const char *ruri, const char *extra)
+{
+	req(f, "INVITE", ruri, "call@test", "<sip:bob@example.com>", extra);
+}
+
+/* The last message sent to port that starts with prefix, or NULL. */
+static const char *sent_to(struct fixture *f, uint16_t port, const char *prefix)
+{
+	for (size_t i = f->nsent; i-- > 0;) {
+		if (f->sent[i].port == port &&
+		    !strncmp(f->sent[i].bytes, prefix, strlen(prefix)))
+			return f->sent[i].bytes;
+	}
+	return NULL;
+}
+
+static size_t count_to(struct fixture *f, uint16_t port, const char *prefix)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->nsent; i++) {
+		if (f->sent[i].port == port &&
+		    !strncmp(f->sent[i].bytes, prefix, strlen(prefix)))
+			n++;
+	}
+	return n;
+}
+
+static size_t count(const char *s, const char *sub)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(s, sub); p; p = strstr(p + 1, sub))
+		n++;
+	return n;
+}
+
+/* Answer the request last sent to port (its INVITE by default) with code,
+ * as the UA there would: every Via, To with a tag, extra header lines. */
+static void answer_from(struct fixture *f, uint16_t port, const char *method,
+                        uint16_t code, const char *extra)
+{
+	char prefix[32], tag[16];
+	const char *r;
+	struct cf_sip_msg *msg = NULL;
+	struct cf_mbuf *mb = NULL;
+	struct cf_pl t;
+	size_t used;
+
+	snprintf(prefix, sizeof(prefix), "%s ", method);
+	r = sent_to(f, port, prefix);
+	assert_non_null(r);
+	assert_int_equal(cf_sip_msg_decode(&msg, (const uint8_t *)r, strlen(r),
+	                                   CF_SIP_DATAGRAM, &used),
+	                 0);
+	snprintf(tag, sizeof(tag), "t%u", port);
+	cf_pl_set_str(&t, tag);
+	assert_int_equal(cf_mbuf_alloc(&mb, 1024), 0);
+	assert_int_equal(cf_sip_reply_encode(mb, msg, code, cf_sip_reason(code),
+	                                     code > 100 ? &t : NULL, extra,
+	                                     NULL),
+	                 0);
+	assert_int_equal(cf_mbuf_write_u8(mb, 0), 0);
+	feed_from(f, (const char *)mb->buf, port);
+	cf_mem_deref(mb);
+	cf_mem_deref(msg);
+}
+
+/* The last response the caller got has this code. */
+static const char *caller_got(struct fixture *f, uint16_t code)
+{
+	char want[16];
+
+	for (size_t i = f->nsent; i-- > 0;) {
+		if (f->sent[i].port != CALLER ||
+		    strncmp(f->sent[i].bytes, "SIP/2.0 ", 8))
+			continue;
+		snprintf(want, sizeof(want), "SIP/2.0 %u ", code);
+		if (strncmp(f->sent[i].bytes, want, strlen(want)))
+			fail_msg("want %u, got: %.300s", code,
+			         f->sent[i].bytes);
+		return f->sent[i].bytes;
+	}
+	fail_msg("caller got nothing (want %u)", code);
+	return NULL;
+}
+
+#define BOB "sip:bob@example.com"
+
+static void two_bobs(struct fixture *f, const char *q1, const char *q2)
+{
+	char c[256];
+
+	snprintf(c, sizeof(c),
+	         "Contact: <sip:bob@127.0.0.1:5071>%s, "
+	         "<sip:bob@127.0.0.1:5072>%s",
+	         q1, q2);
+	reg(f, "bob", c);
+	sent_clear(f);
+}
+
+/* ------------------------------------------------------------- tests */
+
+/* Parallel forking: both contacts get the INVITE, with our Record-Route,
+ * a new top Via, Max-Forwards decremented; 180 upstream at once; the 200
+ * of one goes upstream and the other gets CANCEL. */
+static void test_parallel(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	two_bobs(f, "", "");
+	invite(f, BOB, NULL);
+	assert_non_null(sent_to(f, CALLER, "SIP/2.0 100 "));
+	r = sent_to(f, 5071, "INVITE sip:bob@127.0.0.1:5071 SIP/2.0\r\n");
+	assert_non_null(r);
+	assert_non_null(
+	    strstr(r, "Record-Route: <sip:127.0.0.1:25060;lr>\r\n"));
+	assert_non_null(strstr(r, "Max-Forwards: 69\r\n"));
+	assert_non_null(
+	    strstr(r, "Via: SIP/2.0/UDP 127.0.0.1:25060;branch=z9hG4bKcf"));
+	assert_int_equal(count(r, "Via: "), 2);
+	r = sent_to(f, 5072, "INVITE sip:bob@127.0.0.1:5072 SIP/2.0\r\n");
+	assert_non_null(r);
+	/* each branch its own branch parameter */
+	assert_string_not_equal(strstr(r, "branch="),
+	                        strstr(sent_to(f, 5071, "INVITE "), "branch="));
+
+	answer_from(f, 5071, "INVITE", 180, NULL);
+	r = caller_got(f, 180);
+	assert_int_equal(count(r, "Via: "), 1);
+	assert_non_null(strstr(r, "branch=z9hG4bKc"));
+	answer_from(f, 5072, "INVITE", 200, NULL);
+	r = caller_got(f, 200);
+	assert_non_null(strstr(r, "tag=t5072"));
+	assert_int_equal(count(r, "Via: "), 1);
+	/* §16.7 step 10: the other branch is cancelled */
+	assert_non_null(sent_to(f, 5071, "CANCEL sip:bob@127.0.0.1:5071 "));
+	assert_null(sent_to(f, 5072, "CANCEL "));
+	answer_from(f, 5071, "INVITE", 487, NULL);
+	assert_non_null(sent_to(f, 5071, "ACK "));
+	/* the 487 stays here */
+	caller_got(f, 200);
+
+	/* RFC 6026: a retransmitted 200 still goes upstream */
+	answer_from(f, 5072, "INVITE", 200, NULL);
+	assert_int_equal(count_to(f, CALLER, "SIP/2.0 200 "), 2);
+}
+
+/* Serial forking by q: the q=1.0 contact first, the q=0.5 one after its
+ * failure. */
+static void test_serial(void **state)
+{
+	struct fixture *f = *state;
+
+	two_bobs(f, ";q=1.0", ";q=0.5");
+	invite(f, BOB, NULL);
+	assert_non_null(sent_to(f, 5071, "INVITE "));
+	assert_null(sent_to(f, 5072, "INVITE "));
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	assert_null(sent_to(f, CALLER, "SIP/2.0 486 "));
+	assert_non_null(sent_to(f, 5072, "INVITE "));
+	answer_from(f, 5072, "INVITE", 200, NULL);
+	caller_got(f, 200);
+}
+
+/* A 6xx ends the search: upstream at once, other branches cancelled. */
+static void test_6xx(void **state)
+{
+	struct fixture *f = *state;
+
+	two_bobs(f, "", "");
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 180, NULL);
+	answer_from(f, 5072, "INVITE", 180, NULL);
+	answer_from(f, 5071, "INVITE", 603, NULL);
+	caller_got(f, 603);
+	assert_non_null(sent_to(f, 5072, "CANCEL "));
+	answer_from(f, 5072, "INVITE", 487, NULL);
+	caller_got(f, 603);
+}
+
+/* §16.7 step 6: the lowest class wins once every branch answered; all
+ * busy is 486; 401 challenges are put together (step 7). */
+static void test_best(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	two_bobs(f, "", "");
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 503, NULL);
+	assert_null(sent_to(f, CALLER, "SIP/2.0 5"));
+	answer_from(f, 5072, "INVITE", 404, NULL);
+	caller_got(f, 404);
+
+	sent_clear(f);
+	req(f, "INVITE", BOB, "busy@test", "<sip:bob@example.com>", NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	answer_from(f, 5072, "INVITE", 486, NULL);
+	caller_got(f, 486);
+
+	sent_clear(f);
+	req(f, "INVITE", BOB, "chal@test", "<sip:bob@example.com>", NULL);
+	answer_from(f, 5071, "INVITE", 401,
+	            "WWW-Authenticate: Digest realm=\"one\", nonce=\"1\"\r\n");
+	answer_from(f, 5072, "INVITE", 401,
+	            "WWW-Authenticate: Digest realm=\"two\", nonce=\"2\"\r\n");
+	r = caller_got(f, 401);
+	assert_non_null(strstr(r, "realm=\"one\""));
+	assert_non_null(strstr(r, "realm=\"two\""));
+
+	/* only ours timed out: 408 */
+	sent_clear(f);
+	req(f, "MESSAGE", BOB, "msg@test", "<sip:bob@example.com>", NULL);
+	assert_non_null(sent_to(f, 5071, "MESSAGE "));
+	for (int i = 0; i < 40 && !sent_to(f, CALLER, "SIP/2.0 408 "); i++)
+		cf_tmr_wheel_advance(f->wheel,
+		                     cf_tmr_wheel_now(f->wheel) + 1000);
+	assert_non_null(sent_to(f, CALLER, "SIP/2.0 408 "));
+}
+
+/* §16.5: no binding (480), unknown user (404), 483, 420, 482. */
+static void test_refusals(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	req(f, "INVITE", "sip:carol@example.com", "c1@test",
+	    "<sip:carol@example.com>", NULL);
+	caller_got(f, 480);
+	req(f, "INVITE", "sip:dave@example.com", "c2@test",
+	    "<sip:dave@example.com>", NULL);
+	caller_got(f, 404);
+	two_bobs(f, "", "");
+	invite(f, BOB, "Max-Forwards: 0\r\n");
+	caller_got(f, 483);
+	assert_null(sent_to(f, 5071, "INVITE "));
+	req(f, "INVITE", BOB, "c3@test", "<sip:bob@example.com>",
+	    "Max-Forwards: 70\r\nProxy-Require: foo\r\n");
+	r = caller_got(f, 420);
+	assert_non_null(strstr(r, "Unsupported: foo\r\n"));
+	/* a Require is not ours to check (§16.3): forwarded */
+	req(f, "MESSAGE", BOB, "c4@test", "<sip:bob@example.com>",
+	    "Max-Forwards: 70\r\nRequire: foo\r\n");
+	assert_non_null(sent_to(f, 5071, "MESSAGE "));
+}
+
+/* §16.3 item 4: the same request back with our Via for it: 482; a
+ * spiral (changed Request-URI) is forwarded. */
+static void test_loop(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4096];
+	const char *r;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	r = sent_to(f, 5071, "INVITE ");
+	assert_non_null(r);
+	/* it comes back to us (the contact pointed at us): a spiral, the
+	 * Request-URI changed; forwarded again */
+	snprintf(buf, sizeof(buf), "%s", r);
+	sent_clear(f);
+	feed_from(f, buf, 5071);
+	r = sent_to(f, 5071, "INVITE ");
+	assert_non_null(r);
+	assert_int_equal(count(r, "Via: "), 3);
+	/* and again, unchanged: a loop */
+	snprintf(buf, sizeof(buf), "%s", r);
+	sent_clear(f);
+	feed_from(f, buf, 5071);
+	r = sent_to(f, 5071, "SIP/2.0 482 ");
+	assert_non_null(r);
+}
+
+/* §16.4: our Route removed, the next one is the hop (preloaded route),
+ * the Request-URI unchanged; a strict router's request is fixed up. */
+static void test_routes(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	req(f, "INVITE", "sip:x@192.0.2.9", "rt1@test", "<sip:x@192.0.2.9>",
+	    "Max-Forwards: 70\r\nRoute: <sip:127.0.0.1:25060;lr>, "
+	    "<sip:127.0.0.1:5090;lr>\r\n");
+	r = sent_to(f, 5090, "INVITE sip:x@192.0.2.9 SIP/2.0\r\n");
+	assert_non_null(r);
+	assert_null(strstr(r, "25060;lr>,"));
+	assert_non_null(strstr(r, "Route: <sip:127.0.0.1:5090;lr>\r\n"));
+	assert_int_equal(count(r, "\r\nRoute: "), 1);
+	assert_non_null(strstr(r, "Record-Route: <sip:127.0.0.1:25060;lr>"));
+
+	/* two Route lines, ours alone on the first */
+	req(f, "MESSAGE", "sip:x@192.0.2.9", "rt2@test", "<sip:x@192.0.2.9>",
+	    "Max-Forwards: 70\r\nRoute: <sip:127.0.0.1:25060;lr>\r\n"
+	    "Route: <sip:127.0.0.1:5091;lr>\r\n");
+	r = sent_to(f, 5091, "MESSAGE sip:x@192.0.2.9 SIP/2.0\r\n");
+	assert_non_null(r);
+	assert_int_equal(count(r, "\r\nRoute: "), 1);
+	assert_null(strstr(r, "Record-Route")); /* MESSAGE: no dialog */
+
+	/* strict router: our URI as Request-URI, the target last */
+	req(f, "BYE", "sip:127.0.0.1:25060", "rt3@test",
+	    "<sip:bob@example.com>;tag=b1",
+	    "Max-Forwards: 70\r\nRoute: <sip:bob@127.0.0.1:5073>\r\n");
+	r = sent_to(f, 5073, "BYE sip:bob@127.0.0.1:5073 SIP/2.0\r\n");
+	assert_non_null(r);
+	assert_null(strstr(r, "\r\nRoute: "));
+}
+
+/* In-dialog: by the Route set, no new Record-Route, stateful for BYE,
+ * stateless for ACK (the 2xx ACK has no transaction). */
+static void test_in_dialog(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	req(f, "BYE", "sip:bob@127.0.0.1:5071", "dlg@test",
+	    "<sip:bob@example.com>;tag=b1",
+	    "Max-Forwards: 70\r\nRoute: <sip:127.0.0.1:25060;lr>\r\n");
+	r = sent_to(f, 5071, "BYE sip:bob@127.0.0.1:5071 SIP/2.0\r\n");
+	assert_non_null(r);
+	assert_null(strstr(r, "Route:"));
+	answer_from(f, 5071, "BYE", 200, NULL);
+	caller_got(f, 200);
+
+	req(f, "ACK", "sip:bob@127.0.0.1:5071", "dlg@test",
+	    "<sip:bob@example.com>;tag=b1",
+	    "Max-Forwards: 70\r\nRoute: <sip:127.0.0.1:25060;lr>\r\n");
+	r = sent_to(f, 5071, "ACK sip:bob@127.0.0.1:5071 SIP/2.0\r\n");
+	assert_non_null(r);
+	assert_int_equal(count(r, "Via: "), 2);
+	assert_non_null(strstr(r, "Max-Forwards: 69\r\n"));
+	assert_int_equal(cf_sip_txn_env_count(f->env) > 0, 1); /* the BYE's */
+
+	/* from the callee, through our double Record-Route (UDP entry
+	 * first, TCP second): the caller's Contact names no transport, the
+	 * second entry says TCP */
+	req(f, "BYE", "sip:alice@127.0.0.1:5078", "dlg3@test",
+	    "<sip:bob@example.com>;tag=b1",
+	    "Max-Forwards: 70\r\nRoute: <sip:127.0.0.1:25060;lr>, "
+	    "<sip:127.0.0.1:25060;transport=tcp;lr>\r\n");
+	r = sent_to(f, 5078, "BYE sip:alice@127.0.0.1:5078 ");
+	assert_non_null(r);
+	assert_null(strstr(r, "Route:"));
+	assert_int_equal(f->sent[f->nsent - 1].tp, CF_SIP_TP_TCP);
+	assert_non_null(strstr(r, "Via: SIP/2.0/TCP "));
+
+	/* with no Route, to a remote target that is not us */
+	req(f, "INFO", "sip:bob@127.0.0.1:5074", "dlg2@test",
+	    "<sip:bob@example.com>;tag=b1", NULL);
+	assert_non_null(sent_to(f, 5074, "INFO "));
+}
+
+/* CANCEL from the caller: 200 for it, CANCEL to the pending branches,
+ * 487 upstream. */
+static void test_cancel(void **state)
+{
+	struct fixture *f = *state;
+	char buf[1024];
+
+	two_bobs(f, "", "");
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 180, NULL);
+	snprintf(buf, sizeof(buf),
+	         "CANCEL " BOB " SIP/2.0\r\n"
+	         "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKc%u\r\n"
+	         "From: <sip:alice@example.com>;tag=a1\r\n"
+	         "To: <sip:bob@example.com>\r\n"
+	         "Call-ID: call@test\r\n"
+	         "CSeq: 1 CANCEL\r\n"
+	         "Max-Forwards: 70\r\n"
+	         "Content-Length: 0\r\n\r\n",
+	         f->branch);
+	feed_from(f, buf, CALLER);
+	assert_non_null(sent_to(f, CALLER, "SIP/2.0 200 "));
+	caller_got(f, 487);
+	assert_non_null(sent_to(f, 5071, "CANCEL "));
+	/* 5072 sent nothing yet: its CANCEL waits for a provisional */
+	assert_null(sent_to(f, 5072, "CANCEL "));
+	answer_from(f, 5072, "INVITE", 180, NULL);
+	assert_non_null(sent_to(f, 5072, "CANCEL "));
+	/* no 180 after the final */
+	assert_int_equal(count_to(f, CALLER, "SIP/2.0 180 "), 1);
+	answer_from(f, 5071, "INVITE", 487, NULL);
+	answer_from(f, 5072, "INVITE", 487, NULL);
+	assert_int_equal(count_to(f, CALLER, "SIP/2.0 487 "), 1);
+}
+
+static const char *const na_sets[] = {"proxy.no_answer_timeout=5"};
+static const struct sets noans = {na_sets, 1};
+
+/* [proxy] no_answer_timeout: ringing too long: CANCEL, 480 upstream. */
+static void test_no_answer(void **state)
+{
+	struct fixture *f = *state;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 180, NULL);
+	cf_tmr_wheel_advance(f->wheel, cf_tmr_wheel_now(f->wheel) + 4000);
+	assert_null(sent_to(f, 5071, "CANCEL "));
+	cf_tmr_wheel_advance(f->wheel, cf_tmr_wheel_now(f->wheel) + 1100);
+	assert_non_null(sent_to(f, 5071, "CANCEL "));
+	caller_got(f, 480);
+	answer_from(f, 5071, "INVITE", 487, NULL);
+	caller_got(f, 480);
+}
+
+/* Timer C: a branch that rang for timer_c gets CANCEL. */
+static void test_timer_c(void **state)
+{
+	struct fixture *f = *state;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 180, NULL);
+	for (int i = 0; i < 189; i++)
+		cf_tmr_wheel_advance(f->wheel,
+		                     cf_tmr_wheel_now(f->wheel) + 1000);
+	/* a provisional restarts it */
+	answer_from(f, 5071, "INVITE", 183, NULL);
+	for (int i = 0; i < 20; i++)
+		cf_tmr_wheel_advance(f->wheel,
+		                     cf_tmr_wheel_now(f->wheel) + 1000);
+	assert_null(sent_to(f, 5071, "CANCEL "));
+	for (int i = 0; i < 171; i++)
+		cf_tmr_wheel_advance(f->wheel,
+		                     cf_tmr_wheel_now(f->wheel) + 1000);
+	assert_non_null(sent_to(f, 5071, "CANCEL "));
+	answer_from(f, 5071, "INVITE", 487, NULL);
+	caller_got(f, 487);
+}
+
+/* A contact over TCP from a UDP caller: two Record-Routes, one per
+ * transport (§16.6 item 4). Path from the binding becomes Route. */
+static void test_rr_double_and_path(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5075;transport=tcp>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	r = sent_to(f, 5075, "INVITE ");
+	assert_non_null(r);
+	assert_int_equal(count(r, "Record-Route: "), 2);
+	assert_non_null(strstr(r, "Record-Route: <sip:127.0.0.1:25060;"
+	                          "transport=tcp;lr>\r\nRecord-Route: "
+	                          "<sip:127.0.0.1:25060;lr>\r\n"));
+	assert_non_null(strstr(r, "Via: SIP/2.0/TCP "));
+	answer_from(f, 5075, "INVITE", 486, NULL);
+	caller_got(f, 486);
+
+	sent_clear(f);
+	{
+		char buf[2048];
+
+		snprintf(
+		    buf, sizeof(buf),
+		    "REGISTER sip:example.com SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 127.0.0.1:5076;branch=z9hG4bKpath\r\n"
+		    "Max-Forwards: 70\r\n"
+		    "From: <sip:carol@example.com>;tag=r1\r\n"
+		    "To: <sip:carol@example.com>\r\n"
+		    "Call-ID: reg-path@test\r\n"
+		    "CSeq: 1 REGISTER\r\n"
+		    "Supported: path\r\n"
+		    "Path: <sip:127.0.0.1:5077;lr>\r\n"
+		    "Contact: <sip:carol@192.0.2.7:5060>\r\n"
+		    "Content-Length: 0\r\n\r\n");
+		feed_from(f, buf, 5076);
+	}
+	req(f, "MESSAGE", "sip:carol@example.com", "path@test",
+	    "<sip:carol@example.com>", NULL);
+	r = sent_to(f, 5077, "MESSAGE sip:carol@192.0.2.7:5060 SIP/2.0\r\n");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "Route: <sip:127.0.0.1:5077;lr>\r\n"));
+}
+
+#define INST "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"
+
+/* A GRUU reaches its instance only (RFC 5627 §7); an outbound binding is
+ * reached over its flow (RFC 5626 §5.3: the REGISTER's source), not at
+ * its Contact address. */
+static void test_gruu_outbound(void **state)
+{
+	struct fixture *f = *state;
+
+	reg(f, "bob",
+	    "Contact: <sip:bob@127.0.0.1:5071>;+sip.instance=\"" INST "\"\r\n"
+	    "Supported: gruu");
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5072>");
+	sent_clear(f);
+	invite(f,
+	       "sip:bob@example.com;gr=urn:uuid:00000000-0000-1000-8000-"
+	       "000A95A0E128",
+	       NULL);
+	assert_non_null(sent_to(f, 5071, "INVITE sip:bob@127.0.0.1:5071 "));
+	assert_null(sent_to(f, 5072, "INVITE "));
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	caller_got(f, 486);
+
+	/* outbound: the Contact says 5099, the flow is 5071 */
+	sent_clear(f);
+	reg(f, "carol",
+	    "Contact: <sip:carol@127.0.0.1:5099;ob>;reg-id=1;"
+	    "+sip.instance=\"" INST "\"\r\n"
+	    "Supported: outbound, path");
+	sent_clear(f);
+	req(f, "MESSAGE", "sip:carol@example.com", "ob@test",
+	    "<sip:carol@example.com>", NULL);
+	assert_non_null(
+	    sent_to(f, 5071, "MESSAGE sip:carol@127.0.0.1:5099;ob "));
+	assert_null(sent_to(f, 5099, "MESSAGE "));
+}
+
+static const char *const auth_sets[] = {"proxy.authenticate=yes"};
+static const struct sets authon = {auth_sets, 1};
+
+/* 407 for alice's INVITE, then forwarded with the right credentials;
+ * in-dialog requests and ACK are never challenged. */
+static void test_auth(void **state)
+{
+	struct fixture *f = *state;
+	char ha1[CF_DIGEST_HEX_SIZE], ha2[CF_DIGEST_HEX_SIZE];
+	char resp[CF_DIGEST_HEX_SIZE], nonce[CF_DIGEST_NONCE_SIZE];
+	char line[1024];
+	struct cf_pl u = CF_PL("alice"), rl = CF_PL("example.com"),
+	             pw = CF_PL("secret"), m = CF_PL("INVITE"), ur = CF_PL(BOB),
+	             n, nc = CF_PL("00000001"), cn = CF_PL("0a4f113b"),
+	             qop = CF_PL("auth");
+	const char *r, *p, *e;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	r = caller_got(f, 407);
+	assert_non_null(strstr(r, "Proxy-Authenticate: Digest "));
+	assert_null(sent_to(f, 5071, "INVITE "));
+	p = strstr(r, "nonce=\"");
+	assert_non_null(p);
+	p += 7;
+	e = strchr(p, '"');
+	assert_true(e && (size_t)(e - p) < sizeof(nonce));
+	memcpy(nonce, p, (size_t)(e - p));
+	nonce[e - p] = '\0';
+	cf_pl_set_str(&n, nonce);
+	assert_int_equal(cf_digest_ha1(CF_DIGEST_MD5, &u, &rl, &pw, ha1), 0);
+	assert_int_equal(cf_digest_ha2(CF_DIGEST_MD5, &m, &ur, ha2), 0);
+	assert_int_equal(cf_digest_response(CF_DIGEST_MD5, ha1, &n, &nc, &cn,
+	                                    &qop, ha2, resp),
+	                 0);
+	snprintf(line, sizeof(line),
+	         "Max-Forwards: 70\r\n"
+	         "Proxy-Authorization: Digest username=\"alice\", "
+	         "realm=\"example.com\", nonce=\"%s\", uri=\"" BOB "\", "
+	         "response=\"%s\", algorithm=MD5, qop=auth, nc=00000001, "
+	         "cnonce=\"0a4f113b\"\r\n",
+	         nonce, resp);
+	req(f, "INVITE", BOB, "auth2@test", "<sip:bob@example.com>", line);
+	r = sent_to(f, 5071, "INVITE ");
+	assert_non_null(r);
+	answer_from(f, 5071, "INVITE", 200, NULL);
+	caller_got(f, 200);
+
+	/* in a dialog: not challenged */
+	sent_clear(f);
+	req(f, "BYE", "sip:bob@127.0.0.1:5071", "auth2@test",
+	    "<sip:bob@example.com>;tag=t5071",
+	    "Max-Forwards: 70\r\nRoute: <sip:127.0.0.1:25060;lr>\r\n");
+	assert_non_null(sent_to(f, 5071, "BYE "));
+	answer_from(f, 5071, "BYE", 200, NULL);
+	caller_got(f, 200);
+}
+
+static bool fail_h(const struct cf_proxy_failure *fl, char *uri, size_t size,
+                   void *arg)
+{
+	unsigned *calls = arg;
+
+	(*calls)++;
+	if (fl->code != 486 || fl->attempt)
+		return false;
+	snprintf(uri, size, "sip:vm@127.0.0.1:5080");
+	return true;
+}
+
+/* The on_failure hook point: busy → a new branch to the URI it gives. */
+static void test_failure_hook(void **state)
+{
+	struct fixture *f = *state;
+	unsigned calls = 0;
+
+	cf_proxy_failure_hook_set(fail_h, &calls);
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	assert_int_equal(calls, 1);
+	assert_null(sent_to(f, CALLER, "SIP/2.0 486 "));
+	assert_non_null(sent_to(f, 5080, "INVITE sip:vm@127.0.0.1:5080 "));
+	answer_from(f, 5080, "INVITE", 200, NULL);
+	caller_got(f, 200);
+	cf_proxy_failure_hook_set(NULL, NULL);
+}
+
+/* Every allocation while an INVITE is forked fails once in turn, and
+ * while its 486 comes back: no crash, no leak, no transaction left
+ * (teardown checks both), the caller always gets a final response. */
+static void test_oom(void **state)
+{
+	struct fixture *f = *state;
+
+	two_bobs(f, "", "");
+	for (long n = 1; n <= 150; n++) {
+		char cid[32];
+
+		sent_clear(f);
+		snprintf(cid, sizeof(cid), "oom%ld@test", n);
+		f->fail_after = n;
+		req(f, "INVITE", BOB, cid, "<sip:bob@example.com>", NULL);
+		f->fail_after = 0;
+		if (sent_to(f, 5071, "INVITE "))
+			answer_from(f, 5071, "INVITE", 486, NULL);
+		f->fail_after = n;
+		if (sent_to(f, 5072, "INVITE "))
+			answer_from(f, 5072, "INVITE", 486, NULL);
+		f->fail_after = 0;
+		/* whatever failed ends by a timer: Timer B, H, C */
+		for (int i = 0; i < 200 && cf_sip_txn_env_pending(f->env); i++)
+			cf_tmr_wheel_advance(f->wheel,
+			                     cf_tmr_wheel_now(f->wheel) + 1000);
+		if (cf_sip_txn_env_pending(f->env))
+			fail_msg("n=%ld: a transaction is left pending", n);
+	}
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	answer_from(f, 5072, "INVITE", 486, NULL);
+	caller_got(f, 486);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define TS(name, s)                                                            \
+	cmocka_unit_test_prestate_setup_teardown(name, setup, teardown,        \
+	                                         (void *)&(s))
+	const struct CMUnitTest tests[] = {
+	    T(test_parallel),      T(test_serial),
+	    T(test_6xx),           T(test_best),
+	    T(test_refusals),      T(test_loop),
+	    T(test_routes),        T(test_in_dialog),
+	    T(test_cancel),        TS(test_no_answer, noans),
+	    T(test_timer_c),       T(test_rr_double_and_path),
+	    TS(test_auth, authon), T(test_failure_hook),
+	    T(test_gruu_outbound), T(test_oom),
+	};
+
+	cf_log_set_level(CF_LOG_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
