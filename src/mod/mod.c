@@ -61,12 +61,13 @@ static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 
 struct unsup {
 	const struct cf_app *app;
-	char buf[256];
+	char *buf;
+	size_t size;
 	size_t len;
 };
 
-static bool require_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
-                        void *arg)
+static bool unsup_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
+                      void *arg)
 {
 	struct unsup *u = arg;
 	struct cf_pl tag = *val;
@@ -76,12 +77,25 @@ static bool require_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
 	cf_pl_trim(&tag);
 	if (!tag.l || cf_app_ext_supported(u->app, &tag))
 		return false;
-	n = snprintf(u->buf + u->len, sizeof(u->buf) - u->len, "%s%.*s",
+	n = snprintf(u->buf + u->len, u->size - u->len, "%s%.*s",
 	             u->len ? ", " : "", (int)tag.l, tag.p);
-	if (n < 0 || (size_t)n >= sizeof(u->buf) - u->len)
+	if (n < 0 || (size_t)n >= u->size - u->len)
 		return true; /* enough to tell the client */
-	u->len += n;
+	u->len += (size_t)n;
 	return false;
+}
+
+size_t cf_mod_unsupported(const struct cf_app *app,
+                          const struct cf_sip_msg *msg, enum cf_sip_hdr_id id,
+                          char *buf, size_t size)
+{
+	struct unsup u = {.app = app, .buf = buf, .size = size};
+
+	if (!size)
+		return 0;
+	buf[0] = '\0';
+	cf_sip_msg_vals_apply(msg, id, unsup_val, &u);
+	return u.len;
 }
 
 /* Offer a message without a transaction to the modules' stateless hook. */
@@ -144,12 +158,12 @@ static void on_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 	 * module arrives this check moves to the requests we serve as UAS. */
 	if (cf_sip_msg_hdr(msg, CF_SIP_H_REQUIRE) &&
 	    msg->mid != CF_SIP_M_CANCEL && for_us(app, msg)) {
-		struct unsup u = {.app = app};
+		char tags[256];
 
-		cf_sip_msg_vals_apply(msg, CF_SIP_H_REQUIRE, require_val, &u);
-		if (u.len) {
+		if (cf_mod_unsupported(app, msg, CF_SIP_H_REQUIRE, tags,
+		                       sizeof(tags))) {
 			snprintf(hdrs, sizeof(hdrs), "Unsupported: %s\r\n",
-			         u.buf);
+			         tags);
 			answer(st, msg, peer, 420, hdrs);
 			return;
 		}

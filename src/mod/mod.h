@@ -285,6 +285,17 @@ void cf_mod_handlers(struct cf_sip_txn_handlers *h, struct cf_app *app);
  * cf_sip_strans_reply returned for the response asked for. */
 int cf_mod_reply(struct cf_sip_strans *st, uint16_t code, const char *hdrs);
 
+/* Gather into buf (size bytes, NUL-terminated) the option tags of header
+ * id (Require, Proxy-Require) that the app does not support, separated by
+ * ", ", for an Unsupported header (RFC 3261 §8.2.2.3, §16.3 step 6). A list
+ * too long for buf is cut at its end and gathering stops. Called by the
+ * core's request checks and the proxy; returns the length of the whole tags
+ * written (0 when every tag is supported, or when the first one alone does
+ * not fit). */
+size_t cf_mod_unsupported(const struct cf_app *app,
+                          const struct cf_sip_msg *msg, enum cf_sip_hdr_id id,
+                          char *buf, size_t size);
+
 /* Run every module's init / start / stop / reload in table order. init and
  * start stop at the first error and return it (logged by the caller). */
 int cf_mod_init_all(struct cf_app *app);

@@ -263,31 +263,6 @@ static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 	       msg->ruri_pl.p, code, reason ? reason : cf_sip_reason(code));
 }
 
-struct unsup {
-	const struct cf_app *app;
-	char buf[200];
-	size_t len;
-};
-
-static bool preq_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
-                     void *arg)
-{
-	struct unsup *u = arg;
-	struct cf_pl tag = *val;
-	int n;
-
-	(void)hdr;
-	cf_pl_trim(&tag);
-	if (!tag.l || cf_app_ext_supported(u->app, &tag))
-		return false;
-	n = snprintf(u->buf + u->len, sizeof(u->buf) - u->len, "%s%.*s",
-	             u->len ? ", " : "", (int)tag.l, tag.p);
-	if (n < 0 || (size_t)n >= sizeof(u->buf) - u->len)
-		return true;
-	u->len += (size_t)n;
-	return false;
-}
-
 static bool creates_dialog(enum cf_sip_method m)
 {
 	return m == CF_SIP_M_INVITE || m == CF_SIP_M_SUBSCRIBE ||
@@ -357,7 +332,6 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 	struct proxy_routes r;
 	struct proxy_cfg cfg;
 	char hash[PROXY_HASH_LEN + 1];
-	struct unsup un = {.app = app};
 	size_t n = 0;
 
 	if (msg->mid == CF_SIP_M_REGISTER || msg->mid == CF_SIP_M_CANCEL ||
@@ -412,13 +386,14 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 	}
 	/* §16.3 step 6 */
 	if (cf_sip_msg_hdr(msg, CF_SIP_H_PROXY_REQUIRE)) {
-		cf_sip_msg_vals_apply(msg, CF_SIP_H_PROXY_REQUIRE, preq_val,
-		                      &un);
-		if (un.len) {
+		char tags[200];
+
+		if (cf_mod_unsupported(app, msg, CF_SIP_H_PROXY_REQUIRE, tags,
+		                       sizeof(tags))) {
 			char hdrs[240];
 
 			snprintf(hdrs, sizeof(hdrs), "Unsupported: %s\r\n",
-			         un.buf);
+			         tags);
 			answer(st, msg, 420, NULL, hdrs);
 			return true;
 		}
