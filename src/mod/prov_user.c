@@ -12,6 +12,28 @@
 
 /* -------------------------------------------------------------- users */
 
+/* The checks every one-user command starts with: options, the store, the
+ * AOR argument into user and domain, the password when pwp is set, and a
+ * domain the store knows. Returns 0, or the error already said in resp. */
+static int user_args(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                     json_t *resp, const char *const *allowed,
+                     struct cf_store **stp, char *user, char *domain,
+                     const char **pwp)
+{
+	int err;
+
+	err = prov_opts_check(req, resp, allowed);
+	if (!err)
+		err = prov_store_get(app, resp, stp);
+	if (!err)
+		err = prov_aor_get(req, resp, user, domain);
+	if (!err && pwp)
+		err = prov_password_get(req, resp, pwp);
+	if (!err)
+		err = prov_domain_known(*stp, resp, domain);
+	return err;
+}
+
 int cf_prov_user_add_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
                        json_t *resp)
 {
@@ -21,15 +43,7 @@ int cf_prov_user_add_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	const char *pw = NULL;
 	int err;
 
-	err = prov_opts_check(req, resp, allowed);
-	if (!err)
-		err = prov_store_get(app, resp, &st);
-	if (!err)
-		err = prov_aor_get(req, resp, user, domain);
-	if (!err)
-		err = prov_password_get(req, resp, &pw);
-	if (!err)
-		err = prov_domain_known(st, resp, domain);
+	err = user_args(app, req, resp, allowed, &st, user, domain, &pw);
 	if (err)
 		return err;
 	err = cf_store_subscriber_add(st, user, domain, pw);
@@ -55,15 +69,7 @@ int cf_prov_user_passwd_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	const char *pw = NULL;
 	int err;
 
-	err = prov_opts_check(req, resp, allowed);
-	if (!err)
-		err = prov_store_get(app, resp, &st);
-	if (!err)
-		err = prov_aor_get(req, resp, user, domain);
-	if (!err)
-		err = prov_password_get(req, resp, &pw);
-	if (!err)
-		err = prov_domain_known(st, resp, domain);
+	err = user_args(app, req, resp, allowed, &st, user, domain, &pw);
 	if (err)
 		return err;
 	err = cf_store_subscriber_passwd(st, user, domain, pw);
@@ -87,13 +93,7 @@ int cf_prov_user_remove_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	struct cf_store *st;
 	int err;
 
-	err = prov_opts_check(req, resp, allowed);
-	if (!err)
-		err = prov_store_get(app, resp, &st);
-	if (!err)
-		err = prov_aor_get(req, resp, user, domain);
-	if (!err)
-		err = prov_domain_known(st, resp, domain);
+	err = user_args(app, req, resp, allowed, &st, user, domain, NULL);
 	if (err)
 		return err;
 	err = cf_store_subscriber_remove(st, user, domain);
@@ -265,13 +265,7 @@ int cf_prov_user_show_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	struct cf_store *st;
 	int err;
 
-	err = prov_opts_check(req, resp, allowed);
-	if (!err)
-		err = prov_store_get(app, resp, &st);
-	if (!err)
-		err = prov_aor_get(req, resp, user, domain);
-	if (!err)
-		err = prov_domain_known(st, resp, domain);
+	err = user_args(app, req, resp, allowed, &st, user, domain, NULL);
 	if (err)
 		return err;
 	memset(&sub, 0, sizeof(sub));
