@@ -368,8 +368,9 @@ static int sub_set(struct cf_store *st, const char *user, const char *domain,
 	           : st->ops->subscriber_update(st, &sub);
 }
 
-int cf_store_subscriber_add(struct cf_store *st, const char *user,
-                            const char *domain, const char *password)
+/* add or passwd: check the arguments, then sub_set under the lock. */
+static int sub_write(struct cf_store *st, const char *user, const char *domain,
+                     const char *password, bool add)
 {
 	int err;
 
@@ -377,23 +378,21 @@ int cf_store_subscriber_add(struct cf_store *st, const char *user,
 	    !password_ok(password))
 		return EINVAL;
 	lock(st);
-	err = sub_set(st, user, domain, password, true);
+	err = sub_set(st, user, domain, password, add);
 	unlock(st);
 	return err;
+}
+
+int cf_store_subscriber_add(struct cf_store *st, const char *user,
+                            const char *domain, const char *password)
+{
+	return sub_write(st, user, domain, password, true);
 }
 
 int cf_store_subscriber_passwd(struct cf_store *st, const char *user,
                                const char *domain, const char *password)
 {
-	int err;
-
-	if (!st || !user_ok(user) || !domain_ok(domain) ||
-	    !password_ok(password))
-		return EINVAL;
-	lock(st);
-	err = sub_set(st, user, domain, password, false);
-	unlock(st);
-	return err;
+	return sub_write(st, user, domain, password, false);
 }
 
 int cf_store_subscriber_remove(struct cf_store *st, const char *user,
