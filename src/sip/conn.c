@@ -422,18 +422,15 @@ static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
 {
 	int af = cf_sa_af(addr), one = 1, fd, err;
 	struct cf_sip_conn *conn;
-	socklen_t len = addr->len;
 
 	if (af != AF_INET && af != AF_INET6)
 		return EINVAL;
-	if (!len)
-		len = af == AF_INET6 ? sizeof(struct sockaddr_in6)
-		                     : sizeof(struct sockaddr_in);
 	fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, &addr->u.sa, len) && errno != EINPROGRESS) {
+	if (connect(fd, &addr->u.sa, sock_sa_len(addr)) &&
+	    errno != EINPROGRESS) {
 		err = errno;
 		close(fd);
 		return err;

@@ -199,6 +199,15 @@ void worker_mbox_h(struct cf_mbox_node *node, void *arg);
 void worker_release(struct worker *w);
 void worker_stats_add(const struct worker *w, struct cf_sip_stats *st);
 
+/* sock.c */
+/* The length of sa for bind/connect/sendto: sa->len, or the size of the
+ * sockaddr of its family when unset. */
+socklen_t sock_sa_len(const struct cf_sa *sa);
+/* After bind: l->addr becomes the bound address of fd (the real port when
+ * 0 was asked) and l->fd is fd. Returns 0 or getsockname's errno (then l
+ * is untouched and fd still the caller's to close). */
+int sock_listener_bound(struct listener *l, int fd);
+
 /* udp.c */
 int udp_listener_open(struct listener *l);
 int udp_txq_alloc(struct worker *w);

@@ -20,14 +20,9 @@ enum { TCP_BACKLOG = 1024 };
 int tcp_listener_open(struct listener *l)
 {
 	int af = cf_sa_af(&l->addr), one = 1, fd, err = 0;
-	struct cf_sa bound;
-	socklen_t len = l->addr.len;
 
 	if (af != AF_INET && af != AF_INET6)
 		return EINVAL;
-	if (!len)
-		len = af == AF_INET6 ? sizeof(struct sockaddr_in6)
-		                     : sizeof(struct sockaddr_in);
 	fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
@@ -35,18 +30,12 @@ int tcp_listener_open(struct listener *l)
 	if (af == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 		                 sizeof(one));
-	if (bind(fd, &l->addr.u.sa, len) || listen(fd, TCP_BACKLOG)) {
+	if (bind(fd, &l->addr.u.sa, sock_sa_len(&l->addr)) ||
+	    listen(fd, TCP_BACKLOG)) {
 		err = errno;
 		goto out;
 	}
-	memset(&bound, 0, sizeof(bound));
-	bound.len = sizeof(bound.u.ss);
-	if (getsockname(fd, &bound.u.sa, &bound.len)) {
-		err = errno;
-		goto out;
-	}
-	l->addr = bound;
-	l->fd = fd;
+	err = sock_listener_bound(l, fd);
 out:
 	if (err)
 		close(fd);

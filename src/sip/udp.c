@@ -9,14 +9,6 @@
 
 #include "sip/stack_priv.h"
 
-static socklen_t sa_len(const struct cf_sa *sa)
-{
-	if (sa->len)
-		return sa->len;
-	return sa->u.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-	                                      : sizeof(struct sockaddr_in);
-}
-
 /*
  * Open a non-blocking UDP socket bound to l->addr (v6 sockets are
  * v6-only: an IPv4 listener is its own socket). The receive buffer is
@@ -27,7 +19,6 @@ static socklen_t sa_len(const struct cf_sa *sa)
 int udp_listener_open(struct listener *l)
 {
 	int af = cf_sa_af(&l->addr), one = 1, rcvbuf = UDP_RCVBUF;
-	struct cf_sa bound;
 	int fd, err = 0;
 
 	if (af != AF_INET && af != AF_INET6)
@@ -42,18 +33,11 @@ int udp_listener_open(struct listener *l)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 		                 sizeof(rcvbuf));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &rcvbuf, sizeof(rcvbuf));
-	if (bind(fd, &l->addr.u.sa, sa_len(&l->addr))) {
+	if (bind(fd, &l->addr.u.sa, sock_sa_len(&l->addr))) {
 		err = errno;
 		goto out;
 	}
-	memset(&bound, 0, sizeof(bound));
-	bound.len = sizeof(bound.u.ss);
-	if (getsockname(fd, &bound.u.sa, &bound.len)) {
-		err = errno;
-		goto out;
-	}
-	l->addr = bound;
-	l->fd = fd;
+	err = sock_listener_bound(l, fd);
 out:
 	if (err)
 		close(fd);
@@ -270,12 +254,12 @@ static void txq_add(struct worker *w, int fd, const struct cf_sa *to,
 	q->iov[i].iov_base = q->buf + q->used;
 	q->iov[i].iov_len = bytes->l;
 	q->used += bytes->l;
-	memcpy(&q->to[i], &to->u.ss, sa_len(to));
+	memcpy(&q->to[i], &to->u.ss, sock_sa_len(to));
 	memset(&q->mm[i], 0, sizeof(q->mm[i]));
 	q->mm[i].msg_hdr.msg_iov = &q->iov[i];
 	q->mm[i].msg_hdr.msg_iovlen = 1;
 	q->mm[i].msg_hdr.msg_name = &q->to[i];
-	q->mm[i].msg_hdr.msg_namelen = sa_len(to);
+	q->mm[i].msg_hdr.msg_namelen = sock_sa_len(to);
 	if (i == 0)
 		cf_tmr_start(cf_loop_wheel(w->loop), &q->tmr, 0, txq_tmr_h, w);
 }
@@ -307,7 +291,7 @@ int udp_send(struct cf_sip *sip, struct worker *w,
 		atomic_fetch_add_explicit(&sip->ext_tx_msgs, 1,
 		                          memory_order_relaxed);
 	if (sendto(fd, bytes->p, bytes->l, MSG_DONTWAIT, &peer->addr.u.sa,
-	           sa_len(&peer->addr)) < 0) {
+	           sock_sa_len(&peer->addr)) < 0) {
 		int err = errno;
 
 		if (w)
