@@ -43,6 +43,29 @@ static bool domain_in_conf(struct cf_app *app, const char *domain)
 	return name == NULL;
 }
 
+/* The checks domain set and remove start with: options, the store, and
+ * a well-formed domain argument, copied lower-cased into name. Returns 0,
+ * or the error already said in resp. */
+static int domain_args(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                       json_t *resp, const char *const *allowed,
+                       struct cf_store **stp, char *name)
+{
+	const char *s = prov_arg(req, 0);
+	int err;
+
+	err = prov_opts_check(req, resp, allowed);
+	if (!err)
+		err = prov_store_get(app, resp, stp);
+	if (err)
+		return err;
+	if (!cf_prov_domain_ok(s))
+		return prov_say(resp, EINVAL, "malformed domain '%.300s'",
+		                s ? s : "");
+	snprintf(name, CF_STORE_DOMAIN_MAX + 1, "%s", s);
+	prov_lower(name);
+	return 0;
+}
+
 int cf_prov_domain_add_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
                          json_t *resp)
 {
@@ -153,28 +176,20 @@ int cf_prov_domain_set_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 {
 	static const char *const allowed[] = {"digest-algs", NULL};
 	char name[CF_STORE_DOMAIN_MAX + 1];
-	const char *s = prov_arg(req, 0);
 	const char *algs = prov_opt(req, "digest-algs");
 	struct prov_dom c;
 	struct cf_store *st;
 	int err;
 
-	err = prov_opts_check(req, resp, allowed);
-	if (!err)
-		err = prov_store_get(app, resp, &st);
+	err = domain_args(app, req, resp, allowed, &st, name);
 	if (err)
 		return err;
-	if (!cf_prov_domain_ok(s))
-		return prov_say(resp, EINVAL, "malformed domain '%.300s'",
-		                s ? s : "");
 	if (!algs)
 		return prov_say(resp, EINVAL,
 		                "missing --digest-algs LIST (\"default\": the "
 		                "[auth] algorithms order)");
 	if (!strcasecmp(algs, "default"))
 		algs = NULL;
-	snprintf(name, sizeof(name), "%s", s);
-	prov_lower(name);
 	err = prov_domain_known(st, resp, name);
 	if (err)
 		return err;
@@ -204,21 +219,13 @@ int cf_prov_domain_remove_h(struct cf_app *app,
 {
 	static const char *const allowed[] = {NULL};
 	char name[CF_STORE_DOMAIN_MAX + 1];
-	const char *s = prov_arg(req, 0);
 	struct cf_store *st;
 	size_t users = 0;
 	int err;
 
-	err = prov_opts_check(req, resp, allowed);
-	if (!err)
-		err = prov_store_get(app, resp, &st);
+	err = domain_args(app, req, resp, allowed, &st, name);
 	if (err)
 		return err;
-	if (!cf_prov_domain_ok(s))
-		return prov_say(resp, EINVAL, "malformed domain '%.300s'",
-		                s ? s : "");
-	snprintf(name, sizeof(name), "%s", s);
-	prov_lower(name);
 	err = prov_domain_known(st, resp, name);
 	if (err)
 		return err;
