@@ -12,31 +12,11 @@
 
 #include "core/core.h"
 #include "core/core_priv.h"
+#include "testutil.h"
 
-static long blocks0;
-
-static int leak_setup(void **state)
-{
-	(void)state;
-	cf_mem_fail_after(0);
-	blocks0 = cf_mem_blocks();
-	return 0;
-}
-
-static int leak_teardown(void **state)
-{
-	long now = cf_mem_blocks();
-
-	(void)state;
-	if (now != blocks0) {
-		fprintf(stderr, "LEAK: %ld blocks (was %ld)\n", now, blocks0);
-		cf_mem_debug_dump();
-		return -1;
-	}
-	return 0;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, leak_setup, leak_teardown)
+#define T(f)                                                                   \
+	cmocka_unit_test_setup_teardown(f, cf_test_leak_setup,                 \
+	                                cf_test_leak_teardown)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 

@@ -19,8 +19,7 @@
 #include "mod/auth/auth.h"
 #include "mod/prov.h"
 #include "store/store.h"
-
-static long blocks_at_start;
+#include "testutil.h"
 
 struct fix {
 	struct cf_app_conf *conf;
@@ -39,7 +38,7 @@ static int setup(void **state)
 	char set_dir[96], uri[4096];
 
 	(void)state;
-	blocks_at_start = cf_mem_blocks();
+	cf_test_leak_start();
 	memset(&fx, 0, sizeof(fx));
 	snprintf(fx.dir, sizeof(fx.dir), "/tmp/confab-ctl-XXXXXX");
 	assert_non_null(mkdtemp(fx.dir));
@@ -64,21 +63,7 @@ static int teardown(void **state)
 	fx.conf = cf_mem_deref(fx.conf);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.dir);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(cf_mem_blocks(), blocks_at_start);
-	return 0;
-}
-
-static int setup_plain(void **state)
-{
-	(void)state;
-	blocks_at_start = cf_mem_blocks();
-	return 0;
-}
-
-static int teardown_plain(void **state)
-{
-	(void)state;
-	assert_int_equal(cf_mem_blocks(), blocks_at_start);
+	cf_test_leak_check();
 	return 0;
 }
 
@@ -864,8 +849,8 @@ static void test_import_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_aor_parse, setup_plain,
-	                                    teardown_plain),
+	    cmocka_unit_test_setup_teardown(test_aor_parse, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_app_store_ref, setup,
 	                                    teardown),

@@ -17,22 +17,7 @@
 #include <cmocka.h>
 
 #include "daemon/daemon.h"
-
-static long blocks_at_start;
-
-static int setup(void **state)
-{
-	(void)state;
-	blocks_at_start = cf_mem_blocks();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	assert_int_equal(cf_mem_blocks(), blocks_at_start);
-	return 0;
-}
+#include "testutil.h"
 
 /* Write text to a temporary file; returns its path (static buffer). */
 static const char *tmpconf(const char *text)
@@ -696,26 +681,41 @@ static void test_docs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_file_values, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_unknown_key_line, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_every_error_reported, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_syntax_and_missing, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_sets, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_listen_decode, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_key_check, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_app_local, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cmd_find, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ctl_request, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_docs, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ctl_socket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_defaults, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_file_values, cf_test_leak_setup, cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_key_line,
+	                                    cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_values, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_every_error_reported,
+	                                    cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_syntax_and_missing,
+	                                    cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_sets, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_listen_decode, cf_test_leak_setup, cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_key_check, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_app_local, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_cmd_find, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_ctl_request, cf_test_leak_setup, cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_reload, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_oom, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_docs, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_socket, cf_test_leak_setup,
+	                                    cf_test_leak_teardown),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);

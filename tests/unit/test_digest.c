@@ -15,31 +15,11 @@
 
 #include "core/core.h"
 #include "proto/sip/digest.h"
+#include "testutil.h"
 
-static long blocks0;
-
-static int leak_setup(void **state)
-{
-	(void)state;
-	cf_mem_fail_after(0);
-	blocks0 = cf_mem_blocks();
-	return 0;
-}
-
-static int leak_teardown(void **state)
-{
-	long now = cf_mem_blocks();
-
-	(void)state;
-	cf_mem_fail_after(0);
-	if (now != blocks0) {
-		fprintf(stderr, "LEAK: %ld blocks (was %ld)\n", now, blocks0);
-		return -1;
-	}
-	return 0;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, leak_setup, leak_teardown)
+#define T(f)                                                                   \
+	cmocka_unit_test_setup_teardown(f, cf_test_leak_setup,                 \
+	                                cf_test_leak_teardown)
 
 /* A slice over a C string, as a pointer to a compound literal. */
 #define PL(s) (&(struct cf_pl){(s), strlen(s)})

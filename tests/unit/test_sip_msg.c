@@ -13,23 +13,7 @@
 
 #include "proto/sip/sip.h"
 #include "vec_util.h"
-
-static long blocks0;
-
-static int setup(void **state)
-{
-	(void)state;
-	blocks0 = cf_mem_blocks();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	cf_mem_fail_after(0);
-	assert_int_equal(cf_mem_blocks(), blocks0);
-	return 0;
-}
+#include "testutil.h"
 
 #define PLEQ(pl, s)                                                            \
 	do {                                                                   \
@@ -796,7 +780,9 @@ static void t_fuzz_regress(void **state)
 	fprintf(stderr, "fuzz regression files: %zu\n", files);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)                                                                   \
+	cmocka_unit_test_setup_teardown(f, cf_test_leak_setup,                 \
+	                                cf_test_leak_teardown)
 
 int main(void)
 {

@@ -12,22 +12,7 @@
 
 #include "proto/sip/sip.h"
 #include "vec_util.h"
-
-static long blocks0;
-
-static int setup(void **state)
-{
-	(void)state;
-	blocks0 = cf_mem_blocks();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	assert_int_equal(cf_mem_blocks(), blocks0);
-	return 0;
-}
+#include "testutil.h"
 
 #define PLEQ(pl, s)                                                            \
 	do {                                                                   \
@@ -460,7 +445,9 @@ static void t_rand(void **state)
 		            (a[i] >= '0' && a[i] <= '9'));
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)                                                                   \
+	cmocka_unit_test_setup_teardown(f, cf_test_leak_setup,                 \
+	                                cf_test_leak_teardown)
 
 int main(void)
 {

@@ -23,8 +23,8 @@
 #include "core/core.h"
 #include "store/store.h"
 #include "store/store_priv.h"
+#include "testutil.h"
 
-static long blocks0;
 static char dir[64];
 static char dbpath[128];
 static char uri[160];
@@ -41,8 +41,7 @@ static int rm_cb(const char *path, const struct stat *sb, int type,
 static int setup(void **state)
 {
 	(void)state;
-	cf_mem_fail_after(0);
-	blocks0 = cf_mem_blocks();
+	cf_test_leak_start();
 	strcpy(dir, "/tmp/cf-store-XXXXXX");
 	if (!mkdtemp(dir))
 		return -1;
@@ -53,8 +52,6 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	long now = cf_mem_blocks();
-
 	(void)state;
 	cf_mem_fail_after(0);
 	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
@@ -62,10 +59,7 @@ static int teardown(void **state)
 		fprintf(stderr, "temp dir %s not removed\n", dir);
 		return -1;
 	}
-	if (now != blocks0) {
-		fprintf(stderr, "LEAK: %ld blocks (was %ld)\n", now, blocks0);
-		return -1;
-	}
+	cf_test_leak_check();
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include "proto/sip/sip.h"
 #include "vec_util.h"
+#include "testutil.h"
 
 enum verdict { V_OK, V_400, V_505, V_DROP };
 
@@ -24,22 +25,6 @@ struct vec {
 	const char *reason; /* expected fault reason, NULL = any */
 	void (*check)(const struct cf_sip_msg *msg);
 };
-
-static long blocks0;
-
-static int setup(void **state)
-{
-	(void)state;
-	blocks0 = cf_mem_blocks();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	assert_int_equal(cf_mem_blocks(), blocks0);
-	return 0;
-}
 
 #define PLEQ(pl, s)                                                            \
 	do {                                                                   \
@@ -913,18 +898,19 @@ int main(void)
 	size_t n = 0;
 
 	for (size_t i = 0; i < NVECS; i++) {
-		tests[n++] = (struct CMUnitTest){vecs[i].file, t_vec, setup,
-		                                 teardown, (void *)&vecs[i]};
+		tests[n++] = (struct CMUnitTest){
+		    vecs[i].file, t_vec, cf_test_leak_setup,
+		    cf_test_leak_teardown, (void *)&vecs[i]};
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
-	    t_tsv, setup, teardown);
+	    t_tsv, cf_test_leak_setup, cf_test_leak_teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
-	    t_5118_fixed_clen, setup, teardown);
+	    t_5118_fixed_clen, cf_test_leak_setup, cf_test_leak_teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
-	    t_5118_lf, setup, teardown);
+	    t_5118_lf, cf_test_leak_setup, cf_test_leak_teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
-	    t_stream_verdicts, setup, teardown);
+	    t_stream_verdicts, cf_test_leak_setup, cf_test_leak_teardown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
-	    t_guard, setup, teardown);
+	    t_guard, cf_test_leak_setup, cf_test_leak_teardown);
 	return _cmocka_run_group_tests("vectors", tests, n, NULL, NULL);
 }

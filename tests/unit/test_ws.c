@@ -14,22 +14,7 @@
 
 #include "proto/http/http.h"
 #include "proto/ws/ws.h"
-
-static long blocks0;
-
-static int setup(void **state)
-{
-	(void)state;
-	blocks0 = cf_mem_blocks();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	assert_int_equal(cf_mem_blocks(), blocks0);
-	return 0;
-}
+#include "testutil.h"
 
 static const uint8_t MASK[4] = {0x37, 0xfa, 0x21, 0x3d};
 
@@ -727,7 +712,9 @@ static void t_http_limits(void **state)
 	}
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)                                                                   \
+	cmocka_unit_test_setup_teardown(f, cf_test_leak_setup,                 \
+	                                cf_test_leak_teardown)
 
 int main(void)
 {
