@@ -23,6 +23,7 @@
 #include "mod/mod.h"
 #include "proto/sip/digest.h"
 #include "store/store.h"
+#include "testapp.h"
 
 enum { SENT_MAX = 64, SETS_MAX = 16 };
 
@@ -95,14 +96,10 @@ static void on_req(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct cf_sip_cfg cfg;
 
 	assert_non_null(f);
 	f->blocks = cf_mem_blocks();
-	cf_sip_cfg_default(&cfg);
-	assert_int_equal(cf_tmr_wheel_alloc(&f->wheel, 1000), 0);
-	assert_int_equal(
-	    cf_sip_txn_env_alloc(&f->env, &cfg, f->wheel, rec_send, f), 0);
+	cf_testapp_txn_alloc(&f->wheel, &f->env, NULL, rec_send, f);
 	f->h.request = on_req;
 	f->h.arg = f;
 	f->peer.tp = CF_SIP_TP_UDP;
@@ -155,10 +152,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	for (int i = 0; i < 80 && cf_sip_txn_env_count(f->env); i++)
-		cf_tmr_wheel_advance(f->wheel,
-		                     cf_tmr_wheel_now(f->wheel) + 1000);
-	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	cf_testapp_txn_drain(f->wheel, f->env, 80);
 	if (f->started)
 		cf_mod_stop_all(f->app);
 	sent_clear(f);

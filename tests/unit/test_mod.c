@@ -13,6 +13,7 @@
 
 #include "mod/basic/basic.h"
 #include "mod/mod.h"
+#include "testapp.h"
 
 enum { SENT_MAX = 16 };
 
@@ -52,15 +53,11 @@ static int setup(void **state)
 	static const char *const sets[] = {"test.ring_timeout=2",
 	                                   "general.domain=confab.test"};
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct cf_sip_cfg cfg;
 	struct cf_sa sa;
 
 	assert_non_null(f);
 	f->blocks = cf_mem_blocks();
-	cf_sip_cfg_default(&cfg);
-	assert_int_equal(cf_tmr_wheel_alloc(&f->wheel, 1000), 0);
-	assert_int_equal(
-	    cf_sip_txn_env_alloc(&f->env, &cfg, f->wheel, rec_send, f), 0);
+	cf_testapp_txn_alloc(&f->wheel, &f->env, NULL, rec_send, f);
 	assert_int_equal(cf_app_conf_load(&f->conf, NULL, sets, 2, NULL), 0);
 	assert_int_equal(cf_app_alloc(&f->app, f->conf), 0);
 	assert_int_equal(cf_sa_set_str(&sa, "127.0.0.1", 25060), 0);
@@ -80,11 +77,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	/* let every transaction run out (Timer J/H/I: 64*T1 at most) */
-	for (int i = 0; i < 80 && cf_sip_txn_env_count(f->env); i++)
-		cf_tmr_wheel_advance(f->wheel,
-		                     cf_tmr_wheel_now(f->wheel) + 1000);
-	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	cf_testapp_txn_drain(f->wheel, f->env, 80);
 	cf_mod_basic_set_wheel(NULL);
 	cf_mod_stop_all(f->app);
 	sent_clear(f);

@@ -21,6 +21,7 @@
 #include "proto/sip/digest.h"
 #include "sip/stack_priv.h"
 #include "store/store.h"
+#include "testapp.h"
 
 enum { SENT_MAX = 128, T0 = 1800000000, CALLER = 25160 };
 
@@ -99,9 +100,7 @@ static int setup(void **state)
 	cf_registrar_test_clock(T0);
 	cf_sip_cfg_default(&cfg);
 	cfg.timer_c_ms = 190000;
-	assert_int_equal(cf_tmr_wheel_alloc(&f->wheel, 1000), 0);
-	assert_int_equal(
-	    cf_sip_txn_env_alloc(&f->env, &cfg, f->wheel, rec_send, f), 0);
+	cf_testapp_txn_alloc(&f->wheel, &f->env, &cfg, rec_send, f);
 
 	/* alice, bob, carol at example.com; only who registers is bound */
 	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
@@ -145,10 +144,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	char p[96];
 
-	for (int i = 0; i < 400 && cf_sip_txn_env_count(f->env); i++)
-		cf_tmr_wheel_advance(f->wheel,
-		                     cf_tmr_wheel_now(f->wheel) + 1000);
-	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	cf_testapp_txn_drain(f->wheel, f->env, 400); /* Timer C */
 	cf_mod_stop_all(f->app);
 	f->app = cf_mem_deref(f->app);
 	f->conf = cf_mem_deref(f->conf);

@@ -21,6 +21,7 @@
 #include "proto/sip/digest.h"
 #include "sip/stack_priv.h"
 #include "store/store.h"
+#include "testapp.h"
 
 enum { SENT_MAX = 64, T0 = 1800000000 };
 
@@ -106,7 +107,6 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	const struct sets *s = *state;
-	struct cf_sip_cfg cfg;
 	int fd;
 
 	assert_non_null(f);
@@ -121,10 +121,7 @@ static int setup(void **state)
 	close(fd);
 	unlink(f->db); /* the store creates it */
 	cf_registrar_test_clock(T0);
-	cf_sip_cfg_default(&cfg);
-	assert_int_equal(cf_tmr_wheel_alloc(&f->wheel, 1000), 0);
-	assert_int_equal(
-	    cf_sip_txn_env_alloc(&f->env, &cfg, f->wheel, rec_send, f), 0);
+	cf_testapp_txn_alloc(&f->wheel, &f->env, NULL, rec_send, f);
 	app_up(f);
 	f->peer.tp = CF_SIP_TP_UDP;
 	assert_int_equal(cf_sa_set_str(&f->peer.addr, "127.0.0.1", 25160), 0);
@@ -138,10 +135,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	char p[96];
 
-	for (int i = 0; i < 80 && cf_sip_txn_env_count(f->env); i++)
-		cf_tmr_wheel_advance(f->wheel,
-		                     cf_tmr_wheel_now(f->wheel) + 1000);
-	assert_int_equal(cf_sip_txn_env_count(f->env), 0);
+	cf_testapp_txn_drain(f->wheel, f->env, 80);
 	app_down(f);
 	sent_clear(f);
 	cf_mem_deref(f->env);
