@@ -339,8 +339,11 @@ def wait_for(pred, secs, what):
     raise Failure("timed out after %d s waiting for %s" % (secs, what))
 
 
-def baresip_dir(tmp, user, password, d, transport, regint):
-    cdir = os.path.join(tmp, "baresip-" + user)
+def baresip_dir(tmp, user, password, d, transport, regint, name=None,
+                answermode="auto", ctrl=None):
+    """A baresip config dir for user (name: its directory, for a second
+    instance of the same user); ctrl: the ctrl_tcp port (else a free one)."""
+    cdir = os.path.join(tmp, "baresip-" + (name or user))
     os.makedirs(cdir, exist_ok=True)
     sip = free_port()
     while True:   # it also binds TLS on sip+1: keep that free too
@@ -361,6 +364,8 @@ audio_player aubridge,nil
 audio_alert aubridge,nil
 ausrc_srate 48000
 auplay_srate 48000
+ausrc_channels 2
+auplay_channels 2
 rtp_ports %d-%d
 rtp_stats yes
 module_path /usr/lib/baresip/modules
@@ -375,7 +380,7 @@ module_app ctrl_tcp.so
 module_app debug_cmd.so
 ctrl_tcp_listen 127.0.0.1:%d
 cons_listen 127.0.0.1:%d
-""" % (sip, rtp, rtp + 20, free_port(), free_port()))
+""" % (sip, rtp, rtp + 20, ctrl or free_port(), free_port()))
         if transport == "tls":
             # confabd's self-signed certificate, made at its first start
             f.write("sip_cafile %s\n" % os.path.join(d.data, "tls",
@@ -383,10 +388,10 @@ cons_listen 127.0.0.1:%d
     with open(os.path.join(cdir, "accounts"), "w") as f:
         f.write('<sip:%s@%s;transport=%s>;auth_pass=%s;'
                 'outbound="sip:127.0.0.1:%d;transport=%s";regint=%d;'
-                'pubint=0;answermode=auto;mwi=no\n'
+                'pubint=0;answermode=%s;mwi=no\n'
                 % (user, DOMAIN, transport, password,
                    d.tls_port if transport == "tls" else d.port, transport,
-                   regint))
+                   regint, answermode))
     open(os.path.join(cdir, "contacts"), "w").close()
     return cdir, sip
 
@@ -558,6 +563,246 @@ uri=%s/user.db
         stop_peer(p)
         os.close(wfd)
         print("--- linphonec log (tail)\n" + read(log)[-3000:], flush=True)
+    d.stop()
+
+
+# ------------------------------------------------------------ calls (issue 4)
+
+class Baresip:
+    """One baresip instance registered at d: its log (-s: SIP trace), its
+    ctrl_tcp port and its Popen; stopped by PID."""
+
+    def __init__(self, d, tmp, user, password, name=None, answermode="auto",
+                 secs=60):
+        self.name = name or user
+        self.ctrl = free_port()
+        self.cdir, self.sip = baresip_dir(tmp, user, password, d, "udp", 120,
+                                          name=self.name,
+                                          answermode=answermode,
+                                          ctrl=self.ctrl)
+        self.log = os.path.join(tmp, "baresip-%s.log" % self.name)
+        self.p = start_peer("baresip-" + self.name,
+                            ["baresip", "-f", self.cdir, "-s", "-t",
+                             str(secs)], self.log)
+
+    def text(self):
+        return read(self.log)
+
+    def registered(self, secs=12):
+        wait_for(lambda: re.search(r"200 OK.*\[\d+ binding", self.text()),
+                 secs, "%s: '200 OK ... [N binding]'" % self.name)
+
+    def cmd(self, command, params="", secs=5):
+        """A ctrl_tcp command (a JSON netstring); returns the response
+        text (the JSON of the answer, may be empty)."""
+        import json
+        j = json.dumps({"command": command, "params": params, "token": "1"})
+        s = socket.create_connection(("127.0.0.1", self.ctrl), timeout=secs)
+        buf = b""
+        try:
+            s.sendall(b"%d:%s," % (len(j), j.encode()))
+            deadline = time.monotonic() + secs
+            while time.monotonic() < deadline:
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+                if b'"response"' in buf and buf.rstrip().endswith(b","):
+                    break
+        finally:
+            s.close()
+        out = buf.decode(errors="replace")
+        print("%s ctrl %s %s -> %s" % (self.name, command, params,
+                                       out[:600]), flush=True)
+        return out
+
+    def stop(self):
+        if self.p.poll() is None:
+            try:
+                self.cmd("quit", secs=2)
+            except OSError:
+                pass
+        stop_peer(self.p)
+
+    def tail(self, n=2500):
+        print("--- %s log (tail)\n%s" % (self.name, self.text()[-n:]),
+              flush=True)
+
+
+def rtp_rcvd(out):
+    """Received-packet counts in an audio_debug answer (rx ... rcvd=N, or
+    'packets' lines of the rtp stats)."""
+    return [int(x) for x in re.findall(r"rcvd=(\d+)", out)]
+
+
+def invites(text):
+    """INVITE requests received in a baresip -s trace (not sent ones)."""
+    return len(re.findall(r"INVITE sip:[^\n]*SIP/2\.0", text))
+
+
+def case_call_baresip(args, tmp):
+    """alice (baresip) calls bob (baresip, answermode=auto), both
+    registered with passwords: the call is established on both sides, RTP
+    flows directly between them for 5 s (both count received packets: the
+    SDP of each names the other's own address, not confabd's, and
+    audio_debug shows rcvd>0 on both), alice hangs up and both see the
+    call end."""
+    d = daemon(args, tmp, users={"alice": "pwalice", "bob": "pwbob"})
+    a = Baresip(d, tmp, "alice", "pwalice", secs=60)
+    b = Baresip(d, tmp, "bob", "pwbob", secs=60)
+    try:
+        a.registered()
+        b.registered()
+        a.cmd("dial", "sip:bob@" + DOMAIN)
+        wait_for(lambda: "Call established" in a.text(), 15,
+                 "alice: 'Call established'")
+        wait_for(lambda: "Call established" in b.text(), 5,
+                 "bob: 'Call established'")
+        check(True, "call established on both sides")
+        time.sleep(5)
+        ra = rtp_rcvd(a.cmd("audio_debug"))
+        rb = rtp_rcvd(b.cmd("audio_debug"))
+        check(ra and max(ra) > 0, "alice received RTP: rcvd=%s" % ra)
+        check(rb and max(rb) > 0, "bob received RTP: rcvd=%s" % rb)
+        a.cmd("hangup")
+        wait_for(lambda: re.search(r"(?i)terminated", a.text()), 10,
+                 "alice: call terminated")
+        wait_for(lambda: re.search(r"(?i)terminated", b.text()), 10,
+                 "bob: call terminated (BYE through confab)")
+        check("BYE sip:" in b.text(), "bob got alice's BYE")
+        check(True, "both see the call end")
+    finally:
+        a.stop()
+        b.stop()
+        a.tail()
+        b.tail()
+    d.stop()
+
+
+def case_call_fork_cancel(args, tmp):
+    """bob registered from two baresip instances, one answermode=manual (it
+    keeps ringing), one auto; alice calls bob: both got the INVITE (both
+    ring), the auto one answers, the manual one gets CANCEL and closes its
+    call."""
+    d = daemon(args, tmp, users={"alice": "pwalice", "bob": "pwbob"})
+    a = Baresip(d, tmp, "alice", "pwalice", secs=60)
+    bm = Baresip(d, tmp, "bob", "pwbob", name="bob-manual",
+                 answermode="manual", secs=60)
+    ba = None
+    try:
+        a.registered()
+        bm.registered()
+        # the auto one registers last: it answers after both rang
+        ba = Baresip(d, tmp, "bob", "pwbob", name="bob-auto",
+                     answermode="auto", secs=60)
+        ba.registered()
+        out = ctl(d, "location", "show", "sip:bob@" + DOMAIN).stdout
+        check("127.0.0.1:%d" % bm.sip in out and "127.0.0.1:%d" % ba.sip
+              in out, "bob has two bindings:\n" + out)
+        a.cmd("dial", "sip:bob@" + DOMAIN)
+        wait_for(lambda: "Call established" in a.text(), 15,
+                 "alice: 'Call established'")
+        wait_for(lambda: "Call established" in ba.text(), 5,
+                 "bob-auto: 'Call established'")
+        check(invites(ba.text()) >= 1, "bob-auto got the INVITE")
+        check(invites(bm.text()) >= 1, "bob-manual got the INVITE (rang)")
+        wait_for(lambda: re.search(r"CANCEL sip:[^\n]*SIP/2\.0",
+                                   bm.text()), 10,
+                 "bob-manual: CANCEL received")
+        wait_for(lambda: re.search(r"(?i)terminated", bm.text()), 10,
+                 "bob-manual: its ringing call closed")
+        check("Call established" not in bm.text(),
+              "bob-manual never established the call")
+        a.cmd("hangup")
+        wait_for(lambda: re.search(r"(?i)terminated", ba.text()), 10,
+                 "bob-auto: call terminated")
+    finally:
+        a.stop()
+        bm.stop()
+        if ba:
+            ba.stop()
+        a.tail()
+        bm.tail()
+        if ba:
+            ba.tail()
+    d.stop()
+
+
+def case_call_linphonec(args, tmp):
+    """linphonec (carol) calls a baresip user (bob, answermode=auto)
+    through confab: linphonec says the call is connected, bob's baresip
+    says established."""
+    d = daemon(args, tmp, users={"carol": "pwcarol", "bob": "pwbob"})
+    b = Baresip(d, tmp, "bob", "pwbob", secs=60)
+    ld = os.path.join(tmp, "linphone")
+    os.makedirs(ld)
+    port = free_port()
+    rtp = free_port()
+    with open(os.path.join(ld, "linphonerc"), "w") as f:
+        f.write("""[sip]
+sip_port=%d
+sip_tcp_port=0
+sip_tls_port=0
+bind_address=127.0.0.1
+register_only_when_network_is_up=0
+[rtp]
+audio_rtp_port=%d-%d
+[video]
+enabled=0
+capture=0
+display=0
+[sound]
+echocancellation=0
+[storage]
+backend=sqlite3
+uri=%s/user.db
+""" % (port, rtp, rtp + 20, ld))
+    fifo = os.path.join(ld, "in.fifo")
+    os.mkfifo(fifo)
+    env = dict(os.environ, HOME=ld, XDG_DATA_HOME=ld + "/.local/share",
+               XDG_CONFIG_HOME=ld + "/.config")
+    log = os.path.join(tmp, "linphonec.log")
+    if shutil.which("linphonec") is None:
+        raise Failure("linphonec not found (package linphone-cli)")
+    wfd = os.open(fifo, os.O_RDWR)
+    p = start_peer("linphonec", ["timeout", "50", "linphonec", "-c",
+                                 os.path.join(ld, "linphonerc"), "-d", "0"],
+                   log, env=env, stdin=wfd)
+
+    def say(cmd):
+        os.write(wfd, (cmd + "\n").encode())
+    try:
+        b.registered()
+        time.sleep(1.5)
+        say("soundcard use files")
+        say("register sip:carol@%s sip:127.0.0.1:%d pwcarol"
+            % (DOMAIN, d.port))
+
+        def registered():
+            say("status register")
+            time.sleep(0.5)
+            return re.search(r"registered, identity=sip:carol@"
+                             + re.escape(DOMAIN), read(log))
+        wait_for(registered, 12, "linphonec: status register registered")
+        say("call sip:bob@" + DOMAIN)
+        wait_for(lambda: re.search(r"Call \d+ with .* connected", read(log)),
+                 15, "linphonec: 'Call N with ... connected.'")
+        check(True, "linphonec: call connected")
+        wait_for(lambda: "Call established" in b.text(), 5,
+                 "bob: 'Call established'")
+        say("terminate")
+        wait_for(lambda: re.search(r"(?i)terminated", b.text()), 10,
+                 "bob: call terminated")
+        say("quit")
+    finally:
+        stop_peer(p)
+        os.close(wfd)
+        b.stop()
+        print("--- linphonec log (tail)\n" + read(log)[-3000:], flush=True)
+        b.tail()
     d.stop()
 
 
