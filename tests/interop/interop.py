@@ -616,7 +616,7 @@ class Baresip:
             s.close()
         out = buf.decode(errors="replace")
         print("%s ctrl %s %s -> %s" % (self.name, command, params,
-                                       out[:600]), flush=True)
+                                       out[:1500]), flush=True)
         return out
 
     def stop(self):
@@ -636,6 +636,18 @@ def rtp_rcvd(out):
     """Received-packet counts in an audio_debug answer (rx ... rcvd=N, or
     'packets' lines of the rtp stats)."""
     return [int(x) for x in re.findall(r"rcvd=(\d+)", out)]
+
+
+def call_ended(text):
+    """baresip's line for a call that ended: 'Call with X terminated' (a
+    local hangup) or 'session closed: ...' (BYE or CANCEL received)."""
+    return re.search(r"session closed: |Call with [^\n]* terminated", text)
+
+
+def rtp_ends(out):
+    """(local port, remote port) of the audio stream in audio_debug."""
+    m = re.search(r"local: [0-9.]+:(\d+), remote: [0-9.]+:(\d+)", out)
+    return (m.group(1), m.group(2)) if m else (None, None)
 
 
 def invites(text):
@@ -663,14 +675,23 @@ def case_call_baresip(args, tmp):
                  "bob: 'Call established'")
         check(True, "call established on both sides")
         time.sleep(5)
-        ra = rtp_rcvd(a.cmd("audio_debug"))
-        rb = rtp_rcvd(b.cmd("audio_debug"))
+        da, db = a.cmd("audio_debug"), b.cmd("audio_debug")
+        ra, rb = rtp_rcvd(da), rtp_rcvd(db)
         check(ra and max(ra) > 0, "alice received RTP: rcvd=%s" % ra)
         check(rb and max(rb) > 0, "bob received RTP: rcvd=%s" % rb)
+        # direct: each side's remote is the other's own RTP socket, and
+        # the packets counted came from it (RTCP member IP)
+        la, pa = rtp_ends(da)
+        lb, pb = rtp_ends(db)
+        check(la and lb and pa == lb and pb == la,
+              "RTP directly between them: alice %s<->%s, bob %s<->%s"
+              % (la, pa, lb, pb))
+        check("IP=127.0.0.1:%s" % lb in da and "IP=127.0.0.1:%s" % la in db,
+              "each counted packets from the other's RTP port")
         a.cmd("hangup")
-        wait_for(lambda: re.search(r"(?i)terminated", a.text()), 10,
+        wait_for(lambda: call_ended(a.text()), 10,
                  "alice: call terminated")
-        wait_for(lambda: re.search(r"(?i)terminated", b.text()), 10,
+        wait_for(lambda: call_ended(b.text()), 10,
                  "bob: call terminated (BYE through confab)")
         check("BYE sip:" in b.text(), "bob got alice's BYE")
         check(True, "both see the call end")
@@ -708,16 +729,19 @@ def case_call_fork_cancel(args, tmp):
         wait_for(lambda: "Call established" in ba.text(), 5,
                  "bob-auto: 'Call established'")
         check(invites(ba.text()) >= 1, "bob-auto got the INVITE")
-        check(invites(bm.text()) >= 1, "bob-manual got the INVITE (rang)")
+        check(invites(bm.text()) >= 1 and "SIP/2.0 180 Ringing" in bm.text(),
+              "bob-manual got the INVITE and rang (180)")
         wait_for(lambda: re.search(r"CANCEL sip:[^\n]*SIP/2\.0",
                                    bm.text()), 10,
                  "bob-manual: CANCEL received")
-        wait_for(lambda: re.search(r"(?i)terminated", bm.text()), 10,
+        check("SIP/2.0 487" in bm.text(), "bob-manual got CANCEL and "
+              "answered its INVITE 487")
+        wait_for(lambda: call_ended(bm.text()), 10,
                  "bob-manual: its ringing call closed")
         check("Call established" not in bm.text(),
               "bob-manual never established the call")
         a.cmd("hangup")
-        wait_for(lambda: re.search(r"(?i)terminated", ba.text()), 10,
+        wait_for(lambda: call_ended(ba.text()), 10,
                  "bob-auto: call terminated")
     finally:
         a.stop()
@@ -748,6 +772,19 @@ sip_tcp_port=0
 sip_tls_port=0
 bind_address=127.0.0.1
 register_only_when_network_is_up=0
+default_proxy=0
+[proxy_0]
+reg_proxy=<sip:127.0.0.1:%d;transport=udp>
+reg_route=<sip:127.0.0.1:%d;transport=udp;lr>
+reg_identity=sip:carol@%s
+reg_expires=600
+reg_sendregister=1
+publish=0
+[auth_info_0]
+username=carol
+passwd=pwcarol
+realm=%s
+domain=%s
 [rtp]
 audio_rtp_port=%d-%d
 [video]
@@ -759,7 +796,7 @@ echocancellation=0
 [storage]
 backend=sqlite3
 uri=%s/user.db
-""" % (port, rtp, rtp + 20, ld))
+""" % (port, d.port, d.port, DOMAIN, DOMAIN, DOMAIN, rtp, rtp + 20, ld))
     fifo = os.path.join(ld, "in.fifo")
     os.mkfifo(fifo)
     env = dict(os.environ, HOME=ld, XDG_DATA_HOME=ld + "/.local/share",
@@ -778,8 +815,6 @@ uri=%s/user.db
         b.registered()
         time.sleep(1.5)
         say("soundcard use files")
-        say("register sip:carol@%s sip:127.0.0.1:%d pwcarol"
-            % (DOMAIN, d.port))
 
         def registered():
             say("status register")
@@ -794,7 +829,7 @@ uri=%s/user.db
         wait_for(lambda: "Call established" in b.text(), 5,
                  "bob: 'Call established'")
         say("terminate")
-        wait_for(lambda: re.search(r"(?i)terminated", b.text()), 10,
+        wait_for(lambda: call_ended(b.text()), 10,
                  "bob: call terminated")
         say("quit")
     finally:
