@@ -954,6 +954,38 @@ static void test_fwd_unavailable(void **state)
 	assert_null(sent_to(f, 5081, "INVITE "));
 }
 
+/* A user's own routes (the store, `confabctl user forward`) come before
+ * the configured ones; cleared, the configured one applies again. */
+static void test_fwd_user(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_store *st = cf_app_store(f->app);
+	struct cf_store_forward fw = {
+	    "bob", "example.com", {"sip:own@127.0.0.1:5085", NULL, NULL, NULL}};
+
+	assert_int_equal(cf_store_forward_set(st, &fw), 0);
+	assert_int_equal(cf_proxy_forwards_load(f->app), 0);
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	assert_null(sent_to(f, 5081, "INVITE "));
+	fwd_check(f, 5085, "sip:own@127.0.0.1:5085", 486);
+	answer_from(f, 5085, "INVITE", 200, NULL);
+	caller_got(f, 200);
+
+	fw.uri[0] = NULL;
+	assert_int_equal(cf_store_forward_set(st, &fw), 0);
+	assert_int_equal(cf_proxy_forwards_load(f->app), 0);
+	sent_clear(f);
+	req(f, "INVITE", BOB, "call2@test", "<sip:bob@example.com>", NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	assert_null(sent_to(f, 5085, "INVITE "));
+	fwd_check(f, 5081, "sip:busy@127.0.0.1:5081", 486);
+	answer_from(f, 5081, "INVITE", 486, NULL);
+	caller_got(f, 486);
+}
+
 /* No route configured: the failures go upstream as before (the other
  * tests run without forward_*); a non-INVITE is never forwarded. */
 static void test_fwd_message(void **state)
@@ -1032,6 +1064,7 @@ int main(void)
 	    TS(test_fwd_offline, fwds),
 	    TS(test_fwd_unavailable, fwds),
 	    TS(test_fwd_message, fwds),
+	    TS(test_fwd_user, fwds),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);

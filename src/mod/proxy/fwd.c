@@ -281,7 +281,8 @@ static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
 		why = PROXY_FWD_UNAVAILABLE;
 	else
 		return false;
-	if (!proxy_forward_uri(why, uri, sizeof(uri)))
+	if (!proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host, why,
+	                       uri, sizeof(uri)))
 		return false;
 	pt->forwarded = true;
 	t = cf_mem_realloc(pt->tv, (pt->tc + 1) * sizeof(*t));
@@ -485,7 +486,8 @@ static void timer_noans(void *arg)
 
 	cf_mem_ref(pt);
 	if (!pt->forwarded &&
-	    proxy_forward_uri(PROXY_FWD_NOANSWER, uri, sizeof(uri))) {
+	    proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host,
+	                      PROXY_FWD_NOANSWER, uri, sizeof(uri))) {
 		/* the failure route starts when the cancelled branches
 		 * are done (final_best) */
 		cf_log(CF_LOG_INFO, &pt->req->call_id,

@@ -127,12 +127,15 @@ cf_proxy_failure_h *proxy_failure_hook(void **argp)
 
 /* Called on a worker when a request failed or has no binding: a copy
  * of the configured URI (the mutex: SIGHUP may change it). */
-bool proxy_forward_uri(enum proxy_fwd why, char *uri, size_t size)
+bool proxy_forward_uri(const struct cf_pl *user, const struct cf_pl *domain,
+                       enum proxy_fwd why, char *uri, size_t size)
 {
 	bool ok;
 
 	if ((unsigned)why >= PROXY_FWD_N || !size)
 		return false;
+	if (proxy_user_forward(user, domain, why, uri, size))
+		return true;
 	pthread_mutex_lock(&px.mtx);
 	ok = px.fwd[why][0] && strlen(px.fwd[why]) < size;
 	if (ok)
@@ -265,6 +268,7 @@ static int proxy_start(struct cf_app *app)
 	px.lc = 0;
 	if (sip)
 		cf_sip_listeners_apply(sip, listener, NULL);
+	(void)cf_proxy_forwards_load(app); /* logged; config routes work */
 	return 0;
 }
 
@@ -285,6 +289,7 @@ static void proxy_stop(struct cf_app *app)
 		       "proxy: %ld transactions still open at stop",
 		       (long)atomic_load(&px.live));
 	px.lc = 0;
+	proxy_forwards_clear();
 }
 
 static void proxy_reload(struct cf_app *app)
@@ -434,7 +439,8 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 		char furi[256];
 
 		if (known && msg->mid == CF_SIP_M_INVITE &&
-		    proxy_forward_uri(PROXY_FWD_OFFLINE, furi, sizeof(furi)) &&
+		    proxy_forward_uri(&u->user, &u->host, PROXY_FWD_OFFLINE,
+		                      furi, sizeof(furi)) &&
 		    !fwd_target(col.tv, furi, 480)) {
 			cf_log(CF_LOG_INFO, &msg->call_id,
 			       "proxy: offline: forwarded to %s", furi);

@@ -59,8 +59,10 @@ void proxy_cfg_get(struct proxy_cfg *cfg);
  * its port when none fits (unit tests with no stack). */
 void proxy_local_addr(enum cf_sip_tp tp, int af, const struct cf_sa *fallback,
                       struct cf_sa *out);
-/* The configured failure route for `why` into uri: false when none. */
-bool proxy_forward_uri(enum proxy_fwd why, char *uri, size_t size);
+/* The failure route for `why` into uri: the user's own (store) first,
+ * else the configured one; false when none. user/domain may be NULL. */
+bool proxy_forward_uri(const struct cf_pl *user, const struct cf_pl *domain,
+                       enum proxy_fwd why, char *uri, size_t size);
 /* PROXY_FWD_HI and/or PROXY_FWD_DIV: the headers a forward gets. */
 unsigned proxy_forward_headers(void);
 /* The failure hook (proxy.h); NULL when none. */
@@ -73,6 +75,11 @@ void proxy_live(int delta);
 void proxy_stat_stateless(void);
 void proxy_stat_branch(void);
 void proxy_stat_request(void);
+
+/* forward.c */
+bool proxy_user_forward(const struct cf_pl *user, const struct cf_pl *domain,
+                        enum proxy_fwd why, char *uri, size_t size);
+void proxy_forwards_clear(void);
 
 /* route.c */
 /* The Route set of a request as the proxy sees it (§16.4). Slices into
