@@ -888,6 +888,27 @@ static void test_fwd_busy(void **state)
 	caller_got(f, 200);
 }
 
+/* 600 Busy Everywhere on one branch: the other is cancelled (§16.7 step
+ * 10), and when its 487 is in, the busy route rings (not the 600). */
+static void test_fwd_busy600(void **state)
+{
+	struct fixture *f = *state;
+
+	two_bobs(f, "", "");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5072, "INVITE", 180, NULL);
+	answer_from(f, 5071, "INVITE", 600, NULL);
+	assert_non_null(sent_to(f, 5072, "CANCEL "));
+	assert_null(sent_to(f, 5081, "INVITE "));
+	answer_from(f, 5072, "INVITE", 487, NULL);
+	assert_null(sent_to(f, CALLER, "SIP/2.0 600 "));
+	assert_null(sent_to(f, CALLER, "SIP/2.0 487 "));
+	fwd_check(f, 5081, "sip:busy@127.0.0.1:5081", 600);
+	answer_from(f, 5081, "INVITE", 200, NULL);
+	caller_got(f, 200);
+}
+
 /* No answer: no_answer_timeout on the fake clock cancels bob's branch;
  * when its 487 is in, the no-answer route rings. */
 static void test_fwd_noanswer(void **state)
@@ -1065,6 +1086,7 @@ int main(void)
 	    TS(test_fwd_unavailable, fwds),
 	    TS(test_fwd_message, fwds),
 	    TS(test_fwd_user, fwds),
+	    TS(test_fwd_busy600, fwds),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);

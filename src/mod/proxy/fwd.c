@@ -41,6 +41,7 @@ struct proxy_txn {
 	char *fail_uri;             /* the failure route target (owned) */
 	bool forwarded;             /* a configured failure route taken */
 	bool noans;                 /* no_answer_timeout fired (forwarding) */
+	bool busy600;               /* a 600 taken for the busy route */
 	bool cancelled, done;
 };
 
@@ -236,6 +237,8 @@ static void best_consider(struct proxy_txn *pt, const struct cf_sip_msg *msg,
 {
 	unsigned cls = code / 100, bcls = pt->best_code / 100;
 
+	if (pt->busy600)
+		return; /* the 600 stays the best: the busy route follows */
 	if (msg && (code == 401 || code == 407)) {
 		if (!pt->challenges)
 			(void)cf_mbuf_alloc(&pt->challenges, 512);
@@ -303,13 +306,13 @@ static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
 	}
 	t->has_hop = true;
 	t->q = 1000;
-	t->fwd = why == PROXY_FWD_BUSY       ? 486
-	         : why == PROXY_FWD_NOANSWER ? 408
-	                                     : 503;
+	t->fwd = pt->noans ? 408 : code;
+	t->fwd_why = (uint8_t)why;
 	cf_log(CF_LOG_INFO, &pt->req->call_id, "proxy: %u: failure route to %s",
 	       code, uri);
 	pt->best_code = 0;
 	pt->best = cf_mem_deref(pt->best);
+	pt->busy600 = false;
 	pt->tc++;
 	pt->next = pt->tc - 1;
 	start_group(pt);
@@ -320,7 +323,8 @@ static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
  * of the response that caused it, the new one mp= its index) and/or
  * Diversion (RFC 5806) of a forwarded request. The Request-URI as
  * received is the diverting target. */
-static int fwd_headers(struct proxy_txn *pt, const char *to, uint16_t cause)
+static int fwd_headers(struct proxy_txn *pt, const char *to, uint16_t cause,
+                       enum proxy_fwd why)
 {
 	unsigned h = proxy_forward_headers();
 	const struct cf_pl *from = &pt->req->ruri_pl;
@@ -336,10 +340,10 @@ static int fwd_headers(struct proxy_txn *pt, const char *to, uint16_t cause)
 		err = cf_sip_msg_edit_append(
 		    pt->req, "Diversion: <%.*s>;reason=%s;counter=1",
 		    (int)from->l, from->p,
-		    cause == 486   ? "user-busy"
-		    : cause == 408 ? "no-answer"
-		    : cause == 480 ? "unavailable"
-		                   : "out-of-service");
+		    why == PROXY_FWD_BUSY       ? "user-busy"
+		    : why == PROXY_FWD_NOANSWER ? "no-answer"
+		    : why == PROXY_FWD_OFFLINE  ? "unavailable"
+		                                : "out-of-service");
 	return err;
 }
 
@@ -419,6 +423,7 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 {
 	struct branch *b = arg;
 	struct proxy_txn *pt = cf_mem_ref(b->pt);
+	char fwd[256];
 
 	(void)ct;
 	if (pt->done)
@@ -449,6 +454,21 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 	if (pt->pending)
 		pt->pending--;
 
+	if (msg && code == 600 && pt->invite && !pt->forwarded &&
+	    !pt->cancelled &&
+	    proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host,
+	                      PROXY_FWD_BUSY, fwd, sizeof(fwd))) {
+		/* busy everywhere, and a busy route: the other branches are
+		 * cancelled (§16.7 step 10) and the route taken when they
+		 * are done (final_best) */
+		cancel_all(pt);
+		pt->best_code = 0;
+		pt->best = cf_mem_deref(pt->best);
+		best_consider(pt, msg, code);
+		pt->busy600 = true;
+		branch_done(pt);
+		goto out;
+	}
 	if (msg && (code < 300 || code >= 600)) {
 		/* §16.7 step 5 and 10: every 2xx at once; a 6xx ends the
 		 * search. The other branches are cancelled. */
@@ -603,7 +623,8 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 
 	err = proxy_req_edits(pt->req, &e);
 	if (!err && t->fwd)
-		err = fwd_headers(pt, t->uri, t->fwd);
+		err =
+		    fwd_headers(pt, t->uri, t->fwd, (enum proxy_fwd)t->fwd_why);
 	if (!err)
 		err = cf_sip_ctrans_start(&b->ct, pt->env, pt->req, &hop,
 		                          on_resp, b);

@@ -391,6 +391,7 @@ static int fwd_target(struct proxy_target *t, const char *uri, uint16_t cause)
 	t->has_hop = true;
 	t->q = 1000;
 	t->fwd = cause;
+	t->fwd_why = PROXY_FWD_OFFLINE;
 	return 0;
 }
 

@@ -30,8 +30,9 @@ struct proxy_target {
 	struct cf_sip_peer hop; /* hop.conn: a reference, or NULL */
 	bool has_hop;           /* an outbound flow / GRUU: hop is set */
 	int q;                  /* q x 1000 (1000 when absent) */
-	uint16_t fwd;           /* a failure route: the cause (486, 408,
-	                         * 480, 503); History-Info/Diversion added */
+	uint16_t fwd;           /* a failure route: the cause (the code
+	                         * that failed; 408 for no_answer_timeout) */
+	uint8_t fwd_why;        /* enum proxy_fwd */
 };
 
 /* Failure routes (issue 4 point 3): why a request is forwarded. */
