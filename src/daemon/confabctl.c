@@ -518,6 +518,10 @@ static int parse(struct cli *cli, int argc, char *argv[])
 			pos[0] = "version";
 			npos = 1;
 			break;
+		} else if (!strcmp(a, "--clear")) {
+			/* the one option without a value (user forward) */
+			json_object_set_new(cli->opts, "clear",
+			                    json_string("yes"));
 		} else if (!strncmp(a, "--", 2) && a[2]) {
 			const char *name = a + 2;
 

@@ -174,6 +174,10 @@ const struct cf_mod_cmd cf_app_cmds[] = {
      "change a subscriber's password"},
     {"user", "remove", 1, 1, cf_prov_user_remove_h, "AOR",
      "remove a subscriber"},
+    {"user", "forward", 1, 1, cf_prov_user_forward_h,
+     "AOR [--busy URI] [--noanswer URI] [--offline URI] "
+     "[--unavailable URI] | --clear",
+     "set a subscriber's failure routes (those not given are removed)"},
     {"user", "list", 0, 1, cf_prov_user_list_h, "[DOMAIN]",
      "the subscribers (of one domain)"},
     {"user", "show", 1, 1, cf_prov_user_show_h, "AOR",

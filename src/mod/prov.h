@@ -65,6 +65,7 @@ cf_mod_ctl_h cf_prov_user_remove_h;
 cf_mod_ctl_h cf_prov_user_list_h;
 cf_mod_ctl_h cf_prov_user_show_h;
 cf_mod_ctl_h cf_prov_user_reload_h;
+cf_mod_ctl_h cf_prov_user_forward_h;
 cf_mod_ctl_h cf_prov_store_show_h;
 /* `location show [AOR]` from the store's location table: what confabctl
  * runs when the daemon is stopped (the registrar's own command answers

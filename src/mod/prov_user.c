@@ -8,6 +8,7 @@
 
 #include "prov_int.h"
 #include "auth/auth.h"
+#include "proxy/proxy.h"
 #include "registrar/registrar.h"
 
 /* -------------------------------------------------------------- users */
@@ -109,6 +110,67 @@ int cf_prov_user_remove_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	prov_user_changed(app, user, domain);
 	json_object_set_new(resp, "aor", json_string(aor));
 	prov_message(resp, "user %s@%s removed", user, domain);
+	return 0;
+}
+
+/* confabctl user forward AOR [--busy URI] [--noanswer URI] [--offline
+ * URI] [--unavailable URI] | --clear: the subscriber's failure routes
+ * (issue 4 point 3), replaced as a whole; online the proxy reloads its
+ * copy. */
+int cf_prov_user_forward_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                           json_t *resp)
+{
+	static const char *const allowed[] = {
+	    "busy", "noanswer", "offline", "unavailable", "clear", NULL};
+	static const char *const names[CF_STORE_FWD_N] = {
+	    "busy", "noanswer", "offline", "unavailable"};
+	char user[CF_STORE_USER_MAX + 1], domain[CF_STORE_DOMAIN_MAX + 1];
+	struct cf_store_forward f = {0};
+	struct cf_store *st;
+	bool any = false, clear;
+	json_t *obj;
+	int err;
+
+	err = user_args(app, req, resp, allowed, &st, user, domain, NULL);
+	if (err)
+		return err;
+	clear = prov_opt(req, "clear") != NULL;
+	for (int i = 0; i < CF_STORE_FWD_N; i++) {
+		f.uri[i] = prov_opt(req, names[i]);
+		any = any || f.uri[i];
+	}
+	if (clear == any)
+		return prov_say(resp, EINVAL,
+		                "give --clear, or one or more of --busy, "
+		                "--noanswer, --offline, --unavailable URI");
+	f.user = user;
+	f.domain = domain;
+	err = cf_store_forward_set(st, &f);
+	if (err == ENOENT)
+		return prov_say(resp, err, "unknown user %s@%s", user, domain);
+	if (err == EINVAL)
+		return prov_say(resp, err,
+		                "not a SIP URI (sip: or sips:, at most %d "
+		                "characters, no spaces or <>\")",
+		                CF_STORE_FWD_URI_MAX);
+	if (err)
+		return prov_store_fail(resp, err, "user forward");
+	if (cf_app_online(app) && cf_mod_find("proxy"))
+		(void)cf_proxy_forwards_load(app);
+	json_object_set_new(resp, "aor",
+	                    json_sprintf("sip:%s@%s", user, domain));
+	obj = json_object();
+	for (int i = 0; obj && i < CF_STORE_FWD_N; i++) {
+		if (f.uri[i])
+			json_object_set_new(obj, names[i],
+			                    json_string(f.uri[i]));
+	}
+	if (obj)
+		json_object_set_new(resp, "forward", obj);
+	prov_message(resp,
+	             clear ? "user %s@%s: forwards cleared"
+	                   : "user %s@%s: forwards set",
+	             user, domain);
 	return 0;
 }
 

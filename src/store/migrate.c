@@ -56,6 +56,15 @@ static const struct migration migrations[] = {
      "CREATE INDEX location_expires ON location (expires);"},
     {3, "domains.digest_algs (per-domain digest algorithm order)",
      "ALTER TABLE domains ADD COLUMN digest_algs TEXT;"},
+    {4, "forwards (per-user failure routes, issue 4)",
+     "CREATE TABLE forwards ("
+     " subscriber_id INTEGER PRIMARY KEY"
+     "  REFERENCES subscribers(id) ON DELETE CASCADE,"
+     " busy TEXT,"
+     " noanswer TEXT,"
+     " offline TEXT,"
+     " unavailable TEXT,"
+     " updated INTEGER NOT NULL);"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -3,6 +3,7 @@
  * handle's lock, transactions and bulk import; then the backend's ops. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "store/store_priv.h"
 
@@ -393,6 +394,53 @@ int cf_store_subscriber_passwd(struct cf_store *st, const char *user,
                                const char *domain, const char *password)
 {
 	return sub_write(st, user, domain, password, false);
+}
+
+static bool fwd_uri_ok(const char *u)
+{
+	size_t n;
+
+	if (!u)
+		return true;
+	n = strlen(u);
+	if (!n || n > CF_STORE_FWD_URI_MAX)
+		return false;
+	if (strncasecmp(u, "sip:", 4) && strncasecmp(u, "sips:", 5))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)u[i] <= ' ' || u[i] == 0x7f || u[i] == '<' ||
+		    u[i] == '>' || u[i] == '"')
+			return false;
+	}
+	return true;
+}
+
+int cf_store_forward_set(struct cf_store *st, const struct cf_store_forward *f)
+{
+	int err;
+
+	if (!st || !f || !user_ok(f->user) || !domain_ok(f->domain))
+		return EINVAL;
+	for (int i = 0; i < CF_STORE_FWD_N; i++) {
+		if (!fwd_uri_ok(f->uri[i]))
+			return EINVAL;
+	}
+	lock(st);
+	err = st->ops->forward_set(st, f, wall_now());
+	unlock(st);
+	return err;
+}
+
+int cf_store_forward_list(struct cf_store *st, cf_store_forward_h *h, void *arg)
+{
+	int err;
+
+	if (!st)
+		return EINVAL;
+	lock(st);
+	err = st->ops->forward_list(st, h, arg);
+	unlock(st);
+	return err;
 }
 
 int cf_store_subscriber_remove(struct cf_store *st, const char *user,

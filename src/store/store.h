@@ -171,6 +171,32 @@ typedef int(cf_store_import_h)(struct cf_store_import_row *row, void *arg);
 int cf_store_subscriber_import(struct cf_store *st, cf_store_import_h *next,
                                void *arg, size_t *count);
 
+/* -------------------------------------------------------------- forwards */
+
+/* A subscriber's failure routes (issue 4 point 3): a SIP URI per
+ * condition, NULL for none. The order is the proxy's (busy, no answer,
+ * offline, unavailable). */
+enum {
+	CF_STORE_FWD_N = 4,
+	CF_STORE_FWD_URI_MAX = 255,
+};
+struct cf_store_forward {
+	const char *user;
+	const char *domain;
+	const char *uri[CF_STORE_FWD_N];
+};
+typedef bool(cf_store_forward_h)(const struct cf_store_forward *f, void *arg);
+/* Set the routes of an existing subscriber (every uri NULL: clear them).
+ * Called by confabctl user forward (offline or through the daemon).
+ * ENOENT unknown user, EINVAL a URI that is empty, too long or not
+ * "sip:"/"sips:". */
+int cf_store_forward_set(struct cf_store *st, const struct cf_store_forward *f);
+/* Every subscriber with a route, until h returns true (strings valid
+ * during the call). The proxy loads its cache with it, on the main
+ * thread. */
+int cf_store_forward_list(struct cf_store *st, cf_store_forward_h *h,
+                          void *arg);
+
 /* -------------------------------------------------------------- location */
 
 /* A registered contact (RFC 3261 §10.3), keyed by (aor, contact). */

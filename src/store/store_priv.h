@@ -58,6 +58,12 @@ struct cf_store_ops {
 	int (*subscriber_list)(struct cf_store *st, const char *domain,
 	                       cf_store_subscriber_h *h, void *arg);
 
+	/* f checked; every uri NULL: delete. ENOENT unknown subscriber. */
+	int (*forward_set)(struct cf_store *st,
+	                   const struct cf_store_forward *f, int64_t now);
+	int (*forward_list)(struct cf_store *st, cf_store_forward_h *h,
+	                    void *arg);
+
 	/* b->node is never NULL. */
 	int (*location_upsert)(struct cf_store *st,
 	                       const struct cf_store_binding *b, int64_t now);

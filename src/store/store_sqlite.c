@@ -22,6 +22,9 @@ enum stmt_id {
 	S_SUB_ADD,
 	S_SUB_UPDATE,
 	S_SUB_REMOVE,
+	S_FWD_SET,
+	S_FWD_DEL,
+	S_FWD_LIST,
 	S_SUB_GET,
 	S_SUB_LIST,
 	S_SUB_LIST_DOMAIN,
@@ -66,6 +69,17 @@ static const char *const stmt_sql[S_COUNT] = {
                      "(SELECT id FROM domains WHERE name = ?1)",
     [S_SUB_REMOVE] = "DELETE FROM subscribers WHERE user = ?2 AND "
                      "domain_id = (SELECT id FROM domains WHERE name = ?1)",
+    [S_FWD_SET] = "INSERT OR REPLACE INTO forwards (subscriber_id, busy, "
+                  "noanswer, offline, unavailable, updated) SELECT s.id, "
+                  "?3, ?4, ?5, ?6, ?7 FROM subscribers s JOIN domains d ON "
+                  "d.id = s.domain_id WHERE d.name = ?1 AND s.user = ?2",
+    [S_FWD_DEL] = "DELETE FROM forwards WHERE subscriber_id = (SELECT s.id "
+                  "FROM subscribers s JOIN domains d ON d.id = s.domain_id "
+                  "WHERE d.name = ?1 AND s.user = ?2)",
+    [S_FWD_LIST] = "SELECT s.user, d.name, f.busy, f.noanswer, f.offline, "
+                   "f.unavailable FROM forwards f JOIN subscribers s ON "
+                   "s.id = f.subscriber_id JOIN domains d ON "
+                   "d.id = s.domain_id ORDER BY d.name, s.user",
     [S_SUB_GET] = "SELECT " SUB_COLS " FROM subscribers s JOIN domains d "
                   "ON d.id = s.domain_id WHERE d.name = ?1 AND s.user = ?2",
     [S_SUB_LIST] = "SELECT " SUB_COLS " FROM subscribers s JOIN domains d "
@@ -503,6 +517,69 @@ static int sq_sub_list(struct cf_store *st, const char *domain,
 	return err;
 }
 
+/* -------------------------------------------------------------- forwards */
+
+static int sq_fwd_set(struct cf_store *st, const struct cf_store_forward *f,
+                      int64_t now)
+{
+	bool clear = true;
+	sqlite3_stmt *s = NULL;
+	size_t n = 0;
+	int err;
+
+	for (int i = 0; i < CF_STORE_FWD_N; i++)
+		clear = clear && !f->uri[i];
+	if (clear) {
+		struct cf_store_subscriber sub = {.user = f->user,
+		                                  .domain = f->domain};
+
+		/* unknown user: ENOENT even when there is nothing to clear */
+		err = sq_sub_get(st, &sub);
+		if (err)
+			return err;
+		err = stmt(st, S_FWD_DEL, &s);
+		if (err)
+			return err;
+		bind_str(s, 1, f->domain);
+		bind_str(s, 2, f->user);
+		return run(st, s, &n);
+	}
+	err = stmt(st, S_FWD_SET, &s);
+	if (err)
+		return err;
+	bind_str(s, 1, f->domain);
+	bind_str(s, 2, f->user);
+	for (int i = 0; i < CF_STORE_FWD_N; i++)
+		bind_str(s, 3 + i, f->uri[i]);
+	sqlite3_bind_int64(s, 7, now);
+	err = run(st, s, &n);
+	return err ? err : n ? 0 : ENOENT;
+}
+
+static int sq_fwd_list(struct cf_store *st, cf_store_forward_h *h, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, err = stmt(st, S_FWD_LIST, &s);
+
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct cf_store_forward f;
+
+		f.user = col_str(s, 0);
+		f.domain = col_str(s, 1);
+		for (int i = 0; i < CF_STORE_FWD_N; i++)
+			f.uri[i] = col_str(s, 2 + i);
+		if (h && h(&f, arg))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = cf_store_sqlite_err(((struct sq *)st->be)->db, rc,
+		                          "forward list");
+	done(s);
+	return err;
+}
+
 /* -------------------------------------------------------------- location */
 
 static int sq_loc_upsert(struct cf_store *st, const struct cf_store_binding *b,
@@ -624,6 +701,8 @@ const struct cf_store_ops cf_store_sqlite_ops = {
     .subscriber_remove = sq_sub_remove,
     .subscriber_get = sq_sub_get,
     .subscriber_list = sq_sub_list,
+    .forward_set = sq_fwd_set,
+    .forward_list = sq_fwd_list,
     .location_upsert = sq_loc_upsert,
     .location_delete = sq_loc_delete,
     .location_delete_aor = sq_loc_delete_aor,

@@ -263,6 +263,61 @@ def case_busy(args, tmp):
     d.stop()
 
 
+def case_forward_busy(args, tmp):
+    """failure route (issue 4 point 3): bob answers 486; [proxy]
+    forward_busy points at a second SIPp UAS (a foreign numeric URI),
+    which rings and answers; alice has her call, with BYE through confab;
+    the forwarded INVITE carries History-Info (RFC 7044) and Diversion."""
+    p1, p2 = free_port(), free_port()
+    d = daemon(args, tmp, {
+        "proxy.forward_busy": "sip:carol@127.0.0.1:%d" % p2,
+        "proxy.forward_headers": "both"})
+    busy = uas_start(d, "proxy_uas_busy.xml", p1)
+    carol = uas_start(d, "proxy_uas_invite.xml", p2)
+    register(d, "bob", p1)
+    uac_run(d, "proxy_uac_invite.xml")
+    uas_wait(busy, "proxy_uas_busy.xml")
+    uas_wait(carol, "proxy_uas_invite.xml (forward target)")
+    msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % p2))
+    check("INVITE sip:carol@127.0.0.1:%d SIP/2.0" % p2 in msgs,
+          "carol got the forwarded INVITE")
+    check(("History-Info: <sip:bob@%s?Reason=SIP%%3Bcause%%3D486>;index=1, "
+           "<sip:carol@127.0.0.1:%d>;index=1.1;mp=1" % (DOMAIN, p2)) in msgs,
+          "the forwarded INVITE has History-Info with cause 486")
+    check("Diversion: <sip:bob@%s>;reason=user-busy;counter=1" % DOMAIN
+          in msgs, "the forwarded INVITE has Diversion")
+    d.stop()
+
+
+def case_forward_user(args, tmp):
+    """a user's own failure route, set online by `confabctl user forward`:
+    bob busy, his --busy URI (a second SIPp UAS) answers; History-Info."""
+    p1, p2 = free_port(), free_port()
+    d = daemon(args, tmp)
+    ctl(d, "user", "forward", "bob@%s" % DOMAIN, "--busy",
+        "sip:carol@127.0.0.1:%d" % p2)
+    busy = uas_start(d, "proxy_uas_busy.xml", p1)
+    carol = uas_start(d, "proxy_uas_invite.xml", p2)
+    register(d, "bob", p1)
+    uac_run(d, "proxy_uac_invite.xml")
+    uas_wait(busy, "proxy_uas_busy.xml")
+    uas_wait(carol, "proxy_uas_invite.xml (bob's forward target)")
+    msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % p2))
+    check(("History-Info: <sip:bob@%s?Reason=SIP%%3Bcause%%3D486>;index=1, "
+           "<sip:carol@127.0.0.1:%d>;index=1.1;mp=1" % (DOMAIN, p2)) in msgs,
+          "the forwarded INVITE has History-Info with cause 486")
+    check("Diversion:" not in msgs, "no Diversion by default")
+    out = ctl(d, "user", "forward", "bob@%s" % DOMAIN, "--clear")
+    check("cleared" in out, "--clear says so: %s" % out.strip())
+    r = d.ctl_run("user", "forward", "nobody@%s" % DOMAIN, "--busy",
+                  "sip:x@127.0.0.1", timeout=20)
+    check(r.returncode != 0, "an unknown user is refused")
+    r = d.ctl_run("user", "forward", "bob@%s" % DOMAIN, "--busy",
+                  "tel:+1234", timeout=20)
+    check(r.returncode != 0, "a tel: URI is refused")
+    d.stop()
+
+
 def case_offline(args, tmp):
     """bob provisioned but not registered: 480; nobody: 404."""
     d = daemon(args, tmp, {"proxy.authenticate": "no"})

@@ -835,6 +835,192 @@ static void test_failure_hook(void **state)
 	cf_proxy_failure_hook_set(NULL, NULL);
 }
 
+/* ------------------------------------------- failure routes (issue 4) */
+
+static const char *const fwd_sets[] = {
+    "proxy.no_answer_timeout=5",
+    "proxy.forward_busy=sip:busy@127.0.0.1:5081",
+    "proxy.forward_noanswer=sip:noans@127.0.0.1:5082",
+    "proxy.forward_offline=sip:off@127.0.0.1:5083",
+    "proxy.forward_unavailable=sip:unav@127.0.0.1:5084",
+    "proxy.forward_headers=both",
+};
+static const struct sets fwds = {fwd_sets, 6};
+static const struct sets fwds_hi = {fwd_sets, 5}; /* History-Info only */
+
+/* The forwarded INVITE to port: its History-Info (RFC 7044) names bob
+ * with the Reason of the failure, then the new target mapped from it. */
+static const char *fwd_check(struct fixture *f, uint16_t port,
+                             const char *target, unsigned cause)
+{
+	char want[160], first[32];
+	const char *r;
+
+	snprintf(first, sizeof(first), "INVITE %s ", target);
+	r = sent_to(f, port, "INVITE ");
+	assert_non_null(r);
+	assert_int_equal(strncmp(r, first, strlen(first)), 0);
+	snprintf(want, sizeof(want),
+	         "History-Info: <" BOB "?Reason=SIP%%3Bcause%%3D%u>;index=1, "
+	         "<%s>;index=1.1;mp=1\r\n",
+	         cause, target);
+	if (!strstr(r, want))
+		fail_msg("want %s in:\n%s", want, r);
+	return r;
+}
+
+/* Busy (486): the busy route rings instead; the caller never sees 486. */
+static void test_fwd_busy(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	assert_null(sent_to(f, CALLER, "SIP/2.0 486 "));
+	r = fwd_check(f, 5081, "sip:busy@127.0.0.1:5081", 486);
+	assert_null(strstr(r, "Diversion:"));
+	answer_from(f, 5081, "INVITE", 180, NULL);
+	caller_got(f, 180);
+	answer_from(f, 5081, "INVITE", 200, NULL);
+	caller_got(f, 200);
+}
+
+/* 600 Busy Everywhere on one branch: the other is cancelled (§16.7 step
+ * 10), and when its 487 is in, the busy route rings (not the 600). */
+static void test_fwd_busy600(void **state)
+{
+	struct fixture *f = *state;
+
+	two_bobs(f, "", "");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5072, "INVITE", 180, NULL);
+	answer_from(f, 5071, "INVITE", 600, NULL);
+	assert_non_null(sent_to(f, 5072, "CANCEL "));
+	assert_null(sent_to(f, 5081, "INVITE "));
+	answer_from(f, 5072, "INVITE", 487, NULL);
+	assert_null(sent_to(f, CALLER, "SIP/2.0 600 "));
+	assert_null(sent_to(f, CALLER, "SIP/2.0 487 "));
+	fwd_check(f, 5081, "sip:busy@127.0.0.1:5081", 600);
+	answer_from(f, 5081, "INVITE", 200, NULL);
+	caller_got(f, 200);
+}
+
+/* No answer: no_answer_timeout on the fake clock cancels bob's branch;
+ * when its 487 is in, the no-answer route rings. */
+static void test_fwd_noanswer(void **state)
+{
+	struct fixture *f = *state;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 180, NULL);
+	cf_tmr_wheel_advance(f->wheel, cf_tmr_wheel_now(f->wheel) + 4000);
+	assert_null(sent_to(f, 5071, "CANCEL "));
+	cf_tmr_wheel_advance(f->wheel, cf_tmr_wheel_now(f->wheel) + 1100);
+	assert_non_null(sent_to(f, 5071, "CANCEL "));
+	assert_null(sent_to(f, 5082, "INVITE "));
+	answer_from(f, 5071, "INVITE", 487, NULL);
+	assert_null(sent_to(f, CALLER, "SIP/2.0 480 "));
+	assert_null(sent_to(f, CALLER, "SIP/2.0 487 "));
+	fwd_check(f, 5082, "sip:noans@127.0.0.1:5082", 408);
+	/* the route is taken once: it does not ring forever either */
+	answer_from(f, 5082, "INVITE", 200, NULL);
+	caller_got(f, 200);
+}
+
+/* Offline: bob has no binding: the offline route instead of 480, with
+ * Diversion too (forward_headers=both). */
+static void test_fwd_offline(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	assert_null(sent_to(f, CALLER, "SIP/2.0 480 "));
+	r = fwd_check(f, 5083, "sip:off@127.0.0.1:5083", 480);
+	assert_non_null(
+	    strstr(r, "Diversion: <" BOB ">;reason=unavailable;counter=1\r\n"));
+	answer_from(f, 5083, "INVITE", 200, NULL);
+	caller_got(f, 200);
+	/* unknown users are still 404 */
+	sent_clear(f);
+	req(f, "INVITE", "sip:nobody@example.com", "call2@test",
+	    "<sip:nobody@example.com>", NULL);
+	caller_got(f, 404);
+	assert_null(sent_to(f, 5083, "INVITE "));
+}
+
+/* Unavailable (5xx): the route rings; when it is busy too, its 486 goes
+ * upstream (one failure route per request, no second forward). */
+static void test_fwd_unavailable(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 503, NULL);
+	r = fwd_check(f, 5084, "sip:unav@127.0.0.1:5084", 503);
+	assert_non_null(strstr(r, "Diversion: <" BOB
+	                          ">;reason=out-of-service;counter=1\r\n"));
+	answer_from(f, 5084, "INVITE", 486, NULL);
+	caller_got(f, 486);
+	assert_null(sent_to(f, 5081, "INVITE "));
+}
+
+/* A user's own routes (the store, `confabctl user forward`) come before
+ * the configured ones; cleared, the configured one applies again. */
+static void test_fwd_user(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_store *st = cf_app_store(f->app);
+	struct cf_store_forward fw = {
+	    "bob", "example.com", {"sip:own@127.0.0.1:5085", NULL, NULL, NULL}};
+
+	assert_int_equal(cf_store_forward_set(st, &fw), 0);
+	assert_int_equal(cf_proxy_forwards_load(f->app), 0);
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	assert_null(sent_to(f, 5081, "INVITE "));
+	fwd_check(f, 5085, "sip:own@127.0.0.1:5085", 486);
+	answer_from(f, 5085, "INVITE", 200, NULL);
+	caller_got(f, 200);
+
+	fw.uri[0] = NULL;
+	assert_int_equal(cf_store_forward_set(st, &fw), 0);
+	assert_int_equal(cf_proxy_forwards_load(f->app), 0);
+	sent_clear(f);
+	req(f, "INVITE", BOB, "call2@test", "<sip:bob@example.com>", NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	assert_null(sent_to(f, 5085, "INVITE "));
+	fwd_check(f, 5081, "sip:busy@127.0.0.1:5081", 486);
+	answer_from(f, 5081, "INVITE", 486, NULL);
+	caller_got(f, 486);
+}
+
+/* No route configured: the failures go upstream as before (the other
+ * tests run without forward_*); a non-INVITE is never forwarded. */
+static void test_fwd_message(void **state)
+{
+	struct fixture *f = *state;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	req(f, "MESSAGE", BOB, "msg@test", "<sip:bob@example.com>", NULL);
+	answer_from(f, 5071, "MESSAGE", 486, NULL);
+	caller_got(f, 486);
+	assert_null(sent_to(f, 5081, "MESSAGE "));
+}
+
 /* Every allocation while an INVITE is forked fails once in turn, and
  * while its 486 comes back: no crash, no leak, no transaction left
  * (teardown checks both), the caller always gets a final response. */
@@ -878,14 +1064,29 @@ int main(void)
 	cmocka_unit_test_prestate_setup_teardown(name, setup, teardown,        \
 	                                         (void *)&(s))
 	const struct CMUnitTest tests[] = {
-	    T(test_parallel),      T(test_serial),
-	    T(test_6xx),           T(test_best),
-	    T(test_refusals),      T(test_loop),
-	    T(test_routes),        T(test_in_dialog),
-	    T(test_cancel),        TS(test_no_answer, noans),
-	    T(test_timer_c),       T(test_rr_double_and_path),
-	    TS(test_auth, authon), T(test_failure_hook),
-	    T(test_gruu_outbound), T(test_oom),
+	    T(test_parallel),
+	    T(test_serial),
+	    T(test_6xx),
+	    T(test_best),
+	    T(test_refusals),
+	    T(test_loop),
+	    T(test_routes),
+	    T(test_in_dialog),
+	    T(test_cancel),
+	    TS(test_no_answer, noans),
+	    T(test_timer_c),
+	    T(test_rr_double_and_path),
+	    TS(test_auth, authon),
+	    T(test_failure_hook),
+	    T(test_gruu_outbound),
+	    T(test_oom),
+	    TS(test_fwd_busy, fwds_hi),
+	    TS(test_fwd_noanswer, fwds),
+	    TS(test_fwd_offline, fwds),
+	    TS(test_fwd_unavailable, fwds),
+	    TS(test_fwd_message, fwds),
+	    TS(test_fwd_user, fwds),
+	    TS(test_fwd_busy600, fwds),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);

@@ -114,9 +114,9 @@ static void test_open(void **state)
 
 	assert_int_equal(cf_store_open(&st, uri, &cfg), 0);
 	assert_int_equal(cf_store_version(st, &v), 0);
-	assert_int_equal(v, 3);
-	assert_int_equal(cf_store_version_latest(st), 3);
-	assert_int_equal(cf_store_sqlite_migrations_latest(), 3);
+	assert_int_equal(v, 4);
+	assert_int_equal(cf_store_version_latest(st), 4);
+	assert_int_equal(cf_store_sqlite_migrations_latest(), 4);
 	assert_int_equal(cf_store_version(st, NULL), EINVAL);
 
 	/* the file is in WAL mode (a property of the database file) */
@@ -150,7 +150,7 @@ static void test_open(void **state)
 	st = cf_mem_deref(st);
 	assert_int_equal(cf_store_open(&st, ":memory:", NULL), 0);
 	assert_int_equal(cf_store_version(st, &v), 0);
-	assert_int_equal(v, 3);
+	assert_int_equal(v, 4);
 	st = cf_mem_deref(st);
 }
 
@@ -321,6 +321,79 @@ static bool file_has(const char *suffix, const char *s)
 		found = !memcmp(buf + i, s, l);
 	free(buf);
 	return found;
+}
+
+struct fwd_seen {
+	size_t n;
+	char last[160];
+};
+
+static bool fwd_h(const struct cf_store_forward *f, void *arg)
+{
+	struct fwd_seen *fs = arg;
+
+	fs->n++;
+	snprintf(fs->last, sizeof(fs->last), "%s@%s %s %s %s %s", f->user,
+	         f->domain, f->uri[0] ? f->uri[0] : "-",
+	         f->uri[1] ? f->uri[1] : "-", f->uri[2] ? f->uri[2] : "-",
+	         f->uri[3] ? f->uri[3] : "-");
+	return false;
+}
+
+/* Per-user failure routes (migration 4): set, replace, clear, unknown
+ * user, bad URIs, gone with the subscriber. */
+static void test_forwards(void **state)
+{
+	struct cf_store *st = open_ok();
+	struct cf_store_forward f = {
+	    "bob", "example.com", {"sip:vm@127.0.0.1", NULL, NULL, NULL}};
+	struct fwd_seen fs = {0};
+
+	(void)state;
+	add_domain(st, "example.com", NULL, NULL);
+	assert_int_equal(cf_store_subscriber_add(st, "bob", "example.com", "p"),
+	                 0);
+	assert_int_equal(cf_store_forward_set(st, &f), 0);
+	assert_int_equal(cf_store_forward_list(st, fwd_h, &fs), 0);
+	assert_int_equal(fs.n, 1);
+	assert_string_equal(fs.last, "bob@example.com sip:vm@127.0.0.1 - - -");
+	f.uri[0] = NULL;
+	f.uri[1] = "sip:a@127.0.0.1:5080";
+	f.uri[3] = "sips:b@example.net";
+	assert_int_equal(cf_store_forward_set(st, &f), 0);
+	fs.n = 0;
+	assert_int_equal(cf_store_forward_list(st, fwd_h, &fs), 0);
+	assert_int_equal(fs.n, 1);
+	assert_string_equal(
+	    fs.last,
+	    "bob@example.com - sip:a@127.0.0.1:5080 - sips:b@example.net");
+	/* bad URIs and users */
+	f.uri[2] = "tel:+123";
+	assert_int_equal(cf_store_forward_set(st, &f), EINVAL);
+	f.uri[2] = "sip:a b@x";
+	assert_int_equal(cf_store_forward_set(st, &f), EINVAL);
+	f.uri[2] = "";
+	assert_int_equal(cf_store_forward_set(st, &f), EINVAL);
+	f.uri[2] = NULL;
+	f.user = "nobody";
+	assert_int_equal(cf_store_forward_set(st, &f), ENOENT);
+	f.uri[1] = f.uri[3] = NULL;
+	assert_int_equal(cf_store_forward_set(st, &f), ENOENT);
+	/* clear */
+	f.user = "bob";
+	assert_int_equal(cf_store_forward_set(st, &f), 0);
+	fs.n = 0;
+	assert_int_equal(cf_store_forward_list(st, fwd_h, &fs), 0);
+	assert_int_equal(fs.n, 0);
+	/* gone with the subscriber */
+	f.uri[0] = "sip:vm@127.0.0.1";
+	assert_int_equal(cf_store_forward_set(st, &f), 0);
+	assert_int_equal(cf_store_subscriber_remove(st, "bob", "example.com"),
+	                 0);
+	fs.n = 0;
+	assert_int_equal(cf_store_forward_list(st, fwd_h, &fs), 0);
+	assert_int_equal(fs.n, 0);
+	cf_mem_deref(st);
 }
 
 static void test_subscribers(void **state)
@@ -846,7 +919,7 @@ static void test_reopen(void **state)
 
 	st = open_ok();
 	assert_int_equal(cf_store_version(st, &v), 0);
-	assert_int_equal(v, 3);
+	assert_int_equal(v, 4);
 	assert_int_equal(cf_store_domain_get(st, "example.com", dom_h, &ds), 0);
 	assert_string_equal(ds.realms[0], "Example");
 	assert_string_equal(ds.algs[0], "SHA-256,MD5");
@@ -956,7 +1029,7 @@ static void test_migrate_v1(void **state)
 	/* open: upgraded in place to the latest, data kept */
 	assert_int_equal(cf_store_open(&st, uri, NULL), 0);
 	assert_int_equal(cf_store_version(st, &v), 0);
-	assert_int_equal(v, 3);
+	assert_int_equal(v, 4);
 	assert_int_equal(cf_store_domain_get(st, "old.example", dom_h, &ds), 0);
 	assert_string_equal(ds.realms[0], "Old Realm");
 	assert_string_equal(ds.algs[0], "(null)"); /* the v3 column */
@@ -977,11 +1050,11 @@ static void test_migrate_v1(void **state)
 	/* one schema_version row per migration, in order */
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM schema_version"),
-	                 3);
+	                 4);
 	assert_int_equal(count_rows(db, "SELECT group_concat(version, '') "
 	                                "FROM (SELECT version FROM "
 	                                "schema_version ORDER BY version)"),
-	                 123);
+	                 1234);
 
 	/* a database from a newer confab is refused, not touched */
 	assert_int_equal(sqlite3_exec(db,
@@ -1045,10 +1118,10 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_open),        T(test_domains),  T(test_subscribers),
-	    T(test_import),      T(test_location), T(test_txn),
-	    T(test_two_handles), T(test_reopen),   T(test_migrate_v1),
-	    T(test_threads),     T(test_kill9),
+	    T(test_open),       T(test_domains),     T(test_subscribers),
+	    T(test_forwards),   T(test_import),      T(test_location),
+	    T(test_txn),        T(test_two_handles), T(test_reopen),
+	    T(test_migrate_v1), T(test_threads),     T(test_kill9),
 	};
 
 	cf_log_set_level(CF_LOG_WARN); /* no migration notices */

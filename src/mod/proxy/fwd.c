@@ -39,6 +39,9 @@ struct proxy_txn {
 	struct cf_mbuf *challenges; /* 401/407 challenge lines (§16.7 7) */
 	unsigned attempts;          /* failure routes taken */
 	char *fail_uri;             /* the failure route target (owned) */
+	bool forwarded;             /* a configured failure route taken */
+	bool noans;                 /* no_answer_timeout fired (forwarding) */
+	bool busy600;               /* a 600 taken for the busy route */
 	bool cancelled, done;
 };
 
@@ -234,6 +237,8 @@ static void best_consider(struct proxy_txn *pt, const struct cf_sip_msg *msg,
 {
 	unsigned cls = code / 100, bcls = pt->best_code / 100;
 
+	if (pt->busy600)
+		return; /* the 600 stays the best: the busy route follows */
 	if (msg && (code == 401 || code == 407)) {
 		if (!pt->challenges)
 			(void)cf_mbuf_alloc(&pt->challenges, 512);
@@ -257,6 +262,90 @@ static void best_consider(struct proxy_txn *pt, const struct cf_sip_msg *msg,
 
 static void start_group(struct proxy_txn *pt);
 static void timer_c(void *arg);
+static bool cfg_forward(struct proxy_txn *pt, uint16_t code);
+
+/* The configured failure route for a final (issue 4 point 3): once per
+ * request, INVITE only. True when a branch to it was started. */
+static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
+{
+	enum proxy_fwd why;
+	struct proxy_target *t;
+	struct cf_sip_uri u;
+	struct cf_pl pl;
+	char uri[256];
+
+	if (!pt->invite || pt->cancelled || pt->forwarded)
+		return false;
+	if (pt->noans || code == 408 || code == 480)
+		why = PROXY_FWD_NOANSWER;
+	else if (code == 486 || code == 600)
+		why = PROXY_FWD_BUSY;
+	else if (code >= 500 && code < 600)
+		why = PROXY_FWD_UNAVAILABLE;
+	else
+		return false;
+	if (!proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host, why,
+	                       uri, sizeof(uri)))
+		return false;
+	pt->forwarded = true;
+	t = cf_mem_realloc(pt->tv, (pt->tc + 1) * sizeof(*t));
+	if (!t)
+		return false;
+	pt->tv = t;
+	t = &pt->tv[pt->tc];
+	memset(t, 0, sizeof(*t));
+	t->uri = cf_mem_strdup(uri);
+	if (!t->uri)
+		return false;
+	cf_pl_set_str(&pl, t->uri);
+	if (cf_sip_uri_decode(&u, &pl) || proxy_uri_hop(&u, &t->hop)) {
+		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+		       "proxy: failure route %s: no next hop", uri);
+		t->uri = cf_mem_deref(t->uri);
+		return false;
+	}
+	t->has_hop = true;
+	t->q = 1000;
+	t->fwd = pt->noans ? 408 : code;
+	t->fwd_why = (uint8_t)why;
+	cf_log(CF_LOG_INFO, &pt->req->call_id, "proxy: %u: failure route to %s",
+	       code, uri);
+	pt->best_code = 0;
+	pt->best = cf_mem_deref(pt->best);
+	pt->busy600 = false;
+	pt->tc++;
+	pt->next = pt->tc - 1;
+	start_group(pt);
+	return true;
+}
+
+/* The History-Info (RFC 7044 §9.4: the retargeted entry gets the Reason
+ * of the response that caused it, the new one mp= its index) and/or
+ * Diversion (RFC 5806) of a forwarded request. The Request-URI as
+ * received is the diverting target. */
+static int fwd_headers(struct proxy_txn *pt, const char *to, uint16_t cause,
+                       enum proxy_fwd why)
+{
+	unsigned h = proxy_forward_headers();
+	const struct cf_pl *from = &pt->req->ruri_pl;
+	int err = 0;
+
+	if (h & PROXY_FWD_HI)
+		err = cf_sip_msg_edit_append(
+		    pt->req,
+		    "History-Info: <%.*s?Reason=SIP%%3Bcause%%3D%u>;index=1, "
+		    "<%s>;index=1.1;mp=1",
+		    (int)from->l, from->p, cause, to);
+	if (!err && (h & PROXY_FWD_DIV))
+		err = cf_sip_msg_edit_append(
+		    pt->req, "Diversion: <%.*s>;reason=%s;counter=1",
+		    (int)from->l, from->p,
+		    why == PROXY_FWD_BUSY       ? "user-busy"
+		    : why == PROXY_FWD_NOANSWER ? "no-answer"
+		    : why == PROXY_FWD_OFFLINE  ? "unavailable"
+		                                : "out-of-service");
+	return err;
+}
 
 /* Every branch failed: a failure route (proxy.h hook), else the best. */
 static void final_best(struct proxy_txn *pt)
@@ -301,6 +390,9 @@ static void final_best(struct proxy_txn *pt)
 		}
 	}
 
+	if (cfg_forward(pt, code))
+		return;
+
 	if (pt->best) {
 		(void)resp_forward(pt, pt->best, code,
 		                   code == 401 || code == 407);
@@ -331,6 +423,7 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 {
 	struct branch *b = arg;
 	struct proxy_txn *pt = cf_mem_ref(b->pt);
+	char fwd[256];
 
 	(void)ct;
 	if (pt->done)
@@ -361,6 +454,21 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 	if (pt->pending)
 		pt->pending--;
 
+	if (msg && code == 600 && pt->invite && !pt->forwarded &&
+	    !pt->cancelled &&
+	    proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host,
+	                      PROXY_FWD_BUSY, fwd, sizeof(fwd))) {
+		/* busy everywhere, and a busy route: the other branches are
+		 * cancelled (§16.7 step 10) and the route taken when they
+		 * are done (final_best) */
+		cancel_all(pt);
+		pt->best_code = 0;
+		pt->best = cf_mem_deref(pt->best);
+		best_consider(pt, msg, code);
+		pt->busy600 = true;
+		branch_done(pt);
+		goto out;
+	}
 	if (msg && (code < 300 || code >= 600)) {
 		/* §16.7 step 5 and 10: every 2xx at once; a 6xx ends the
 		 * search. The other branches are cancelled. */
@@ -394,7 +502,21 @@ static void timer_noans(void *arg)
 {
 	struct proxy_txn *pt = arg;
 
+	char uri[256];
+
 	cf_mem_ref(pt);
+	if (!pt->forwarded &&
+	    proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host,
+	                      PROXY_FWD_NOANSWER, uri, sizeof(uri))) {
+		/* the failure route starts when the cancelled branches
+		 * are done (final_best) */
+		cf_log(CF_LOG_INFO, &pt->req->call_id,
+		       "proxy: no answer: branches cancelled, forwarding");
+		pt->noans = true;
+		cancel_all(pt);
+		cf_mem_deref(pt);
+		return;
+	}
 	cf_log(CF_LOG_INFO, &pt->req->call_id,
 	       "proxy: no answer: branches cancelled, 480");
 	cancel_all(pt);
@@ -500,6 +622,9 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	}
 
 	err = proxy_req_edits(pt->req, &e);
+	if (!err && t->fwd)
+		err =
+		    fwd_headers(pt, t->uri, t->fwd, (enum proxy_fwd)t->fwd_why);
 	if (!err)
 		err = cf_sip_ctrans_start(&b->ct, pt->env, pt->req, &hop,
 		                          on_resp, b);
@@ -580,6 +705,7 @@ void proxy_txn_start(struct cf_app *app, struct cf_sip_strans *st,
 	pt->invite = msg->mid == CF_SIP_M_INVITE;
 	pt->tv = targets;
 	pt->tc = n;
+	pt->forwarded = n && targets[0].fwd; /* offline: forwarded already */
 	cf_tmr_init(&pt->tmr_noans);
 	cf_tmr_init(&pt->tmr_tick);
 	proxy_live(1);

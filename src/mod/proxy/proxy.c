@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "mod/auth/auth.h"
@@ -28,6 +29,25 @@ static const struct cf_mod_key keys[] = {
      "Challenge (407) requests from our users for the methods of [auth] "
      "methods",
      0, 0, CF_MOD_KEY_LIVE},
+    {"proxy", "forward_busy", CF_MOD_KEY_STR, NULL,
+     "Failure route: SIP URI an INVITE goes to when the callee is busy "
+     "(486, 600)",
+     0, 0, CF_MOD_KEY_LIVE},
+    {"proxy", "forward_noanswer", CF_MOD_KEY_STR, NULL,
+     "Failure route: SIP URI an INVITE goes to when nobody answers "
+     "(no_answer_timeout, 408, 480)",
+     0, 0, CF_MOD_KEY_LIVE},
+    {"proxy", "forward_offline", CF_MOD_KEY_STR, NULL,
+     "Failure route: SIP URI an INVITE goes to when the callee has no "
+     "binding",
+     0, 0, CF_MOD_KEY_LIVE},
+    {"proxy", "forward_unavailable", CF_MOD_KEY_STR, NULL,
+     "Failure route: SIP URI an INVITE goes to when the branches fail "
+     "with 5xx",
+     0, 0, CF_MOD_KEY_LIVE},
+    {"proxy", "forward_headers", CF_MOD_KEY_STR, "history-info",
+     "What a forwarded INVITE carries: history-info, diversion or both", 0, 0,
+     CF_MOD_KEY_LIVE},
     {NULL},
 };
 
@@ -43,6 +63,8 @@ static struct {
 	size_t lc;
 	cf_proxy_failure_h *fail_h;
 	void *fail_arg;
+	char fwd[PROXY_FWD_N][256]; /* configured failure routes, "" none */
+	unsigned fwd_hdrs;
 	atomic_uint_fast64_t requests, branches, stateless, challenged, loops,
 	    hops;
 	atomic_bool stopping;
@@ -103,6 +125,56 @@ cf_proxy_failure_h *proxy_failure_hook(void **argp)
 	return h;
 }
 
+/* Called on a worker when a request failed or has no binding: a copy
+ * of the configured URI (the mutex: SIGHUP may change it). */
+bool proxy_forward_uri(const struct cf_pl *user, const struct cf_pl *domain,
+                       enum proxy_fwd why, char *uri, size_t size)
+{
+	bool ok;
+
+	if ((unsigned)why >= PROXY_FWD_N || !size)
+		return false;
+	if (proxy_user_forward(user, domain, why, uri, size))
+		return true;
+	pthread_mutex_lock(&px.mtx);
+	ok = px.fwd[why][0] && strlen(px.fwd[why]) < size;
+	if (ok)
+		strcpy(uri, px.fwd[why]);
+	pthread_mutex_unlock(&px.mtx);
+	return ok;
+}
+
+unsigned proxy_forward_headers(void)
+{
+	unsigned h;
+
+	pthread_mutex_lock(&px.mtx);
+	h = px.fwd_hdrs;
+	pthread_mutex_unlock(&px.mtx);
+	return h;
+}
+
+/* One [proxy] forward_* value: a SIP URI that decodes, else none (and a
+ * warning). */
+static void fwd_read(const struct cf_app_conf *c, const char *key, char *out,
+                     size_t size)
+{
+	const char *v = cf_app_conf_str(c, "proxy", key);
+	struct cf_sip_uri u;
+	struct cf_pl pl;
+
+	out[0] = 0;
+	if (!v || !*v)
+		return;
+	cf_pl_set_str(&pl, v);
+	if (strlen(v) >= size || cf_sip_uri_decode(&u, &pl)) {
+		cf_log(CF_LOG_WARN, NULL, "proxy: %s: not a SIP URI: %s", key,
+		       v);
+		return;
+	}
+	strcpy(out, v);
+}
+
 /* A copy: workers read the settings once per request (a mutex taken
  * uncontended costs about 20 ns). */
 void proxy_cfg_get(struct proxy_cfg *cfg)
@@ -115,15 +187,38 @@ void proxy_cfg_get(struct proxy_cfg *cfg)
 static void cfg_read(struct cf_app *app)
 {
 	const struct cf_app_conf *c = cf_app_conf(app);
+	char fwd[PROXY_FWD_N][sizeof(px.fwd[0])];
 	struct proxy_cfg cfg;
+	const char *hv;
+	unsigned hdrs;
 
 	cfg.no_answer_ms =
 	    cf_app_conf_u32(c, "proxy", "no_answer_timeout") * 1000u;
 	cfg.max_branches = cf_app_conf_u32(c, "proxy", "max_branches");
 	cfg.record_route = cf_app_conf_bool(c, "proxy", "record_route");
 	cfg.authenticate = cf_app_conf_bool(c, "proxy", "authenticate");
+	fwd_read(c, "forward_busy", fwd[PROXY_FWD_BUSY], sizeof(fwd[0]));
+	fwd_read(c, "forward_noanswer", fwd[PROXY_FWD_NOANSWER],
+	         sizeof(fwd[0]));
+	fwd_read(c, "forward_offline", fwd[PROXY_FWD_OFFLINE], sizeof(fwd[0]));
+	fwd_read(c, "forward_unavailable", fwd[PROXY_FWD_UNAVAILABLE],
+	         sizeof(fwd[0]));
+	hv = cf_app_conf_str(c, "proxy", "forward_headers");
+	if (!hv || !strcasecmp(hv, "history-info"))
+		hdrs = PROXY_FWD_HI;
+	else if (!strcasecmp(hv, "diversion"))
+		hdrs = PROXY_FWD_DIV;
+	else if (!strcasecmp(hv, "both"))
+		hdrs = PROXY_FWD_HI | PROXY_FWD_DIV;
+	else {
+		cf_log(CF_LOG_WARN, NULL,
+		       "proxy: forward_headers: %s: history-info assumed", hv);
+		hdrs = PROXY_FWD_HI;
+	}
 	pthread_mutex_lock(&px.mtx);
 	px.cfg = cfg;
+	memcpy(px.fwd, fwd, sizeof(fwd));
+	px.fwd_hdrs = hdrs;
 	pthread_mutex_unlock(&px.mtx);
 }
 
@@ -173,6 +268,7 @@ static int proxy_start(struct cf_app *app)
 	px.lc = 0;
 	if (sip)
 		cf_sip_listeners_apply(sip, listener, NULL);
+	(void)cf_proxy_forwards_load(app); /* logged; config routes work */
 	return 0;
 }
 
@@ -193,6 +289,7 @@ static void proxy_stop(struct cf_app *app)
 		       "proxy: %ld transactions still open at stop",
 		       (long)atomic_load(&px.live));
 	px.lc = 0;
+	proxy_forwards_clear();
 }
 
 static void proxy_reload(struct cf_app *app)
@@ -269,6 +366,35 @@ static bool creates_dialog(enum cf_sip_method m)
 	       m == CF_SIP_M_REFER || m == CF_SIP_M_NOTIFY;
 }
 
+/* A failure route target: the URI (a numeric host: RFC 3263 is issue
+ * 5) with its own next hop. 0, ENOMEM, or the URI's error. */
+static int fwd_target(struct proxy_target *t, const char *uri, uint16_t cause)
+{
+	struct cf_sip_uri u;
+	struct cf_pl pl;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->uri = cf_mem_strdup(uri);
+	if (!t->uri)
+		return ENOMEM;
+	cf_pl_set_str(&pl, t->uri);
+	err = cf_sip_uri_decode(&u, &pl);
+	if (!err)
+		err = proxy_uri_hop(&u, &t->hop);
+	if (err) {
+		cf_log(CF_LOG_NOTICE, NULL, "proxy: failure route %s: %s", uri,
+		       strerror(err));
+		t->uri = cf_mem_deref(t->uri);
+		return err;
+	}
+	t->has_hop = true;
+	t->q = 1000;
+	t->fwd = cause;
+	t->fwd_why = PROXY_FWD_OFFLINE;
+	return 0;
+}
+
 /* §16.5: the targets of a request for one of our domains: a GRUU's
  * binding, else every binding of the AOR (highest q first). Answers and
  * returns 0 targets when there are none. */
@@ -311,6 +437,17 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 		bool known = !auth || !auth->user_exists ||
 		             auth->user_exists(app, &u->user, &u->host);
 
+		char furi[256];
+
+		if (known && msg->mid == CF_SIP_M_INVITE &&
+		    proxy_forward_uri(&u->user, &u->host, PROXY_FWD_OFFLINE,
+		                      furi, sizeof(furi)) &&
+		    !fwd_target(col.tv, furi, 480)) {
+			cf_log(CF_LOG_INFO, &msg->call_id,
+			       "proxy: offline: forwarded to %s", furi);
+			*tvp = col.tv;
+			return 1;
+		}
 		cf_mem_deref(col.tv);
 		answer(st, msg, known ? 480 : 404, NULL, NULL);
 		return 0;

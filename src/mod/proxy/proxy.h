@@ -31,6 +31,11 @@ typedef bool(cf_proxy_failure_h)(const struct cf_proxy_failure *f, char *uri,
 /* Main thread, before the stack starts (or in a test). NULL removes it. */
 void cf_proxy_failure_hook_set(cf_proxy_failure_h *h, void *arg);
 
+/* Main thread: (re)load the per-user failure routes (the store's
+ * forwards) into the proxy's memory; at start and by confabctl user
+ * forward online. 0, ENOMEM or the store's error (the old set stays). */
+int cf_proxy_forwards_load(struct cf_app *app);
+
 /* Counters, cumulative since start, all workers. */
 struct cf_proxy_stats {
 	uint64_t requests;   /* forwarded statefully */

@@ -30,6 +30,22 @@ struct proxy_target {
 	struct cf_sip_peer hop; /* hop.conn: a reference, or NULL */
 	bool has_hop;           /* an outbound flow / GRUU: hop is set */
 	int q;                  /* q x 1000 (1000 when absent) */
+	uint16_t fwd;           /* a failure route: the cause (the code
+	                         * that failed; 408 for no_answer_timeout) */
+	uint8_t fwd_why;        /* enum proxy_fwd */
+};
+
+/* Failure routes (issue 4 point 3): why a request is forwarded. */
+enum proxy_fwd {
+	PROXY_FWD_BUSY = 0,    /* 486, 600 */
+	PROXY_FWD_NOANSWER,    /* no_answer_timeout, 408, 480 of branches */
+	PROXY_FWD_OFFLINE,     /* no binding: 480 of ours */
+	PROXY_FWD_UNAVAILABLE, /* 5xx */
+	PROXY_FWD_N,
+};
+enum {
+	PROXY_FWD_HI = 1,  /* History-Info (RFC 7044) */
+	PROXY_FWD_DIV = 2, /* Diversion (RFC 5806) */
 };
 
 /* One proxy transaction (RFC 3261 §16: the response context). Lives on
@@ -44,6 +60,12 @@ void proxy_cfg_get(struct proxy_cfg *cfg);
  * its port when none fits (unit tests with no stack). */
 void proxy_local_addr(enum cf_sip_tp tp, int af, const struct cf_sa *fallback,
                       struct cf_sa *out);
+/* The failure route for `why` into uri: the user's own (store) first,
+ * else the configured one; false when none. user/domain may be NULL. */
+bool proxy_forward_uri(const struct cf_pl *user, const struct cf_pl *domain,
+                       enum proxy_fwd why, char *uri, size_t size);
+/* PROXY_FWD_HI and/or PROXY_FWD_DIV: the headers a forward gets. */
+unsigned proxy_forward_headers(void);
 /* The failure hook (proxy.h); NULL when none. */
 cf_proxy_failure_h *proxy_failure_hook(void **argp);
 /* Shutdown: true once stop() began; every proxy transaction ends itself
@@ -54,6 +76,11 @@ void proxy_live(int delta);
 void proxy_stat_stateless(void);
 void proxy_stat_branch(void);
 void proxy_stat_request(void);
+
+/* forward.c */
+bool proxy_user_forward(const struct cf_pl *user, const struct cf_pl *domain,
+                        enum proxy_fwd why, char *uri, size_t size);
+void proxy_forwards_clear(void);
 
 /* route.c */
 /* The Route set of a request as the proxy sees it (§16.4). Slices into
