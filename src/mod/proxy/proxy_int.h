@@ -30,6 +30,9 @@ struct proxy_target {
 	struct cf_sip_peer hop; /* hop.conn: a reference, or NULL */
 	bool has_hop;           /* an outbound flow / GRUU: hop is set */
 	int q;                  /* q x 1000 (1000 when absent) */
+	/* one server of an RFC 3263 list (each its own q, in order): the
+	 * next is tried on a 503, a timeout or a transport error only */
+	bool failover;
 };
 
 /* One proxy transaction (RFC 3261 §16: the response context). Lives on
