@@ -365,6 +365,7 @@ struct rq {
 	unsigned pending; /* queries out */
 	int stage;        /* 0 NAPTR, 1 SRV, 2 A/AAAA */
 	bool cancelled;
+	bool failed; /* the server did not answer (timeout, refused) */
 	struct srv_slot srv[5];
 	size_t nsrv;
 	struct host_slot hosts[SRV_MAX];
@@ -671,6 +672,11 @@ static void stage_done(struct rq *q)
 		rq_finish(q, ECANCELED, NULL, 0);
 		return;
 	}
+	if (q->failed) {
+		/* no answer at all: the next stage would wait as long */
+		rq_finish(q, ETIMEDOUT, NULL, 0);
+		return;
+	}
 	switch (q->stage) {
 	case 0:
 		if (q->nsrv)
@@ -696,6 +702,9 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 	(void)timeouts;
 	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
 		q->cancelled = true;
+	else if (status == ARES_ETIMEOUT || status == ARES_ECONNREFUSED ||
+	         status == ARES_ESERVFAIL || status == ARES_EREFUSED)
+		q->failed = true;
 	if (!q->cancelled && status == ARES_SUCCESS) {
 		if (c->type == T_NAPTR)
 			naptr_done(q, abuf, alen);

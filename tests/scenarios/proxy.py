@@ -373,6 +373,42 @@ def case_dns_failover(args, tmp):
     dns.wait(timeout=5)
 
 
+def case_dns_unresolvable(args, tmp):
+    """A name DNS does not know: 404 Unresolvable Destination; a DNS server
+    that does not answer (nothing on its port): 503 DNS Lookup Failed."""
+    dport, gone = free_port(), free_port()
+    dns = dnsmasq_start(tmp, dport, [
+        "--host-record=live.example.test,127.0.0.1"])
+    d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport,
+                           "proxy.authenticate": "no"})
+    u = udp_socket()
+
+    def invite(host):
+        inv = run.request("INVITE", d.port, ruri="sip:bob@%s" % host)
+        u.sendto(inv, ("127.0.0.1", d.port))
+        r = udp_recv(u)
+        for _ in range(3):
+            if not status_line(r).startswith("SIP/2.0 100"):
+                break
+            r = udp_recv(u)
+        return status_line(r)
+
+    st = invite("nowhere.example.test")
+    check(st.startswith("SIP/2.0 404 Unresolvable"), "unknown name: " + st)
+    dns.terminate()
+    dns.wait(timeout=5)
+    ctl_conf = read(d.conf).replace("127.0.0.1:%d" % dport,
+                                    "127.0.0.1:%d" % gone)
+    with open(d.conf, "w") as f:
+        f.write(ctl_conf)
+    d.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.3)  # bound: the reload is applied at once
+    st = invite("other.example.test")
+    check(st.startswith("SIP/2.0 503"), "no DNS server: " + st)
+    u.close()
+    d.stop()
+
+
 CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 

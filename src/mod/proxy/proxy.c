@@ -337,12 +337,33 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 
 /* A request to a host name waiting for its servers. */
 struct dns_wait {
+	struct cf_mod_txn mt; /* first: a CANCEL finds us (dns_cancel) */
 	struct cf_app *app;
 	struct cf_sip_strans *st; /* reference */
 	struct cf_sip_msg *msg;   /* reference: r slices into it */
 	struct cf_sip_peer peer;  /* conn borrowed: st holds it */
 	struct proxy_routes r;
 	bool rr;
+	bool cancelled; /* 487 sent: forward nothing */
+};
+
+/* §16.10 while the lookups run: the INVITE gets 487 now and is never
+ * forwarded (the CANCEL got its 200 from the transaction layer). */
+static void dns_cancel(struct cf_app *app, struct cf_sip_strans *st)
+{
+	struct dns_wait *w = cf_sip_strans_arg(st);
+
+	(void)app;
+	if (!w || w->cancelled)
+		return;
+	w->cancelled = true;
+	cf_sip_strans_set_arg(st, NULL);
+	(void)cf_mod_reply(st, 487, NULL);
+}
+
+static const struct cf_mod dns_wait_mod = {
+    .name = "proxy-dns",
+    .cancel = dns_cancel,
 };
 
 static void dns_wait_destroy(void *data)
@@ -363,8 +384,10 @@ static void dns_done(int err, const struct cf_sip_target *tv, size_t n,
 	struct proxy_target *t = NULL;
 	size_t c = 0;
 
-	if (err == ECANCELED)
-		goto out; /* the worker is going away */
+	if (!w->cancelled)
+		cf_sip_strans_set_arg(w->st, NULL);
+	if (err == ECANCELED || w->cancelled)
+		goto out; /* the worker is going away, or 487 was sent */
 	if (!err && n)
 		t = cf_mem_zalloc(n * sizeof(*t), NULL);
 	for (size_t i = 0; t && i < n; i++) {
@@ -414,8 +437,11 @@ static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
 	w->peer = *peer;
 	w->r = *r;
 	w->rr = rr;
+	w->mt.mod = &dns_wait_mod;
+	cf_sip_strans_set_arg(st, w);
 	err = cf_sip_resolve(&msg->ruri, dns_done, w);
 	if (err) {
+		cf_sip_strans_set_arg(st, NULL);
 		if (err == EPROTO)
 			answer(st, msg, 416,
 			       "Unsupported URI Scheme Or Transport", NULL);
