@@ -375,7 +375,8 @@ def case_dns_failover(args, tmp):
 
 def case_dns_unresolvable(args, tmp):
     """A name DNS does not know: 404 Unresolvable Destination; a DNS server
-    that does not answer (nothing on its port): 503 DNS Lookup Failed."""
+    that does not answer (nothing on its port): 503 DNS Lookup Failed.
+    And `confabctl dns zone` prints the records for our listeners."""
     dport, gone = free_port(), free_port()
     dns = dnsmasq_start(tmp, dport, [
         "--host-record=live.example.test,127.0.0.1"])
@@ -395,6 +396,19 @@ def case_dns_unresolvable(args, tmp):
 
     st = invite("nowhere.example.test")
     check(st.startswith("SIP/2.0 404 Unresolvable"), "unknown name: " + st)
+    # what to publish for our own listeners (confabctl dns zone)
+    zone = ctl(d, "dns", "zone", "confab.test")
+    print(zone)
+    for want in ('confab.test. 3600 IN NAPTR 10 50 "S" "SIP+D2T" "" '
+                 '_sip._tcp.confab.test.',
+                 'IN NAPTR 20 50 "S" "SIP+D2U" "" _sip._udp.confab.test.',
+                 "_sip._udp.confab.test. 3600 IN SRV 10 50 %d "
+                 "sip.confab.test." % d.port,
+                 "_sip._tcp.confab.test. 3600 IN SRV 10 50 %d" % d.port,
+                 "sip.confab.test. 3600 IN A 127.0.0.1"):
+        check(want in zone, "the zone has: " + want)
+    r = d.ctl_run("dns", "zone", "bad domain!", timeout=20)
+    check(r.returncode != 0, "dns zone refuses a bad domain name")
     dns.terminate()
     dns.wait(timeout=5)
     ctl_conf = read(d.conf).replace("127.0.0.1:%d" % dport,

@@ -643,11 +643,18 @@ static bool proxy_stateless(struct cf_app *app, const struct cf_sip_msg *msg,
 	return proxy_req_stateless(app, env, msg, peer);
 }
 
+static const struct cf_mod_cmd cmds[] = {
+    {"dns", "zone", 1, 1, proxy_zone_h, "DOMAIN",
+     "the NAPTR, SRV and A/AAAA records to publish for DOMAIN (RFC 3263)"},
+    {NULL},
+};
+
 const struct cf_mod cf_mod_proxy = {
     .name = "proxy",
     .doc = "RFC 3261 §16 stateful proxy: forking, Record-Route, loose "
            "routing, CANCEL, best response",
     .keys = keys,
+    .cmds = cmds,
     /* none as UAS: Allow lists what we answer ourselves */
     .methods = 0,
     .init = proxy_init,
