@@ -12,12 +12,12 @@ MAKEFLAGS += --no-print-directory
 
 # Packages for building and running confabd.
 RUN_PKGS := meson ninja-build pkg-config gcc libinih-dev libjansson-dev \
-	libssl-dev libsqlite3-dev
+	libssl-dev libsqlite3-dev libc-ares-dev
 # Added for the test suite: sanitizer/fuzzer runtimes, cmocka, SIPp, python3,
 # stunnel4 and the openssl CLI (the TLS scenarios), and the real clients of
-# tests/interop (baresip 1.0, linphonec).
+# tests/interop (baresip 1.0, linphonec), dnsmasq (the RFC 3263 scenario).
 TEST_PKGS := $(RUN_PKGS) clang libclang-rt-14-dev libcmocka-dev sip-tester \
-	python3 stunnel4 openssl baresip-core linphone-cli
+	python3 stunnel4 openssl baresip-core linphone-cli dnsmasq
 
 BUILD      ?= build
 BUILD_TEST ?= build-test

@@ -331,4 +331,71 @@ typedef void(cf_sip_listener_h)(enum cf_sip_tp tp, const struct cf_sa *addr,
 void cf_sip_listeners_apply(const struct cf_sip *sip, cf_sip_listener_h *h,
 			    void *arg);
 
+/* ------------------------------------------- RFC 3263 server location */
+
+/* One place to send a request to (RFC 3263 §4): transport and address. */
+struct cf_sip_target {
+	enum cf_sip_tp tp;
+	struct cf_sa addr;
+};
+
+enum { CF_SIP_TARGETS_MAX = 16 };
+
+/* Called on the thread that asked, once: err 0 with n >= 1 targets in the
+ * order to try them (§4.3), ENOENT (nothing found), ETIMEDOUT, EPROTO (a
+ * transport we do not serve), ECANCELED (the resolver is being closed:
+ * release arg and do nothing else). tv is valid during the call only. */
+typedef void(cf_sip_resolve_h)(int err, const struct cf_sip_target *tv,
+			       size_t n, void *arg);
+
+/* The DNS server for every resolver made or used afterwards: "addr:port"
+ * ("127.0.0.1:5353", "[::1]:53"), or NULL / "" / "system" for the
+ * system's (/etc/resolv.conf). Any thread. EINVAL for a malformed one. */
+int cf_sip_resolve_server_set(const char *server);
+
+/*
+ * Locate the servers for uri (RFC 3263 §4): a numeric host needs no lookup
+ * (h is called before this returns); an explicit port gives A/AAAA only;
+ * else NAPTR (SIP+D2U, SIP+D2T, SIPS+D2T, SIP+D2W, SIPS+D2W), then SRV
+ * (_sip._udp, _sip._tcp, _sips._tcp when no NAPTR) in priority order with
+ * the RFC 2782 weighted choice, then A/AAAA of each SRV target; when no
+ * SRV either, A/AAAA of the host on 5060 (5061 for sips). A transport
+ * parameter restricts the transports; sips: allows TLS only. Answers are
+ * cached for their TTL. Asynchronous, on the calling thread's loop
+ * (cf_loop_current(): a worker); one c-ares channel per thread. Returns 0
+ * (h will be called exactly once), or EINVAL / ENOMEM / EPROTO / ENOTSUP
+ * (no loop on this thread) and h is not called.
+ */
+int cf_sip_resolve(const struct cf_sip_uri *uri, cf_sip_resolve_h *h,
+		   void *arg);
+/* Close this thread's resolver (workers, when their loop ended): pending
+ * lookups get ECANCELED. Safe when none exists. */
+void cf_sip_resolve_close(void);
+
+/* One SRV record (RFC 2782) for cf_sip_srv_order. */
+struct cf_sip_srv {
+	uint16_t prio, weight, port;
+	uint32_t ttl;
+	char host[256];
+};
+typedef uint32_t(cf_sip_rand_h)(void *arg);
+/* Sort v into the order to try (RFC 2782): ascending priority; within a
+ * priority, a weighted random choice repeated (running sum of weights,
+ * zero weights first, a random number in [0, sum]). rnd gives the random
+ * numbers (tests: a fixed sequence). Pure. */
+void cf_sip_srv_order(struct cf_sip_srv *v, size_t n, cf_sip_rand_h *rnd,
+		      void *arg);
+
+/* The TTL cache: key -> targets, expiring on a given clock (ms). */
+struct cf_sip_rcache;
+int cf_sip_rcache_alloc(struct cf_sip_rcache **cp, size_t max);
+/* Store (replacing); ttl 0 stores nothing. */
+void cf_sip_rcache_put(struct cf_sip_rcache *c, const char *key,
+		       const struct cf_sip_target *tv, size_t n,
+		       uint32_t ttl_s, uint64_t now_ms);
+/* Targets (up to max) for key, not expired at now_ms; 0 when none. */
+size_t cf_sip_rcache_get(struct cf_sip_rcache *c, const char *key,
+			 uint64_t now_ms, struct cf_sip_target *tv,
+			 size_t max);
+
 #endif

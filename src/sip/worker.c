@@ -162,6 +162,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_unlock(&sip->run_mtx);
 
 	(void)cf_loop_run(w->loop);
+	cf_sip_resolve_close(); /* its lookups get ECANCELED */
 	cur_worker = NULL;
 	return NULL;
 }

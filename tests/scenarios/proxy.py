@@ -363,6 +363,121 @@ def case_shutdown(args, tmp):
     d.stop()
 
 
+def dnsmasq_start(tmp, port, records):
+    """dnsmasq on 127.0.0.1:port serving only `records` (dnsmasq options),
+    in the foreground; stopped by PID (PEERS). None when not installed."""
+    exe = shutil.which("dnsmasq") or (
+        "/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else None)
+    if exe is None:
+        raise Failure("dnsmasq not found (package dnsmasq)")
+    cmd = [exe, "--keep-in-foreground", "--conf-file=/dev/null",
+           "--no-resolv", "--no-hosts", "--no-poll", "--pid-file=",
+           "--listen-address=127.0.0.1", "--bind-interfaces",
+           "--port=%d" % port, "--local=/example.test/", "--local-ttl=60",
+           "--log-queries", "--log-facility=" + os.path.join(tmp,
+                                                              "dnsmasq.log")]
+    if os.getuid() == 0:
+        cmd.append("--user=root")  # no switch to nobody (the log file)
+    cmd += records
+    print("$ " + " ".join(cmd) + " &", flush=True)
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    PEERS.append(p)
+    time.sleep(0.3)  # bound: dnsmasq binds at once
+    check(p.poll() is None, "dnsmasq runs (%s)"
+          % (p.stdout.read().decode(errors="replace")[-500:]
+             if p.poll() is not None else ""))
+    return p
+
+
+def case_dns_failover(args, tmp):
+    """alice calls bob@example.test, another domain: confab asks dnsmasq
+    (NAPTR SIP+D2U -> _sip._udp SRV with two targets -> A), tries the
+    priority 10 server first (nobody listens there: Timer B, 408 of ours)
+    and then the priority 20 one, a SIPp UAS that answers (RFC 3263 §4.3).
+    """
+    dport, dead, live = free_port(), free_port(), free_port()
+    dns = dnsmasq_start(tmp, dport, [
+        "--naptr-record=example.test,10,50,S,SIP+D2U,,_sip._udp.example.test",
+        "--srv-host=_sip._udp.example.test,dead.example.test,%d,10,50" % dead,
+        "--srv-host=_sip._udp.example.test,live.example.test,%d,20,50" % live,
+        "--host-record=dead.example.test,127.0.0.1",
+        "--host-record=live.example.test,127.0.0.1",
+    ])
+    # T1 50 ms: Timer B (64*T1) ends the dead server's branch in 3.2 s
+    d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport,
+                           "sip.t1": "50"})
+    uas = uas_start(d, "proxy_uas_invite.xml", live)
+    uac_run(d, "proxy_uac_invite_dns.xml",
+            extra=["-key", "callee_domain", "example.test",
+                   "-default_behaviors", "all,-abortunexp",
+                   "-recv_timeout", "32000"])
+    uas_wait(uas, "proxy_uas_invite.xml")
+    err = d.stderr()
+    want_dead = "INVITE branch 1 to UDP 127.0.0.1:%d" % dead
+    want_live = "INVITE branch 2 to UDP 127.0.0.1:%d" % live
+    check(want_dead in err, "the priority 10 server was tried (%s)"
+          % want_dead)
+    check(want_live in err and err.index(want_dead) < err.index(want_live),
+          "then the priority 20 one (%s)" % want_live)
+    qlog = read(os.path.join(tmp, "dnsmasq.log"))
+    check("NAPTR" in qlog or "type=35" in qlog,
+          "confab asked for the NAPTR records")
+    d.stop()
+    dns.terminate()
+    dns.wait(timeout=5)
+
+
+def case_dns_unresolvable(args, tmp):
+    """A name DNS does not know: 404 Unresolvable Destination; a DNS server
+    that does not answer (nothing on its port): 503 DNS Lookup Failed.
+    And `confabctl dns zone` prints the records for our listeners."""
+    dport, gone = free_port(), free_port()
+    dns = dnsmasq_start(tmp, dport, [
+        "--host-record=live.example.test,127.0.0.1"])
+    d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport,
+                           "proxy.authenticate": "no"})
+    u = udp_socket()
+
+    def invite(host):
+        inv = run.request("INVITE", d.port, ruri="sip:bob@%s" % host)
+        u.sendto(inv, ("127.0.0.1", d.port))
+        r = udp_recv(u)
+        for _ in range(3):
+            if not status_line(r).startswith("SIP/2.0 100"):
+                break
+            r = udp_recv(u)
+        return status_line(r)
+
+    st = invite("nowhere.example.test")
+    check(st.startswith("SIP/2.0 404 Unresolvable"), "unknown name: " + st)
+    # what to publish for our own listeners (confabctl dns zone)
+    zone = ctl(d, "dns", "zone", "confab.test")
+    print(zone)
+    for want in ('confab.test. 3600 IN NAPTR 10 50 "S" "SIP+D2T" "" '
+                 '_sip._tcp.confab.test.',
+                 'IN NAPTR 20 50 "S" "SIP+D2U" "" _sip._udp.confab.test.',
+                 "_sip._udp.confab.test. 3600 IN SRV 10 50 %d "
+                 "sip.confab.test." % d.port,
+                 "_sip._tcp.confab.test. 3600 IN SRV 10 50 %d" % d.port,
+                 "sip.confab.test. 3600 IN A 127.0.0.1"):
+        check(want in zone, "the zone has: " + want)
+    r = d.ctl_run("dns", "zone", "bad domain!", timeout=20)
+    check(r.returncode != 0, "dns zone refuses a bad domain name")
+    dns.terminate()
+    dns.wait(timeout=5)
+    ctl_conf = read(d.conf).replace("127.0.0.1:%d" % dport,
+                                    "127.0.0.1:%d" % gone)
+    with open(d.conf, "w") as f:
+        f.write(ctl_conf)
+    d.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.3)  # bound: the reload is applied at once
+    st = invite("other.example.test")
+    check(st.startswith("SIP/2.0 503"), "no DNS server: " + st)
+    u.close()
+    d.stop()
+
+
 CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 

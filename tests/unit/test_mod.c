@@ -235,7 +235,7 @@ static void test_not_ours(void **state)
 	struct fixture *f = *state;
 
 	/* a user, another port, another domain: not the server; the proxy
-	 * (test_proxy.c) takes them: unknown user, forwarded, no DNS yet */
+	 * (test_proxy.c) takes them: unknown user, forwarded, no resolver (no loop here) */
 	simple(f, "OPTIONS", "sip:alice@confab.test", "<sip:a@confab.test>",
 	       NULL);
 	last(f, 404);

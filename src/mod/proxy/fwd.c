@@ -15,6 +15,7 @@ struct branch {
 	struct cf_tmr tmr_c;      /* Timer C (§16.6 item 11), INVITE */
 	uint16_t code;            /* final received; 0 while pending */
 	bool prov;                /* a provisional came */
+	bool failover;            /* an RFC 3263 server (target.failover) */
 };
 
 struct proxy_txn {
@@ -479,6 +480,10 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 	}
 
 	best_consider(pt, msg, code);
+	/* RFC 3263 §4.3: the next server of a resolved list on a 503, a
+	 * timeout (our 408) or a transport error (our 503) only */
+	if (b->failover && code != 503 && !(code == 408 && !msg))
+		pt->next = pt->tc;
 	branch_done(pt);
 out:
 	cf_mem_deref(pt);
@@ -598,6 +603,7 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		return;
 	}
 	b->pt = pt;
+	b->failover = t->failover;
 	cf_tmr_init(&b->tmr_c);
 
 	e.routes = &pt->routes;

@@ -48,6 +48,10 @@ static const struct cf_mod_key keys[] = {
     {"proxy", "forward_headers", CF_MOD_KEY_STR, "history-info",
      "What a forwarded INVITE carries: history-info, diversion or both", 0, 0,
      CF_MOD_KEY_LIVE},
+    {"dns", "server", CF_MOD_KEY_STR, "system",
+     "DNS server for RFC 3263 lookups of other domains: addr:port "
+     "(127.0.0.1:5353, [::1]:53), or system for /etc/resolv.conf",
+     0, 0, CF_MOD_KEY_LIVE},
     {NULL},
 };
 
@@ -184,13 +188,20 @@ void proxy_cfg_get(struct proxy_cfg *cfg)
 	pthread_mutex_unlock(&px.mtx);
 }
 
-static void cfg_read(struct cf_app *app)
+static int cfg_read(struct cf_app *app)
 {
 	const struct cf_app_conf *c = cf_app_conf(app);
+	const char *dns = cf_app_conf_str(c, "dns", "server");
 	char fwd[PROXY_FWD_N][sizeof(px.fwd[0])];
 	struct proxy_cfg cfg;
 	const char *hv;
 	unsigned hdrs;
+	int err;
+
+	err = cf_sip_resolve_server_set(dns);
+	if (err)
+		cf_log(CF_LOG_ERR, NULL, "proxy: [dns] server '%s': not "
+		       "addr:port", dns ? dns : "");
 
 	cfg.no_answer_ms =
 	    cf_app_conf_u32(c, "proxy", "no_answer_timeout") * 1000u;
@@ -220,6 +231,7 @@ static void cfg_read(struct cf_app *app)
 	memcpy(px.fwd, fwd, sizeof(fwd));
 	px.fwd_hdrs = hdrs;
 	pthread_mutex_unlock(&px.mtx);
+	return err;
 }
 
 static void listener(enum cf_sip_tp tp, const struct cf_sa *addr, void *arg)
@@ -255,10 +267,12 @@ void proxy_local_addr(enum cf_sip_tp tp, int af, const struct cf_sa *fallback,
 
 static int proxy_init(struct cf_app *app)
 {
+	int err;
+
 	atomic_store(&px.stopping, false);
-	cfg_read(app);
+	err = cfg_read(app);
 	px.lc = 0;
-	return 0;
+	return err;
 }
 
 static int proxy_start(struct cf_app *app)
@@ -294,7 +308,7 @@ static void proxy_stop(struct cf_app *app)
 
 static void proxy_reload(struct cf_app *app)
 {
-	cfg_read(app);
+	(void)cfg_read(app);
 }
 
 /* ------------------------------------------------------------ targets */
@@ -456,6 +470,125 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 	return col.n;
 }
 
+/* ------------------------------------------- RFC 3263: another domain */
+
+/* A request to a host name waiting for its servers. */
+struct dns_wait {
+	struct cf_mod_txn mt; /* first: a CANCEL finds us (dns_cancel) */
+	struct cf_app *app;
+	struct cf_sip_strans *st; /* reference */
+	struct cf_sip_msg *msg;   /* reference: r slices into it */
+	struct cf_sip_peer peer;  /* conn borrowed: st holds it */
+	struct proxy_routes r;
+	bool rr;
+	bool cancelled; /* 487 sent: forward nothing */
+};
+
+/* §16.10 while the lookups run: the INVITE gets 487 now and is never
+ * forwarded (the CANCEL got its 200 from the transaction layer). */
+static void dns_cancel(struct cf_app *app, struct cf_sip_strans *st)
+{
+	struct dns_wait *w = cf_sip_strans_arg(st);
+
+	(void)app;
+	if (!w || w->cancelled)
+		return;
+	w->cancelled = true;
+	cf_sip_strans_set_arg(st, NULL);
+	(void)cf_mod_reply(st, 487, NULL);
+}
+
+static const struct cf_mod dns_wait_mod = {
+    .name = "proxy-dns",
+    .cancel = dns_cancel,
+};
+
+static void dns_wait_destroy(void *data)
+{
+	struct dns_wait *w = data;
+
+	cf_mem_deref(w->st);
+	cf_mem_deref(w->msg);
+}
+
+/* The servers of the Request-URI's host (cf_sip_resolve): each its own
+ * q group in the RFC 3263 order, so one is tried after the other and the
+ * next only on a 503, a timeout or a transport error (§4.3). */
+static void dns_done(int err, const struct cf_sip_target *tv, size_t n,
+		     void *arg)
+{
+	struct dns_wait *w = arg;
+	struct proxy_target *t = NULL;
+	size_t c = 0;
+
+	if (!w->cancelled)
+		cf_sip_strans_set_arg(w->st, NULL);
+	if (err == ECANCELED || w->cancelled)
+		goto out; /* the worker is going away, or 487 was sent */
+	if (!err && n)
+		t = cf_mem_zalloc(n * sizeof(*t), NULL);
+	for (size_t i = 0; t && i < n; i++) {
+		if (tv[i].tp != CF_SIP_TP_UDP && tv[i].tp != CF_SIP_TP_TCP &&
+		    tv[i].tp != CF_SIP_TP_TLS)
+			continue; /* no outgoing WebSocket connections */
+		t[c].hop.tp = tv[i].tp;
+		t[c].hop.addr = tv[i].addr;
+		t[c].has_hop = true;
+		t[c].failover = true;
+		t[c].q = 1000 - (int)c;
+		c++;
+	}
+	if (!c) {
+		cf_mem_deref(t);
+		if (err == ENOENT || (!err && n))
+			answer(w->st, w->msg, 404, "Unresolvable Destination",
+			       NULL);
+		else
+			answer(w->st, w->msg, err == ENOMEM ? 500 : 503,
+			       "DNS Lookup Failed", NULL);
+		goto out;
+	}
+	proxy_txn_start(w->app, w->st, w->msg, &w->peer, t, c, &w->r, false,
+	                w->rr);
+out:
+	cf_mem_deref(w);
+}
+
+/* Resolve the Request-URI's host, then forward (dns_done). Answers st in
+ * every case, now or later. */
+static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
+                        const struct cf_sip_msg *msg,
+                        const struct cf_sip_peer *peer,
+                        const struct proxy_routes *r, bool rr)
+{
+	struct dns_wait *w = cf_mem_zalloc(sizeof(*w), dns_wait_destroy);
+	int err;
+
+	if (!w) {
+		(void)cf_mod_reply(st, 500, NULL);
+		return;
+	}
+	w->app = app;
+	w->st = cf_mem_ref(st);
+	w->msg = cf_mem_ref((void *)msg);
+	w->peer = *peer;
+	w->r = *r;
+	w->rr = rr;
+	w->mt.mod = &dns_wait_mod;
+	cf_sip_strans_set_arg(st, w);
+	err = cf_sip_resolve(&msg->ruri, dns_done, w);
+	if (err) {
+		cf_sip_strans_set_arg(st, NULL);
+		if (err == EPROTO)
+			answer(st, msg, 416,
+			       "Unsupported URI Scheme Or Transport", NULL);
+		else
+			answer(st, msg, err == ENOMEM ? 500 : 503,
+			       err == ENOMEM ? NULL : "No Resolver", NULL);
+		cf_mem_deref(w);
+	}
+}
+
 /* Is this request one the proxy forwards? Decided from the Route set and
  * the Request-URI; everything else goes on to the defaults. */
 static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
@@ -588,10 +721,12 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 			int err = proxy_uri_hop(u, &hop);
 
 			if (err == ENOENT) {
-				/* a host name: RFC 3263 lookups come with
-				 * issue 5; a worker may not block on DNS */
-				answer(st, msg, 503, "No DNS Resolution Yet",
-				       NULL);
+				/* a host name: RFC 3263 server location on
+				 * this worker's loop, then the servers in
+				 * order */
+				dns_forward(app, st, msg, peer, &r,
+				            cfg.record_route && !in_dialog &&
+				                creates_dialog(msg->mid));
 				return true;
 			}
 			if (err) {
@@ -645,11 +780,18 @@ static bool proxy_stateless(struct cf_app *app, const struct cf_sip_msg *msg,
 	return proxy_req_stateless(app, env, msg, peer);
 }
 
+static const struct cf_mod_cmd cmds[] = {
+    {"dns", "zone", 1, 1, proxy_zone_h, "DOMAIN",
+     "the NAPTR, SRV and A/AAAA records to publish for DOMAIN (RFC 3263)"},
+    {NULL},
+};
+
 const struct cf_mod cf_mod_proxy = {
     .name = "proxy",
     .doc = "RFC 3261 §16 stateful proxy: forking, Record-Route, loose "
            "routing, CANCEL, best response",
     .keys = keys,
+    .cmds = cmds,
     /* none as UAS: Allow lists what we answer ourselves */
     .methods = 0,
     .init = proxy_init,

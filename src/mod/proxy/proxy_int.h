@@ -33,6 +33,9 @@ struct proxy_target {
 	uint16_t fwd;           /* a failure route: the cause (the code
 	                         * that failed; 408 for no_answer_timeout) */
 	uint8_t fwd_why;        /* enum proxy_fwd */
+	/* one server of an RFC 3263 list (each its own q, in order): the
+	 * next is tried on a 503, a timeout or a transport error only */
+	bool failover;
 };
 
 /* Failure routes (issue 4 point 3): why a request is forwarded. */
@@ -156,5 +159,16 @@ void proxy_txn_start(struct cf_app *app, struct cf_sip_strans *st,
 void proxy_txn_cancel(struct cf_app *app, struct cf_sip_strans *st);
 void proxy_targets_free(struct proxy_target *t, size_t n);
 extern const struct cf_mod cf_mod_proxy;
+
+/* zone.c */
+enum { LISTEN_ZONE_MAX = 32 };
+/* The RFC 3263 records (NAPTR, SRV, A/AAAA) for domain and the listeners
+ * given, as zone-file text in b: 0, EINVAL (not a domain name), ENOMEM
+ * (b too small). */
+int proxy_zone_text(const char *domain, const enum cf_sip_tp *tpv,
+                    const struct cf_sa *addrv, size_t n, char *b, size_t sz);
+/* confabctl dns zone DOMAIN */
+int proxy_zone_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                 json_t *resp);
 
 #endif
