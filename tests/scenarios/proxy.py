@@ -229,38 +229,32 @@ def case_fork_6xx(args, tmp):
     d.stop()
 
 
-def case_message(args, tmp):
-    """alice sends bob a MESSAGE: 407, then relayed, bob's 200 back."""
+def one_callee(args, tmp, uas_xml, uac_xml):
+    """bob registered from one SIPp UAS playing uas_xml; alice plays
+    uac_xml through confab; both scenarios must end well."""
     d = daemon(args, tmp)
     uport = free_port()
-    uas = uas_start(d, "proxy_uas_message.xml", uport)
+    uas = uas_start(d, uas_xml, uport)
     register(d, "bob", uport)
-    uac_run(d, "proxy_uac_message.xml")
-    uas_wait(uas, "proxy_uas_message.xml")
+    uac_run(d, uac_xml)
+    uas_wait(uas, uas_xml)
     d.stop()
+
+
+def case_message(args, tmp):
+    """alice sends bob a MESSAGE: 407, then relayed, bob's 200 back."""
+    one_callee(args, tmp, "proxy_uas_message.xml", "proxy_uac_message.xml")
 
 
 def case_cancel(args, tmp):
     """bob rings, alice cancels: 200 for the CANCEL, CANCEL to bob, 487
     to alice."""
-    d = daemon(args, tmp)
-    uport = free_port()
-    uas = uas_start(d, "proxy_uas_ring.xml", uport)
-    register(d, "bob", uport)
-    uac_run(d, "proxy_uac_cancel.xml")
-    uas_wait(uas, "proxy_uas_ring.xml")
-    d.stop()
+    one_callee(args, tmp, "proxy_uas_ring.xml", "proxy_uac_cancel.xml")
 
 
 def case_busy(args, tmp):
     """bob is busy: his 486 reaches alice (ACKed hop by hop)."""
-    d = daemon(args, tmp)
-    uport = free_port()
-    uas = uas_start(d, "proxy_uas_busy.xml", uport)
-    register(d, "bob", uport)
-    uac_run(d, "proxy_uac_busy.xml")
-    uas_wait(uas, "proxy_uas_busy.xml")
-    d.stop()
+    one_callee(args, tmp, "proxy_uas_busy.xml", "proxy_uac_busy.xml")
 
 
 def case_forward_busy(args, tmp):
