@@ -15,9 +15,12 @@ RUN_PKGS := meson ninja-build pkg-config gcc libinih-dev libjansson-dev \
 	libssl-dev libsqlite3-dev libc-ares-dev
 # Added for the test suite: sanitizer/fuzzer runtimes, cmocka, SIPp, python3,
 # stunnel4 and the openssl CLI (the TLS scenarios), and the real clients of
-# tests/interop (baresip 1.0, linphonec), dnsmasq (the RFC 3263 scenario).
+# tests/interop (baresip 1.0, linphonec), dnsmasq (the RFC 3263 scenario),
+# Chromium and Node.js (tests/browser: JsSIP in headless Chromium; npm too,
+# see browser-deps).
 TEST_PKGS := $(RUN_PKGS) clang libclang-rt-14-dev libcmocka-dev sip-tester \
-	python3 stunnel4 openssl baresip-core linphone-cli dnsmasq
+	python3 stunnel4 openssl baresip-core linphone-cli dnsmasq \
+	chromium nodejs
 
 BUILD      ?= build
 BUILD_TEST ?= build-test
@@ -28,7 +31,7 @@ FUZZ_SECONDS      ?= 60
 # Parallel meson tests (each scenario starts its own confabd).
 TEST_JOBS  ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$n)
 
-.PHONY: run build test fuzz clean deps-run deps-test
+.PHONY: run build test fuzz clean deps-run deps-test browser-deps
 
 # Install the packages in $(1) that dpkg does not report as installed.
 define apt_install
@@ -54,6 +57,25 @@ deps-run:
 deps-test:
 	@$(call apt_install,$(TEST_PKGS))
 
+# tests/browser's npm modules (jssip, playwright-core, esbuild: exact
+# versions in its package-lock.json; playwright never downloads a browser,
+# the tests use /usr/bin/chromium). `npm ci` only when node_modules is
+# missing or older than the lock file, so a machine that has them runs
+# offline. Debian's npm only when no npm is on the PATH (NodeSource's
+# nodejs brings its own and conflicts with Debian's).
+BROWSER_DIR := tests/browser
+browser-deps: deps-test
+	@if ! command -v npm >/dev/null; then \
+		$(call apt_install,npm); \
+	fi
+	@lock=$(BROWSER_DIR)/package-lock.json; \
+	have=$(BROWSER_DIR)/node_modules/.package-lock.json; \
+	if [ ! -f "$$have" ] || [ "$$lock" -nt "$$have" ]; then \
+		echo "confab: npm ci in $(BROWSER_DIR)"; \
+		cd $(BROWSER_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+			npm ci --ignore-scripts --no-audit --no-fund </dev/null; \
+	fi
+
 # Release build of confabd and confabctl (no unit tests: no cmocka needed).
 build: deps-run
 	@[ -f $(BUILD)/build.ninja ] || \
@@ -69,7 +91,7 @@ run: build
 # Every test under ASan+UBSan (unit, vectors, SIPp scenarios) and each fuzz
 # target for $(FUZZ_TEST_SECONDS) s. The last line is "N passed, N failed";
 # the exit status is non-zero when anything failed.
-test: deps-test
+test: deps-test browser-deps
 	@BUILD_TEST=$(BUILD_TEST) BUILD_FUZZ=$(BUILD_FUZZ) \
 		TEST_JOBS=$(TEST_JOBS) tests/run-all.sh $(FUZZ_TEST_SECONDS)
 

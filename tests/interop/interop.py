@@ -340,9 +340,11 @@ def wait_for(pred, secs, what):
 
 
 def baresip_dir(tmp, user, password, d, transport, regint, name=None,
-                answermode="auto", ctrl=None):
+                answermode="auto", ctrl=None, contacts=()):
     """A baresip config dir for user (name: its directory, for a second
-    instance of the same user); ctrl: the ctrl_tcp port (else a free one)."""
+    instance of the same user); ctrl: the ctrl_tcp port (else a free one);
+    contacts: SIP URIs for its contacts file (the first is the current
+    contact, the target of the ctrl command `message`)."""
     cdir = os.path.join(tmp, "baresip-" + (name or user))
     os.makedirs(cdir, exist_ok=True)
     sip = free_port()
@@ -392,7 +394,9 @@ cons_listen 127.0.0.1:%d
                 % (user, DOMAIN, transport, password,
                    d.tls_port if transport == "tls" else d.port, transport,
                    regint, answermode))
-    open(os.path.join(cdir, "contacts"), "w").close()
+    with open(os.path.join(cdir, "contacts"), "w") as f:
+        for uri in contacts:
+            f.write("<%s>\n" % uri)
     return cdir, sip
 
 
@@ -573,13 +577,15 @@ class Baresip:
     ctrl_tcp port and its Popen; stopped by PID."""
 
     def __init__(self, d, tmp, user, password, name=None, answermode="auto",
-                 secs=60):
+                 secs=60, transport="udp", contacts=()):
         self.name = name or user
         self.ctrl = free_port()
-        self.cdir, self.sip = baresip_dir(tmp, user, password, d, "udp", 120,
-                                          name=self.name,
+        self.cdir, self.sip = baresip_dir(tmp, user, password, d, transport,
+                                          120, name=self.name,
                                           answermode=answermode,
-                                          ctrl=self.ctrl)
+                                          ctrl=self.ctrl, contacts=contacts)
+        if transport == "tls":
+            self.sip += 1   # its TLS listener, its Contact
         self.log = os.path.join(tmp, "baresip-%s.log" % self.name)
         self.p = start_peer("baresip-" + self.name,
                             ["baresip", "-f", self.cdir, "-s", "-t",

@@ -752,7 +752,7 @@ static const struct cf_mod_key keys[] = {
      "digest algorithms offered, one challenge header each, in this order "
      "(a domain's digest_algs overrides it)",
      0, 0, CF_MOD_KEY_LIST | CF_MOD_KEY_LIVE},
-    {"auth", "md5_only_agents", CF_MOD_KEY_STR, "baresip",
+    {"auth", "md5_only_agents", CF_MOD_KEY_STR, "baresip, JsSIP",
      "User-Agent substrings (any case) of clients offered MD5 alone: they "
      "fail on any other algorithm's challenge",
      0, 0, CF_MOD_KEY_LIST},
