@@ -340,11 +340,12 @@ def wait_for(pred, secs, what):
 
 
 def baresip_dir(tmp, user, password, d, transport, regint, name=None,
-                answermode="auto", ctrl=None, contacts=()):
+                answermode="auto", ctrl=None, contacts=(), config=""):
     """A baresip config dir for user (name: its directory, for a second
     instance of the same user); ctrl: the ctrl_tcp port (else a free one);
     contacts: SIP URIs for its contacts file (the first is the current
-    contact, the target of the ctrl command `message`)."""
+    contact, the target of the ctrl command `message`); config: more lines
+    for its config file."""
     cdir = os.path.join(tmp, "baresip-" + (name or user))
     os.makedirs(cdir, exist_ok=True)
     sip = free_port()
@@ -387,6 +388,7 @@ cons_listen 127.0.0.1:%d
             # confabd's self-signed certificate, made at its first start
             f.write("sip_cafile %s\n" % os.path.join(d.data, "tls",
                                                       DOMAIN + ".crt"))
+        f.write(config)
     with open(os.path.join(cdir, "accounts"), "w") as f:
         f.write('<sip:%s@%s;transport=%s>;auth_pass=%s;'
                 'outbound="sip:127.0.0.1:%d;transport=%s";regint=%d;'
@@ -577,13 +579,14 @@ class Baresip:
     ctrl_tcp port and its Popen; stopped by PID."""
 
     def __init__(self, d, tmp, user, password, name=None, answermode="auto",
-                 secs=60, transport="udp", contacts=()):
+                 secs=60, transport="udp", contacts=(), config=""):
         self.name = name or user
         self.ctrl = free_port()
         self.cdir, self.sip = baresip_dir(tmp, user, password, d, transport,
                                           120, name=self.name,
                                           answermode=answermode,
-                                          ctrl=self.ctrl, contacts=contacts)
+                                          ctrl=self.ctrl, contacts=contacts,
+                                          config=config)
         if transport == "tls":
             self.sip += 1   # its TLS listener, its Contact
         self.log = os.path.join(tmp, "baresip-%s.log" % self.name)
