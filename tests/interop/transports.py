@@ -377,6 +377,122 @@ def case_call_ipv4_to_ipv6(args, tmp):
     d.stop()
 
 
+# ------------------------------------------------------ WebSocket caller
+
+def case_ws_caller_bye(args, tmp):
+    """A WebSocket caller (run.py's raw client: the browser cannot place a
+    call before WebRTC media exists) calls bob, a SIPp UAS on UDP, through
+    confab: 407, INVITE with credentials, 200 with two Record-Routes (the
+    ws listener's entry for the caller's side), ACK; bob hangs up and his
+    BYE, following the Record-Routes, reaches the caller over its own
+    WebSocket connection (its Contact host is `*.invalid`); the caller's
+    200 reaches bob."""
+    d = Daemon(args, tmp, {"general.log_level": "debug",
+                           "registrar.authenticate": "no"}, ws=True)
+    d.start()
+    add_users(d, {"alice": "pw", "bob": "pw"})
+    uport = free_port()
+    ucmd = sipp_cmd(d, "proxy_uas_invite_bye.xml", "127.0.0.1", uport,
+                    extra=["-default_behaviors", "all,-abortunexp"])
+    print("$ " + " ".join(ucmd) + " &", flush=True)
+    uas = subprocess.Popen(ucmd, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           cwd=d.tmp)
+    PEERS.append(("sipp-uas", uas))
+    time.sleep(0.3)
+    check(uas.poll() is None, "SIPp UAS runs")
+    register_contact(d, "bob", "127.0.0.1", uport)
+
+    w = run.WsClient(d.ws_port)
+    check(w.status.startswith("HTTP/1.1 101"), "upgrade: " + w.status)
+    host = "k8s7ws0caller.invalid"
+    ctc = "<sip:alice@%s;transport=ws>" % host
+    cid = "ws-caller-%d@%s" % (os.getpid(), host)
+    sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+           "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n")
+
+    def invite(cseq, auth=None):
+        return ("INVITE sip:bob@%s SIP/2.0\r\n"
+                "Via: SIP/2.0/WS %s;branch=z9hG4bK-wsc%d\r\n"
+                "Max-Forwards: 70\r\n"
+                "From: <sip:alice@%s>;tag=wsc\r\n"
+                "To: <sip:bob@%s>\r\n"
+                "Call-ID: %s\r\n"
+                "CSeq: %d INVITE\r\n"
+                "Contact: %s\r\n%s"
+                "Content-Type: application/sdp\r\n"
+                "Content-Length: %d\r\n\r\n%s"
+                % (DOMAIN, host, cseq, DOMAIN, DOMAIN, cid, cseq, ctc,
+                   "Proxy-Authorization: %s\r\n" % auth if auth else "",
+                   len(sdp), sdp))
+
+    def recv_sip(secs=10):
+        deadline = time.monotonic() + secs
+        while time.monotonic() < deadline:
+            op, pl = w.recv()
+            if op in (1, 2):
+                return pl.decode(errors="replace")
+        raise Failure("nothing over the WebSocket in %d s" % secs)
+
+    def ack(cseq, resp, ruri, routes):
+        return ("ACK %s SIP/2.0\r\n"
+                "Via: SIP/2.0/WS %s;branch=z9hG4bK-wsack%d\r\n"
+                "%s"
+                "Max-Forwards: 70\r\n"
+                "From: <sip:alice@%s>;tag=wsc\r\n"
+                "To: %s\r\n"
+                "Call-ID: %s\r\n"
+                "CSeq: %d ACK\r\n"
+                "Content-Length: 0\r\n\r\n"
+                % (ruri, host, cseq,
+                   "".join("Route: %s\r\n" % r for r in routes),
+                   DOMAIN, run.header(resp, "To"), cid, cseq))
+
+    try:
+        w.send(invite(1).encode())
+        r = recv_sip()
+        while status_line(r).split(" ")[1] == "100":
+            r = recv_sip()
+        check(status_line(r).startswith("SIP/2.0 407"),
+              "INVITE over ws challenged: " + status_line(r))
+        w.send(("ACK sip:bob@%s SIP/2.0\r\nVia: SIP/2.0/WS %s;"
+                "branch=z9hG4bK-wsc1\r\nMax-Forwards: 70\r\nFrom: "
+                "<sip:alice@%s>;tag=wsc\r\nTo: %s\r\nCall-ID: %s\r\n"
+                "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+                % (DOMAIN, host, DOMAIN, run.header(r, "To"), cid)).encode())
+        chals = re.findall(r"(?im)^Proxy-Authenticate:\s*(.*?)\r?$", r)
+        w.send(invite(2, interop.digest_auth(
+            chals, "alice", "pw", "INVITE", "sip:bob@" + DOMAIN)).encode())
+        r = recv_sip()
+        while status_line(r).split(" ")[1] in ("100", "180", "183"):
+            r = recv_sip()
+        check(status_line(r).startswith("SIP/2.0 200"),
+              "the call answered: " + status_line(r))
+        rr = record_routes(r)
+        check(len(rr) == 2 and ":%d;" % d.ws_port in rr[1],
+              "two Record-Routes, the ws listener's for the caller's side:"
+              " %s" % rr)
+        contact = re.search(r"<([^>]*)>", run.header(r, "Contact")).group(1)
+        w.send(ack(2, r, contact, list(reversed(rr))).encode())
+        r = recv_sip(10)
+        check(r.startswith("BYE "), "bob's BYE reached the caller over its "
+              "WebSocket: " + r.split("\r\n", 1)[0])
+        resp = ["SIP/2.0 200 OK"]
+        for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+            resp += ["%s: %s" % (name, v) for v in
+                     re.findall(r"(?im)^%s:\s*(.*?)\r?$" % name, r)]
+        w.send(("\r\n".join(resp) + "\r\nContent-Length: 0\r\n\r\n")
+               .encode())
+        out, _ = uas.communicate(timeout=20)
+        if uas.returncode != 0:
+            sys.stdout.write(out.decode(errors="replace")[-3000:])
+        check(uas.returncode == 0, "bob got the 200 to his BYE (SIPp UAS "
+              "exit %d)" % uas.returncode)
+    finally:
+        w.close()
+    d.stop()
+
+
 CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 
