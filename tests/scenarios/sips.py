@@ -175,7 +175,7 @@ class TlsServer:
     """A TLS SIP server on 127.0.0.1:port in a thread: records the SNI
     name of each handshake and answers every INVITE 486."""
 
-    def __init__(self, tmp, port, cn):
+    def __init__(self, tmp, port, cn, serve=True):
         crt, key = run.make_cert(tmp, cn)
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(crt, key)
@@ -187,8 +187,18 @@ class TlsServer:
         self.ls.bind(("127.0.0.1", port))
         self.ls.listen(4)
         self.ls.settimeout(20)
-        self.t = threading.Thread(target=self.serve, daemon=True)
-        self.t.start()
+        if serve:
+            self.t = threading.Thread(target=self.serve, daemon=True)
+            self.t.start()
+
+    def accept(self):
+        """One connection, its TLS handshake done, as a run.Stream."""
+        raw, _ = self.ls.accept()
+        s = run.Stream.__new__(run.Stream)
+        s.s = self.ctx.wrap_socket(raw, server_side=True)
+        s.s.settimeout(10)
+        s.buf = b""
+        return s
 
     def serve(self):
         try:
@@ -260,6 +270,73 @@ def case_dns_tls(args, tmp):
     d.stop()
     dns.terminate()
     dns.wait(timeout=5)
+
+
+def reconnect(args, tmp, tls):
+    """RFC 3261 §18.2.2: alice sends an INVITE over TCP (TLS) with the Via
+    sent-by port of a server socket of hers, then closes the connection;
+    bob's 486 comes back to confab, which opens a new connection to that
+    port and sends the 486 there (it used to get EPIPE and drop it). The
+    TLS client's certificate is its own: not verified (verify_server)."""
+    d = daemon(args, tmp, {"tls.verify_server": "no"})
+    u = udp_socket()
+    bport = u.getsockname()[1]
+    proxy.register(d, "bob", bport)
+    lport = free_port()
+    if tls:
+        srv = TlsServer(tmp, lport, "alice.test", serve=False)
+        alice = TlsStream(d.tls_port)
+    else:
+        srv = None
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", lport))
+        ls.listen(2)
+        ls.settimeout(10)
+        alice = run.Stream(d.port)
+    tp = "TLS" if tls else "TCP"
+    scheme = "sips" if tls else "sip"
+    alice.send(msg("INVITE", "sip:bob@" + DOMAIN, tp, lport,
+                   "reconnect-%s@test" % tp.lower(),
+                   "Contact: <%s:alice@127.0.0.1:%d;transport=%s>\r\n"
+                   % (scheme, lport, tp.lower())))
+    u.settimeout(5.0)
+    inv = u.recv(65536).decode(errors="replace")
+    check(inv.startswith("INVITE sip:bob@"), "bob got the INVITE: "
+          + status_line(inv))
+    alice.close()
+    time.sleep(0.3)  # bound: confab reads the close at once
+    u.sendto(answer(inv, 486, "Busy Here"), ("127.0.0.1", d.port))
+    if tls:
+        s = srv.accept()
+    else:
+        raw, _ = ls.accept()
+        s = run.Stream.__new__(run.Stream)
+        s.s = raw
+        s.s.settimeout(10)
+        s.buf = b""
+    r = s.read_msg()
+    check(status_line(r).startswith("SIP/2.0 486"),
+          "the 486 came over a new %s connection to the sent-by port: %s"
+          % (tp, status_line(r)))
+    check("reconnect-%s@test" % tp.lower() in r, "for alice's call")
+    check("response over a new %s connection to 127.0.0.1:%d" % (tp, lport)
+          in d.stderr(), "and was logged")
+    s.close()
+    if tls:
+        srv.ls.close()
+    else:
+        ls.close()
+    u.close()
+    d.stop()
+
+
+def case_reconnect_tcp(args, tmp):
+    reconnect(args, tmp, False)
+
+
+def case_reconnect_tls(args, tmp):
+    reconnect(args, tmp, True)
 
 
 CASES = {name[5:]: fn for name, fn in globals().items()
