@@ -15,11 +15,13 @@ import argparse
 import os
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -337,6 +339,114 @@ def case_reconnect_tcp(args, tmp):
 
 def case_reconnect_tls(args, tmp):
     reconnect(args, tmp, True)
+
+
+def stun(tid, attrs=b"", fingerprint=True, bad_fp=False):
+    """A STUN Binding request (RFC 8489 §5) built by hand: header,
+    attributes, FINGERPRINT (CRC-32 xor 0x5354554e)."""
+    body = attrs
+    hdr = struct.pack("!HHI", 0x0001, len(body) + (8 if fingerprint else 0),
+                      0x2112A442) + tid
+    msg = hdr + body
+    if fingerprint:
+        crc = (zlib.crc32(msg) ^ 0x5354554E) & 0xFFFFFFFF
+        if bad_fp:
+            crc ^= 1
+        msg += struct.pack("!HHI", 0x8028, 4, crc)
+    return msg
+
+
+def stun_attrs(data):
+    """{type: value} of a STUN message, its FINGERPRINT checked."""
+    check(len(data) >= 20 and data[4:8] == b"\x21\x12\xa4\x42",
+          "a STUN message")
+    n = struct.unpack("!H", data[2:4])[0]
+    check(len(data) == 20 + n, "its length field is right")
+    out, pos = {}, 20
+    while pos < len(data):
+        t, ln = struct.unpack("!HH", data[pos:pos + 4])
+        if t == 0x8028:
+            crc = (zlib.crc32(data[:pos]) ^ 0x5354554E) & 0xFFFFFFFF
+            check(struct.unpack("!I", data[pos + 4:pos + 8])[0] == crc,
+                  "its FINGERPRINT matches")
+        out[t] = data[pos + 4:pos + 4 + ln]
+        pos += 4 + ((ln + 3) & ~3)
+    return out
+
+
+def case_stun_keepalive(args, tmp):
+    """RFC 5626 §4.4.2: a STUN Binding request on the SIP UDP port gets a
+    success response from that port with XOR-MAPPED-ADDRESS = our address
+    and a FINGERPRINT; a bad FINGERPRINT and a Binding response are dropped
+    (no parse error); an unknown comprehension-required attribute gets 420.
+    SIP on the same port goes on working; the counters say so."""
+    d = daemon(args, tmp)
+    u = udp_socket()
+    u.settimeout(5)
+    me = u.getsockname()
+    tid = os.urandom(12)
+    u.sendto(stun(tid), ("127.0.0.1", d.port))
+    data, src = u.recvfrom(2048)
+    check(src[1] == d.port, "the answer comes from the SIP port")
+    check(data[:2] == b"\x01\x01" and data[8:20] == tid,
+          "a Binding success response with our transaction ID")
+    at = stun_attrs(data)
+    xa = at.get(0x0020)
+    check(xa is not None and len(xa) == 8 and xa[1] == 1,
+          "with an IPv4 XOR-MAPPED-ADDRESS")
+    port = struct.unpack("!H", xa[2:4])[0] ^ 0x2112
+    ip = bytes(b ^ k for b, k in zip(xa[4:8], b"\x21\x12\xa4\x42"))
+    check((socket.inet_ntoa(ip), port) == me,
+          "mapped address %s:%d is ours %s:%d"
+          % (socket.inet_ntoa(ip), port, me[0], me[1]))
+    check(0x8028 in at, "and a FINGERPRINT")
+    # a broken FINGERPRINT, a response: dropped; unknown attribute: 420
+    u.sendto(stun(os.urandom(12), bad_fp=True), ("127.0.0.1", d.port))
+    resp = bytearray(stun(os.urandom(12), fingerprint=False))
+    resp[0:2] = b"\x01\x01"
+    u.sendto(bytes(resp), ("127.0.0.1", d.port))
+    tid3 = os.urandom(12)
+    u.sendto(stun(tid3, attrs=struct.pack("!HH", 0x0031, 4) + b"abcd"),
+             ("127.0.0.1", d.port))
+    data, _ = u.recvfrom(2048)
+    check(data[:2] == b"\x01\x11" and data[8:20] == tid3,
+          "the unknown attribute got an error response (not the dropped "
+          "ones before it)")
+    at = stun_attrs(data)
+    ec = at.get(0x0009, b"")
+    check(len(ec) >= 4 and ec[2] * 100 + ec[3] == 420, "ERROR-CODE 420")
+    check(at.get(0x000A) == b"\x00\x31", "UNKNOWN-ATTRIBUTES names it")
+    # SIP still answered on the port
+    u.sendto(run.request("OPTIONS", d.port), ("127.0.0.1", d.port))
+    r = run.udp_recv(u)
+    check(status_line(r).startswith("SIP/2.0 200"), "OPTIONS: "
+          + status_line(r))
+    st = d.status_json()
+    for name, want in (("stun_bindings", 1), ("stun_errors", 3),
+                       ("parse_errors", 0)):
+        got, names = run.counter(st, name)
+        check(got == want, "%s = %d (got %d: %s)" % (name, want, got,
+                                                     names))
+    u.close()
+    d.stop()
+
+
+def case_crlf_keepalive_tls(args, tmp):
+    """RFC 5626 §4.4.1 over TLS: a double CRLF is answered by a single
+    CRLF (a lone CRLF is not), and the connection goes on carrying SIP."""
+    d = daemon(args, tmp)
+    s = TlsStream(d.tls_port)
+    s.send(b"\r\n\r\n")
+    check(s.read_exact(2) == b"\r\n", "the double CRLF got a CRLF")
+    s.send(b"\r\n")
+    s.send(run.request("OPTIONS", d.tls_port, transport="TLS"))
+    r = s.read_msg()
+    check(status_line(r).startswith("SIP/2.0 200"),
+          "then OPTIONS over the same connection: " + status_line(r))
+    got, names = run.counter(d.status_json(), "keepalive_pongs")
+    check(got == 1, "keepalive_pongs = 1 (got %d: %s)" % (got, names))
+    s.close()
+    d.stop()
 
 
 CASES = {name[5:]: fn for name, fn in globals().items()

@@ -172,7 +172,9 @@ static void reg(struct fixture *f, uint16_t port, enum cf_sip_tp tp,
 	         "CSeq: 1 REGISTER\r\n"
 	         "Contact: %s\r\n"
 	         "Content-Length: 0\r\n\r\n",
-	         cf_sip_tp_name(tp), port, ++f->branch, f->branch, contact);
+	         cf_sip_tp_name(tp), port, f->branch + 1, f->branch + 1,
+	         contact);
+	f->branch++;
 	feed_from(f, buf, port, tp);
 	assert_true(f->nsent > 0);
 	assert_memory_equal(f->sent[f->nsent - 1].bytes, "SIP/2.0 200 ", 12);
@@ -196,8 +198,9 @@ static void invite(struct fixture *f, const char *ruri, enum cf_sip_tp tp,
 	         "Contact: <sips:alice@127.0.0.1:25160>\r\n"
 	         "%s"
 	         "Content-Length: 0\r\n\r\n",
-	         ruri, cf_sip_tp_name(tp), ++f->branch, ruri, f->branch,
+	         ruri, cf_sip_tp_name(tp), f->branch + 1, ruri, f->branch + 1,
 	         extra ? extra : "");
+	f->branch++;
 	feed_from(f, buf, CALLER, tp);
 }
 
