@@ -63,6 +63,8 @@ static int status_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 	COUNTER(cs, st, ws_pongs);
 	COUNTER(cs, st, tls_handshakes);
 	COUNTER(cs, st, tls_handshake_failures);
+	COUNTER(cs, st, stun_bindings);
+	COUNTER(cs, st, stun_errors);
 	COUNTER(cs, st.txn, requests);
 	COUNTER(cs, st.txn, responses);
 	COUNTER(cs, st.txn, retransmissions_absorbed);

@@ -225,6 +225,31 @@ void cf_sip_txn_resp_dst(struct cf_sip_peer *dst, const struct cf_sip_msg *req,
 		cf_sa_set_port(&dst->addr, port);
 }
 
+/*
+ * §18.2.2: "If the connection is no longer open, the server SHOULD open a
+ * connection to the IP address in the received parameter, if present,
+ * using the port in the sent-by value, or the default port for that
+ * transport". The received parameter we add is the request's source
+ * address, which dst holds already, so no RFC 3263 §5 lookup of a sent-by
+ * name is ever needed: only the port changes (the source port was the
+ * client's ephemeral one). WebSocket clients are never connected to (RFC
+ * 7118 §5).
+ */
+bool cf_sip_txn_resp_reconnect(struct cf_sip_peer *dst,
+                               const struct cf_sip_msg *req)
+{
+	uint16_t port;
+
+	if (!dst->conn ||
+	    (dst->tp != CF_SIP_TP_TCP && dst->tp != CF_SIP_TP_TLS))
+		return false;
+	port = req->via.port ? req->via.port
+	                     : (dst->tp == CF_SIP_TP_TLS ? 5061 : 5060);
+	dst->conn = NULL; /* borrowed: the transaction's peer holds it */
+	cf_sa_set_port(&dst->addr, port);
+	return true;
+}
+
 /* 64-bit FNV-1a over pl, then a separator (so that "ab"+"c" and "a"+"bc"
  * differ). */
 static uint64_t fnv_pl(uint64_t h, const struct cf_pl *pl)

@@ -260,6 +260,10 @@ struct cf_sip_stats {
 	uint64_t ws_pongs;	     /* pings answered */
 	uint64_t tls_handshakes;	 /* completed, both directions */
 	uint64_t tls_handshake_failures; /* garbage, refused, timed out */
+	/* STUN on the SIP UDP port (RFC 5626 §4.4.2 keep-alives) */
+	uint64_t stun_bindings; /* Binding requests answered */
+	uint64_t stun_errors;	/* STUN datagrams dropped (bad, not a
+				 * request) or answered 420 */
 	struct cf_sip_txn_stats txn;
 };
 void cf_sip_stats(const struct cf_sip *sip, struct cf_sip_stats *st);

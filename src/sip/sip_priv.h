@@ -153,6 +153,12 @@ int cf_sip_txn_reply_build(struct cf_mbuf **mbp, struct cf_sip_txn_env *env,
 /* Where the responses to req go (§18.2.2, RFC 3581). */
 void cf_sip_txn_resp_dst(struct cf_sip_peer *dst, const struct cf_sip_msg *req,
                          const struct cf_sip_peer *src);
+/* §18.2.2: the response's inbound TCP/TLS connection has closed: dst
+ * becomes a new connection's address (the request's source address, the
+ * port of its Via sent-by or the transport's default). False when that
+ * does not apply (UDP, WebSocket, no connection to replace). */
+bool cf_sip_txn_resp_reconnect(struct cf_sip_peer *dst,
+                               const struct cf_sip_msg *req);
 /* The To tag of a stateless response (§8.2.7): the same for the same
  * request (retransmissions included) while env lives, a hash of its
  * Call-ID, From tag, CSeq, top Via branch and env's random seed. */

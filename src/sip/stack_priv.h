@@ -44,6 +44,8 @@ struct wstats {
 	ctr_t ws_pongs;
 	ctr_t tls_handshakes;
 	ctr_t tls_handshake_failures;
+	ctr_t stun_bindings;
+	ctr_t stun_errors;
 };
 
 static inline void ctr_add(ctr_t *c, uint64_t n)
@@ -215,6 +217,11 @@ void udp_txq_flush(struct worker *w);
 void udp_recv_h(int fd, int events, void *arg);
 int udp_send(struct cf_sip *sip, struct worker *w,
              const struct cf_sip_peer *peer, const struct cf_pl *bytes);
+
+/* stun_udp.c: STUN Binding on the SIP UDP port (RFC 5626 §4.4.2). True
+ * when the datagram was STUN (answered or dropped there). */
+bool udp_stun(struct worker *w, const struct cf_sip_peer *peer,
+              const uint8_t *p, size_t n);
 
 /* tcp.c */
 int tcp_listener_open(struct listener *l);

@@ -153,6 +153,26 @@ static void destroy(void *data)
 	cf_mem_deref(st->peer.conn);
 }
 
+/* Send bytes to the response destination; when the request's TCP/TLS
+ * connection has closed (EPIPE), once more over a new connection to the
+ * Via sent-by port (§18.2.2), which later responses use too. */
+static int send_dst(struct cf_sip_strans *st, const struct cf_pl *bytes)
+{
+	int err = cf_sip_txn_send(st->env, &st->dst, bytes);
+
+	if (err == EPIPE && cf_sip_txn_resp_reconnect(&st->dst, st->req)) {
+		char a[64];
+
+		cf_log(CF_LOG_INFO, &st->req->call_id,
+		       "server transaction: connection closed, response over "
+		       "a new %s connection to %s",
+		       cf_sip_tp_name(st->dst.tp),
+		       cf_sa_print(&st->dst.addr, a, sizeof(a)));
+		err = cf_sip_txn_send(st->env, &st->dst, bytes);
+	}
+	return err;
+}
+
 static int resend(struct cf_sip_strans *st)
 {
 	struct cf_pl bytes;
@@ -161,7 +181,7 @@ static int resend(struct cf_sip_strans *st)
 		return 0;
 
 	bytes = cf_mbuf_pl(st->resp);
-	return cf_sip_txn_send(st->env, &st->dst, &bytes);
+	return send_dst(st, &bytes);
 }
 
 /* Timer G (§17.2.1): retransmit the non-2xx final, T1 doubling up to T2. */
@@ -263,7 +283,7 @@ static int respond(struct cf_sip_strans *st, struct cf_mbuf *mb, uint16_t code)
 		cf_sip_txn_pending_set(env, &st->pending, false);
 
 	bytes = cf_mbuf_pl(mb);
-	err = cf_sip_txn_send(env, &st->dst, &bytes);
+	err = send_dst(st, &bytes);
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &st->req->call_id,
 		       "server transaction: cannot send %u: %s", code,
@@ -353,7 +373,7 @@ int cf_sip_strans_forward(struct cf_sip_strans *st, uint16_t code,
 		return EINVAL;
 	if (st->code >= 200) {
 		if (st->state == CF_SIP_SS_ACCEPTED && code < 300)
-			return cf_sip_txn_send(st->env, &st->dst, bytes);
+			return send_dst(st, bytes);
 		return EALREADY;
 	}
 

@@ -77,6 +77,8 @@ static void datagram(struct worker *w, const struct listener *l,
 	memcpy(&peer.addr.u.ss, from, fromlen);
 	peer.addr.len = fromlen;
 	peer.local = l->addr;
+	if (!oversize && udp_stun(w, &peer, p, n))
+		return; /* STUN keep-alive (RFC 5626 §4.4.2) */
 
 	err = cf_sip_msg_decode(&msg, p, n, CF_SIP_DATAGRAM, &used);
 	if (err == ENOMEM)

@@ -290,6 +290,8 @@ void worker_stats_add(const struct worker *w, struct cf_sip_stats *st)
 	st->ws_pongs += ctr_get(&w->st.ws_pongs);
 	st->tls_handshakes += ctr_get(&w->st.tls_handshakes);
 	st->tls_handshake_failures += ctr_get(&w->st.tls_handshake_failures);
+	st->stun_bindings += ctr_get(&w->st.stun_bindings);
+	st->stun_errors += ctr_get(&w->st.stun_errors);
 	if (w->env) {
 		struct cf_sip_txn_stats cur;
 

@@ -558,42 +558,16 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	struct cf_pl ruri;
 	int err;
 
-	if (t->has_hop) {
-		hop = t->hop;
-		err = 0;
-	} else if (t->path) {
-		/* the first Path value is the next hop (RFC 3327 §5.2) */
-		struct cf_sip_addr a;
-		struct cf_pl pv;
-		const char *comma;
-
-		cf_pl_set_str(&pv, t->path);
-		comma = cf_pl_chr(&pv, ',');
-		if (comma)
-			pv.l = (size_t)(comma - pv.p);
-		err = cf_sip_addr_decode(&a, &pv);
-		if (!err)
-			err = proxy_uri_hop(&a.uri, &hop);
-	} else if (pt->routes.has_next) {
-		err = proxy_uri_hop(&pt->routes.next, &hop);
-	} else {
-		struct cf_sip_uri u;
-
-		if (t->uri) {
-			cf_pl_set_str(&ruri, t->uri);
-			err = cf_sip_uri_decode(&u, &ruri);
-		} else {
-			u = pt->req->ruri;
-			err = 0;
-		}
-		if (!err)
-			err = proxy_ruri_hop(&pt->routes, &u, &hop);
-	}
+	err = proxy_target_hop(&pt->routes, pt->req, t, &hop);
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
 		       "proxy: no next hop for %s: %s",
 		       t->uri ? t->uri : "the Request-URI", strerror(err));
 		best_consider(pt, NULL, err == ENOENT ? 404 : 503);
+		return;
+	}
+	if (proxy_sips_refused(pt->req, &pt->routes, &hop)) {
+		best_consider(pt, NULL, 480); /* RFC 5630 */
 		return;
 	}
 
@@ -619,6 +593,7 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	e.in_tp = pt->in.tp;
 	e.in_local = pt->in.local;
 	e.out_tp = hop.tp;
+	proxy_sips_edit(pt->req, &pt->routes, &e);
 	if (cf_sa_isset(&hop.local)) {
 		e.out_local = hop.local;
 	} else {

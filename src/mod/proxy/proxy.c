@@ -108,6 +108,7 @@ void cf_proxy_stats(struct cf_proxy_stats *st)
 	st->challenged = atomic_load(&px.challenged);
 	st->loops = atomic_load(&px.loops);
 	st->hops = atomic_load(&px.hops);
+	st->sips_refused = proxy_sips_refused_count();
 }
 
 void cf_proxy_failure_hook_set(cf_proxy_failure_h *h, void *arg)
@@ -747,6 +748,8 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		if (!cf_pl_isset(&u->user))
 			return false;
 		n = local_targets(app, st, msg, &cfg, &tv);
+		if (n)
+			n = proxy_sips_targets(st, msg, &r, tv, n);
 		if (!n)
 			return true;
 	}

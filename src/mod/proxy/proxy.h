@@ -44,6 +44,7 @@ struct cf_proxy_stats {
 	uint64_t challenged; /* 407 sent */
 	uint64_t loops;      /* 482 */
 	uint64_t hops;       /* 483 */
+	uint64_t sips_refused; /* sips targets not sent over a plain hop */
 };
 void cf_proxy_stats(struct cf_proxy_stats *st);
 

@@ -120,6 +120,7 @@ struct proxy_edit {
 	const char *hash;         /* loop hash (branch) */
 	unsigned idx;             /* branch index */
 	bool rr;                  /* Record-Route */
+	bool sips;                /* sips Record-Route (RFC 5630) */
 	enum cf_sip_tp in_tp, out_tp;
 	struct cf_sa in_local, out_local;
 };
@@ -133,6 +134,11 @@ int proxy_uri_hop(const struct cf_sip_uri *u, struct cf_sip_peer *hop);
  * none (a TCP caller's Contact often has no transport parameter). */
 int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
                    struct cf_sip_peer *hop);
+/* The next hop of one target: its flow or server, the first Path value,
+ * the next Route, else its (or the received) Request-URI. */
+int proxy_target_hop(const struct proxy_routes *r,
+                     const struct cf_sip_msg *req,
+                     const struct proxy_target *t, struct cf_sip_peer *hop);
 /* The loop-detection hash (§16.3 item 4, §16.6 item 8) as hex. */
 void proxy_loop_hash(const struct cf_sip_msg *msg,
                      char out[PROXY_HASH_LEN + 1]);
@@ -159,6 +165,29 @@ void proxy_txn_start(struct cf_app *app, struct cf_sip_strans *st,
 void proxy_txn_cancel(struct cf_app *app, struct cf_sip_strans *st);
 void proxy_targets_free(struct proxy_target *t, size_t n);
 extern const struct cf_mod cf_mod_proxy;
+
+/* sips.c (RFC 5630, RFC 3261 §26.2: sips only over TLS hops) */
+/* Is this a request for a sips URI: its Request-URI, or the next Route
+ * after ours? */
+bool proxy_sips_req(const struct cf_sip_msg *msg, const struct proxy_routes *r);
+/* True (logged with the Call-ID, counted) when msg is a sips request and
+ * hop is plain (UDP, TCP, WS): it must not be sent there. */
+bool proxy_sips_refused(const struct cf_sip_msg *msg,
+                        const struct proxy_routes *r,
+                        const struct cf_sip_peer *hop);
+/* Drop the targets whose hop is plain from a sips request's target set
+ * (order kept, the dropped ones freed): the count left. 0: none left, and
+ * st was answered 480. Other requests: n unchanged. */
+size_t proxy_sips_targets(struct cf_sip_strans *st,
+                          const struct cf_sip_msg *msg,
+                          const struct proxy_routes *r,
+                          struct proxy_target *tv, size_t n);
+/* A branch's edits for a sips request: sips Record-Route, and the
+ * incoming side named by our TLS listener when the request came over a
+ * plain hop (the caller's side of the dialog is TLS from now on). */
+void proxy_sips_edit(const struct cf_sip_msg *msg,
+                     const struct proxy_routes *r, struct proxy_edit *e);
+uint64_t proxy_sips_refused_count(void);
 
 /* zone.c */
 enum { LISTEN_ZONE_MAX = 32 };

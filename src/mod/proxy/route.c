@@ -15,28 +15,35 @@
 /* ------------------------------------------------------------ next hop */
 
 /*
- * The next hop for a URI (RFC 3263 §4 with a numeric host only: the
- * transport parameter, else UDP for sip: (TLS for sips:, not served yet);
- * the port, else 5060). Host names need DNS, which a worker may not
- * block on: ENOENT until the resolver of issue 5. EPROTO for a transport
- * we have no listener kind for.
+ * The next hop for a URI (RFC 3263 §4 with a numeric host: the transport
+ * parameter, else UDP for sip: and TLS for sips: (RFC 3261 §26.2.2: a
+ * sips URI with transport=tcp means TLS over TCP too); the port, else
+ * 5060, or 5061 for TLS). Host names need DNS, which a worker may not
+ * block on: ENOENT (the caller resolves them, cf_sip_resolve). EPROTO for
+ * a scheme or transport we do not open hops for (sips with udp, ws, wss:
+ * confab opens no WebSocket connections).
  */
 int proxy_uri_hop(const struct cf_sip_uri *u, struct cf_sip_peer *hop)
 {
+	bool sips = u->scheme == CF_SIP_SCHEME_SIPS;
 	struct cf_pl tp;
 
 	memset(hop, 0, sizeof(*hop));
-	if (u->scheme != CF_SIP_SCHEME_SIP)
+	if (u->scheme != CF_SIP_SCHEME_SIP && !sips)
 		return EPROTO;
-	hop->tp = CF_SIP_TP_UDP;
+	hop->tp = sips ? CF_SIP_TP_TLS : CF_SIP_TP_UDP;
 	if (!cf_sip_param_get(&u->params, "transport", &tp) &&
 	    cf_pl_isset(&tp)) {
 		if (!cf_pl_strcasecmp(&tp, "tcp"))
-			hop->tp = CF_SIP_TP_TCP;
-		else if (cf_pl_strcasecmp(&tp, "udp"))
+			hop->tp = sips ? CF_SIP_TP_TLS : CF_SIP_TP_TCP;
+		else if (!cf_pl_strcasecmp(&tp, "tls"))
+			hop->tp = CF_SIP_TP_TLS;
+		else if (cf_pl_strcasecmp(&tp, "udp") || sips)
 			return EPROTO;
 	}
-	if (cf_sa_set_pl(&hop->addr, &u->host, u->port ? u->port : 5060))
+	if (cf_sa_set_pl(&hop->addr, &u->host,
+	                 u->port ? u->port
+	                         : (hop->tp == CF_SIP_TP_TLS ? 5061 : 5060)))
 		return ENOENT;
 	return 0;
 }
@@ -46,10 +53,57 @@ int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
 {
 	int err = proxy_uri_hop(u, hop);
 
+	/* a sips URI is TLS whatever our entry says (RFC 5630) */
 	if (!err && r && r->nown == 2 && r->own_tp_set &&
-	    !cf_sip_param_exists(&u->params, "transport"))
+	    u->scheme == CF_SIP_SCHEME_SIP &&
+	    !cf_sip_param_exists(&u->params, "transport")) {
 		hop->tp = r->own_tp;
+		if (!u->port && hop->tp == CF_SIP_TP_TLS)
+			cf_sa_set_port(&hop->addr, 5061);
+	}
 	return err;
+}
+
+/*
+ * The next hop of one target (fwd.c, before its branch starts; sips.c,
+ * to sort targets out): the flow or server it names, else the first Path
+ * value (RFC 3327 §5.2), else the next Route (§16.4), else its Request-URI
+ * (the target's, or the received one). Errors of proxy_uri_hop.
+ */
+int proxy_target_hop(const struct proxy_routes *r,
+                     const struct cf_sip_msg *req,
+                     const struct proxy_target *t, struct cf_sip_peer *hop)
+{
+	struct cf_sip_uri u;
+	struct cf_pl pl;
+	int err;
+
+	if (t->has_hop) {
+		*hop = t->hop;
+		return 0;
+	}
+	if (t->path) {
+		struct cf_sip_addr a;
+		const char *comma;
+
+		cf_pl_set_str(&pl, t->path);
+		comma = cf_pl_chr(&pl, ',');
+		if (comma)
+			pl.l = (size_t)(comma - pl.p);
+		err = cf_sip_addr_decode(&a, &pl);
+		return err ? err : proxy_uri_hop(&a.uri, hop);
+	}
+	if (r->has_next)
+		return proxy_uri_hop(&r->next, hop);
+	if (t->uri) {
+		cf_pl_set_str(&pl, t->uri);
+		err = cf_sip_uri_decode(&u, &pl);
+		if (err)
+			return err;
+	} else {
+		u = req->ruri;
+	}
+	return proxy_ruri_hop(r, &u, hop);
 }
 
 /* ------------------------------------------------------ loop detection */
@@ -170,6 +224,10 @@ static bool route_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
 		    !cf_sip_param_get(&a.uri.params, "transport", &tp) &&
 		    cf_pl_isset(&tp) && !cf_sip_tp_decode(&tp, &r->own_tp))
 			r->own_tp_set = true;
+		else if (r->nown == 1 && a.uri.scheme == CF_SIP_SCHEME_SIPS) {
+			r->own_tp = CF_SIP_TP_TLS; /* RFC 5630: sips is TLS */
+			r->own_tp_set = true;
+		}
 		r->nown++;
 		return false;
 	}
@@ -275,21 +333,38 @@ static int route_edits(struct cf_sip_msg *msg, const struct proxy_routes *r,
 
 static const char *tp_lc(enum cf_sip_tp tp)
 {
-	return tp == CF_SIP_TP_TCP ? "tcp" : "udp";
+	switch (tp) {
+	case CF_SIP_TP_TCP:
+		return "tcp";
+	case CF_SIP_TP_TLS:
+		return "tls";
+	case CF_SIP_TP_WS:
+		return "ws";
+	case CF_SIP_TP_WSS:
+		return "wss";
+	default:
+		return "udp";
+	}
 }
 
+/* One Record-Route entry for our side on tp. A sips request gets sips
+ * entries (RFC 3261 §16.6 item 4, RFC 5630 §4.3): the TLS listener with
+ * no transport parameter (sips means TLS), or wss for a WebSocket flow. */
 static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
-                  enum cf_sip_tp tp)
+                  enum cf_sip_tp tp, bool sips)
 {
 	char addr[64];
 
 	cf_sa_print(a, addr, sizeof(addr));
+	if (sips && tp == CF_SIP_TP_TLS)
+		return cf_sip_msg_edit_add(msg, NULL,
+		                           "Record-Route: <sips:%s;lr>", addr);
 	if (tp == CF_SIP_TP_UDP)
 		return cf_sip_msg_edit_add(msg, NULL,
 		                           "Record-Route: <sip:%s;lr>", addr);
 	return cf_sip_msg_edit_add(msg, NULL,
-	                           "Record-Route: <sip:%s;transport=%s;lr>",
-	                           addr, tp_lc(tp));
+	                           "Record-Route: <%s:%s;transport=%s;lr>",
+	                           sips ? "sips" : "sip", addr, tp_lc(tp));
 }
 
 /*
@@ -323,9 +398,9 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 		           cf_sa_af(&e->in_local) != cf_sa_af(&e->out_local);
 
 		/* the top entry is the one the callee's side reaches */
-		err = rr_add(msg, &e->out_local, e->out_tp);
+		err = rr_add(msg, &e->out_local, e->out_tp, e->sips);
 		if (!err && two)
-			err = rr_add(msg, &e->in_local, e->in_tp);
+			err = rr_add(msg, &e->in_local, e->in_tp, e->sips);
 	}
 	/* Path from the binding (RFC 3327 §5.2): Route headers, first */
 	if (!err && e->path)
@@ -356,8 +431,12 @@ static int via_hop(const struct cf_sip_via *v, struct cf_sip_peer *hop)
 	if (cf_pl_isset(&v->rport_val))
 		(void)cf_pl_u32(&v->rport_val, &port);
 	if (cf_sip_tp_decode(&tp, &hop->tp) ||
-	    (hop->tp != CF_SIP_TP_UDP && hop->tp != CF_SIP_TP_TCP))
+	    (hop->tp != CF_SIP_TP_UDP && hop->tp != CF_SIP_TP_TCP &&
+	     hop->tp != CF_SIP_TP_TLS))
 		return EPROTO;
+	if (!v->port && !cf_pl_isset(&v->rport_val) &&
+	    hop->tp == CF_SIP_TP_TLS)
+		port = 5061; /* §18.2.2: the transport's default port */
 	if (port == 0 || port > 65535 ||
 	    cf_sa_set_pl(&hop->addr, host, (uint16_t)port))
 		return ENOENT;
@@ -475,6 +554,9 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 		       strerror(err));
 		return true;
 	}
+
+	if (proxy_sips_refused(msg, &r, &hop))
+		return true; /* RFC 5630: logged and counted there */
 
 	proxy_loop_hash(msg, hash);
 	e.routes = &r;
