@@ -309,10 +309,10 @@ def case_call_reject(args, tmp):
         check(e["via"].upper().startswith("SIP/2.0/WSS "),
               "over its secure WebSocket (top Via %s)" % e["via"])
         rr = e["record_route"]
-        check(len(rr) == 2 and ":%d;" % d.wss_port in rr[0]
-              and ":%d;" % d.port in rr[1],
+        check(len(rr) == 2 and ":%d;transport=wss;" % d.wss_port in rr[0]
+              and ":%d;" % d.port in rr[1] and "transport" not in rr[1],
               "two Record-Routes (UDP to WSS): the top one names the wss "
-              "listener, the other the UDP one: %s" % rr)
+              "listener (transport=wss), the other the UDP one: %s" % rr)
         wait_for(lambda: re.search(r"SIP/2\.0 488", bob.text()), 10,
                  "baresip: the 488")
         check(True, "baresip (bob) got the browser's 488")
