@@ -53,6 +53,7 @@ void proxy_targets_free(struct proxy_target *t, size_t n)
 	for (size_t i = 0; t && i < n; i++) {
 		t[i].uri = cf_mem_deref(t[i].uri);
 		t[i].path = cf_mem_deref(t[i].path);
+		t[i].fwd_uri = cf_mem_deref(t[i].fwd_uri);
 		t[i].hop.conn = cf_mem_deref(t[i].hop.conn);
 	}
 }
@@ -270,10 +271,9 @@ static bool cfg_forward(struct proxy_txn *pt, uint16_t code);
 static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
 {
 	enum proxy_fwd why;
-	struct proxy_target *t;
-	struct cf_sip_uri u;
-	struct cf_pl pl;
+	uint16_t rc;
 	char uri[256];
+	size_t tc;
 
 	if (!pt->invite || pt->cancelled || pt->forwarded)
 		return false;
@@ -289,33 +289,26 @@ static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
 	                       uri, sizeof(uri)))
 		return false;
 	pt->forwarded = true;
-	t = cf_mem_realloc(pt->tv, (pt->tc + 1) * sizeof(*t));
-	if (!t)
-		return false;
-	pt->tv = t;
-	t = &pt->tv[pt->tc];
-	memset(t, 0, sizeof(*t));
-	t->uri = cf_mem_strdup(uri);
-	if (!t->uri)
-		return false;
-	cf_pl_set_str(&pl, t->uri);
-	if (cf_sip_uri_decode(&u, &pl) || proxy_uri_hop(&u, &t->hop)) {
-		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
-		       "proxy: failure route %s: no next hop", uri);
-		t->uri = cf_mem_deref(t->uri);
-		return false;
+	tc = pt->tc;
+	rc = proxy_retarget(pt->app, uri, pt->noans ? 408 : code, why, &pt->tv,
+	                    &tc);
+	if (rc == 404 || rc == 480) {
+		/* a user of ours: unknown, or nobody registered */
+		cf_log(CF_LOG_INFO, &pt->req->call_id,
+		       "proxy: %u: failure route to %s: %u", code, uri, rc);
+		(void)cf_mod_reply(pt->st, rc, NULL);
+		finish(pt);
+		return true;
 	}
-	t->has_hop = true;
-	t->q = 1000;
-	t->fwd = pt->noans ? 408 : code;
-	t->fwd_why = (uint8_t)why;
+	if (rc)
+		return false;
 	cf_log(CF_LOG_INFO, &pt->req->call_id, "proxy: %u: failure route to %s",
 	       code, uri);
 	pt->best_code = 0;
 	pt->best = cf_mem_deref(pt->best);
 	pt->busy600 = false;
-	pt->tc++;
-	pt->next = pt->tc - 1;
+	pt->next = pt->tc;
+	pt->tc = tc;
 	start_group(pt);
 	return true;
 }
@@ -362,31 +355,17 @@ static void final_best(struct proxy_txn *pt)
 
 		uri[0] = 0;
 		if (hook(&f, uri, sizeof(uri), harg) && uri[0]) {
-			struct proxy_target *t;
-			struct cf_sip_uri u;
-			struct cf_pl pl;
+			size_t tc = pt->tc;
 
 			pt->attempts++;
 			cf_mem_deref(pt->fail_uri);
 			pt->fail_uri = cf_mem_strdup(uri);
-			t = pt->fail_uri
-			        ? cf_mem_realloc(pt->tv,
-			                         (pt->tc + 1) * sizeof(*t))
-			        : NULL;
-			if (t) {
-				pt->tv = t;
-				t = &pt->tv[pt->tc];
-				memset(t, 0, sizeof(*t));
-				t->uri = cf_mem_strdup(uri);
-				cf_pl_set_str(&pl, pt->fail_uri);
-				if (t->uri && !cf_sip_uri_decode(&u, &pl) &&
-				    !proxy_uri_hop(&u, &t->hop)) {
-					t->has_hop = true;
-					pt->tc++;
-					start_group(pt);
-					return;
-				}
-				t->uri = cf_mem_deref(t->uri);
+			if (!proxy_retarget(pt->app, uri, 0, PROXY_FWD_BUSY,
+			                    &pt->tv, &tc)) {
+				pt->next = pt->tc;
+				pt->tc = tc;
+				start_group(pt);
+				return;
 			}
 		}
 	}
@@ -629,8 +608,8 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 
 	err = proxy_req_edits(pt->req, &e);
 	if (!err && t->fwd)
-		err =
-		    fwd_headers(pt, t->uri, t->fwd, (enum proxy_fwd)t->fwd_why);
+		err = fwd_headers(pt, t->fwd_uri ? t->fwd_uri : t->uri, t->fwd,
+		                  (enum proxy_fwd)t->fwd_why);
 	if (!err)
 		err = cf_sip_ctrans_start(&b->ct, pt->env, pt->req, &hop,
 		                          on_resp, b);

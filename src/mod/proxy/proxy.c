@@ -320,16 +320,10 @@ static const struct cf_auth_api *auth_api(void)
 	return m ? m->api : NULL;
 }
 
-struct collect {
-	struct proxy_target *tv;
-	size_t n, max;
-	bool nomem;
-};
-
 /* Copy a binding (the registrar's lock is held: quick, no call back). */
-static bool collect_h(const struct cf_reg_contact *c, void *arg)
+bool proxy_collect_h(const struct cf_reg_contact *c, void *arg)
 {
-	struct collect *col = arg;
+	struct proxy_collect *col = arg;
 	struct proxy_target *t;
 
 	if (col->n >= col->max)
@@ -380,35 +374,6 @@ static bool creates_dialog(enum cf_sip_method m)
 	       m == CF_SIP_M_REFER || m == CF_SIP_M_NOTIFY;
 }
 
-/* A failure route target: the URI (a numeric host: RFC 3263 is issue
- * 5) with its own next hop. 0, ENOMEM, or the URI's error. */
-static int fwd_target(struct proxy_target *t, const char *uri, uint16_t cause)
-{
-	struct cf_sip_uri u;
-	struct cf_pl pl;
-	int err;
-
-	memset(t, 0, sizeof(*t));
-	t->uri = cf_mem_strdup(uri);
-	if (!t->uri)
-		return ENOMEM;
-	cf_pl_set_str(&pl, t->uri);
-	err = cf_sip_uri_decode(&u, &pl);
-	if (!err)
-		err = proxy_uri_hop(&u, &t->hop);
-	if (err) {
-		cf_log(CF_LOG_NOTICE, NULL, "proxy: failure route %s: %s", uri,
-		       strerror(err));
-		t->uri = cf_mem_deref(t->uri);
-		return err;
-	}
-	t->has_hop = true;
-	t->q = 1000;
-	t->fwd = cause;
-	t->fwd_why = PROXY_FWD_OFFLINE;
-	return 0;
-}
-
 /* §16.5: the targets of a request for one of our domains: a GRUU's
  * binding, else every binding of the AOR (highest q first). Answers and
  * returns 0 targets when there are none. */
@@ -419,7 +384,7 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 {
 	const struct cf_sip_uri *u = &msg->ruri;
 	const struct cf_auth_api *auth = auth_api();
-	struct collect col = {0};
+	struct proxy_collect col = {0};
 	char aor[600];
 	struct cf_pl aorpl;
 	int err;
@@ -433,12 +398,12 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 
 	if (cf_sip_param_exists(&u->params, "gr")) {
 		/* RFC 5627 §6: the one instance the GRUU designates */
-		err = cf_registrar_lookup_gruu(&u->all, collect_h, &col);
+		err = cf_registrar_lookup_gruu(&u->all, proxy_collect_h, &col);
 	} else {
 		snprintf(aor, sizeof(aor), "sip:%.*s@%.*s", (int)u->user.l,
 		         u->user.p, (int)u->host.l, u->host.p);
 		cf_pl_set_str(&aorpl, aor);
-		err = cf_registrar_lookup(&aorpl, collect_h, &col);
+		err = cf_registrar_lookup(&aorpl, proxy_collect_h, &col);
 	}
 	if (col.nomem) {
 		proxy_targets_free(col.tv, col.n);
@@ -451,19 +416,28 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 		bool known = !auth || !auth->user_exists ||
 		             auth->user_exists(app, &u->user, &u->host);
 
+		uint16_t code = known ? 480 : 404;
 		char furi[256];
 
 		if (known && msg->mid == CF_SIP_M_INVITE &&
 		    proxy_forward_uri(&u->user, &u->host, PROXY_FWD_OFFLINE,
-		                      furi, sizeof(furi)) &&
-		    !fwd_target(col.tv, furi, 480)) {
-			cf_log(CF_LOG_INFO, &msg->call_id,
-			       "proxy: offline: forwarded to %s", furi);
-			*tvp = col.tv;
-			return 1;
+		                      furi, sizeof(furi))) {
+			size_t n = 0;
+
+			col.tv = cf_mem_deref(col.tv);
+			code = proxy_retarget(app, furi, 480, PROXY_FWD_OFFLINE,
+			                      &col.tv, &n);
+			if (!code) {
+				cf_log(CF_LOG_INFO, &msg->call_id,
+				       "proxy: offline: forwarded to %s", furi);
+				*tvp = col.tv;
+				return n;
+			}
+			if (code != 404)
+				code = 480;
 		}
 		cf_mem_deref(col.tv);
-		answer(st, msg, known ? 480 : 404, NULL, NULL);
+		answer(st, msg, code, NULL, NULL);
 		return 0;
 	}
 	*tvp = col.tv;

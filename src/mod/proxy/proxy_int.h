@@ -33,6 +33,8 @@ struct proxy_target {
 	uint16_t fwd;           /* a failure route: the cause (the code
 	                         * that failed; 408 for no_answer_timeout) */
 	uint8_t fwd_why;        /* enum proxy_fwd */
+	char *fwd_uri; /* the failure route as given, when uri is one of its
+	                * bindings (History-Info, Diversion); NULL: uri */
 	/* one server of an RFC 3263 list (each its own q, in order): the
 	 * next is tried on a 503, a timeout or a transport error only */
 	bool failover;
@@ -79,6 +81,16 @@ void proxy_live(int delta);
 void proxy_stat_stateless(void);
 void proxy_stat_branch(void);
 void proxy_stat_request(void);
+
+/* Copy the location service's bindings into targets (proxy.c;
+ * cf_reg_contact_h). */
+struct cf_reg_contact;
+struct proxy_collect {
+	struct proxy_target *tv;
+	size_t n, max;
+	bool nomem;
+};
+bool proxy_collect_h(const struct cf_reg_contact *c, void *arg);
 
 /* forward.c */
 bool proxy_user_forward(const struct cf_pl *user, const struct cf_pl *domain,
@@ -159,6 +171,14 @@ void proxy_txn_start(struct cf_app *app, struct cf_sip_strans *st,
 void proxy_txn_cancel(struct cf_app *app, struct cf_sip_strans *st);
 void proxy_targets_free(struct proxy_target *t, size_t n);
 extern const struct cf_mod cf_mod_proxy;
+
+/* retarget.c */
+/* The targets of the failure route to uri appended to *tvp (*tcp): a
+ * user of ours through the location service, else the URI itself. 0, or
+ * the final to answer instead: 404, 480, 503, 500. */
+uint16_t proxy_retarget(struct cf_app *app, const char *uri, uint16_t cause,
+                        enum proxy_fwd why, struct proxy_target **tvp,
+                        size_t *tcp);
 
 /* zone.c */
 enum { LISTEN_ZONE_MAX = 32 };
