@@ -16,6 +16,8 @@ struct branch {
 	uint16_t code;            /* final received; 0 while pending */
 	bool prov;                /* a provisional came */
 	bool failover;            /* an RFC 3263 server (target.failover) */
+	size_t ti;                /* its target in pt->tv */
+	bool authed;              /* resent with a trunk's credentials */
 };
 
 struct proxy_txn {
@@ -54,6 +56,7 @@ void proxy_targets_free(struct proxy_target *t, size_t n)
 		t[i].uri = cf_mem_deref(t[i].uri);
 		t[i].path = cf_mem_deref(t[i].path);
 		t[i].fwd_uri = cf_mem_deref(t[i].fwd_uri);
+		t[i].trunk = cf_mem_deref(t[i].trunk);
 		t[i].hop.conn = cf_mem_deref(t[i].hop.conn);
 	}
 }
@@ -397,6 +400,62 @@ static void branch_done(struct proxy_txn *pt)
 	final_best(pt);
 }
 
+static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
+                                  const char *auth);
+
+/* A trunk's 401/407 (issue 4 point 4): answered with the trunk's
+ * credentials (trunk.c) and the request sent again as a new branch (a new
+ * transaction; the CSeq is kept, see docs/proxy.md). A second challenge
+ * means the trunk refused them: our 403, never the trunk's challenge to
+ * the caller. True when the response was taken here. */
+static bool trunk_answer(struct proxy_txn *pt, struct branch *b,
+                         const struct cf_sip_msg *msg, uint16_t code)
+{
+	struct proxy_target *t = &pt->tv[b->ti];
+	char method[32], line[1200];
+	struct branch *nb;
+	int err;
+
+	if (!t->trunk || pt->cancelled)
+		return false;
+	if (b->authed) {
+		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+		       "proxy: trunk %s refused our credentials (%u)",
+		       proxy_trunk_name(t->trunk), code);
+		b->code = code;
+		cf_tmr_cancel(&b->tmr_c);
+		if (pt->pending)
+			pt->pending--;
+		best_consider(pt, NULL, 403);
+		branch_done(pt);
+		return true;
+	}
+	cf_pl_strcpy(&pt->req->method, method, sizeof(method));
+	err = proxy_trunk_auth(t->trunk, msg, method,
+	                       t->uri ? t->uri : "", line, sizeof(line));
+	if (err) {
+		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+		       "proxy: trunk %s: %u not answered: %s",
+		       proxy_trunk_name(t->trunk), code,
+		       err == ENOENT ? "no credentials or usable challenge"
+		                     : strerror(err));
+		return false;
+	}
+	b->code = code;
+	cf_tmr_cancel(&b->tmr_c);
+	if (pt->pending)
+		pt->pending--;
+	cf_log(CF_LOG_INFO, &pt->req->call_id,
+	       "proxy: trunk %s: %u answered with its credentials",
+	       proxy_trunk_name(t->trunk), code);
+	nb = branch_send(pt, t, line);
+	if (nb)
+		nb->authed = true;
+	else
+		branch_done(pt); /* counted as our 503 (branch_send) */
+	return true;
+}
+
 /* §16.7 steps 2-10 for one response of a branch. */
 static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
                     uint16_t code, void *arg)
@@ -429,6 +488,9 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 			(void)resp_forward(pt, msg, code, false);
 		goto out;
 	}
+	if ((code == 401 || code == 407) && msg && trunk_answer(pt, b, msg,
+	                                                        code))
+		goto out;
 	b->code = code;
 	cf_tmr_cancel(&b->tmr_c);
 	if (pt->pending)
@@ -528,8 +590,11 @@ static void timer_tick(void *arg)
 }
 
 /* Start one branch (§16.6): copy with our edits, a client transaction. A
- * branch that cannot be sent counts as a 503 of ours (§16.9). */
-static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
+ * branch that cannot be sent counts as a 503 of ours (§16.9). auth: a
+ * header line to add (a trunk's credentials), or NULL. The branch, or
+ * NULL when none was sent. */
+static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
+                                  const char *auth)
 {
 	struct proxy_edit e = {0};
 	struct cf_sip_peer hop;
@@ -573,16 +638,17 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		       "proxy: no next hop for %s: %s",
 		       t->uri ? t->uri : "the Request-URI", strerror(err));
 		best_consider(pt, NULL, err == ENOENT ? 404 : 503);
-		return;
+		return NULL;
 	}
 
 	b = cf_mem_zalloc(sizeof(*b), branch_destroy);
 	if (!b) {
 		best_consider(pt, NULL, 500);
-		return;
+		return NULL;
 	}
 	b->pt = pt;
 	b->failover = t->failover;
+	b->ti = (size_t)(t - pt->tv);
 	cf_tmr_init(&b->tmr_c);
 
 	e.routes = &pt->routes;
@@ -610,6 +676,14 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	if (!err && t->fwd)
 		err = fwd_headers(pt, t->fwd_uri ? t->fwd_uri : t->uri, t->fwd,
 		                  (enum proxy_fwd)t->fwd_why);
+	/* to a trunk: the caller's credentials were for us (§22.3: ours to
+	 * consume), the trunk gets its own */
+	for (size_t i = 0; !err && t->trunk && i < pt->req->hdrc; i++) {
+		if (pt->req->hdrv[i].id == CF_SIP_H_PROXY_AUTHORIZATION)
+			err = cf_sip_msg_edit_del(pt->req, &pt->req->hdrv[i]);
+	}
+	if (!err && auth)
+		err = cf_sip_msg_edit_append(pt->req, "%s", auth);
 	if (!err)
 		err = cf_sip_ctrans_start(&b->ct, pt->env, pt->req, &hop,
 		                          on_resp, b);
@@ -619,7 +693,7 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		       "proxy: branch not sent: %s", strerror(err));
 		cf_mem_deref(b);
 		best_consider(pt, NULL, err == ENOMEM ? 500 : 503);
-		return;
+		return NULL;
 	}
 	proxy_stat_branch();
 	if (cf_log_get_level() == CF_LOG_DEBUG) {
@@ -636,6 +710,12 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		cf_tmr_start(cf_sip_txn_env_wheel(pt->env), &b->tmr_c,
 		             cf_sip_txn_env_cfg(pt->env)->timer_c_ms, timer_c,
 		             b);
+	return b;
+}
+
+static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
+{
+	(void)branch_send(pt, t, NULL);
 }
 
 /* The next group of targets with equal q (all of them in parallel); a

@@ -48,6 +48,14 @@ static const struct cf_mod_key keys[] = {
     {"proxy", "forward_headers", CF_MOD_KEY_STR, "history-info",
      "What a forwarded INVITE carries: history-info, diversion or both", 0, 0,
      CF_MOD_KEY_LIVE},
+    {"proxy", "trunk", CF_MOD_KEY_STR, NULL,
+     "A trunk: NAME sip:HOST[:PORT][;transport=udp|tcp] "
+     "[username=USER password=PASS] (repeatable)",
+     0, 0, CF_MOD_KEY_LIVE | CF_MOD_KEY_LIST},
+    {"proxy", "dialplan", CF_MOD_KEY_STR, NULL,
+     "A dial plan rule: REGEX TRUNK [strip=N] [prefix=DIGITS], tried in "
+     "order on the Request-URI's user part (repeatable)",
+     0, 0, CF_MOD_KEY_LIVE | CF_MOD_KEY_LIST},
     {"dns", "server", CF_MOD_KEY_STR, "system",
      "DNS server for RFC 3263 lookups of other domains: addr:port "
      "(127.0.0.1:5353, [::1]:53), or system for /etc/resolv.conf",
@@ -226,6 +234,8 @@ static int cfg_read(struct cf_app *app)
 		       "proxy: forward_headers: %s: history-info assumed", hv);
 		hdrs = PROXY_FWD_HI;
 	}
+	if (proxy_trunks_load(c) && !err)
+		err = ENOMEM; /* checked when loaded: only memory fails */
 	pthread_mutex_lock(&px.mtx);
 	px.cfg = cfg;
 	memcpy(px.fwd, fwd, sizeof(fwd));
@@ -304,6 +314,7 @@ static void proxy_stop(struct cf_app *app)
 		       (long)atomic_load(&px.live));
 	px.lc = 0;
 	proxy_forwards_clear();
+	proxy_trunks_clear();
 }
 
 static void proxy_reload(struct cf_app *app)
@@ -718,9 +729,21 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		tv->q = 1000;
 		n = 1;
 	} else {
+		int err;
+
 		if (!cf_pl_isset(&u->user))
 			return false;
-		n = local_targets(app, st, msg, &cfg, &tv);
+		/* the dial plan (trunk.c) first; with authentication on,
+		 * only for our users (no toll fraud from outside) */
+		err = in_dialog || (cfg.authenticate &&
+		                    !cf_app_uri_is_local(app, &msg->from.uri))
+		          ? ENOENT
+		          : proxy_trunk_route(msg, &tv);
+		if (err == ENOMEM) {
+			(void)cf_mod_reply(st, 500, NULL);
+			return true;
+		}
+		n = err ? local_targets(app, st, msg, &cfg, &tv) : 1;
 		if (!n)
 			return true;
 	}
@@ -775,4 +798,5 @@ const struct cf_mod cf_mod_proxy = {
     .request = proxy_request,
     .cancel = proxy_cancel,
     .stateless = proxy_stateless,
+    .conf_check = proxy_trunk_conf_check,
 };

@@ -35,6 +35,9 @@ struct proxy_target {
 	uint8_t fwd_why;        /* enum proxy_fwd */
 	char *fwd_uri; /* the failure route as given, when uri is one of its
 	                * bindings (History-Info, Diversion); NULL: uri */
+	struct proxy_trunk *trunk; /* a trunk's branch (dial plan): its
+	                            * credentials answer a 401/407
+	                            * (reference), or NULL */
 	/* one server of an RFC 3263 list (each its own q, in order): the
 	 * next is tried on a 503, a timeout or a transport error only */
 	bool failover;
@@ -179,6 +182,25 @@ extern const struct cf_mod cf_mod_proxy;
 uint16_t proxy_retarget(struct cf_app *app, const char *uri, uint16_t cause,
                         enum proxy_fwd why, struct proxy_target **tvp,
                         size_t *tcp);
+
+/* trunk.c */
+/* A trunk of [proxy] trunk (refcounted, shared by its targets). */
+struct proxy_trunk;
+/* cf_mod.conf_check: the trunks and the dial plan make sense. */
+int proxy_trunk_conf_check(const struct cf_app_conf *conf,
+                           cf_mod_conf_err_h *err, void *arg);
+/* Main thread: (re)load / drop the trunks and the dial plan. */
+int proxy_trunks_load(const struct cf_app_conf *conf);
+void proxy_trunks_clear(void);
+/* The dial plan's target for the Request-URI's user part: 0 (*tvp: one
+ * target), ENOENT (no rule matches), ENOMEM. */
+int proxy_trunk_route(const struct cf_sip_msg *msg, struct proxy_target **tvp);
+/* The header line answering the trunk's 401/407 with its credentials:
+ * 0, ENOENT (none, or no challenge we can answer), ENOMEM. */
+int proxy_trunk_auth(const struct proxy_trunk *t, const struct cf_sip_msg *resp,
+                     const char *method, const char *ruri, char *line,
+                     size_t size);
+const char *proxy_trunk_name(const struct proxy_trunk *t);
 
 /* zone.c */
 enum { LISTEN_ZONE_MAX = 32 };

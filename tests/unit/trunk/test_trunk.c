@@ -239,6 +239,18 @@ static const char *sent_to(struct fixture *f, uint16_t port, const char *prefix)
 	return NULL;
 }
 
+static size_t count_to(struct fixture *f, uint16_t port, const char *prefix)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->nsent; i++) {
+		if (f->sent[i].port == port &&
+		    !strncmp(f->sent[i].bytes, prefix, strlen(prefix)))
+			n++;
+	}
+	return n;
+}
+
 /* Answer the request last sent to port (its INVITE by default) with code,
  * as the UA there would: every Via, To with a tag, extra header lines. */
 static void answer_from(struct fixture *f, uint16_t port, const char *method,
@@ -391,6 +403,317 @@ static void test_local_offline_route(void **state)
 	caller_got(f, 200);
 }
 
+/* ------------------------------------------- the digest client (RFC 7616) */
+
+/* RFC 7616 §3.9.1: the challenge decoded, and the response computed by
+ * the client equals the RFC's for MD5 and SHA-256. */
+static void test_digest_client(void **state)
+{
+	static const struct {
+		const char *alg, *resp;
+	} v[] = {
+	    {"MD5", "8ca523f5e9506fed4657c9700eebdbec"},
+	    {"SHA-256", "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8"
+	                "db5856cb6c1"},
+	};
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		char chal[400], want[120];
+		struct cf_digest_chal_rx ch;
+		struct cf_digest_client cl = {
+		    "Mufasa", "Circle of Life", "GET", "/dir/index.html",
+		    "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", 1};
+		struct cf_mbuf *mb = NULL;
+		struct cf_digest_cred cred;
+		struct cf_pl pl;
+
+		snprintf(chal, sizeof(chal),
+		         "Digest\r\n realm=\"http-auth@example.org\", "
+		         "qop=\"auth, auth-int\", algorithm=%s, "
+		         "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\","
+		         " opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"",
+		         v[i].alg);
+		cf_pl_set_str(&pl, chal);
+		assert_int_equal(cf_digest_chal_decode(&ch, &pl), 0);
+		assert_true(ch.qop_auth);
+		assert_true(ch.alg_known);
+		assert_int_equal(cf_mbuf_alloc(&mb, 256), 0);
+		assert_int_equal(cf_digest_client_encode(mb, &ch, &cl), 0);
+		assert_int_equal(cf_mbuf_write_u8(mb, 0), 0);
+		snprintf(want, sizeof(want), "response=\"%s\"", v[i].resp);
+		if (!strstr((char *)mb->buf, want))
+			fail_msg("want %s in %s", want, (char *)mb->buf);
+		/* and the server side parses it back */
+		pl.p = (const char *)mb->buf;
+		pl.l = mb->end - 1;
+		assert_int_equal(cf_digest_cred_decode(&cred, &pl), 0);
+		assert_int_equal(cred.nc_val, 1);
+		assert_int_equal(cf_pl_strcmp(&cred.opaque,
+		                 "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"), 0);
+		cf_mem_deref(mb);
+	}
+}
+
+/* Challenges we cannot answer or that are malformed. */
+static void test_digest_client_bad(void **state)
+{
+	static const char *const bad[] = {
+	    "Basic realm=\"x\"",
+	    "Digest nonce=\"n\"",
+	    "Digest realm=\"r\"",
+	    "Digest realm=\"r, nonce=\"n\"",
+	    "Digest realm=\"r\", realm=\"s\", nonce=\"n\"",
+	    "Digest realm=\"r\" nonce=\"n\"",
+	    "Digest realm=",
+	    "Digest",
+	};
+	struct cf_digest_chal_rx ch;
+	struct cf_digest_client cl = {"u", "p", "INVITE", "sip:x", "c", 1};
+	struct cf_mbuf *mb = NULL;
+	struct cf_pl pl;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cf_pl_set_str(&pl, bad[i]);
+		if (cf_digest_chal_decode(&ch, &pl) != EBADMSG)
+			fail_msg("accepted: %s", bad[i]);
+	}
+	assert_int_equal(cf_mbuf_alloc(&mb, 256), 0);
+	cf_pl_set_str(&pl, "Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\"");
+	assert_int_equal(cf_digest_chal_decode(&ch, &pl), 0);
+	assert_int_equal(cf_digest_client_encode(mb, &ch, &cl), EPROTO);
+	cf_pl_set_str(&pl, "Digest realm=\"r\", nonce=\"n\", algorithm=XYZ");
+	assert_int_equal(cf_digest_chal_decode(&ch, &pl), 0);
+	assert_int_equal(cf_digest_client_encode(mb, &ch, &cl), EPROTO);
+	/* RFC 2069: no qop, no cnonce or nc in the answer */
+	mb->pos = mb->end = 0;
+	cf_pl_set_str(&pl, "Digest realm=\"r\", nonce=\"n\"");
+	assert_int_equal(cf_digest_chal_decode(&ch, &pl), 0);
+	assert_int_equal(cf_digest_client_encode(mb, &ch, &cl), 0);
+	assert_int_equal(cf_mbuf_write_u8(mb, 0), 0);
+	assert_null(strstr((char *)mb->buf, "cnonce"));
+	cf_mem_deref(mb);
+}
+
+/* ------------------------------------------------- trunks and dial plan */
+
+static const char *const trunk_sets[] = {
+    "proxy.trunk=carrier sip:127.0.0.1:5099;transport=udp username=acct "
+    "password=s3cret",
+    "proxy.trunk=plain sip:127.0.0.1:5098",
+    "proxy.dialplan=^\\+[0-9]{6,}$ carrier strip=1 prefix=00",
+    "proxy.dialplan=^9[0-9]{4,}$ plain strip=1",
+};
+static const struct sets trunks = {trunk_sets, 4};
+
+/* The Proxy-Authorization of the last INVITE to port answers a 407 of
+ * realm "carrier" with acct's password for method and uri. */
+static void cred_check(struct fixture *f, uint16_t port, const char *uri,
+                       enum cf_digest_alg alg)
+{
+	const char *r = sent_to(f, port, "INVITE ");
+	const char *h, *e;
+	char ha1[CF_DIGEST_HEX_SIZE];
+	struct cf_digest_cred cred;
+	struct cf_pl pl, user, realm, pass, method;
+
+	assert_non_null(r);
+	h = strstr(r, "\r\nProxy-Authorization: ");
+	assert_non_null(h);
+	h += strlen("\r\nProxy-Authorization: ");
+	e = strstr(h, "\r\n");
+	pl.p = h;
+	pl.l = (size_t)(e - h);
+	assert_int_equal(cf_digest_cred_decode(&cred, &pl), 0);
+	assert_int_equal(cf_pl_strcmp(&cred.username, "acct"), 0);
+	assert_int_equal(cf_pl_strcmp(&cred.uri, uri), 0);
+	assert_int_equal(cred.alg, alg);
+	assert_int_equal(cred.nc_val, 1);
+	cf_pl_set_str(&user, "acct");
+	cf_pl_set_str(&realm, "carrier");
+	cf_pl_set_str(&pass, "s3cret");
+	cf_pl_set_str(&method, "INVITE");
+	assert_int_equal(cf_digest_ha1(alg, &user, &realm, &pass, ha1), 0);
+	assert_true(cf_digest_cred_verify(&cred, &method, ha1));
+	/* the caller's own credentials were for us: not passed on */
+	assert_null(strstr(e, "Proxy-Authorization:"));
+}
+
+#define CARRIER_URI "sip:004930123456@127.0.0.1:5099;transport=udp"
+#define CHAL_MD5                                                               \
+	"Proxy-Authenticate: Digest realm=\"carrier\", nonce=\"n0nce\", "     \
+	"qop=\"auth\", algorithm=MD5\r\n"
+
+/* +4930123456 matches the first rule: the trunk gets 004930123456 (strip
+ * 1, prefix 00) at its address; its 407 is answered with the trunk's
+ * credentials (a new branch; the caller never sees the 407), then the
+ * call goes on as usual. */
+static void test_trunk_407(void **state)
+{
+	struct fixture *f = *state;
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:+4930123456@example.com", "t1@test",
+	    "<sip:+4930123456@example.com>",
+	    "Max-Forwards: 70\r\nProxy-Authorization: Digest username=\"alice\""
+	    ", realm=\"example.com\", nonce=\"x\", uri=\"sip:x\", "
+	    "response=\"0\"\r\n");
+	assert_non_null(sent_to(f, 5099, "INVITE " CARRIER_URI " SIP/2.0\r\n"));
+	assert_null(strstr(sent_to(f, 5099, "INVITE "), "Proxy-Authorization"));
+	answer_from(f, 5099, "INVITE", 407, CHAL_MD5);
+	assert_null(sent_to(f, CALLER, "SIP/2.0 407 "));
+	assert_non_null(sent_to(f, 5099, "ACK "));
+	cred_check(f, 5099, CARRIER_URI, CF_DIGEST_MD5);
+	/* a new transaction: another branch */
+	assert_int_equal(count_to(f, 5099, "INVITE "), 2);
+	answer_from(f, 5099, "INVITE", 180, NULL);
+	caller_got(f, 180);
+	answer_from(f, 5099, "INVITE", 200, NULL);
+	caller_got(f, 200);
+}
+
+/* SHA-256 offered first (RFC 8760): the client uses it. A 401 is
+ * answered with Authorization. */
+static void test_trunk_sha256_401(void **state)
+{
+	struct fixture *f = *state;
+	const char *r;
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:+4930123456@example.com", "t2@test",
+	    "<sip:+4930123456@example.com>", NULL);
+	answer_from(f, 5099, "INVITE", 407,
+	            "Proxy-Authenticate: Digest realm=\"carrier\", "
+	            "nonce=\"n1\", qop=\"auth\", algorithm=SHA-256\r\n" CHAL_MD5);
+	cred_check(f, 5099, CARRIER_URI, CF_DIGEST_SHA256);
+	answer_from(f, 5099, "INVITE", 200, NULL);
+	caller_got(f, 200);
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:+4930123457@example.com", "t3@test",
+	    "<sip:+4930123457@example.com>", NULL);
+	answer_from(f, 5099, "INVITE", 401,
+	            "WWW-Authenticate: Digest realm=\"carrier\", "
+	            "nonce=\"n2\"\r\n");
+	r = sent_to(f, 5099, "INVITE ");
+	assert_non_null(strstr(r, "\r\nAuthorization: Digest username=\"acct\""));
+	assert_null(strstr(r, "cnonce"));
+	answer_from(f, 5099, "INVITE", 486, NULL);
+	caller_got(f, 486);
+}
+
+/* The trunk challenges our credentials again: the caller gets 403 (not
+ * the trunk's challenge); a trunk without credentials passes its 407
+ * through; the second rule strips the 9; no rule and no user: 404. */
+static void test_trunk_refused_and_rules(void **state)
+{
+	struct fixture *f = *state;
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:+4930123456@example.com", "t4@test",
+	    "<sip:+4930123456@example.com>", NULL);
+	answer_from(f, 5099, "INVITE", 407, CHAL_MD5);
+	answer_from(f, 5099, "INVITE", 407, CHAL_MD5);
+	caller_got(f, 403);
+	assert_int_equal(count_to(f, 5099, "INVITE "), 2);
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:9012345@example.com", "t5@test",
+	    "<sip:9012345@example.com>", NULL);
+	assert_non_null(
+	    sent_to(f, 5098, "INVITE sip:012345@127.0.0.1:5098 SIP/2.0\r\n"));
+	answer_from(f, 5098, "INVITE", 407, CHAL_MD5);
+	caller_got(f, 407);
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:12345@example.com", "t6@test",
+	    "<sip:12345@example.com>", NULL);
+	caller_got(f, 404);
+	assert_int_equal(f->nsent, 2); /* 100, 404 */
+}
+
+/* CANCEL while the authenticated branch rings: it is cancelled, 487. */
+static void test_trunk_cancel(void **state)
+{
+	struct fixture *f = *state;
+	char buf[1024];
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:+4930123456@example.com", "t7@test",
+	    "<sip:+4930123456@example.com>", NULL);
+	answer_from(f, 5099, "INVITE", 407, CHAL_MD5);
+	answer_from(f, 5099, "INVITE", 180, NULL);
+	snprintf(buf, sizeof(buf),
+	         "CANCEL sip:+4930123456@example.com SIP/2.0\r\n"
+	         "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKc%u\r\n"
+	         "From: <sip:alice@example.com>;tag=a1\r\n"
+	         "To: <sip:+4930123456@example.com>\r\n"
+	         "Call-ID: t7@test\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\n"
+	         "Content-Length: 0\r\n\r\n",
+	         f->branch);
+	feed_from(f, buf, CALLER);
+	assert_non_null(sent_to(f, 5099, "CANCEL "));
+	caller_got(f, 487);
+	answer_from(f, 5099, "INVITE", 487, NULL);
+}
+
+/* The configuration: every mistake reported with its line (--set: 0),
+ * the load refused. */
+static void test_trunk_config(void **state)
+{
+	static const struct {
+		const char *set, *want;
+	} v[] = {
+	    {"proxy.trunk=carrier", "trunk carrier has no URI"},
+	    {"proxy.trunk=c sip:example.net", "must be an IP address"},
+	    {"proxy.trunk=c sip:u@127.0.0.1", "without user part"},
+	    {"proxy.trunk=c sip:127.0.0.1 username=x", "go together"},
+	    {"proxy.trunk=c sip:127.0.0.1 bogus", "is not username="},
+	    {"proxy.trunk=c/d sip:127.0.0.1", "the name must be"},
+	    {"proxy.dialplan=^[0-9+$ x", "bad regex '^[0-9+$'"},
+	    {"proxy.dialplan=^1$ nosuch", "no trunk named nosuch"},
+	    {"proxy.dialplan=^1$", "want REGEX TRUNK"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		const char *sets[3] = {"proxy.trunk=x sip:127.0.0.1:5070",
+		                       v[i].set};
+		struct cf_app_conf *c = NULL;
+		struct cf_mbuf errs;
+
+		cf_mbuf_init(&errs);
+		assert_int_equal(cf_app_conf_load(&c, NULL, sets, 2, &errs),
+		                 EINVAL);
+		assert_null(c);
+		assert_int_equal(cf_mbuf_write_u8(&errs, 0), 0);
+		if (!strstr((char *)errs.buf, v[i].want))
+			fail_msg("%s: want '%s' in: %s", v[i].set, v[i].want,
+			         (char *)errs.buf);
+		cf_mbuf_reset(&errs);
+	}
+	/* a file: the line is named */
+	{
+		char path[] = "/tmp/cf_test_trunk_XXXXXX";
+		struct cf_app_conf *c = NULL;
+		struct cf_mbuf errs;
+		int fd = mkstemp(path);
+		FILE *fp = fdopen(fd, "w");
+
+		assert_non_null(fp);
+		fputs("[proxy]\ntrunk = a sip:127.0.0.1\n\n"
+		      "dialplan = ^(0[0-9]+$ a\n", fp);
+		fclose(fp);
+		cf_mbuf_init(&errs);
+		assert_int_equal(cf_app_conf_load(&c, path, NULL, 0, &errs),
+		                 EINVAL);
+		assert_int_equal(cf_mbuf_write_u8(&errs, 0), 0);
+		if (!strstr((char *)errs.buf, ":4: [proxy] dialplan: bad regex"))
+			fail_msg("want line 4: %s", (char *)errs.buf);
+		cf_mbuf_reset(&errs);
+		unlink(path);
+	}
+}
+
 int main(void)
 {
 #define TS(name, s)                                                            \
@@ -401,6 +724,13 @@ int main(void)
 	    TS(test_local_busy_serial, locals),
 	    TS(test_local_offline_target, locals),
 	    TS(test_local_offline_route, locals),
+	    cmocka_unit_test(test_digest_client),
+	    cmocka_unit_test(test_digest_client_bad),
+	    TS(test_trunk_407, trunks),
+	    TS(test_trunk_sha256_401, trunks),
+	    TS(test_trunk_refused_and_rules, trunks),
+	    TS(test_trunk_cancel, trunks),
+	    cmocka_unit_test(test_trunk_config),
 	};
 
 	cf_log_set_level(CF_LOG_ERR);
