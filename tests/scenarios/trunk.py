@@ -13,7 +13,9 @@ bounded; SIPp processes are stopped by PID.
 """
 
 import argparse
+import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +70,183 @@ def case_forward_local(args, tmp):
            "<sip:carol@%s>;index=1.1;mp=1" % (DOMAIN, DOMAIN)) in msgs,
           "History-Info names bob (cause 486), then carol's AOR")
     d.stop()
+
+
+# ------------------------------------------------------ trunks, dial plan
+
+NUMBER = "+4930123456"
+
+
+def trunk_lines(tport, creds=True):
+    """A trunk at a SIPp UAS on tport and one rule for international
+    numbers: strip the '+', prefix 00."""
+    return ["trunk = carrier sip:127.0.0.1:%d;transport=udp%s"
+            % (tport, " username=acct password=s3cret" if creds else ""),
+            r"dialplan = ^\+[0-9]{6,}$ carrier strip=1 prefix=00"]
+
+
+def digest_ok(invite, method, password):
+    """The Proxy-Authorization of a traced INVITE verifies (MD5,
+    qop=auth) with password: computed here, independently of confab."""
+    m = re.search(r"Proxy-Authorization: Digest (.*)", invite)
+    check(m is not None, "the INVITE carries Proxy-Authorization")
+    params = dict((k.lower(), v.strip('"')) for k, v in
+                  re.findall(r'([\w-]+)=("[^"]*"|[^,\s]+)', m.group(1)))
+    for k in ("username", "realm", "nonce", "uri", "response", "cnonce",
+              "nc", "qop"):
+        check(k in params, "Proxy-Authorization has %s" % k)
+
+    def h(s):
+        return hashlib.md5(s.encode()).hexdigest()
+    ha1 = h("%s:%s:%s" % (params["username"], params["realm"], password))
+    ha2 = h("%s:%s" % (method, params["uri"]))
+    want = h(":".join((ha1, params["nonce"], params["nc"], params["cnonce"],
+                       params["qop"], ha2)))
+    check(params["response"] == want,
+          "the digest response verifies (%s)" % params["response"])
+    check(params.get("opaque") == "op4que", "the opaque is returned")
+    return params
+
+
+def case_trunk_407(args, tmp):
+    """alice calls +4930123456: the dial plan sends it to the trunk (a
+    SIPp UAS) as 004930123456; the trunk challenges (407), confab answers
+    with the trunk's credentials (MD5, qop=auth: the response is verified
+    here), the trunk rings and answers, alice's call completes and she
+    hangs up through confab."""
+    tport = free_port()
+    d = daemon(args, tmp, lines=trunk_lines(tport))
+    trunk = uas_start(d, "trunk_uas_407.xml", tport)
+    uac_run(d, "proxy_uac_invite.xml", callee=NUMBER)
+    uas_wait(trunk, "trunk_uas_407.xml")
+    msgs = read(os.path.join(d.tmp, "trunk_uas_407-%d.msg" % tport))
+    invites = [m for m in msgs.split("-----------------")
+               if "INVITE sip:" in m and "received" in m]
+    check(len(invites) == 2, "the trunk got two INVITEs (got %d)"
+          % len(invites))
+    check("Proxy-Authorization" not in invites[0],
+          "the first carries no credentials (alice's are not passed on)")
+    p = digest_ok(invites[1], "INVITE", "s3cret")
+    check(p["uri"] == "sip:004930123456@127.0.0.1:%d;transport=udp" % tport,
+          "the digest-uri is the Request-URI sent: " + p["uri"])
+    check("trunk carrier: 407 answered with its credentials" in d.stderr(),
+          "confab logged the answered challenge")
+    d.stop()
+
+
+def case_trunk_rewrite(args, tmp):
+    """The rewritten number is visible at the trunk: +4930123456 with
+    strip=1 prefix=00 reaches it as sip:004930123456@ its address (a
+    trunk without credentials: a plain SIPp UAS)."""
+    tport = free_port()
+    d = daemon(args, tmp, lines=trunk_lines(tport, creds=False))
+    trunk = uas_start(d, "proxy_uas_invite.xml", tport)
+    uac_run(d, "proxy_uac_invite.xml", callee=NUMBER)
+    uas_wait(trunk, "proxy_uas_invite.xml (the trunk)")
+    msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % tport))
+    want = "INVITE sip:004930123456@127.0.0.1:%d;transport=udp SIP/2.0" % tport
+    check(want in msgs, "the trunk's Request-URI: " + want)
+    check("To: <sip:%s@%s>" % (NUMBER, DOMAIN) in msgs,
+          "the To header is unchanged")
+    d.stop()
+
+
+def case_trunk_no_rule(args, tmp):
+    """A number no rule matches and no user has: 404, as before; one
+    that matches goes to the trunk even with no such user."""
+    tport = free_port()
+    d = daemon(args, tmp, {"proxy.authenticate": "no"},
+               lines=trunk_lines(tport, creds=False))
+    u = run.udp_socket()
+    for user, want in (("12345", "SIP/2.0 404"), ("+12", "SIP/2.0 404")):
+        inv = run.request("INVITE", d.port, ruri="sip:%s@%s" % (user, DOMAIN))
+        u.sendto(inv, ("127.0.0.1", d.port))
+        r = run.udp_recv(u)
+        for _ in range(3):
+            if not run.status_line(r).startswith("SIP/2.0 100"):
+                break
+            r = run.udp_recv(u)
+        check(run.status_line(r).startswith(want),
+              "INVITE %s: %s" % (user, run.status_line(r)))
+    u.close()
+    check("dial plan" not in d.stderr(), "no dial plan rule was taken")
+    d.stop()
+
+
+def case_trunk_bad_config(args, tmp):
+    """A bad regex, a rule naming no trunk, a trunk without URI: confabd
+    refuses to start (and --check-config fails) with each problem and its
+    line; a good file passes --check-config."""
+    conf = os.path.join(tmp, "confab.conf")
+    body = ("[general]\ndomain = %s\ndata_dir = %s\n[sip]\n"
+            "listen = udp:127.0.0.1:%d\n[proxy]\n"
+            "trunk = carrier sip:127.0.0.1:5099\n"          # line 7
+            "dialplan = ^(00[0-9]+$ carrier\n"              # line 8
+            "dialplan = ^9[0-9]+$ nosuch strip=1\n"         # line 9
+            "trunk = lonely\n"                              # line 10
+            % (DOMAIN, tmp, free_port()))
+    with open(conf, "w") as f:
+        f.write(body)
+    wants = (conf + ":8: [proxy] dialplan: bad regex '^(00[0-9]+$'",
+             conf + ":9: [proxy] dialplan '^9[0-9]+$': no trunk named nosuch",
+             conf + ":10: [proxy] trunk lonely has no URI")
+    for extra in (["--check-config"], ["--foreground"]):
+        r = subprocess.run([args.confabd, "--config", conf] + extra,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=20)
+        out = r.stdout + r.stderr
+        print(out)
+        check(r.returncode != 0, "confabd %s refuses the file (rc %d)"
+              % (" ".join(extra), r.returncode))
+        for w in wants:
+            check(w in out, "confabd %s says: %s" % (" ".join(extra), w))
+        check("listening on" not in out, "nothing was started")
+    with open(conf, "w") as f:
+        f.write(body.replace("^(00", "^(00)").replace("nosuch", "carrier")
+                .replace("trunk = lonely\n", ""))
+    r = subprocess.run([args.confabd, "--config", conf, "--check-config"],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=20)
+    check(r.returncode == 0, "the fixed file passes --check-config (%s)"
+          % (r.stdout + r.stderr).strip())
+
+
+# ------------------------------------------------- other domains: A/AAAA
+
+def case_foreign_numeric(args, tmp):
+    """alice calls carol@127.0.0.1:PORT, a host that is not ours: no DNS
+    (a numeric host), forwarded there; the call completes."""
+    cport = free_port()
+    d = daemon(args, tmp)
+    carol = uas_start(d, "proxy_uas_invite.xml", cport)
+    uac_run(d, "proxy_uac_invite_dns.xml", callee="carol",
+            extra=["-key", "callee_domain", "127.0.0.1:%d" % cport])
+    uas_wait(carol, "proxy_uas_invite.xml (carol elsewhere)")
+    msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % cport))
+    check("INVITE sip:carol@127.0.0.1:%d SIP/2.0" % cport in msgs,
+          "carol got the INVITE with its Request-URI unchanged")
+    d.stop()
+
+
+def case_foreign_a(args, tmp):
+    """alice calls carol@live.example.test:PORT: an explicit port, so
+    only A/AAAA are asked (RFC 3263 §4.2), from dnsmasq on a loopback
+    port; the call completes at the address DNS gave."""
+    dport, cport = free_port(), free_port()
+    dns = proxy.dnsmasq_start(tmp, dport, [
+        "--host-record=live.example.test,127.0.0.1"])
+    d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport})
+    carol = uas_start(d, "proxy_uas_invite.xml", cport)
+    uac_run(d, "proxy_uac_invite_dns.xml", callee="carol",
+            extra=["-key", "callee_domain", "live.example.test:%d" % cport])
+    uas_wait(carol, "proxy_uas_invite.xml (carol at live.example.test)")
+    qlog = read(os.path.join(tmp, "dnsmasq.log"))
+    check("live.example.test" in qlog, "confab asked DNS for the name")
+    check("NAPTR" not in qlog and "SRV" not in qlog and "type=35" not in qlog,
+          "an explicit port: no NAPTR or SRV query")
+    d.stop()
+    dns.terminate()
+    dns.wait(timeout=5)
 
 
 CASES = {name[5:]: fn for name, fn in globals().items()
