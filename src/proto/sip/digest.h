@@ -197,8 +197,8 @@ struct cf_digest_client {
 /* Append the credentials answering ch ("Digest username=..., response=...",
  * no header name) to mb: RFC 7616 §3.4 with qop=auth when offered (cnonce
  * and nc then), RFC 2069 otherwise; MD5, SHA-256, SHA-512-256 and -sess.
- * 0, EINVAL, EPROTO (an algorithm or a qop we cannot answer), EBADMSG
- * (a realm or nonce too long), ENOMEM. */
+ * 0, EINVAL, EPROTO (an algorithm or a qop we cannot answer, -sess
+ * without qop), EBADMSG (a realm or nonce too long), ENOMEM. */
 int cf_digest_client_encode(struct cf_mbuf *mb,
                             const struct cf_digest_chal_rx *ch,
                             const struct cf_digest_client *cl);

@@ -168,8 +168,9 @@ int cf_digest_client_encode(struct cf_mbuf *mb,
 		return EINVAL;
 	/* qop without "auth" (auth-int only) and unknown algorithms: we
 	 * cannot answer (RFC 7616 §3.7: use the next challenge) */
-	if (!ch->alg_known || (ch->qop.p && !ch->qop_auth))
-		return EPROTO;
+	if (!ch->alg_known || (ch->qop.p && !ch->qop_auth) ||
+	    (ch->sess && !ch->qop_auth))
+		return EPROTO; /* -sess needs the cnonce that qop carries */
 	err = cf_digest_unescape(&ch->realm, realm, sizeof(realm), &r);
 	err = err ? err : cf_digest_unescape(&ch->nonce, nonce, sizeof(nonce),
 	                                     &n);

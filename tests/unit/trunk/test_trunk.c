@@ -485,6 +485,10 @@ static void test_digest_client_bad(void **state)
 	cf_pl_set_str(&pl, "Digest realm=\"r\", nonce=\"n\", algorithm=XYZ");
 	assert_int_equal(cf_digest_chal_decode(&ch, &pl), 0);
 	assert_int_equal(cf_digest_client_encode(mb, &ch, &cl), EPROTO);
+	cf_pl_set_str(&pl, "Digest realm=\"r\", nonce=\"n\", "
+	                   "algorithm=MD5-sess");
+	assert_int_equal(cf_digest_chal_decode(&ch, &pl), 0);
+	assert_int_equal(cf_digest_client_encode(mb, &ch, &cl), EPROTO);
 	/* RFC 2069: no qop, no cnonce or nc in the answer */
 	mb->pos = mb->end = 0;
 	cf_pl_set_str(&pl, "Digest realm=\"r\", nonce=\"n\"");
