@@ -661,6 +661,43 @@ static void test_trunk_cancel(void **state)
 	answer_from(f, 5099, "INVITE", 487, NULL);
 }
 
+/* Every allocation fails once in turn while a number is routed to the
+ * trunk and while its 407 is answered: no crash, no leak, no transaction
+ * left (teardown checks); then a call works again. */
+static void test_trunk_oom(void **state)
+{
+	struct fixture *f = *state;
+
+	for (long n = 1; n <= 120; n++) {
+		char cid[32];
+
+		sent_clear(f);
+		snprintf(cid, sizeof(cid), "oom%ld@test", n);
+		f->fail_after = n;
+		req(f, "INVITE", "sip:+4930123456@example.com", cid,
+		    "<sip:+4930123456@example.com>", NULL);
+		f->fail_after = 0;
+		if (sent_to(f, 5099, "INVITE ")) {
+			f->fail_after = n;
+			answer_from(f, 5099, "INVITE", 407, CHAL_MD5);
+			f->fail_after = 0;
+			if (count_to(f, 5099, "INVITE ") == 2)
+				answer_from(f, 5099, "INVITE", 486, NULL);
+		}
+		for (int i = 0; i < 200 && cf_sip_txn_env_pending(f->env); i++)
+			cf_tmr_wheel_advance(f->wheel,
+			                     cf_tmr_wheel_now(f->wheel) + 1000);
+		if (cf_sip_txn_env_pending(f->env))
+			fail_msg("n=%ld: a transaction is left pending", n);
+	}
+	sent_clear(f);
+	req(f, "INVITE", "sip:+4930123456@example.com", "oom-end@test",
+	    "<sip:+4930123456@example.com>", NULL);
+	answer_from(f, 5099, "INVITE", 407, CHAL_MD5);
+	answer_from(f, 5099, "INVITE", 486, NULL);
+	caller_got(f, 486);
+}
+
 /* The configuration: every mistake reported with its line (--set: 0),
  * the load refused. */
 static void test_trunk_config(void **state)
@@ -734,6 +771,7 @@ int main(void)
 	    TS(test_trunk_sha256_401, trunks),
 	    TS(test_trunk_refused_and_rules, trunks),
 	    TS(test_trunk_cancel, trunks),
+	    TS(test_trunk_oom, trunks),
 	    cmocka_unit_test(test_trunk_config),
 	};
 
