@@ -112,16 +112,30 @@ def case_trunk_407(args, tmp):
     """alice calls +4930123456: the dial plan sends it to the trunk (a
     SIPp UAS) as 004930123456; the trunk challenges (407), confab answers
     with the trunk's credentials (MD5, qop=auth: the response is verified
-    here), the trunk rings and answers, alice's call completes and she
-    hangs up through confab."""
+    here) and the CSeq one higher, the trunk rings and answers, alice's
+    call completes (the ACK renumbered for the trunk) and she hangs up
+    through confab."""
     tport = free_port()
     d = daemon(args, tmp, lines=trunk_lines(tport))
     trunk = uas_start(d, "trunk_uas_407.xml", tport)
-    uac_run(d, "proxy_uac_invite.xml", callee=NUMBER)
+    caller = uac_run(d, "proxy_uac_invite.xml", callee=NUMBER)
     uas_wait(trunk, "trunk_uas_407.xml")
     msgs = read(os.path.join(d.tmp, "trunk_uas_407-%d.msg" % tport))
-    invites = [m for m in msgs.split("-----------------")
-               if "INVITE sip:" in m and "received" in m]
+    parts = msgs.split("-----------------")
+    invites = [m for m in parts if "INVITE sip:" in m and "received" in m]
+    acks = [m for m in parts if "\nACK sip:" in m and "received" in m]
+    # RFC 3261 §22.2: the resubmitted INVITE has the CSeq one higher (the
+    # caller's second INVITE is CSeq 2: 2 and 3 at the trunk); the ACK of
+    # the 2xx is renumbered to match; the caller sees its own number
+    check(len(invites) == 2 and "CSeq: 2 INVITE" in invites[0]
+          and "CSeq: 3 INVITE" in invites[1],
+          "the trunk's INVITEs have CSeq 2, then 3")
+    check(len(acks) == 2 and "CSeq: 2 ACK" in acks[0]
+          and "CSeq: 3 ACK" in acks[1],
+          "the ACKs at the trunk: 2 (of the 407), 3 (of the 200)")
+    up = read(caller)
+    check(re.search(r"SIP/2.0 200 OK.*?CSeq: 2 INVITE", up, re.S)
+          is not None, "the caller's 200 carries its own CSeq 2")
     check(len(invites) == 2, "the trunk got two INVITEs (got %d)"
           % len(invites))
     check("Proxy-Authorization" not in invites[0],

@@ -18,6 +18,7 @@ struct branch {
 	bool failover;            /* an RFC 3263 server (target.failover) */
 	size_t ti;                /* its target in pt->tv */
 	bool authed;              /* resent with a trunk's credentials */
+	uint32_t cseq;            /* the caller's CSeq (authed: renumbered) */
 };
 
 struct proxy_txn {
@@ -68,10 +69,20 @@ static void late_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
                       uint16_t code, void *arg)
 {
 	(void)ct;
-	(void)arg;
 	if (msg && code >= 200 && code < 300 &&
-	    msg->cseq.mid == CF_SIP_M_INVITE)
+	    msg->cseq.mid == CF_SIP_M_INVITE) {
+		/* arg: the caller's CSeq + 1 when a trunk leg renumbered
+		 * it (trunk.c), else NULL */
+		if (arg && proxy_cseq_set((struct cf_sip_msg *)msg,
+		                          (uint32_t)((uintptr_t)arg - 1)))
+			return;
 		proxy_resp_stateless(cf_sip_txn_env_current(), msg);
+	}
+}
+
+static void *late_arg(const struct branch *b)
+{
+	return b->authed ? (void *)((uintptr_t)b->cseq + 1) : NULL;
 }
 
 static void branch_destroy(void *data)
@@ -80,7 +91,7 @@ static void branch_destroy(void *data)
 
 	cf_tmr_cancel(&b->tmr_c);
 	if (b->ct)
-		cf_sip_ctrans_set_resp(b->ct, late_resp, NULL);
+		cf_sip_ctrans_set_resp(b->ct, late_resp, late_arg(b));
 	cf_mem_deref(b->ct);
 }
 
@@ -117,7 +128,7 @@ static void finish(struct proxy_txn *pt)
 
 		cf_tmr_cancel(&b->tmr_c);
 		if (b->ct)
-			cf_sip_ctrans_set_resp(b->ct, late_resp, NULL);
+			cf_sip_ctrans_set_resp(b->ct, late_resp, late_arg(b));
 	}
 	cf_sip_strans_set_arg(pt->st, NULL);
 	cf_mem_deref(pt); /* the context's own reference */
@@ -190,7 +201,12 @@ static int resp_forward(struct proxy_txn *pt, const struct cf_sip_msg *cmsg,
 	struct cf_pl bytes;
 	int err;
 
-	err = via_strip(msg);
+	/* a trunk leg renumbered the CSeq (trunk.c): the caller's again */
+	err = msg->cseq.num != pt->req->cseq.num
+	          ? proxy_cseq_set(msg, pt->req->cseq.num)
+	          : 0;
+	if (!err)
+		err = via_strip(msg);
 	if (!err && aggregate && pt->challenges && pt->challenges->end) {
 		for (size_t i = 0; !err && i < msg->hdrc; i++) {
 			if (msg->hdrv[i].id == CF_SIP_H_WWW_AUTHENTICATE ||
@@ -600,6 +616,7 @@ static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
 	struct cf_sip_peer hop;
 	struct branch *b;
 	struct cf_pl ruri;
+	char rr_param[48];
 	int err;
 
 	if (t->has_hop) {
@@ -649,6 +666,7 @@ static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
 	b->pt = pt;
 	b->failover = t->failover;
 	b->ti = (size_t)(t - pt->tv);
+	b->cseq = pt->req->cseq.num;
 	cf_tmr_init(&b->tmr_c);
 
 	e.routes = &pt->routes;
@@ -661,6 +679,12 @@ static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
 	e.hash = pt->hash;
 	e.idx = ++pt->nbranch;
 	e.rr = pt->rr;
+	if (auth) {
+		/* §22.2: resent with credentials, the CSeq one higher; the
+		 * ACK of its 2xx is told by our Record-Route (trunk.c) */
+		proxy_trunk_rr_param(pt->req, rr_param, sizeof(rr_param));
+		e.rr_param = rr_param;
+	}
 	e.in_tp = pt->in.tp;
 	e.in_local = pt->in.local;
 	e.out_tp = hop.tp;
@@ -684,6 +708,8 @@ static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
 	}
 	if (!err && auth)
 		err = cf_sip_msg_edit_append(pt->req, "%s", auth);
+	if (!err && auth)
+		err = proxy_cseq_set(pt->req, pt->req->cseq.num + 1);
 	if (!err)
 		err = cf_sip_ctrans_start(&b->ct, pt->env, pt->req, &hop,
 		                          on_resp, b);

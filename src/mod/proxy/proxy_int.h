@@ -111,6 +111,9 @@ struct proxy_routes {
 	 * the side the request goes out on), when it names one */
 	bool own_tp_set;
 	enum cf_sip_tp own_tp;
+	struct cf_pl own_cfack; /* our entry's cfack parameter (trunk.c:
+	                         * an ACK whose CSeq the trunk leg
+	                         * renumbered), unset when none */
 	bool has_next; /* a value after ours: the next hop */
 	struct cf_sip_uri next;
 	const struct cf_sip_hdr *next_hdr;
@@ -135,6 +138,8 @@ struct proxy_edit {
 	const char *hash;         /* loop hash (branch) */
 	unsigned idx;             /* branch index */
 	bool rr;                  /* Record-Route */
+	const char *rr_param;     /* ";name=value" for our Record-Route
+	                           * entries (trunk.c), or NULL */
 	enum cf_sip_tp in_tp, out_tp;
 	struct cf_sa in_local, out_local;
 };
@@ -201,6 +206,17 @@ int proxy_trunk_auth(const struct proxy_trunk *t, const struct cf_sip_msg *resp,
                      const char *method, const char *ruri, char *line,
                      size_t size);
 const char *proxy_trunk_name(const struct proxy_trunk *t);
+/* RFC 3261 §22.2 on the trunk leg: the CSeq of msg set to num (recorded
+ * edit), 0 or ENOMEM. */
+int proxy_cseq_set(struct cf_sip_msg *msg, uint32_t num);
+/* The Record-Route parameter of a resubmitted INVITE (";cfack=N.HASH":
+ * the caller's CSeq and From tag) into buf, so that the stateless ACK of
+ * its 2xx can be renumbered (proxy_trunk_ack). */
+void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf,
+                          size_t size);
+/* A stateless ACK routed by an entry of ours with cfack: when it is the
+ * caller's ACK of that INVITE, its CSeq is raised by one. 0 or ENOMEM. */
+int proxy_trunk_ack(struct cf_sip_msg *msg, const struct proxy_routes *r);
 
 /* zone.c */
 enum { LISTEN_ZONE_MAX = 32 };

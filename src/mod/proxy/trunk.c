@@ -499,3 +499,62 @@ const char *proxy_trunk_name(const struct proxy_trunk *t)
 {
 	return t ? t->name : "";
 }
+
+/* ------------------------------------------------ CSeq on the trunk leg */
+
+/*
+ * RFC 3261 §22.2: the INVITE resent with credentials gets the CSeq one
+ * higher than the one the trunk challenged. The caller's side keeps its
+ * own number: responses going upstream are renumbered back (fwd.c,
+ * resp_forward and late 2xx), the CANCEL and the ACK of a non-2xx are
+ * built by the client transaction from the request as sent, and the ACK
+ * of the 2xx, which passes statelessly, is recognised by a parameter of
+ * our Record-Route entry (cfack=N.HASH: the caller's CSeq and a hash of
+ * its From tag, so that only the caller's ACK of that INVITE is changed).
+ * Later in-dialog requests of the caller keep their numbers: they are
+ * higher than the INVITE's, or equal to the renumbered one, which
+ * RFC 3261 §12.2.2 accepts (only lower is out of order).
+ */
+int proxy_cseq_set(struct cf_sip_msg *msg, uint32_t num)
+{
+	const struct cf_sip_hdr *h = cf_sip_msg_hdr(msg, CF_SIP_H_CSEQ);
+	int err;
+
+	if (!h)
+		return 0;
+	err = cf_sip_msg_edit_add(msg, h, "CSeq: %u %.*s", num,
+	                          (int)msg->cseq.method.l, msg->cseq.method.p);
+	return err ? err : cf_sip_msg_edit_del(msg, h);
+}
+
+static uint32_t tag_hash(const struct cf_pl *tag)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; tag->p && i < tag->l; i++) {
+		h ^= (uint8_t)tag->p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf,
+                          size_t size)
+{
+	snprintf(buf, size, ";cfack=%u.%08x", req->cseq.num,
+	         tag_hash(&req->from.tag));
+}
+
+int proxy_trunk_ack(struct cf_sip_msg *msg, const struct proxy_routes *r)
+{
+	char want[40], got[40];
+
+	if (msg->mid != CF_SIP_M_ACK || !cf_pl_isset(&r->own_cfack) ||
+	    cf_pl_strcpy(&r->own_cfack, got, sizeof(got)))
+		return 0;
+	snprintf(want, sizeof(want), "%u.%08x", msg->cseq.num,
+	         tag_hash(&msg->from.tag));
+	if (strcmp(got, want))
+		return 0; /* another request of the dialog, or the trunk's */
+	return proxy_cseq_set(msg, msg->cseq.num + 1);
+}

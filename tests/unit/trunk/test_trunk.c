@@ -550,11 +550,14 @@ static void cred_check(struct fixture *f, uint16_t port, const char *uri,
 
 /* +4930123456 matches the first rule: the trunk gets 004930123456 (strip
  * 1, prefix 00) at its address; its 407 is answered with the trunk's
- * credentials (a new branch; the caller never sees the 407), then the
- * call goes on as usual. */
+ * credentials (a new branch with CSeq + 1; the caller never sees the 407
+ * and gets its own CSeq back), and the caller's ACK of the 2xx is
+ * renumbered on its way to the trunk. */
 static void test_trunk_407(void **state)
 {
 	struct fixture *f = *state;
+	char route[256], buf[1024];
+	const char *r, *rr;
 
 	sent_clear(f);
 	req(f, "INVITE", "sip:+4930123456@example.com", "t1@test",
@@ -568,12 +571,41 @@ static void test_trunk_407(void **state)
 	assert_null(sent_to(f, CALLER, "SIP/2.0 407 "));
 	assert_non_null(sent_to(f, 5099, "ACK "));
 	cred_check(f, 5099, CARRIER_URI, CF_DIGEST_MD5);
-	/* a new transaction: another branch */
+	/* a new transaction: another branch, the CSeq one higher (§22.2),
+	 * our Record-Route marked for the ACK of its 2xx */
 	assert_int_equal(count_to(f, 5099, "INVITE "), 2);
+	r = sent_to(f, 5099, "INVITE ");
+	assert_non_null(strstr(r, "\r\nCSeq: 2 INVITE\r\n"));
+	rr = strstr(r, "\r\nRecord-Route: <");
+	assert_non_null(rr);
+	rr += 2;
+	assert_non_null(strstr(rr, ";cfack=1."));
+	snprintf(route, sizeof(route), "Route: %.*s\r\n",
+	         (int)(strstr(rr, ">") + 1 - (rr + 14)), rr + 14);
 	answer_from(f, 5099, "INVITE", 180, NULL);
-	caller_got(f, 180);
+	assert_non_null(strstr(caller_got(f, 180), "\r\nCSeq: 1 INVITE\r\n"));
 	answer_from(f, 5099, "INVITE", 200, NULL);
-	caller_got(f, 200);
+	assert_non_null(strstr(caller_got(f, 200), "\r\nCSeq: 1 INVITE\r\n"));
+
+	/* the caller's ACK of the 2xx (CSeq 1) reaches the trunk as 2; an
+	 * ACK with another From tag keeps its number */
+	for (int i = 0; i < 2; i++) {
+		snprintf(buf, sizeof(buf),
+		         "ACK sip:trunk@127.0.0.1:5099 SIP/2.0\r\n"
+		         "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKack%d\r\n"
+		         "%s"
+		         "From: <sip:alice@example.com>;tag=%s\r\n"
+		         "To: <sip:+4930123456@example.com>;tag=t5099\r\n"
+		         "Call-ID: t1@test\r\nCSeq: 1 ACK\r\n"
+		         "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		         i, route, i ? "other" : "a1");
+		feed_from(f, buf, CALLER);
+		r = sent_to(f, 5099, "ACK sip:trunk@");
+		assert_non_null(r);
+		if (!strstr(r, i ? "\r\nCSeq: 1 ACK\r\n"
+		                 : "\r\nCSeq: 2 ACK\r\n"))
+			fail_msg("ACK %d: %s", i, r);
+	}
 }
 
 /* SHA-256 offered first (RFC 8760): the client uses it. A 401 is
