@@ -225,6 +225,32 @@ def case_trunk_bad_config(args, tmp):
           % (r.stdout + r.stderr).strip())
 
 
+def case_trunk_dns(args, tmp):
+    """A trunk by host name (carrier.example.test, an A record served by
+    dnsmasq on a loopback port): the dial plan's target is located by
+    RFC 3263 per call, then the call goes on as in trunk_407 (its 407
+    answered with the trunk's credentials)."""
+    dport, tport = free_port(), free_port()
+    dns = proxy.dnsmasq_start(tmp, dport, [
+        "--host-record=carrier.example.test,127.0.0.1"])
+    d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport}, lines=[
+        "trunk = carrier sip:carrier.example.test:%d;transport=udp "
+        "username=acct password=s3cret" % tport,
+        r"dialplan = ^\+[0-9]{6,}$ carrier strip=1 prefix=00"])
+    trunk = uas_start(d, "trunk_uas_407.xml", tport)
+    uac_run(d, "proxy_uac_invite.xml", callee=NUMBER)
+    uas_wait(trunk, "trunk_uas_407.xml (carrier.example.test)")
+    msgs = read(os.path.join(d.tmp, "trunk_uas_407-%d.msg" % tport))
+    want = ("INVITE sip:004930123456@carrier.example.test:%d;transport=udp "
+            "SIP/2.0" % tport)
+    check(want in msgs, "the trunk's Request-URI keeps its name: " + want)
+    check("carrier.example.test" in read(os.path.join(tmp, "dnsmasq.log")),
+          "confab asked DNS for the trunk")
+    d.stop()
+    dns.terminate()
+    dns.wait(timeout=5)
+
+
 # ------------------------------------------------- other domains: A/AAAA
 
 def case_foreign_numeric(args, tmp):

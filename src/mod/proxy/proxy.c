@@ -467,6 +467,10 @@ struct dns_wait {
 	struct proxy_routes r;
 	bool rr;
 	bool cancelled; /* 487 sent: forward nothing */
+	/* a trunk by name (trunk.c): its Request-URI and trunk go on every
+	 * server found for it; tmpl.uri NULL: the Request-URI's host */
+	struct proxy_target tmpl;
+	struct cf_sip_uri tu;
 };
 
 /* §16.10 while the lookups run: the INVITE gets 487 now and is never
@@ -494,6 +498,7 @@ static void dns_wait_destroy(void *data)
 
 	cf_mem_deref(w->st);
 	cf_mem_deref(w->msg);
+	proxy_targets_free(&w->tmpl, 1);
 }
 
 /* The servers of the Request-URI's host (cf_sip_resolve): each its own
@@ -521,6 +526,12 @@ static void dns_done(int err, const struct cf_sip_target *tv, size_t n,
 		t[c].has_hop = true;
 		t[c].failover = true;
 		t[c].q = 1000 - (int)c;
+		if (w->tmpl.uri) {
+			t[c].uri = cf_mem_strdup(w->tmpl.uri);
+			if (!t[c].uri)
+				continue;
+			t[c].trunk = cf_mem_ref(w->tmpl.trunk);
+		}
 		c++;
 	}
 	if (!c) {
@@ -539,12 +550,14 @@ out:
 	cf_mem_deref(w);
 }
 
-/* Resolve the Request-URI's host, then forward (dns_done). Answers st in
- * every case, now or later. */
+/* Resolve the Request-URI's host (or, for tmpl, a trunk's target whose
+ * fields it takes over), then forward (dns_done). Answers st in every
+ * case, now or later. */
 static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
                         const struct cf_sip_msg *msg,
                         const struct cf_sip_peer *peer,
-                        const struct proxy_routes *r, bool rr)
+                        const struct proxy_routes *r, bool rr,
+                        struct proxy_target *tmpl)
 {
 	struct dns_wait *w = cf_mem_zalloc(sizeof(*w), dns_wait_destroy);
 	int err;
@@ -560,8 +573,20 @@ static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
 	w->r = *r;
 	w->rr = rr;
 	w->mt.mod = &dns_wait_mod;
+	if (tmpl) {
+		struct cf_pl pl;
+
+		w->tmpl = *tmpl;
+		memset(tmpl, 0, sizeof(*tmpl));
+		cf_pl_set_str(&pl, w->tmpl.uri);
+		if (cf_sip_uri_decode(&w->tu, &pl)) {
+			answer(st, msg, 500, NULL, NULL);
+			cf_mem_deref(w);
+			return;
+		}
+	}
 	cf_sip_strans_set_arg(st, w);
-	err = cf_sip_resolve(&msg->ruri, dns_done, w);
+	err = cf_sip_resolve(tmpl ? &w->tu : &msg->ruri, dns_done, w);
 	if (err) {
 		cf_sip_strans_set_arg(st, NULL);
 		if (err == EPROTO)
@@ -711,7 +736,8 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 				 * order */
 				dns_forward(app, st, msg, peer, &r,
 				            cfg.record_route && !in_dialog &&
-				                creates_dialog(msg->mid));
+				                creates_dialog(msg->mid),
+				            NULL);
 				return true;
 			}
 			if (err) {
@@ -741,6 +767,14 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		          : proxy_trunk_route(msg, &tv);
 		if (err == ENOMEM) {
 			(void)cf_mod_reply(st, 500, NULL);
+			return true;
+		}
+		if (!err && !tv->has_hop) {
+			/* a trunk by name: RFC 3263 for it */
+			dns_forward(app, st, msg, peer, &r,
+			            cfg.record_route && creates_dialog(msg->mid),
+			            tv);
+			cf_mem_deref(tv);
 			return true;
 		}
 		n = err ? local_targets(app, st, msg, &cfg, &tv) : 1;

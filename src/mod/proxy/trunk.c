@@ -28,8 +28,9 @@ struct proxy_trunk {
 	char name[TRUNK_NAME_MAX];
 	char *uri;      /* "sip:host:port;params" as configured */
 	size_t hostoff; /* where host starts in uri (after "sip:") */
-	struct cf_sip_peer hop;
-	char *user, *password; /* outbound credentials, or NULL */
+	struct cf_sip_peer hop; /* a numeric host */
+	bool by_name;           /* a host name: no hop, RFC 3263 */
+	char *user, *password;  /* outbound credentials, or NULL */
 };
 
 struct rule {
@@ -217,13 +218,14 @@ static bool trunk_h(const char *value, int line, void *arg)
 		return true;
 	}
 	err = proxy_uri_hop(&u, &t->hop);
+	if (err == ENOENT) {
+		/* a host name: RFC 3263 per call (proxy.c, dns_forward) */
+		t->by_name = true;
+		err = 0;
+	}
 	if (err) {
-		perr(p, line, "[proxy] trunk %s: '%s': %s", w[0], w[1],
-		     err == ENOENT
-		         ? "the host must be an IP address (trunks are not "
-		           "looked up in DNS)"
-		         : "the scheme must be sip: and the transport udp "
-		           "or tcp");
+		perr(p, line, "[proxy] trunk %s: '%s': the scheme must be "
+		     "sip: and the transport udp or tcp", w[0], w[1]);
 		cf_mem_deref(t);
 		return false;
 	}
@@ -378,7 +380,8 @@ void proxy_trunks_clear(void)
  * The dial plan: the first rule whose regex matches the user part of the
  * Request-URI gives one target: "sip:" PREFIX NUMBER-without-its-first-
  * strip-characters "@" the trunk URI's host, port and parameters, sent to
- * the trunk, carrying a reference to it (its credentials). Workers; the
+ * the trunk (has_hop false for a trunk by name: the caller resolves it),
+ * carrying a reference to it (its credentials). Workers; the
  * regexes run under the set's mutex (POSIX regexec on a shared pattern is
  * thread-safe, the mutex guards the set against a SIGHUP swap). Cost: one
  * regexec per rule until one matches. Returns 0 with *tvp a new array of
@@ -427,7 +430,7 @@ int proxy_trunk_route(const struct cf_sip_msg *msg, struct proxy_target **tvp)
 		return ENOMEM;
 	}
 	tv->hop = t->hop;
-	tv->has_hop = true;
+	tv->has_hop = !t->by_name;
 	tv->q = 1000;
 	tv->trunk = t;
 	cf_log(CF_LOG_INFO, &msg->call_id, "proxy: dial plan: %s to trunk %s",
