@@ -16,6 +16,9 @@ struct branch {
 	uint16_t code;            /* final received; 0 while pending */
 	bool prov;                /* a provisional came */
 	bool failover;            /* an RFC 3263 server (target.failover) */
+	size_t ti;                /* its target in pt->tv */
+	bool authed;              /* resent with a trunk's credentials */
+	uint32_t cseq;            /* the caller's CSeq (authed: renumbered) */
 };
 
 struct proxy_txn {
@@ -53,6 +56,8 @@ void proxy_targets_free(struct proxy_target *t, size_t n)
 	for (size_t i = 0; t && i < n; i++) {
 		t[i].uri = cf_mem_deref(t[i].uri);
 		t[i].path = cf_mem_deref(t[i].path);
+		t[i].fwd_uri = cf_mem_deref(t[i].fwd_uri);
+		t[i].trunk = cf_mem_deref(t[i].trunk);
 		t[i].hop.conn = cf_mem_deref(t[i].hop.conn);
 	}
 }
@@ -64,10 +69,20 @@ static void late_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
                       uint16_t code, void *arg)
 {
 	(void)ct;
-	(void)arg;
 	if (msg && code >= 200 && code < 300 &&
-	    msg->cseq.mid == CF_SIP_M_INVITE)
+	    msg->cseq.mid == CF_SIP_M_INVITE) {
+		/* arg: the caller's CSeq + 1 when a trunk leg renumbered
+		 * it (trunk.c), else NULL */
+		if (arg && proxy_cseq_set((struct cf_sip_msg *)msg,
+		                          (uint32_t)((uintptr_t)arg - 1)))
+			return;
 		proxy_resp_stateless(cf_sip_txn_env_current(), msg);
+	}
+}
+
+static void *late_arg(const struct branch *b)
+{
+	return b->authed ? (void *)((uintptr_t)b->cseq + 1) : NULL;
 }
 
 static void branch_destroy(void *data)
@@ -76,7 +91,7 @@ static void branch_destroy(void *data)
 
 	cf_tmr_cancel(&b->tmr_c);
 	if (b->ct)
-		cf_sip_ctrans_set_resp(b->ct, late_resp, NULL);
+		cf_sip_ctrans_set_resp(b->ct, late_resp, late_arg(b));
 	cf_mem_deref(b->ct);
 }
 
@@ -113,7 +128,7 @@ static void finish(struct proxy_txn *pt)
 
 		cf_tmr_cancel(&b->tmr_c);
 		if (b->ct)
-			cf_sip_ctrans_set_resp(b->ct, late_resp, NULL);
+			cf_sip_ctrans_set_resp(b->ct, late_resp, late_arg(b));
 	}
 	cf_sip_strans_set_arg(pt->st, NULL);
 	cf_mem_deref(pt); /* the context's own reference */
@@ -186,7 +201,12 @@ static int resp_forward(struct proxy_txn *pt, const struct cf_sip_msg *cmsg,
 	struct cf_pl bytes;
 	int err;
 
-	err = via_strip(msg);
+	/* a trunk leg renumbered the CSeq (trunk.c): the caller's again */
+	err = msg->cseq.num != pt->req->cseq.num
+	          ? proxy_cseq_set(msg, pt->req->cseq.num)
+	          : 0;
+	if (!err)
+		err = via_strip(msg);
 	if (!err && aggregate && pt->challenges && pt->challenges->end) {
 		for (size_t i = 0; !err && i < msg->hdrc; i++) {
 			if (msg->hdrv[i].id == CF_SIP_H_WWW_AUTHENTICATE ||
@@ -270,10 +290,9 @@ static bool cfg_forward(struct proxy_txn *pt, uint16_t code);
 static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
 {
 	enum proxy_fwd why;
-	struct proxy_target *t;
-	struct cf_sip_uri u;
-	struct cf_pl pl;
+	uint16_t rc;
 	char uri[256];
+	size_t tc;
 
 	if (!pt->invite || pt->cancelled || pt->forwarded)
 		return false;
@@ -289,33 +308,26 @@ static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
 	                       uri, sizeof(uri)))
 		return false;
 	pt->forwarded = true;
-	t = cf_mem_realloc(pt->tv, (pt->tc + 1) * sizeof(*t));
-	if (!t)
-		return false;
-	pt->tv = t;
-	t = &pt->tv[pt->tc];
-	memset(t, 0, sizeof(*t));
-	t->uri = cf_mem_strdup(uri);
-	if (!t->uri)
-		return false;
-	cf_pl_set_str(&pl, t->uri);
-	if (cf_sip_uri_decode(&u, &pl) || proxy_uri_hop(&u, &t->hop)) {
-		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
-		       "proxy: failure route %s: no next hop", uri);
-		t->uri = cf_mem_deref(t->uri);
-		return false;
+	tc = pt->tc;
+	rc = proxy_retarget(pt->app, uri, pt->noans ? 408 : code, why, &pt->tv,
+	                    &tc);
+	if (rc == 404 || rc == 480) {
+		/* a user of ours: unknown, or nobody registered */
+		cf_log(CF_LOG_INFO, &pt->req->call_id,
+		       "proxy: %u: failure route to %s: %u", code, uri, rc);
+		(void)cf_mod_reply(pt->st, rc, NULL);
+		finish(pt);
+		return true;
 	}
-	t->has_hop = true;
-	t->q = 1000;
-	t->fwd = pt->noans ? 408 : code;
-	t->fwd_why = (uint8_t)why;
+	if (rc)
+		return false;
 	cf_log(CF_LOG_INFO, &pt->req->call_id, "proxy: %u: failure route to %s",
 	       code, uri);
 	pt->best_code = 0;
 	pt->best = cf_mem_deref(pt->best);
 	pt->busy600 = false;
-	pt->tc++;
-	pt->next = pt->tc - 1;
+	pt->next = pt->tc;
+	pt->tc = tc;
 	start_group(pt);
 	return true;
 }
@@ -362,31 +374,17 @@ static void final_best(struct proxy_txn *pt)
 
 		uri[0] = 0;
 		if (hook(&f, uri, sizeof(uri), harg) && uri[0]) {
-			struct proxy_target *t;
-			struct cf_sip_uri u;
-			struct cf_pl pl;
+			size_t tc = pt->tc;
 
 			pt->attempts++;
 			cf_mem_deref(pt->fail_uri);
 			pt->fail_uri = cf_mem_strdup(uri);
-			t = pt->fail_uri
-			        ? cf_mem_realloc(pt->tv,
-			                         (pt->tc + 1) * sizeof(*t))
-			        : NULL;
-			if (t) {
-				pt->tv = t;
-				t = &pt->tv[pt->tc];
-				memset(t, 0, sizeof(*t));
-				t->uri = cf_mem_strdup(uri);
-				cf_pl_set_str(&pl, pt->fail_uri);
-				if (t->uri && !cf_sip_uri_decode(&u, &pl) &&
-				    !proxy_uri_hop(&u, &t->hop)) {
-					t->has_hop = true;
-					pt->tc++;
-					start_group(pt);
-					return;
-				}
-				t->uri = cf_mem_deref(t->uri);
+			if (!proxy_retarget(pt->app, uri, 0, PROXY_FWD_BUSY,
+			                    &pt->tv, &tc)) {
+				pt->next = pt->tc;
+				pt->tc = tc;
+				start_group(pt);
+				return;
 			}
 		}
 	}
@@ -416,6 +414,62 @@ static void branch_done(struct proxy_txn *pt)
 		return;
 	}
 	final_best(pt);
+}
+
+static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
+                                  const char *auth);
+
+/* A trunk's 401/407 (issue 4 point 4): answered with the trunk's
+ * credentials (trunk.c) and the request sent again as a new branch (a new
+ * transaction; the CSeq is kept, see docs/proxy.md). A second challenge
+ * means the trunk refused them: our 403, never the trunk's challenge to
+ * the caller. True when the response was taken here. */
+static bool trunk_answer(struct proxy_txn *pt, struct branch *b,
+                         const struct cf_sip_msg *msg, uint16_t code)
+{
+	struct proxy_target *t = &pt->tv[b->ti];
+	char method[32], line[1200];
+	struct branch *nb;
+	int err;
+
+	if (!t->trunk || pt->cancelled)
+		return false;
+	if (b->authed) {
+		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+		       "proxy: trunk %s refused our credentials (%u)",
+		       proxy_trunk_name(t->trunk), code);
+		b->code = code;
+		cf_tmr_cancel(&b->tmr_c);
+		if (pt->pending)
+			pt->pending--;
+		best_consider(pt, NULL, 403);
+		branch_done(pt);
+		return true;
+	}
+	cf_pl_strcpy(&pt->req->method, method, sizeof(method));
+	err = proxy_trunk_auth(t->trunk, msg, method,
+	                       t->uri ? t->uri : "", line, sizeof(line));
+	if (err) {
+		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+		       "proxy: trunk %s: %u not answered: %s",
+		       proxy_trunk_name(t->trunk), code,
+		       err == ENOENT ? "no credentials or usable challenge"
+		                     : strerror(err));
+		return false;
+	}
+	b->code = code;
+	cf_tmr_cancel(&b->tmr_c);
+	if (pt->pending)
+		pt->pending--;
+	cf_log(CF_LOG_INFO, &pt->req->call_id,
+	       "proxy: trunk %s: %u answered with its credentials",
+	       proxy_trunk_name(t->trunk), code);
+	nb = branch_send(pt, t, line);
+	if (nb)
+		nb->authed = true;
+	else
+		branch_done(pt); /* counted as our 503 (branch_send) */
+	return true;
 }
 
 /* §16.7 steps 2-10 for one response of a branch. */
@@ -450,6 +504,9 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 			(void)resp_forward(pt, msg, code, false);
 		goto out;
 	}
+	if ((code == 401 || code == 407) && msg && trunk_answer(pt, b, msg,
+	                                                        code))
+		goto out;
 	b->code = code;
 	cf_tmr_cancel(&b->tmr_c);
 	if (pt->pending)
@@ -549,13 +606,17 @@ static void timer_tick(void *arg)
 }
 
 /* Start one branch (§16.6): copy with our edits, a client transaction. A
- * branch that cannot be sent counts as a 503 of ours (§16.9). */
-static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
+ * branch that cannot be sent counts as a 503 of ours (§16.9). auth: a
+ * header line to add (a trunk's credentials), or NULL. The branch, or
+ * NULL when none was sent. */
+static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
+                                  const char *auth)
 {
 	struct proxy_edit e = {0};
 	struct cf_sip_peer hop;
 	struct branch *b;
 	struct cf_pl ruri;
+	char rr_param[48];
 	int err;
 
 	err = proxy_target_hop(&pt->routes, pt->req, t, &hop);
@@ -564,20 +625,22 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		       "proxy: no next hop for %s: %s",
 		       t->uri ? t->uri : "the Request-URI", strerror(err));
 		best_consider(pt, NULL, err == ENOENT ? 404 : 503);
-		return;
+		return NULL;
 	}
 	if (proxy_sips_refused(pt->req, &pt->routes, &hop)) {
 		best_consider(pt, NULL, 480); /* RFC 5630 */
-		return;
+		return NULL;
 	}
 
 	b = cf_mem_zalloc(sizeof(*b), branch_destroy);
 	if (!b) {
 		best_consider(pt, NULL, 500);
-		return;
+		return NULL;
 	}
 	b->pt = pt;
 	b->failover = t->failover;
+	b->ti = (size_t)(t - pt->tv);
+	b->cseq = pt->req->cseq.num;
 	cf_tmr_init(&b->tmr_c);
 
 	e.routes = &pt->routes;
@@ -590,6 +653,12 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	e.hash = pt->hash;
 	e.idx = ++pt->nbranch;
 	e.rr = pt->rr;
+	if (auth) {
+		/* §22.2: resent with credentials, the CSeq one higher; the
+		 * ACK of its 2xx is told by our Record-Route (trunk.c) */
+		proxy_trunk_rr_param(pt->req, rr_param, sizeof(rr_param));
+		e.rr_param = rr_param;
+	}
 	e.in_tp = pt->in.tp;
 	e.in_local = pt->in.local;
 	e.out_tp = hop.tp;
@@ -604,8 +673,18 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 
 	err = proxy_req_edits(pt->req, &e);
 	if (!err && t->fwd)
-		err =
-		    fwd_headers(pt, t->uri, t->fwd, (enum proxy_fwd)t->fwd_why);
+		err = fwd_headers(pt, t->fwd_uri ? t->fwd_uri : t->uri, t->fwd,
+		                  (enum proxy_fwd)t->fwd_why);
+	/* to a trunk: the caller's credentials were for us (§22.3: ours to
+	 * consume), the trunk gets its own */
+	for (size_t i = 0; !err && t->trunk && i < pt->req->hdrc; i++) {
+		if (pt->req->hdrv[i].id == CF_SIP_H_PROXY_AUTHORIZATION)
+			err = cf_sip_msg_edit_del(pt->req, &pt->req->hdrv[i]);
+	}
+	if (!err && auth)
+		err = cf_sip_msg_edit_append(pt->req, "%s", auth);
+	if (!err && auth)
+		err = proxy_cseq_set(pt->req, pt->req->cseq.num + 1);
 	if (!err)
 		err = cf_sip_ctrans_start(&b->ct, pt->env, pt->req, &hop,
 		                          on_resp, b);
@@ -615,7 +694,7 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		       "proxy: branch not sent: %s", strerror(err));
 		cf_mem_deref(b);
 		best_consider(pt, NULL, err == ENOMEM ? 500 : 503);
-		return;
+		return NULL;
 	}
 	proxy_stat_branch();
 	if (cf_log_get_level() == CF_LOG_DEBUG) {
@@ -632,6 +711,12 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		cf_tmr_start(cf_sip_txn_env_wheel(pt->env), &b->tmr_c,
 		             cf_sip_txn_env_cfg(pt->env)->timer_c_ms, timer_c,
 		             b);
+	return b;
+}
+
+static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
+{
+	(void)branch_send(pt, t, NULL);
 }
 
 /* The next group of targets with equal q (all of them in parallel); a

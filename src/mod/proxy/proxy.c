@@ -48,6 +48,14 @@ static const struct cf_mod_key keys[] = {
     {"proxy", "forward_headers", CF_MOD_KEY_STR, "history-info",
      "What a forwarded INVITE carries: history-info, diversion or both", 0, 0,
      CF_MOD_KEY_LIVE},
+    {"proxy", "trunk", CF_MOD_KEY_STR, NULL,
+     "A trunk: NAME sip:HOST[:PORT][;transport=udp|tcp] "
+     "[username=USER password=PASS] (repeatable)",
+     0, 0, CF_MOD_KEY_LIVE | CF_MOD_KEY_LIST},
+    {"proxy", "dialplan", CF_MOD_KEY_STR, NULL,
+     "A dial plan rule: REGEX TRUNK [strip=N] [prefix=DIGITS], tried in "
+     "order on the Request-URI's user part (repeatable)",
+     0, 0, CF_MOD_KEY_LIVE | CF_MOD_KEY_LIST},
     {"dns", "server", CF_MOD_KEY_STR, "system",
      "DNS server for RFC 3263 lookups of other domains: addr:port "
      "(127.0.0.1:5353, [::1]:53), or system for /etc/resolv.conf",
@@ -227,6 +235,8 @@ static int cfg_read(struct cf_app *app)
 		       "proxy: forward_headers: %s: history-info assumed", hv);
 		hdrs = PROXY_FWD_HI;
 	}
+	if (proxy_trunks_load(c) && !err)
+		err = ENOMEM; /* checked when loaded: only memory fails */
 	pthread_mutex_lock(&px.mtx);
 	px.cfg = cfg;
 	memcpy(px.fwd, fwd, sizeof(fwd));
@@ -305,6 +315,7 @@ static void proxy_stop(struct cf_app *app)
 		       (long)atomic_load(&px.live));
 	px.lc = 0;
 	proxy_forwards_clear();
+	proxy_trunks_clear();
 }
 
 static void proxy_reload(struct cf_app *app)
@@ -321,16 +332,10 @@ static const struct cf_auth_api *auth_api(void)
 	return m ? m->api : NULL;
 }
 
-struct collect {
-	struct proxy_target *tv;
-	size_t n, max;
-	bool nomem;
-};
-
 /* Copy a binding (the registrar's lock is held: quick, no call back). */
-static bool collect_h(const struct cf_reg_contact *c, void *arg)
+bool proxy_collect_h(const struct cf_reg_contact *c, void *arg)
 {
-	struct collect *col = arg;
+	struct proxy_collect *col = arg;
 	struct proxy_target *t;
 
 	if (col->n >= col->max)
@@ -381,35 +386,6 @@ static bool creates_dialog(enum cf_sip_method m)
 	       m == CF_SIP_M_REFER || m == CF_SIP_M_NOTIFY;
 }
 
-/* A failure route target: the URI (a numeric host: RFC 3263 is issue
- * 5) with its own next hop. 0, ENOMEM, or the URI's error. */
-static int fwd_target(struct proxy_target *t, const char *uri, uint16_t cause)
-{
-	struct cf_sip_uri u;
-	struct cf_pl pl;
-	int err;
-
-	memset(t, 0, sizeof(*t));
-	t->uri = cf_mem_strdup(uri);
-	if (!t->uri)
-		return ENOMEM;
-	cf_pl_set_str(&pl, t->uri);
-	err = cf_sip_uri_decode(&u, &pl);
-	if (!err)
-		err = proxy_uri_hop(&u, &t->hop);
-	if (err) {
-		cf_log(CF_LOG_NOTICE, NULL, "proxy: failure route %s: %s", uri,
-		       strerror(err));
-		t->uri = cf_mem_deref(t->uri);
-		return err;
-	}
-	t->has_hop = true;
-	t->q = 1000;
-	t->fwd = cause;
-	t->fwd_why = PROXY_FWD_OFFLINE;
-	return 0;
-}
-
 /* §16.5: the targets of a request for one of our domains: a GRUU's
  * binding, else every binding of the AOR (highest q first). Answers and
  * returns 0 targets when there are none. */
@@ -420,7 +396,7 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 {
 	const struct cf_sip_uri *u = &msg->ruri;
 	const struct cf_auth_api *auth = auth_api();
-	struct collect col = {0};
+	struct proxy_collect col = {0};
 	char aor[600];
 	struct cf_pl aorpl;
 	int err;
@@ -434,12 +410,12 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 
 	if (cf_sip_param_exists(&u->params, "gr")) {
 		/* RFC 5627 §6: the one instance the GRUU designates */
-		err = cf_registrar_lookup_gruu(&u->all, collect_h, &col);
+		err = cf_registrar_lookup_gruu(&u->all, proxy_collect_h, &col);
 	} else {
 		snprintf(aor, sizeof(aor), "sip:%.*s@%.*s", (int)u->user.l,
 		         u->user.p, (int)u->host.l, u->host.p);
 		cf_pl_set_str(&aorpl, aor);
-		err = cf_registrar_lookup(&aorpl, collect_h, &col);
+		err = cf_registrar_lookup(&aorpl, proxy_collect_h, &col);
 	}
 	if (col.nomem) {
 		proxy_targets_free(col.tv, col.n);
@@ -452,19 +428,28 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 		bool known = !auth || !auth->user_exists ||
 		             auth->user_exists(app, &u->user, &u->host);
 
+		uint16_t code = known ? 480 : 404;
 		char furi[256];
 
 		if (known && msg->mid == CF_SIP_M_INVITE &&
 		    proxy_forward_uri(&u->user, &u->host, PROXY_FWD_OFFLINE,
-		                      furi, sizeof(furi)) &&
-		    !fwd_target(col.tv, furi, 480)) {
-			cf_log(CF_LOG_INFO, &msg->call_id,
-			       "proxy: offline: forwarded to %s", furi);
-			*tvp = col.tv;
-			return 1;
+		                      furi, sizeof(furi))) {
+			size_t n = 0;
+
+			col.tv = cf_mem_deref(col.tv);
+			code = proxy_retarget(app, furi, 480, PROXY_FWD_OFFLINE,
+			                      &col.tv, &n);
+			if (!code) {
+				cf_log(CF_LOG_INFO, &msg->call_id,
+				       "proxy: offline: forwarded to %s", furi);
+				*tvp = col.tv;
+				return n;
+			}
+			if (code != 404)
+				code = 480;
 		}
 		cf_mem_deref(col.tv);
-		answer(st, msg, known ? 480 : 404, NULL, NULL);
+		answer(st, msg, code, NULL, NULL);
 		return 0;
 	}
 	*tvp = col.tv;
@@ -483,6 +468,10 @@ struct dns_wait {
 	struct proxy_routes r;
 	bool rr;
 	bool cancelled; /* 487 sent: forward nothing */
+	/* a trunk by name (trunk.c): its Request-URI and trunk go on every
+	 * server found for it; tmpl.uri NULL: the Request-URI's host */
+	struct proxy_target tmpl;
+	struct cf_sip_uri tu;
 };
 
 /* §16.10 while the lookups run: the INVITE gets 487 now and is never
@@ -510,6 +499,7 @@ static void dns_wait_destroy(void *data)
 
 	cf_mem_deref(w->st);
 	cf_mem_deref(w->msg);
+	proxy_targets_free(&w->tmpl, 1);
 }
 
 /* The servers of the Request-URI's host (cf_sip_resolve): each its own
@@ -537,6 +527,12 @@ static void dns_done(int err, const struct cf_sip_target *tv, size_t n,
 		t[c].has_hop = true;
 		t[c].failover = true;
 		t[c].q = 1000 - (int)c;
+		if (w->tmpl.uri) {
+			t[c].uri = cf_mem_strdup(w->tmpl.uri);
+			if (!t[c].uri)
+				continue;
+			t[c].trunk = cf_mem_ref(w->tmpl.trunk);
+		}
 		c++;
 	}
 	if (!c) {
@@ -555,12 +551,14 @@ out:
 	cf_mem_deref(w);
 }
 
-/* Resolve the Request-URI's host, then forward (dns_done). Answers st in
- * every case, now or later. */
+/* Resolve the Request-URI's host (or, for tmpl, a trunk's target whose
+ * fields it takes over), then forward (dns_done). Answers st in every
+ * case, now or later. */
 static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
                         const struct cf_sip_msg *msg,
                         const struct cf_sip_peer *peer,
-                        const struct proxy_routes *r, bool rr)
+                        const struct proxy_routes *r, bool rr,
+                        struct proxy_target *tmpl)
 {
 	struct dns_wait *w = cf_mem_zalloc(sizeof(*w), dns_wait_destroy);
 	int err;
@@ -576,8 +574,20 @@ static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
 	w->r = *r;
 	w->rr = rr;
 	w->mt.mod = &dns_wait_mod;
+	if (tmpl) {
+		struct cf_pl pl;
+
+		w->tmpl = *tmpl;
+		memset(tmpl, 0, sizeof(*tmpl));
+		cf_pl_set_str(&pl, w->tmpl.uri);
+		if (cf_sip_uri_decode(&w->tu, &pl)) {
+			answer(st, msg, 500, NULL, NULL);
+			cf_mem_deref(w);
+			return;
+		}
+	}
 	cf_sip_strans_set_arg(st, w);
-	err = cf_sip_resolve(&msg->ruri, dns_done, w);
+	err = cf_sip_resolve(tmpl ? &w->tu : &msg->ruri, dns_done, w);
 	if (err) {
 		cf_sip_strans_set_arg(st, NULL);
 		if (err == EPROTO)
@@ -727,7 +737,8 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 				 * order */
 				dns_forward(app, st, msg, peer, &r,
 				            cfg.record_route && !in_dialog &&
-				                creates_dialog(msg->mid));
+				                creates_dialog(msg->mid),
+				            NULL);
 				return true;
 			}
 			if (err) {
@@ -745,9 +756,29 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		tv->q = 1000;
 		n = 1;
 	} else {
+		int err;
+
 		if (!cf_pl_isset(&u->user))
 			return false;
-		n = local_targets(app, st, msg, &cfg, &tv);
+		/* the dial plan (trunk.c) first; with authentication on,
+		 * only for our users (no toll fraud from outside) */
+		err = in_dialog || (cfg.authenticate &&
+		                    !cf_app_uri_is_local(app, &msg->from.uri))
+		          ? ENOENT
+		          : proxy_trunk_route(msg, &tv);
+		if (err == ENOMEM) {
+			(void)cf_mod_reply(st, 500, NULL);
+			return true;
+		}
+		if (!err && !tv->has_hop) {
+			/* a trunk by name: RFC 3263 for it */
+			dns_forward(app, st, msg, peer, &r,
+			            cfg.record_route && creates_dialog(msg->mid),
+			            tv);
+			cf_mem_deref(tv);
+			return true;
+		}
+		n = err ? local_targets(app, st, msg, &cfg, &tv) : 1;
 		if (n)
 			n = proxy_sips_targets(st, msg, &r, tv, n);
 		if (!n)
@@ -804,4 +835,5 @@ const struct cf_mod cf_mod_proxy = {
     .request = proxy_request,
     .cancel = proxy_cancel,
     .stateless = proxy_stateless,
+    .conf_check = proxy_trunk_conf_check,
 };

@@ -33,6 +33,11 @@ struct proxy_target {
 	uint16_t fwd;           /* a failure route: the cause (the code
 	                         * that failed; 408 for no_answer_timeout) */
 	uint8_t fwd_why;        /* enum proxy_fwd */
+	char *fwd_uri; /* the failure route as given, when uri is one of its
+	                * bindings (History-Info, Diversion); NULL: uri */
+	struct proxy_trunk *trunk; /* a trunk's branch (dial plan): its
+	                            * credentials answer a 401/407
+	                            * (reference), or NULL */
 	/* one server of an RFC 3263 list (each its own q, in order): the
 	 * next is tried on a 503, a timeout or a transport error only */
 	bool failover;
@@ -80,6 +85,16 @@ void proxy_stat_stateless(void);
 void proxy_stat_branch(void);
 void proxy_stat_request(void);
 
+/* Copy the location service's bindings into targets (proxy.c;
+ * cf_reg_contact_h). */
+struct cf_reg_contact;
+struct proxy_collect {
+	struct proxy_target *tv;
+	size_t n, max;
+	bool nomem;
+};
+bool proxy_collect_h(const struct cf_reg_contact *c, void *arg);
+
 /* forward.c */
 bool proxy_user_forward(const struct cf_pl *user, const struct cf_pl *domain,
                         enum proxy_fwd why, char *uri, size_t size);
@@ -96,6 +111,9 @@ struct proxy_routes {
 	 * the side the request goes out on), when it names one */
 	bool own_tp_set;
 	enum cf_sip_tp own_tp;
+	struct cf_pl own_cfack; /* our entry's cfack parameter (trunk.c:
+	                         * an ACK whose CSeq the trunk leg
+	                         * renumbered), unset when none */
 	bool has_next; /* a value after ours: the next hop */
 	struct cf_sip_uri next;
 	const struct cf_sip_hdr *next_hdr;
@@ -121,6 +139,8 @@ struct proxy_edit {
 	unsigned idx;             /* branch index */
 	bool rr;                  /* Record-Route */
 	bool sips;                /* sips Record-Route (RFC 5630) */
+	const char *rr_param;     /* ";name=value" for our Record-Route
+	                           * entries (trunk.c), or NULL */
 	enum cf_sip_tp in_tp, out_tp;
 	struct cf_sa in_local, out_local;
 };
@@ -188,6 +208,44 @@ size_t proxy_sips_targets(struct cf_sip_strans *st,
 void proxy_sips_edit(const struct cf_sip_msg *msg,
                      const struct proxy_routes *r, struct proxy_edit *e);
 uint64_t proxy_sips_refused_count(void);
+
+/* retarget.c */
+/* The targets of the failure route to uri appended to *tvp (*tcp): a
+ * user of ours through the location service, else the URI itself. 0, or
+ * the final to answer instead: 404, 480, 503, 500. */
+uint16_t proxy_retarget(struct cf_app *app, const char *uri, uint16_t cause,
+                        enum proxy_fwd why, struct proxy_target **tvp,
+                        size_t *tcp);
+
+/* trunk.c */
+/* A trunk of [proxy] trunk (refcounted, shared by its targets). */
+struct proxy_trunk;
+/* cf_mod.conf_check: the trunks and the dial plan make sense. */
+int proxy_trunk_conf_check(const struct cf_app_conf *conf,
+                           cf_mod_conf_err_h *err, void *arg);
+/* Main thread: (re)load / drop the trunks and the dial plan. */
+int proxy_trunks_load(const struct cf_app_conf *conf);
+void proxy_trunks_clear(void);
+/* The dial plan's target for the Request-URI's user part: 0 (*tvp: one
+ * target), ENOENT (no rule matches), ENOMEM. */
+int proxy_trunk_route(const struct cf_sip_msg *msg, struct proxy_target **tvp);
+/* The header line answering the trunk's 401/407 with its credentials:
+ * 0, ENOENT (none, or no challenge we can answer), ENOMEM. */
+int proxy_trunk_auth(const struct proxy_trunk *t, const struct cf_sip_msg *resp,
+                     const char *method, const char *ruri, char *line,
+                     size_t size);
+const char *proxy_trunk_name(const struct proxy_trunk *t);
+/* RFC 3261 §22.2 on the trunk leg: the CSeq of msg set to num (recorded
+ * edit), 0 or ENOMEM. */
+int proxy_cseq_set(struct cf_sip_msg *msg, uint32_t num);
+/* The Record-Route parameter of a resubmitted INVITE (";cfack=N.HASH":
+ * the caller's CSeq and From tag) into buf, so that the stateless ACK of
+ * its 2xx can be renumbered (proxy_trunk_ack). */
+void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf,
+                          size_t size);
+/* A stateless ACK routed by an entry of ours with cfack: when it is the
+ * caller's ACK of that INVITE, its CSeq is raised by one. 0 or ENOMEM. */
+int proxy_trunk_ack(struct cf_sip_msg *msg, const struct proxy_routes *r);
 
 /* zone.c */
 enum { LISTEN_ZONE_MAX = 32 };

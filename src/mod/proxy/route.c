@@ -220,6 +220,7 @@ static bool route_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
 
 		r->own_hdr[r->nown] = hdr;
 		r->own_lr = cf_sip_param_exists(&a.uri.params, "lr");
+		(void)cf_sip_param_get(&a.uri.params, "cfack", &r->own_cfack);
 		if (r->nown == 1 &&
 		    !cf_sip_param_get(&a.uri.params, "transport", &tp) &&
 		    cf_pl_isset(&tp) && !cf_sip_tp_decode(&tp, &r->own_tp))
@@ -351,20 +352,24 @@ static const char *tp_lc(enum cf_sip_tp tp)
  * entries (RFC 3261 §16.6 item 4, RFC 5630 §4.3): the TLS listener with
  * no transport parameter (sips means TLS), or wss for a WebSocket flow. */
 static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
-                  enum cf_sip_tp tp, bool sips)
+                  enum cf_sip_tp tp, bool sips, const char *param)
 {
 	char addr[64];
 
 	cf_sa_print(a, addr, sizeof(addr));
+	if (!param)
+		param = "";
 	if (sips && tp == CF_SIP_TP_TLS)
 		return cf_sip_msg_edit_add(msg, NULL,
-		                           "Record-Route: <sips:%s;lr>", addr);
+		                           "Record-Route: <sips:%s;lr%s>", addr,
+		                           param);
 	if (tp == CF_SIP_TP_UDP)
 		return cf_sip_msg_edit_add(msg, NULL,
-		                           "Record-Route: <sip:%s;lr>", addr);
+		                           "Record-Route: <sip:%s;lr%s>", addr,
+		                           param);
 	return cf_sip_msg_edit_add(msg, NULL,
-	                           "Record-Route: <%s:%s;transport=%s;lr>",
-	                           sips ? "sips" : "sip", addr, tp_lc(tp));
+	                           "Record-Route: <%s:%s;transport=%s;lr%s>",
+	                           sips ? "sips" : "sip", addr, tp_lc(tp), param);
 }
 
 /*
@@ -398,9 +403,11 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 		           cf_sa_af(&e->in_local) != cf_sa_af(&e->out_local);
 
 		/* the top entry is the one the callee's side reaches */
-		err = rr_add(msg, &e->out_local, e->out_tp, e->sips);
+		err = rr_add(msg, &e->out_local, e->out_tp, e->sips,
+		             e->rr_param);
 		if (!err && two)
-			err = rr_add(msg, &e->in_local, e->in_tp, e->sips);
+			err = rr_add(msg, &e->in_local, e->in_tp, e->sips,
+			             e->rr_param);
 	}
 	/* Path from the binding (RFC 3327 §5.2): Route headers, first */
 	if (!err && e->path)
@@ -568,6 +575,8 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 	                 &e.out_local);
 	hop.local = e.out_local;
 	err = proxy_req_edits(msg, &e);
+	if (!err && cf_pl_isset(&r.own_cfack))
+		err = proxy_trunk_ack(msg, &r);
 	if (!err)
 		err = cf_mbuf_alloc(&mb, msg->raw.l + 256);
 	if (!err)
