@@ -108,6 +108,11 @@ void cf_proxy_stats(struct cf_proxy_stats *st)
 	st->challenged = atomic_load(&px.challenged);
 	st->loops = atomic_load(&px.loops);
 	st->hops = atomic_load(&px.hops);
+	st->bad_route = proxy_bad_get(PROXY_BAD_ROUTE) +
+	                proxy_bad_get(PROXY_BAD_ROUTE_SCHEME);
+	st->bad_contact = proxy_bad_get(PROXY_BAD_CONTACT);
+	st->unknown_user = proxy_bad_get(PROXY_BAD_USER);
+	st->over_max_branches = proxy_bad_get(PROXY_BAD_BRANCHES);
 }
 
 void cf_proxy_failure_hook_set(cf_proxy_failure_h *h, void *arg)
@@ -323,6 +328,7 @@ static const struct cf_auth_api *auth_api(void)
 struct collect {
 	struct proxy_target *tv;
 	size_t n, max;
+	size_t dropped; /* bindings over max (the lowest q) */
 	bool nomem;
 };
 
@@ -332,8 +338,10 @@ static bool collect_h(const struct cf_reg_contact *c, void *arg)
 	struct collect *col = arg;
 	struct proxy_target *t;
 
-	if (col->n >= col->max)
-		return true;
+	if (col->n >= col->max) {
+		col->dropped++;
+		return false;
+	}
 	t = &col->tv[col->n];
 	memset(t, 0, sizeof(*t));
 	t->uri = cf_pl_dup(&c->uri);
@@ -463,9 +471,14 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 			return 1;
 		}
 		cf_mem_deref(col.tv);
-		answer(st, msg, known ? 480 : 404, NULL, NULL);
+		if (known)
+			answer(st, msg, 480, NULL, NULL);
+		else
+			proxy_refuse(st, msg, PROXY_BAD_USER, 404, NULL);
 		return 0;
 	}
+	if (col.dropped)
+		proxy_branches_over(msg, col.n, col.dropped);
 	*tvp = col.tv;
 	return col.n;
 }
@@ -610,7 +623,7 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 	if (u->scheme != CF_SIP_SCHEME_SIP && u->scheme != CF_SIP_SCHEME_SIPS)
 		return false;
 	if (proxy_routes_decode(app, msg, &r)) {
-		answer(st, msg, 400, "Bad Route", NULL);
+		proxy_refuse(st, msg, PROXY_BAD_ROUTE, 400, "Bad Route");
 		return true;
 	}
 	local_ruri = cf_app_uri_is_local(app, u);
@@ -668,6 +681,9 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 			return true;
 		}
 	}
+	/* bad input (check.c): Route schemes, an INVITE's Contact */
+	if (proxy_check(app, st, msg, &r))
+		return true;
 
 	/* 407 for our users (the From is at one of our domains) */
 	if (!in_dialog && cfg.authenticate &&

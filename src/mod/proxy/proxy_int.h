@@ -171,4 +171,27 @@ int proxy_zone_text(const char *domain, const enum cf_sip_tp *tpv,
 int proxy_zone_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
                  json_t *resp);
 
+/* check.c: bad input (issue 4 point 7), each refusal counted */
+enum proxy_bad {
+	PROXY_BAD_ROUTE = 0,    /* a Route value that does not parse: 400 */
+	PROXY_BAD_ROUTE_SCHEME, /* a Route value not sip:/sips: 416 */
+	PROXY_BAD_CONTACT,      /* INVITE without one usable Contact: 400 */
+	PROXY_BAD_USER,         /* a user of ours we do not know: 404 */
+	PROXY_BAD_BRANCHES,     /* bindings over [proxy] max_branches */
+	PROXY_BAD_N,
+};
+/* Answer st code/reason (NULL: the default phrase), log it at notice
+ * with the Call-ID, count it. */
+void proxy_refuse(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+                  enum proxy_bad why, uint16_t code, const char *reason);
+/* The checks before forwarding (Route schemes, an INVITE's Contact):
+ * true when st was answered. */
+bool proxy_check(struct cf_app *app, struct cf_sip_strans *st,
+                 const struct cf_sip_msg *msg, const struct proxy_routes *r);
+/* A fork cut at max_branches: logged with the Call-ID and counted. */
+void proxy_branches_over(const struct cf_sip_msg *msg, size_t tried,
+                         size_t dropped);
+void proxy_bad_count(enum proxy_bad why);
+uint64_t proxy_bad_get(enum proxy_bad why);
+
 #endif

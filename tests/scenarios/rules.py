@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""rules.py - RFC 3261 §16 rules of the proxy end to end: bad input
+(issue 4 point 7) and the §16.7 response rules with SIPp on both sides.
+
+Usage: rules.py --confabd EXE --confabctl EXE CASE
+
+Each CASE starts its own confabd on free loopback ports with alice and bob
+provisioned (tests/lib/sipptest.py), bob registered with the Contacts of
+SIPp UASes started in the background (stopped by PID), and a SIPp UAC (or
+raw UDP requests) as the caller. The proxy does not challenge here
+([proxy] authenticate = no: digest has its cases in proxy.py); every wait
+is bounded; confabd must stop cleanly (no sanitizer report, exit 0).
+"""
+
+import os
+import socket
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import sipptest as st  # noqa: E402
+from sipptest import (DOMAIN, check, free_port, header,  # noqa: E402
+                      request, status_line, udp_recv, udp_socket)
+
+NOAUTH = {"proxy.authenticate": "no"}
+
+
+def d_start(args, tmp, extra=None):
+    conf = dict(NOAUTH)
+    conf.update(extra or {})
+    return st.daemon(args, tmp, conf)
+
+
+# ------------------------------------------------------------ bad input
+
+CONTACT = "Contact: <sip:raw@127.0.0.1:9>\r\n"
+
+
+def ask(d, u, ruri, extra, method="INVITE"):
+    """One raw request from a socket of its own (an INVITE's final is
+    retransmitted until ACKed: the next request must not see it); its
+    final response and the Call-ID it had."""
+    msg = request(method, d.port, ruri=ruri, extra=extra, contact=False)
+    cid = header(msg.decode(), "Call-ID")
+    s = udp_socket()
+    try:
+        s.sendto(msg, ("127.0.0.1", d.port))
+        return st.final(s), cid
+    finally:
+        s.close()
+
+
+def case_bad_input(args, tmp):
+    """Each bad request gets a clear response with a reason, a log line
+    with its Call-ID and a counter in `confabctl status`: an INVITE with
+    no Contact, a wildcard, a tel: or two Contacts (400), a Route that
+    does not parse (400 Bad Route), a Route to an http: URI (416), an
+    unknown user (404); and the §16.3 checks: Max-Forwards 0 (483),
+    Proxy-Require of an unknown option (420), a mailto: Request-URI
+    (416)."""
+    d = d_start(args, tmp)
+    u = udp_socket()
+    bob = "sip:bob@%s" % DOMAIN
+    cases = [
+        ("no Contact", bob, "", "400 Missing Contact", "bad_contact"),
+        ("Contact *", bob, "Contact: *\r\n", "400 Bad Contact",
+         "bad_contact"),
+        ("tel: Contact", bob, "Contact: <tel:+4930123>\r\n",
+         "400 Bad Contact", "bad_contact"),
+        ("two Contacts", bob,
+         "Contact: <sip:a@127.0.0.1:9>, <sip:b@127.0.0.1:9>\r\n",
+         "400 More Than One Contact", "bad_contact"),
+        ("broken Route", bob, CONTACT + "Route: <sip:127.0.0.1:1;lr\r\n",
+         "400 Bad Route", "bad_route"),
+        ("http: Route", bob, CONTACT + "Route: <http://example.com/x>\r\n",
+         "416 Unsupported URI Scheme In Route", "bad_route"),
+        ("unknown user", "sip:nobody@%s" % DOMAIN, CONTACT,
+         "404 Not Found", "unknown_user"),
+    ]
+    for what, ruri, extra, want, cname in cases:
+        before = st.status_counter(d, "proxy", cname)
+        r, cid = ask(d, u, ruri, extra)
+        check(status_line(r) == "SIP/2.0 " + want,
+              "%s: %s (want %s)" % (what, status_line(r), want))
+        check(st.log_has(d, r"call-id=%s: proxy: refused"
+                         % cid.replace(".", r"\.")),
+              "%s: a log line with the Call-ID %s" % (what, cid))
+        after = st.status_counter(d, "proxy", cname)
+        check(after == before + 1, "%s: counter proxy.%s %d -> %d"
+              % (what, cname, before, after))
+    # §16.3 items 3 and 5 (counters: hops; 420 is logged)
+    msg = request("INVITE", d.port, ruri=bob, extra=CONTACT).replace(
+        b"Max-Forwards: 70", b"Max-Forwards: 0")
+    s = udp_socket()
+    s.sendto(msg, ("127.0.0.1", d.port))
+    r = st.final(s)
+    s.close()
+    check(status_line(r).startswith("SIP/2.0 483"),
+          "Max-Forwards 0: " + status_line(r))
+    check(st.status_counter(d, "proxy", "hops") >= 1, "counter proxy.hops")
+    r, cid = ask(d, u, bob, CONTACT + "Proxy-Require: no-such-thing\r\n")
+    check(status_line(r).startswith("SIP/2.0 420"),
+          "Proxy-Require unknown: " + status_line(r))
+    check(header(r, "Unsupported") == "no-such-thing",
+          "420 lists it in Unsupported: %s" % header(r, "Unsupported"))
+    # §16.3 item 2: a scheme we do not understand
+    r, cid = ask(d, u, "mailto:bob@%s" % DOMAIN, CONTACT)
+    check(status_line(r).startswith("SIP/2.0 416"),
+          "mailto: Request-URI: " + status_line(r))
+    out = st.ctl(d, "status")
+    check("proxy:" in out and "bad_contact" in out,
+          "confabctl status prints the proxy counters")
+    u.close()
+    d.stop()
+
+
+def case_branch_limit(args, tmp):
+    """[proxy] max_branches = 2 and bob on three contacts (two at q=1.0,
+    one at q=0.5): the two best get the INVITE, the third never does; the
+    cut is logged with the Call-ID and counted (over_max_branches)."""
+    d = d_start(args, tmp, {"proxy.max_branches": "2"})
+    socks = []
+    for q in ("1.0", "1.0", "0.5"):
+        s = udp_socket()
+        s.settimeout(0.2)
+        socks.append(s)
+        st.register(d, "bob", s.getsockname()[1], q=q)
+    u = udp_socket()
+    inv = request("INVITE", d.port, ruri="sip:bob@%s" % DOMAIN,
+                  extra=CONTACT)
+    cid = header(inv.decode(), "Call-ID")
+    u.sendto(inv, ("127.0.0.1", d.port))
+    got = [0, 0, 0]
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        for i, s in enumerate(socks):
+            try:
+                data = s.recv(70000).decode(errors="replace")
+            except socket.timeout:
+                continue
+            if data.startswith("INVITE "):
+                got[i] += 1
+    check(got[0] > 0 and got[1] > 0, "the two q=1.0 contacts got the "
+          "INVITE (%s)" % got)
+    check(got[2] == 0, "the q=0.5 contact over the limit did not (%s)"
+          % got)
+    check(st.log_has(d, r"%s.*max_branches" % cid.replace(".", r"\.")),
+          "the cut is logged with the Call-ID")
+    check(st.status_counter(d, "proxy", "over_max_branches") == 1,
+          "counter proxy.over_max_branches is 1")
+    for s in socks:
+        s.close()
+    u.close()
+    d.stop()
+
+
+CASES = {name[5:]: fn for name, fn in globals().items()
+         if name.startswith("case_")}
+
+if __name__ == "__main__":
+    sys.exit(st.main(CASES, __doc__, prefix="confab-rules-"))
