@@ -155,6 +155,8 @@ class Sipp:
         p.scenario, p.port = scenario, port
         PEERS.append(p)
         time.sleep(0.3)  # bound: SIPp binds its port at once
+        if p.poll() is not None:
+            sys.stdout.write(p.stdout.read().decode(errors="replace")[-2000:])
         check(p.poll() is None, "SIPp UAS %s runs" % scenario)
         return p
 

@@ -14,6 +14,7 @@ is bounded; confabd must stop cleanly (no sanitizer report, exit 0).
 """
 
 import os
+import re
 import socket
 import sys
 import time
@@ -154,6 +155,84 @@ def case_branch_limit(args, tmp):
         s.close()
     u.close()
     d.stop()
+
+
+# ------------------------------------------------------ §16.7 with SIPp
+
+def final_of(text, code):
+    """The response with this code in a SIPp trace (its text), or ""."""
+    for m in re.finditer(r"(?ms)^SIP/2\.0 %d .*?\r?\n\r?\n" % code, text):
+        return m.group(0)
+    return ""
+
+
+def with_code(d, scenario, code):
+    """A copy of a scenario next to this file with @CODE@ replaced (SIPp
+    checks response codes when it loads a scenario: no keyword there)."""
+    out = os.path.join(d.tmp, "%s-%d.xml" % (scenario[:-4], code))
+    with open(os.path.join(HERE, scenario)) as f:
+        text = f.read().replace("@CODE@", str(code))
+    with open(out, "w") as f:
+        f.write(text)
+    return out
+
+
+def uas_final(sp, code, hdr="X-Rules: final", delay=0):
+    """A SIPp UAS (rules_uas_final.xml) registered as bob that answers
+    100 (marked uas-100), then `code` after `delay` ms."""
+    port = free_port()
+    p = sp.uas(with_code(sp.d, "rules_uas_final.xml", code), port,
+               extra=["-key", "hdr", hdr, "-d", str(delay)])
+    st.register(sp.d, "bob", port)
+    return p
+
+
+def forked_final(args, tmp, answers, want):
+    """bob on one SIPp UAS per (code, hdr, delay) of answers; alice's
+    INVITE must end with `want` (§16.7 step 6); each UAS gets its ACK.
+    Returns the caller's message trace."""
+    d = d_start(args, tmp)
+    sp = st.Sipp(d, HERE)
+    peers = [uas_final(sp, c, h, dl) for c, h, dl in answers]
+    uac = with_code(d, "rules_uac_final.xml", want)
+    port = sp.uac(uac)
+    for p in peers:
+        sp.wait(p)
+    msgs = sp.msgs(uac, port)
+    check(final_of(msgs, want) != "", "the caller got %d" % want)
+    check("uas-100" not in msgs, "the callee's 100 was not forwarded")
+    d.stop()
+    return msgs
+
+
+def case_best_4xx_over_5xx(args, tmp):
+    """§16.7 step 6: bob on two UASes, one answers 503 at once, the other
+    486 later: the caller gets 486 (the lowest class), not the 503."""
+    msgs = forked_final(args, tmp, [(503, "X-Rules: a", 0),
+                                    (486, "X-Rules: b", 300)], 486)
+    check(final_of(msgs, 503) == "", "no 503 reached the caller")
+
+
+def case_503_as_500(args, tmp):
+    """§16.7 step 6: the only final is a 503 of the callee: the caller
+    gets 500, not 503 (a 503 would tell it that confab is unavailable)."""
+    msgs = forked_final(args, tmp, [(503, "Retry-After: 30", 0)], 500)
+    check(final_of(msgs, 503) == "", "no 503 reached the caller")
+
+
+def case_auth_aggregate(args, tmp):
+    """§16.7 step 7: one branch answers 401 (WWW-Authenticate, realm
+    one.test), the other 407 (Proxy-Authenticate, realm two.test) later:
+    the caller gets the 401 with both challenges."""
+    msgs = forked_final(args, tmp, [
+        (401, 'WWW-Authenticate: Digest realm="one.test", nonce="n1"', 0),
+        (407, 'Proxy-Authenticate: Digest realm="two.test", nonce="n2"',
+         300)], 401)
+    r = final_of(msgs, 401)
+    check('WWW-Authenticate: Digest realm="one.test"' in r,
+          "the 401 has the first branch's WWW-Authenticate")
+    check('Proxy-Authenticate: Digest realm="two.test"' in r,
+          "the 401 has the second branch's Proxy-Authenticate")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items()
