@@ -235,6 +235,43 @@ def case_auth_aggregate(args, tmp):
           "the 401 has the second branch's Proxy-Authenticate")
 
 
+def case_two_2xx(args, tmp):
+    """§16.7 step 5: bob on two UASes that both answer 200 (no
+    provisional): both 2xx reach the caller, which ACKs each by its own
+    Record-Route set and Contact; both callees get their ACK and hang up
+    through confab."""
+    d = d_start(args, tmp)
+    sp = st.Sipp(d, HERE)
+    peers = []
+    for _ in range(2):
+        port = free_port()
+        peers.append(sp.uas("rules_uas_200bye.xml", port))
+        st.register(d, "bob", port)
+    port = sp.uac("rules_uac_two200.xml")
+    for p in peers:
+        sp.wait(p)
+    msgs = sp.msgs("rules_uac_two200.xml", port)
+    tags = set(re.findall(r"(?m)^To:.*;tag=(\S+Rules2\S*)", msgs))
+    check(len(tags) == 2, "the caller saw two dialogs (To tags %s)"
+          % sorted(tags))
+    d.stop()
+
+
+def case_no_final_408(args, tmp):
+    """§16.7 step 6: bob's only contact never answers (a UDP socket that
+    reads nothing): the branch's Timer B ends it (T1 50 ms: 3.2 s) and
+    the caller gets 408 Request Timeout of ours."""
+    d = d_start(args, tmp, {"sip.t1": "50"})
+    sink = udp_socket()
+    st.register(d, "bob", sink.getsockname()[1])
+    sp = st.Sipp(d, HERE)
+    uac = with_code(d, "rules_uac_final.xml", 408)
+    port = sp.uac(uac)
+    check(final_of(sp.msgs(uac, port), 408) != "", "the caller got 408")
+    sink.close()
+    d.stop()
+
+
 CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 
