@@ -18,7 +18,8 @@ stopped by its PID (never by name) at the end of the case (main()).
 - Sipp(d, scenario_dir)            one SIPp scenario directory:
     .uas(scenario, port, ...)      start a UAS in the background, PID kept
     .uac(scenario, ...)            run a UAC to completion (exit 0 checked)
-    .wait(p, what)                 wait for a background UAS, exit 0 checked
+    .uac_start(scenario, ...)      a UAC in the background
+    .wait(p, what)                 wait for a background SIPp, exit 0 checked
 - raw(d) / first_final(u)          raw UDP requests and their final response
 - main(cases, doc)                 the argparse/cleanup runner of a module
 """
@@ -157,7 +158,7 @@ class Sipp:
         time.sleep(0.3)  # bound: SIPp binds its port at once
         if p.poll() is not None:
             sys.stdout.write(p.stdout.read().decode(errors="replace")[-2000:])
-        check(p.poll() is None, "SIPp UAS %s runs" % scenario)
+        check(p.poll() is None, "SIPp %s runs" % scenario)
         return p
 
     def uac(self, scenario, transport="u1", caller="alice", callee="bob",
@@ -183,6 +184,18 @@ class Sipp:
               "%d)" % (scenario, transport, want_rc, r.returncode))
         return port
 
+    def uac_start(self, scenario, transport="u1", caller="alice",
+                  callee="bob", extra=()):
+        """A UAC in the background (when the test plays the other side
+        itself); wait() ends it. Fields as uac()."""
+        port = free_port()
+        inf = os.path.join(self.d.tmp, "uac-%d.csv" % port)
+        with open(inf, "w") as f:
+            f.write("SEQUENTIAL\n%s;pw;%s;[authentication username=%s "
+                    "password=pw]\n" % (caller, callee, caller))
+        return self.uas(scenario, port, transport, ["-inf", inf] +
+                        list(extra))
+
     def wait(self, p, what=None, timeout=40):
         """Wait (bounded) for a background UAS; it must exit 0."""
         what = what or p.scenario
@@ -191,12 +204,12 @@ class Sipp:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait(timeout=5)
-            raise Failure("SIPp UAS %s did not end within %d s"
+            raise Failure("SIPp %s did not end within %d s"
                           % (what, timeout))
         if p.returncode != 0:
             sys.stdout.write(out.decode(errors="replace")[-3000:])
             sys.stdout.write(self.msgs(p.scenario, p.port)[-4000:])
-        check(p.returncode == 0, "SIPp UAS %s exits 0 (got %d)"
+        check(p.returncode == 0, "SIPp %s exits 0 (got %d)"
               % (what, p.returncode))
 
 

@@ -157,6 +157,49 @@ def case_branch_limit(args, tmp):
     d.stop()
 
 
+# ------------------------------------------------- a callee in Python
+
+class RawUas:
+    """A callee on a UDP socket of its own, for the exchanges a SIPp UAS
+    cannot play (answering an INVITE after a CANCEL came, with the
+    INVITE's Vias). Every read is bounded (10 s)."""
+
+    def __init__(self):
+        self.s = udp_socket()
+        self.port = self.s.getsockname()[1]
+        self.tag = "rawuas%d" % self.port
+        self.got = []  # every message received, in order
+
+    def recv(self, method, limit=20):
+        """The next request of this method (other messages are kept in
+        got and skipped), and the address it came from."""
+        for _ in range(limit):
+            data, addr = self.s.recvfrom(70000)
+            text = data.decode(errors="replace")
+            self.got.append(text)
+            if text.startswith(method + " "):
+                return text, addr
+        raise st.Failure("no %s within %d messages" % (method, limit))
+
+    def reply(self, req, addr, code, reason, extra=""):
+        """A response to req: its Vias, From, To (+ our tag), Call-ID,
+        CSeq and (1xx/2xx of INVITE) Record-Route, with a Contact."""
+        lines = req.split("\r\n\r\n", 1)[0].split("\r\n")
+        keep = [ln for ln in lines[1:] if re.match(
+            r"(?i)(via|from|call-id|cseq|record-route)\s*:", ln)]
+        to = [ln for ln in lines[1:] if re.match(r"(?i)to\s*:", ln)][0]
+        if ";tag=" not in to and code > 100:
+            to += ";tag=" + self.tag
+        msg = ("SIP/2.0 %d %s\r\n%s\r\n%s\r\n"
+               "Contact: <sip:bob@127.0.0.1:%d>\r\n%s"
+               "Content-Length: 0\r\n\r\n"
+               % (code, reason, "\r\n".join(keep), to, self.port, extra))
+        self.s.sendto(msg.encode(), addr)
+
+    def close(self):
+        self.s.close()
+
+
 # ------------------------------------------------------ §16.7 with SIPp
 
 def final_of(text, code):
@@ -269,6 +312,55 @@ def case_no_final_408(args, tmp):
     port = sp.uac(uac)
     check(final_of(sp.msgs(uac, port), 408) != "", "the caller got 408")
     sink.close()
+    d.stop()
+
+
+def case_provisionals(args, tmp):
+    """§16.7 step 5: the callee's 180 and 183 reach the caller (each
+    required by its scenario) and its own 100 does not (confab sends its
+    own 100: §16.2)."""
+    d = d_start(args, tmp)
+    sp = st.Sipp(d, HERE)
+    uport = free_port()
+    uas = sp.uas("rules_uas_prov.xml", uport)
+    st.register(d, "bob", uport)
+    port = sp.uac("rules_uac_prov.xml")
+    sp.wait(uas)
+    msgs = sp.msgs("rules_uac_prov.xml", port)
+    check("X-Rules: uas-180" in msgs and "X-Rules: uas-183" in msgs,
+          "the callee's 180 and 183 came through")
+    check("uas-100" not in msgs, "the callee's 100 did not")
+    d.stop()
+
+
+def case_cancel_crosses_200(args, tmp):
+    """A CANCEL crossing a 200 (§16.10, RFC 6026): bob rings; alice
+    cancels; confab answers the CANCEL 200 and the INVITE 487 and sends
+    bob a CANCEL, which reaches him after he answered 200 (the callee
+    here answers the INVITE 200 when the CANCEL arrives, then the CANCEL
+    200). That 200 still goes upstream: alice ACKs it and hangs up (BYE
+    through confab to bob)."""
+    d = d_start(args, tmp)
+    bob = RawUas()
+    st.register(d, "bob", bob.port)
+    sp = st.Sipp(d, HERE)
+    p = sp.uac_start("rules_uac_cross.xml")
+    inv, addr = bob.recv("INVITE")
+    bob.reply(inv, addr, 180, "Ringing")
+    can, caddr = bob.recv("CANCEL")
+    bob.reply(inv, addr, 200, "OK")      # the 200 that crosses
+    bob.reply(can, caddr, 200, "OK")
+    ack, _ = bob.recv("ACK")
+    check(ack.startswith("ACK sip:bob@127.0.0.1:%d" % bob.port),
+          "bob got the ACK of his 200 at his Contact")
+    bye, baddr = bob.recv("BYE")
+    bob.reply(bye, baddr, 200, "OK")
+    sp.wait(p, "rules_uac_cross.xml (caller)")
+    msgs = sp.msgs("rules_uac_cross.xml", p.port)
+    check(final_of(msgs, 487) != "", "alice got 487 for her INVITE")
+    check(re.search(r"(?m)^To:.*tag=%s" % bob.tag, msgs) is not None,
+          "and then bob's 200")
+    bob.close()
     d.stop()
 
 
