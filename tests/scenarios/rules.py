@@ -364,6 +364,98 @@ def case_cancel_crosses_200(args, tmp):
     d.stop()
 
 
+def in_dialog(method, resp, sock, cseq, call_id, from_tag):
+    """An ACK or BYE of the caller of case_retransmissions: to the
+    Contact of resp, by its Record-Route set."""
+    contact = re.search(r"<([^>]+)>", header(resp, "Contact")).group(1)
+    rr = header(resp, "Record-Route")
+    return ("%s %s SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-rt-%s-%d;rport\r\n"
+            "Route: %s\r\n"
+            "Max-Forwards: 70\r\n"
+            "From: <sip:alice@%s>;tag=%s\r\n"
+            "To: %s\r\n"
+            "Call-ID: %s\r\n"
+            "CSeq: %d %s\r\n"
+            "Content-Length: 0\r\n\r\n"
+            % (method, contact, sock.getsockname()[1], method, cseq, rr,
+               DOMAIN, from_tag, header(resp, "To"), call_id, cseq,
+               method)).encode()
+
+
+def case_retransmissions(args, tmp):
+    """Retransmissions across the proxy (§17.2.1, RFC 6026): alice (raw
+    UDP) sends her INVITE again once it rings: confab absorbs it (bob's
+    UAS sees one INVITE; confab repeats its 180); bob's 200 is
+    retransmitted until the ACK, which alice holds back 3 s: every copy
+    reaches her, forwarded statelessly; then ACK and BYE through
+    confab."""
+    d = d_start(args, tmp)
+    sp = st.Sipp(d, HERE)
+    uport = free_port()
+    uas = sp.uas("rules_uas_retrans.xml", uport)
+    st.register(d, "bob", uport)
+    before = st.status_counter(d, "retransmissions_absorbed")
+    u = udp_socket()
+    lp = u.getsockname()[1]
+    cid = "rt-%d-%d@127.0.0.1" % (os.getpid(), lp)
+    inv = ("INVITE sip:bob@%s SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-rt-inv-%d;rport\r\n"
+           "Max-Forwards: 70\r\n"
+           "From: <sip:alice@%s>;tag=rt%d\r\n"
+           "To: <sip:bob@%s>\r\n"
+           "Call-ID: %s\r\n"
+           "CSeq: 1 INVITE\r\n"
+           "Contact: <sip:alice@127.0.0.1:%d>\r\n"
+           "Content-Length: 0\r\n\r\n"
+           % (DOMAIN, lp, lp, DOMAIN, lp, DOMAIN, cid, lp)).encode()
+    u.sendto(inv, ("127.0.0.1", d.port))
+    r = udp_recv(u)
+    for _ in range(4):
+        if status_line(r).startswith("SIP/2.0 180"):
+            break
+        r = udp_recv(u)
+    check(status_line(r).startswith("SIP/2.0 180"), "alice: 180")
+    u.sendto(inv, ("127.0.0.1", d.port))  # the retransmission
+    oks, other = [], []
+    u.settimeout(0.3)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            r = udp_recv(u)
+        except socket.timeout:
+            continue
+        if status_line(r).startswith("SIP/2.0 200"):
+            oks.append(r)
+        else:
+            other.append(status_line(r))
+    u.settimeout(10)
+    check(len(oks) >= 3, "bob's 200 and its retransmissions reached "
+          "alice (%d copies)" % len(oks))
+    check("SIP/2.0 180 Ringing" in other,
+          "confab answered the INVITE retransmission with its 180 (%s)"
+          % other)
+    u.sendto(in_dialog("ACK", oks[0], u, 1, cid, "rt%d" % lp),
+             ("127.0.0.1", d.port))
+    u.sendto(in_dialog("BYE", oks[0], u, 2, cid, "rt%d" % lp),
+             ("127.0.0.1", d.port))
+    for _ in range(10):
+        r = udp_recv(u)
+        if header(r, "CSeq") == "2 BYE":
+            break
+    check(status_line(r).startswith("SIP/2.0 200") and
+          header(r, "CSeq") == "2 BYE", "BYE answered 200")
+    sp.wait(uas)
+    msgs = sp.msgs("rules_uas_retrans.xml", uport)
+    n = len(re.findall(r"received \[\d+\] bytes :\s*INVITE ", msgs))
+    check(n == 1, "bob's UAS received one INVITE (%d)" % n)
+    after = st.status_counter(d, "retransmissions_absorbed")
+    check(after > before, "confab counted absorbed retransmissions "
+          "(%d -> %d)" % (before, after))
+    u.close()
+    d.stop()
+
+
 CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 
