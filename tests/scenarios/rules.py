@@ -456,6 +456,32 @@ def case_retransmissions(args, tmp):
     d.stop()
 
 
+def case_dialog(args, tmp):
+    """100rel and in-dialog requests through confab (issue 4 point 1): a
+    reliable 183 (Require: 100rel, RSeq) reaches the caller, whose PRACK
+    follows the Record-Route set to the callee (RAck checked there);
+    after the 200/ACK, UPDATE, INFO and REFER from the caller and NOTIFY
+    from the callee are routed by their Route headers; BYE ends it."""
+    d = d_start(args, tmp)
+    sp = st.Sipp(d, HERE)
+    uport = free_port()
+    uas = sp.uas("rules_uas_dialog.xml", uport)
+    st.register(d, "bob", uport)
+    port = sp.uac("rules_uac_dialog.xml")
+    sp.wait(uas)
+    bob = sp.msgs("rules_uas_dialog.xml", uport)
+    for m in ("PRACK", "UPDATE", "INFO", "REFER", "BYE"):
+        check(re.search(r"(?m)^%s sip:127\.0\.0\.1:%d" % (m, uport), bob)
+              is not None and re.search(
+                  r"(?ms)^%s sip:[^\n]*\n(?:[^\n]+\n)*?Via: SIP/2\.0/UDP "
+                  r"127\.0\.0\.1:%d;branch=z9hG4bKcf" % (m, d.port), bob)
+              is not None, "%s reached bob through confab" % m)
+    alice = sp.msgs("rules_uac_dialog.xml", port)
+    check(re.search(r"(?m)^NOTIFY sip:alice@127\.0\.0\.1:%d" % port, alice)
+          is not None, "bob's NOTIFY reached alice")
+    d.stop()
+
+
 CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 
