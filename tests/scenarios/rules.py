@@ -482,6 +482,77 @@ def case_dialog(args, tmp):
     d.stop()
 
 
+def routed_call(args, tmp, ruri, route):
+    """alice calls with Request-URI ruri and the Route set route (where
+    @UAS@ is the port of bob's UAS, @PX@ confab's); returns the INVITE
+    bob's UAS got (Route headers and Request-URI checked by the case)."""
+    d = d_start(args, tmp)
+    sp = st.Sipp(d, HERE)
+    uport = free_port()
+    uas = sp.uas("rules_uas_prov.xml", uport)
+
+    def fill(x):
+        return x.replace("@UAS@", str(uport)).replace("@PX@", str(d.port))
+
+    sp.uac("rules_uac_route.xml",
+           extra=["-key", "ruri", fill(ruri), "-key", "route", fill(route)])
+    sp.wait(uas)
+    bob = sp.msgs("rules_uas_prov.xml", uport)
+    m = re.search(r"(?s)received \[\d+\] bytes :\s*(INVITE .*?\r?\n\r?\n)",
+                  bob)
+    check(m is not None, "bob's UAS got the INVITE")
+    d.stop()
+    return m.group(1), uport
+
+
+def routes_of(msg):
+    return [v.strip() for h in re.findall(r"(?m)^Route:\s*(.*?)\r?$", msg)
+            for v in h.split(",")]
+
+
+def case_strict_router(args, tmp):
+    """§16.4 and §16.6 item 6, strict routers. (1) The previous hop was a
+    strict router: our address is the Request-URI and the target the
+    last Route: bob gets that target as his Request-URI, no Route. (2)
+    The next hop is a strict router (a Route without lr): it gets its own
+    URI as the Request-URI, the rest of the set, and the Request-URI we
+    got as the last Route."""
+    inv, uport = routed_call(args, os.path.join(tmp, "1"),
+                             "sip:127.0.0.1:@PX@",
+                             "<sip:bob@127.0.0.1:@UAS@>")
+    check(inv.startswith("INVITE sip:bob@127.0.0.1:%d SIP/2.0" % uport),
+          "(1) the last Route became the Request-URI: "
+          + inv.split("\r\n")[0])
+    check(routes_of(inv) == [], "(1) and left the Route set: %s"
+          % routes_of(inv))
+    inv, uport = routed_call(args, os.path.join(tmp, "2"),
+                             "sip:bob@far.example.test",
+                             "<sip:127.0.0.1:@PX@;lr>, "
+                             "<sip:127.0.0.1:@UAS@>, <sip:192.0.2.1;lr>")
+    check(inv.startswith("INVITE sip:127.0.0.1:%d SIP/2.0" % uport),
+          "(2) the strict next hop is the Request-URI: "
+          + inv.split("\r\n")[0])
+    check(routes_of(inv) == ["<sip:192.0.2.1;lr>",
+                             "<sip:bob@far.example.test>"],
+          "(2) the Request-URI is the last Route: %s" % routes_of(inv))
+
+
+def case_preloaded_route(args, tmp):
+    """§16.4 loose routing: a preloaded Route set (confab, then bob's UAS,
+    then a third hop, all with lr): confab removes its own entry and
+    sends the INVITE to the next one with the Request-URI unchanged and
+    the rest of the set."""
+    inv, uport = routed_call(args, tmp, "sip:bob@far.example.test",
+                             "<sip:127.0.0.1:@PX@;lr>, "
+                             "<sip:127.0.0.1:@UAS@;lr>, "
+                             "<sip:192.0.2.1:5060;lr>")
+    check(inv.startswith("INVITE sip:bob@far.example.test SIP/2.0"),
+          "the Request-URI is unchanged: " + inv.split("\r\n")[0])
+    check(routes_of(inv) == ["<sip:127.0.0.1:%d;lr>" % uport,
+                             "<sip:192.0.2.1:5060;lr>"],
+          "confab's entry left the Route set: %s" % routes_of(inv))
+
+
 CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 

@@ -110,6 +110,8 @@ struct proxy_routes {
 };
 int proxy_routes_decode(struct cf_app *app, const struct cf_sip_msg *msg,
                         struct proxy_routes *r);
+/* The next hop is a strict router (no lr): §16.6 item 6 applies. */
+bool proxy_next_strict(const struct proxy_routes *r);
 
 /* What one forwarded copy gets (§16.6). */
 struct proxy_edit {

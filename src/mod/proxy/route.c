@@ -271,6 +271,72 @@ static int route_edits(struct cf_sip_msg *msg, const struct proxy_routes *r,
 	return err;
 }
 
+/* The Route values after skip ones, comma-separated, into b. */
+struct rrest {
+	size_t skip, idx;
+	char *b;
+	size_t len, size;
+	bool full;
+};
+
+static bool rest_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
+                     void *arg)
+{
+	struct rrest *w = arg;
+	int n;
+
+	(void)hdr;
+	if (w->idx++ < w->skip)
+		return false;
+	n = snprintf(w->b + w->len, w->size - w->len, "%.*s, ", (int)val->l,
+	             val->p);
+	if (n < 0 || (size_t)n >= w->size - w->len) {
+		w->full = true;
+		return true;
+	}
+	w->len += (size_t)n;
+	return false;
+}
+
+/*
+ * §16.6 item 6: the next hop is a strict router (its Route value has no
+ * lr): it gets the request with its own URI as the Request-URI, the
+ * Request-URI we got becomes the last Route value, and its value and ours
+ * leave the Route set. The Route lines are rewritten as one.
+ */
+static int next_strict_edits(struct cf_sip_msg *msg,
+                             const struct proxy_routes *r)
+{
+	const struct cf_sip_hdr *first = cf_sip_msg_hdr(msg, CF_SIP_H_ROUTE);
+	struct rrest w = {r->nown + 1, 0, NULL, 0, 0, false};
+	int err = 0;
+
+	w.size = msg->raw.l + 16;
+	w.b = cf_mem_alloc(w.size, NULL);
+	if (!w.b)
+		return ENOMEM;
+	w.b[0] = 0;
+	cf_sip_msg_vals_apply(msg, CF_SIP_H_ROUTE, rest_val, &w);
+	if (w.full)
+		err = ENOMEM;
+	if (!err)
+		err = cf_sip_msg_edit_add(msg, first, "Route: %s<%.*s>", w.b,
+		                          (int)msg->ruri_pl.l, msg->ruri_pl.p);
+	for (size_t i = 0; !err && i < msg->hdrc; i++) {
+		if (msg->hdrv[i].id == CF_SIP_H_ROUTE)
+			err = cf_sip_msg_edit_del(msg, &msg->hdrv[i]);
+	}
+	if (!err)
+		err = cf_sip_msg_edit_ruri(msg, &r->next.all);
+	cf_mem_deref(w.b);
+	return err;
+}
+
+bool proxy_next_strict(const struct proxy_routes *r)
+{
+	return r->has_next && !cf_sip_param_exists(&r->next.params, "lr");
+}
+
 /* ------------------------------------------------------ request edits */
 
 static const char *tp_lc(enum cf_sip_tp tp)
@@ -306,7 +372,10 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 	char addr[64];
 	int err;
 
-	err = route_edits(msg, e->routes, e->strict);
+	if (!e->strict && !e->ruri && !e->path && proxy_next_strict(e->routes))
+		err = next_strict_edits(msg, e->routes);
+	else
+		err = route_edits(msg, e->routes, e->strict);
 	if (!err && e->ruri)
 		err = cf_sip_msg_edit_ruri(msg, e->ruri);
 	if (!err && mf) {
