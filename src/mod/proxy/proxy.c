@@ -367,6 +367,18 @@ static bool collect_h(const struct cf_reg_contact *c, void *arg)
 	return false;
 }
 
+/* The binding a GRUU designates (RFC 5627 §6), as a target: 0 when none
+ * (t left empty), 1 when found (t to be freed by proxy_targets_free). */
+size_t proxy_gruu_target(const struct cf_sip_uri *u, struct proxy_target *t)
+{
+	struct collect col = {t, 0, 1, 0, false};
+
+	memset(t, 0, sizeof(*t));
+	if (cf_registrar_lookup_gruu(&u->all, collect_h, &col) || col.nomem)
+		return 0;
+	return col.n;
+}
+
 /* ------------------------------------------------------------ requests */
 
 static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,

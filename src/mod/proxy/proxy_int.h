@@ -67,6 +67,8 @@ void proxy_local_addr(enum cf_sip_tp tp, int af, const struct cf_sa *fallback,
  * else the configured one; false when none. user/domain may be NULL. */
 bool proxy_forward_uri(const struct cf_pl *user, const struct cf_pl *domain,
                        enum proxy_fwd why, char *uri, size_t size);
+/* The binding a GRUU designates: 1 and *t (proxy_targets_free), or 0. */
+size_t proxy_gruu_target(const struct cf_sip_uri *u, struct proxy_target *t);
 /* PROXY_FWD_HI and/or PROXY_FWD_DIV: the headers a forward gets. */
 unsigned proxy_forward_headers(void);
 /* The failure hook (proxy.h); NULL when none. */

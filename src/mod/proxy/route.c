@@ -525,23 +525,60 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 	struct proxy_edit e = {0};
 	struct cf_sip_peer hop;
 	struct cf_mbuf *mb = NULL;
+	struct proxy_target t = {0};
+	struct cf_pl turi;
 	char hash[PROXY_HASH_LEN + 1];
 	int err;
 
 	if (!env || proxy_routes_decode(app, msg, &r))
 		return false;
-	if (r.has_next)
+	if (r.has_next) {
 		err = proxy_uri_hop(&r.next, &hop);
-	else if (!cf_app_uri_is_local(app, &msg->ruri))
+	} else if (!cf_app_uri_is_local(app, &msg->ruri)) {
 		err = proxy_ruri_hop(&r, &msg->ruri, &hop);
-	else
+	} else if (cf_sip_param_exists(&msg->ruri.params, "gr") &&
+	           proxy_gruu_target(&msg->ruri, &t)) {
+		/* a GRUU as remote target (RFC 5627 §7): its binding, as
+		 * for the requests of the dialog (proxy.c) */
+		struct cf_sip_uri u;
+
+		cf_pl_set_str(&turi, t.uri);
+		e.ruri = &turi;
+		e.path = t.path;
+		if (t.has_hop) {
+			hop = t.hop;
+			err = 0;
+		} else if (t.path) {
+			struct cf_sip_addr a;
+			struct cf_pl pv;
+			const char *comma;
+
+			cf_pl_set_str(&pv, t.path);
+			comma = cf_pl_chr(&pv, ',');
+			if (comma)
+				pv.l = (size_t)(comma - pv.p);
+			err = cf_sip_addr_decode(&a, &pv);
+			if (!err)
+				err = proxy_uri_hop(&a.uri, &hop);
+		} else {
+			err = cf_sip_uri_decode(&u, &turi);
+			if (!err)
+				err = proxy_uri_hop(&u, &hop);
+		}
+	} else {
 		return false;
+	}
+	if (msg->max_forwards == 0) {
+		proxy_targets_free(&t, 1);
+		return true; /* §16.3 step 3: nothing to answer an ACK with */
+	}
 	if (msg->max_forwards == 0)
 		return true; /* §16.3 step 3: nothing to answer an ACK with */
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &msg->call_id,
 		       "proxy: ACK not forwarded: no next hop (%s)",
 		       strerror(err));
+		proxy_targets_free(&t, 1);
 		return true;
 	}
 
@@ -551,9 +588,13 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 	e.in_tp = peer->tp;
 	e.out_tp = hop.tp;
 	e.in_local = peer->local;
-	proxy_local_addr(hop.tp, cf_sa_af(&hop.addr), &peer->local,
-	                 &e.out_local);
-	hop.local = e.out_local;
+	if (cf_sa_isset(&hop.local)) {
+		e.out_local = hop.local; /* a flow: its own side */
+	} else {
+		proxy_local_addr(hop.tp, cf_sa_af(&hop.addr), &peer->local,
+		                 &e.out_local);
+		hop.local = e.out_local;
+	}
 	err = proxy_req_edits(msg, &e);
 	if (!err)
 		err = cf_mbuf_alloc(&mb, msg->raw.l + 256);
@@ -567,6 +608,7 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 	}
 	cf_sip_msg_edit_clear(msg);
 	cf_mem_deref(mb);
+	proxy_targets_free(&t, 1);
 	if (err)
 		cf_log(CF_LOG_NOTICE, &msg->call_id,
 		       "proxy: ACK not forwarded: %s", strerror(err));
