@@ -127,6 +127,46 @@ def case_gruu(args, tmp):
     d.stop()
 
 
+def case_outbound_tcp(args, tmp):
+    """RFC 5626: bob's baresip registers over TCP with sipnat=outbound
+    (+sip.instance, reg-id); alice (baresip, UDP) calls bob: confab sends
+    the INVITE over bob's own flow, the TCP connection his REGISTER came
+    on (the same local port of bob's side in his trace; confab's log
+    names that port, not bob's listening one), and the call is
+    established and ended."""
+    d = daemon(args, tmp)
+    a = b = None
+    try:
+        b = Baresip(d, tmp, "bob", USERS["bob"], transport="tcp",
+                    params=";sipnat=outbound")
+        b.registered()
+        a = Baresip(d, tmp, "alice", USERS["alice"])
+        a.registered()
+        out = st.ctl(d, "location", "show", "sip:bob@" + DOMAIN)
+        m = re.search(r"from tcp:127\.0\.0\.1:(\d+).*reg-id 1", out)
+        check(m is not None, "bob's binding is an outbound flow over TCP")
+        flow = int(m.group(1))
+        check(flow != b.sip, "from the connection's port %d (bob listens "
+              "on %d)" % (flow, b.sip))
+        a.cmd("dial", "sip:bob@" + DOMAIN)
+        wait_for(lambda: "Call established" in a.text(), 15,
+                 "alice: 'Call established'")
+        wait_for(lambda: "Call established" in b.text(), 5,
+                 "bob: 'Call established'")
+        check(re.search(r"TCP 127\.0\.0\.1:%d -> 127\.0\.0\.1:%d\s*"
+                        r"\n\s*INVITE sip:" % (d.port, flow),
+                        b.text()) is not None,
+              "bob got the INVITE on his flow (TCP to his port %d)" % flow)
+        check("INVITE branch 1 to TCP 127.0.0.1:%d" % flow in d.stderr(),
+              "confab sent the INVITE over that connection")
+        a.cmd("hangup")
+        wait_for(lambda: interop.call_ended(b.text()), 10,
+                 "bob: call terminated (BYE over the flow)")
+    finally:
+        stop_all([a, b])
+    d.stop()
+
+
 CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 
