@@ -53,12 +53,24 @@ def ask(d, u, ruri, extra, method="INVITE"):
         s.close()
 
 
+def loop_hash(*fields):
+    """route.c's loop hash (64-bit FNV-1a over each field, then 0xff)
+    of Request-URI, Call-ID, From tag, To tag, CSeq number and method."""
+    h = 0xcbf29ce484222325
+    for f in fields:
+        for c in f.encode():
+            h = ((h ^ c) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+        h = ((h ^ 0xff) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return "%016x" % h
+
+
 def case_bad_input(args, tmp):
     """Each bad request gets a clear response with a reason, a log line
     with its Call-ID and a counter in `confabctl status`: an INVITE with
     no Contact, a wildcard, a tel: or two Contacts (400), a Route that
     does not parse (400 Bad Route), a Route to an http: URI (416), an
-    unknown user (404); and the §16.3 checks: Max-Forwards 0 (483),
+    unknown user (404); and the §16.3 checks: Max-Forwards 0 (483), a
+    loop (our Via with the request's own hash: 482),
     Proxy-Require of an unknown option (420), a mailto: Request-URI
     (416)."""
     d = d_start(args, tmp)
@@ -106,6 +118,32 @@ def case_bad_input(args, tmp):
           "Proxy-Require unknown: " + status_line(r))
     check(header(r, "Unsupported") == "no-such-thing",
           "420 lists it in Unsupported: %s" % header(r, "Unsupported"))
+    # §16.3 item 4: the request comes back with our Via and the hash it
+    # has now (route.c proxy_loop_hash, recomputed here): 482; with
+    # another hash it is a spiral and goes on (bob has no binding: 480)
+    def via_back(h, n):
+        cid = "loop-%d-%d@127.0.0.1" % (os.getpid(), n)
+        text = request("INVITE", d.port, ruri=bob, extra=CONTACT,
+                       call_id=cid).decode()
+        h = h or loop_hash(bob, cid, "raw%d" % os.getpid(), "", "1",
+                           "INVITE")
+        lines = text.split("\r\n")
+        # ours below the sender's Via, as if we had forwarded it before
+        lines.insert(2, "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKcf%s.1"
+                     % (d.port, h))
+        s = udp_socket()
+        s.sendto("\r\n".join(lines).encode(), ("127.0.0.1", d.port))
+        r = st.final(s)
+        s.close()
+        return status_line(r)
+
+    got = via_back(None, 1)
+    check(got.startswith("SIP/2.0 482"),
+          "a request with our Via and its own hash: " + got)
+    check(st.status_counter(d, "proxy", "loops") == 1, "counter proxy.loops")
+    got = via_back("0123456789abcdef", 2)
+    check(got.startswith("SIP/2.0 480"),
+          "our Via with another hash (a spiral) goes on: " + got)
     # §16.3 item 2: a scheme we do not understand
     r, cid = ask(d, u, "mailto:bob@%s" % DOMAIN, CONTACT)
     check(status_line(r).startswith("SIP/2.0 416"),
