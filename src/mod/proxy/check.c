@@ -92,39 +92,49 @@ static bool contact_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
  * RFC 3261 §8.1.1.8: an INVITE carries exactly one Contact, a SIP or SIPS
  * URI; without it the callee could not reach the caller in the dialog.
  * Route values must be SIP or SIPS URIs (§20.34 allows others, but we
- * could not route by them: 416). True when st was answered.
+ * could not route by them: 416). PROXY_BAD_N when msg is fine.
  */
-bool proxy_check(struct cf_app *app, struct cf_sip_strans *st,
-                 const struct cf_sip_msg *msg, const struct proxy_routes *r)
+enum proxy_bad proxy_check_msg(const struct cf_sip_msg *msg,
+                               const struct proxy_routes *r, uint16_t *code,
+                               const char **reason)
 {
-	(void)app;
 	if (r->count) {
 		bool bad = false;
 
 		cf_sip_msg_vals_apply(msg, CF_SIP_H_ROUTE, route_scheme, &bad);
 		if (bad) {
-			proxy_refuse(st, msg, PROXY_BAD_ROUTE_SCHEME, 416,
-			             "Unsupported URI Scheme In Route");
-			return true;
+			*code = 416;
+			*reason = "Unsupported URI Scheme In Route";
+			return PROXY_BAD_ROUTE_SCHEME;
 		}
 	}
 	if (msg->mid == CF_SIP_M_INVITE) {
 		struct contacts c = {0, false};
 
 		cf_sip_msg_vals_apply(msg, CF_SIP_H_CONTACT, contact_val, &c);
-		if (!c.n) {
-			proxy_refuse(st, msg, PROXY_BAD_CONTACT, 400,
-			             "Missing Contact");
-			return true;
-		}
-		if (c.bad || c.n > 1) {
-			proxy_refuse(st, msg, PROXY_BAD_CONTACT, 400,
-			             c.n > 1 ? "More Than One Contact"
-			                     : "Bad Contact");
-			return true;
+		if (!c.n || c.bad || c.n > 1) {
+			*code = 400;
+			*reason = !c.n    ? "Missing Contact"
+			          : c.bad ? "Bad Contact"
+			                  : "More Than One Contact";
+			return PROXY_BAD_CONTACT;
 		}
 	}
-	return false;
+	return PROXY_BAD_N;
+}
+
+bool proxy_check(struct cf_app *app, struct cf_sip_strans *st,
+                 const struct cf_sip_msg *msg, const struct proxy_routes *r)
+{
+	const char *reason = NULL;
+	uint16_t code = 0;
+	enum proxy_bad why = proxy_check_msg(msg, r, &code, &reason);
+
+	(void)app;
+	if (why == PROXY_BAD_N)
+		return false;
+	proxy_refuse(st, msg, why, code, reason);
+	return true;
 }
 
 void proxy_branches_over(const struct cf_sip_msg *msg, size_t tried,

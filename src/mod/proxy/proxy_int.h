@@ -188,8 +188,13 @@ enum proxy_bad {
  * with the Call-ID, count it. */
 void proxy_refuse(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
                   enum proxy_bad why, uint16_t code, const char *reason);
+/* What is wrong with msg (r: its Route set), with the code and reason
+ * to answer; PROXY_BAD_N when nothing is. Pure: no answer, no count. */
+enum proxy_bad proxy_check_msg(const struct cf_sip_msg *msg,
+                               const struct proxy_routes *r, uint16_t *code,
+                               const char **reason);
 /* The checks before forwarding (Route schemes, an INVITE's Contact):
- * true when st was answered. */
+ * true when st was answered (proxy_refuse). */
 bool proxy_check(struct cf_app *app, struct cf_sip_strans *st,
                  const struct cf_sip_msg *msg, const struct proxy_routes *r);
 /* A fork cut at max_branches: logged with the Call-ID and counted. */
