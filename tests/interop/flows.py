@@ -21,7 +21,7 @@ sys.path.insert(0, HERE)
 import sipptest as st  # noqa: E402
 import interop  # noqa: E402
 from sipptest import DOMAIN, check  # noqa: E402
-from interop import read, start_peer, wait_for  # noqa: E402
+from interop import start_peer, wait_for  # noqa: E402
 
 USERS = {"alice": "pwalice", "bob": "pwbob"}
 

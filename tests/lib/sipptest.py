@@ -41,6 +41,12 @@ from run import (DOMAIN, Daemon, Failure, check, counter,  # noqa: E402,F401
                  free_port, header, request, status_line, udp_recv,
                  udp_socket)
 
+# run.py's helpers are re-exported (test modules import them from here)
+__all__ = ["DOMAIN", "Daemon", "Failure", "check", "counter", "free_port",
+           "header", "request", "status_line", "udp_recv", "udp_socket",
+           "PEERS", "SIPP_LIMIT", "ctl", "daemon", "register", "read",
+           "sipp_exe", "Sipp", "final", "status_counter", "log_has", "main"]
+
 PEERS = []  # Popen of every background process (stopped by PID at the end)
 SIPP_LIMIT = 60  # seconds a SIPp UAC may run; a UAS waits 40 s more
 
