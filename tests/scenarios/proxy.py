@@ -434,13 +434,17 @@ def case_dns_unresolvable(args, tmp):
     u = udp_socket()
 
     def invite(host):
+        # a socket per INVITE: the first one's final is retransmitted
+        # (no ACK here) and must not be read as the second one's
+        s = udp_socket()
         inv = run.request("INVITE", d.port, ruri="sip:bob@%s" % host)
-        u.sendto(inv, ("127.0.0.1", d.port))
-        r = udp_recv(u)
+        s.sendto(inv, ("127.0.0.1", d.port))
+        r = udp_recv(s)
         for _ in range(3):
             if not status_line(r).startswith("SIP/2.0 100"):
                 break
-            r = udp_recv(u)
+            r = udp_recv(s)
+        s.close()
         return status_line(r)
 
     st = invite("nowhere.example.test")

@@ -392,12 +392,14 @@ static void final_best(struct proxy_txn *pt)
 	if (cfg_forward(pt, code))
 		return;
 
-	if (pt->best) {
+	if (pt->best && code != 503) {
 		(void)resp_forward(pt, pt->best, code,
 		                   code == 401 || code == 407);
 	} else {
+		/* §16.7 step 6: a 503 received (or ours) goes up as 500: a
+		 * 503 would say that we are unavailable, not the callee */
 		if (code == 503)
-			code = 500; /* §16.7 step 6 */
+			code = 500;
 		(void)cf_mod_reply(pt->st, code, NULL);
 	}
 	finish(pt);

@@ -117,6 +117,11 @@ void cf_proxy_stats(struct cf_proxy_stats *st)
 	st->loops = atomic_load(&px.loops);
 	st->hops = atomic_load(&px.hops);
 	st->sips_refused = proxy_sips_refused_count();
+	st->bad_route = proxy_bad_get(PROXY_BAD_ROUTE) +
+	                proxy_bad_get(PROXY_BAD_ROUTE_SCHEME);
+	st->bad_contact = proxy_bad_get(PROXY_BAD_CONTACT);
+	st->unknown_user = proxy_bad_get(PROXY_BAD_USER);
+	st->over_max_branches = proxy_bad_get(PROXY_BAD_BRANCHES);
 }
 
 void cf_proxy_failure_hook_set(cf_proxy_failure_h *h, void *arg)
@@ -338,8 +343,10 @@ bool proxy_collect_h(const struct cf_reg_contact *c, void *arg)
 	struct proxy_collect *col = arg;
 	struct proxy_target *t;
 
-	if (col->n >= col->max)
-		return true;
+	if (col->n >= col->max) {
+		col->dropped++;
+		return false;
+	}
 	t = &col->tv[col->n];
 	memset(t, 0, sizeof(*t));
 	t->uri = cf_pl_dup(&c->uri);
@@ -363,6 +370,19 @@ bool proxy_collect_h(const struct cf_reg_contact *c, void *arg)
 	}
 	col->n++;
 	return false;
+}
+
+/* The binding a GRUU designates (RFC 5627 §6), as a target: 0 when none
+ * (t left empty), 1 when found (t to be freed by proxy_targets_free). */
+size_t proxy_gruu_target(const struct cf_sip_uri *u, struct proxy_target *t)
+{
+	struct proxy_collect col = {.tv = t, .max = 1};
+
+	memset(t, 0, sizeof(*t));
+	if (cf_registrar_lookup_gruu(&u->all, proxy_collect_h, &col) ||
+	    col.nomem)
+		return 0;
+	return col.n;
 }
 
 /* ------------------------------------------------------------ requests */
@@ -449,9 +469,14 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 				code = 480;
 		}
 		cf_mem_deref(col.tv);
-		answer(st, msg, code, NULL, NULL);
+		if (code == 404)
+			proxy_refuse(st, msg, PROXY_BAD_USER, 404, NULL);
+		else
+			answer(st, msg, code, NULL, NULL);
 		return 0;
 	}
+	if (col.dropped)
+		proxy_branches_over(msg, col.n, col.dropped);
 	*tvp = col.tv;
 	return col.n;
 }
@@ -621,7 +646,7 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 	if (u->scheme != CF_SIP_SCHEME_SIP && u->scheme != CF_SIP_SCHEME_SIPS)
 		return false;
 	if (proxy_routes_decode(app, msg, &r)) {
-		answer(st, msg, 400, "Bad Route", NULL);
+		proxy_refuse(st, msg, PROXY_BAD_ROUTE, 400, "Bad Route");
 		return true;
 	}
 	local_ruri = cf_app_uri_is_local(app, u);
@@ -679,6 +704,9 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 			return true;
 		}
 	}
+	/* bad input (check.c): Route schemes, an INVITE's Contact */
+	if (proxy_check(app, st, msg, &r))
+		return true;
 
 	/* 407 for our users (the From is at one of our domains) */
 	if (!in_dialog && cfg.authenticate &&

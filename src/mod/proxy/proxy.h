@@ -45,6 +45,11 @@ struct cf_proxy_stats {
 	uint64_t loops;      /* 482 */
 	uint64_t hops;       /* 483 */
 	uint64_t sips_refused; /* sips targets not sent over a plain hop */
+	/* bad input (check.c) */
+	uint64_t bad_route;         /* 400 Bad Route, 416 (a Route scheme) */
+	uint64_t bad_contact;       /* INVITE without one usable Contact */
+	uint64_t unknown_user;      /* 404 */
+	uint64_t over_max_branches; /* forks cut at [proxy] max_branches */
 };
 void cf_proxy_stats(struct cf_proxy_stats *st);
 

@@ -72,6 +72,8 @@ void proxy_local_addr(enum cf_sip_tp tp, int af, const struct cf_sa *fallback,
  * else the configured one; false when none. user/domain may be NULL. */
 bool proxy_forward_uri(const struct cf_pl *user, const struct cf_pl *domain,
                        enum proxy_fwd why, char *uri, size_t size);
+/* The binding a GRUU designates: 1 and *t (proxy_targets_free), or 0. */
+size_t proxy_gruu_target(const struct cf_sip_uri *u, struct proxy_target *t);
 /* PROXY_FWD_HI and/or PROXY_FWD_DIV: the headers a forward gets. */
 unsigned proxy_forward_headers(void);
 /* The failure hook (proxy.h); NULL when none. */
@@ -91,6 +93,7 @@ struct cf_reg_contact;
 struct proxy_collect {
 	struct proxy_target *tv;
 	size_t n, max;
+	size_t dropped; /* bindings over max (the lowest q) */
 	bool nomem;
 };
 bool proxy_collect_h(const struct cf_reg_contact *c, void *arg);
@@ -128,6 +131,8 @@ struct proxy_routes {
 };
 int proxy_routes_decode(struct cf_app *app, const struct cf_sip_msg *msg,
                         struct proxy_routes *r);
+/* The next hop is a strict router (no lr): §16.6 item 6 applies. */
+bool proxy_next_strict(const struct proxy_routes *r);
 
 /* What one forwarded copy gets (§16.6). */
 struct proxy_edit {
@@ -257,5 +262,33 @@ int proxy_zone_text(const char *domain, const enum cf_sip_tp *tpv,
 /* confabctl dns zone DOMAIN */
 int proxy_zone_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
                  json_t *resp);
+
+/* check.c: bad input (issue 4 point 7), each refusal counted */
+enum proxy_bad {
+	PROXY_BAD_ROUTE = 0,    /* a Route value that does not parse: 400 */
+	PROXY_BAD_ROUTE_SCHEME, /* a Route value not sip:/sips: 416 */
+	PROXY_BAD_CONTACT,      /* INVITE without one usable Contact: 400 */
+	PROXY_BAD_USER,         /* a user of ours we do not know: 404 */
+	PROXY_BAD_BRANCHES,     /* bindings over [proxy] max_branches */
+	PROXY_BAD_N,
+};
+/* Answer st code/reason (NULL: the default phrase), log it at notice
+ * with the Call-ID, count it. */
+void proxy_refuse(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+                  enum proxy_bad why, uint16_t code, const char *reason);
+/* What is wrong with msg (r: its Route set), with the code and reason
+ * to answer; PROXY_BAD_N when nothing is. Pure: no answer, no count. */
+enum proxy_bad proxy_check_msg(const struct cf_sip_msg *msg,
+                               const struct proxy_routes *r, uint16_t *code,
+                               const char **reason);
+/* The checks before forwarding (Route schemes, an INVITE's Contact):
+ * true when st was answered (proxy_refuse). */
+bool proxy_check(struct cf_app *app, struct cf_sip_strans *st,
+                 const struct cf_sip_msg *msg, const struct proxy_routes *r);
+/* A fork cut at max_branches: logged with the Call-ID and counted. */
+void proxy_branches_over(const struct cf_sip_msg *msg, size_t tried,
+                         size_t dropped);
+void proxy_bad_count(enum proxy_bad why);
+uint64_t proxy_bad_get(enum proxy_bad why);
 
 #endif
