@@ -208,7 +208,7 @@ static bool trunk_h(const char *value, int line, void *arg)
 	err = cf_sip_uri_decode(&u, &pl);
 	if (err || cf_pl_isset(&u.user) || cf_pl_isset(&u.headers)) {
 		perr(p, line, "[proxy] trunk %s: '%s' is not a SIP URI "
-		     "without user part (sip:HOST[:PORT][;transport=udp|tcp])",
+		     "without user part (sip:HOST[:PORT][;transport=udp|tcp|tls])",
 		     w[0], w[1]);
 		return false;
 	}
@@ -225,7 +225,7 @@ static bool trunk_h(const char *value, int line, void *arg)
 	}
 	if (err) {
 		perr(p, line, "[proxy] trunk %s: '%s': the scheme must be "
-		     "sip: and the transport udp or tcp", w[0], w[1]);
+		     "sip: or sips: and the transport udp, tcp or tls", w[0], w[1]);
 		cf_mem_deref(t);
 		return false;
 	}

@@ -739,8 +739,8 @@ static void test_trunk_config(void **state)
 	} v[] = {
 	    {"proxy.trunk=carrier", "trunk carrier has no URI"},
 	    {"proxy.trunk=c sip:127.0.0.1;transport=sctp",
-	     "the transport udp or tcp"},
-	    {"proxy.trunk=c sips:example.net", "the scheme must be sip:"},
+	     "the transport udp, tcp or tls"},
+	    {"proxy.trunk=c tel:+123", "is not a SIP URI"},
 	    {"proxy.trunk=c sip:u@127.0.0.1", "without user part"},
 	    {"proxy.trunk=c sip:127.0.0.1 username=x", "go together"},
 	    {"proxy.trunk=c sip:127.0.0.1 bogus", "is not username="},
