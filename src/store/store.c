@@ -641,3 +641,46 @@ int cf_store_location_delete_expired(struct cf_store *st, int64_t now,
 		*count = n;
 	return err;
 }
+
+/* ------------------------------------------------------------------ CDRs */
+
+int cf_store_cdr_put(struct cf_store *st, const struct cf_store_cdr *c)
+{
+	int err;
+
+	if (!st || !c || !c->uid || !*c->uid || !c->call_id ||
+	    !c->disposition || !*c->disposition || c->start_ms < 0)
+		return EINVAL;
+	lock(st);
+	err = st->ops->cdr_put(st, c, wall_now());
+	unlock(st);
+	return err;
+}
+
+int cf_store_cdr_list(struct cf_store *st, size_t limit, cf_store_cdr_h *h,
+                      void *arg)
+{
+	int err;
+
+	if (!st)
+		return EINVAL;
+	lock(st);
+	err = st->ops->cdr_list(st, limit, h, arg);
+	unlock(st);
+	return err;
+}
+
+int cf_store_cdr_interrupt(struct cf_store *st, int64_t now_ms, size_t *count)
+{
+	size_t n = 0;
+	int err;
+
+	if (!st)
+		return EINVAL;
+	lock(st);
+	err = st->ops->cdr_interrupt(st, now_ms, &n);
+	unlock(st);
+	if (count)
+		*count = n;
+	return err;
+}

@@ -48,6 +48,17 @@ static const struct cf_mod_key keys[] = {
     {"proxy", "forward_headers", CF_MOD_KEY_STR, "history-info",
      "What a forwarded INVITE carries: history-info, diversion or both", 0, 0,
      CF_MOD_KEY_LIVE},
+    {"proxy", "max_calls", CF_MOD_KEY_UINT, "0",
+     "Most calls at once through the proxy; beyond: 503. 0 = no limit", 0,
+     1000000, CF_MOD_KEY_LIVE},
+    {"proxy", "max_calls_per_user", CF_MOD_KEY_UINT, "0",
+     "Most calls at once one of our users takes part in (caller or "
+     "callee); beyond: 486. 0 = no limit",
+     0, 100000, CF_MOD_KEY_LIVE},
+    {"proxy", "max_call_duration", CF_MOD_KEY_UINT, "14400",
+     "Seconds an answered call may last before the proxy sends BYE to "
+     "both sides; 0 = no limit",
+     0, 604800, CF_MOD_KEY_LIVE},
     {"dns", "server", CF_MOD_KEY_STR, "system",
      "DNS server for RFC 3263 lookups of other domains: addr:port "
      "(127.0.0.1:5353, [::1]:53), or system for /etc/resolv.conf",
@@ -272,6 +283,8 @@ static int proxy_init(struct cf_app *app)
 	atomic_store(&px.stopping, false);
 	err = cfg_read(app);
 	px.lc = 0;
+	if (!err)
+		err = proxy_calls_init(app); /* calls.c, CDRs */
 	return err;
 }
 
@@ -293,7 +306,6 @@ static void proxy_stop(struct cf_app *app)
 {
 	struct timespec ts = {0, 10 * 1000 * 1000};
 
-	(void)app;
 	atomic_store(&px.stopping, true);
 	for (int i = 0;
 	     i < PROXY_STOP_WAIT_MS / 10 && atomic_load(&px.live) > 0; i++)
@@ -304,11 +316,13 @@ static void proxy_stop(struct cf_app *app)
 		       (long)atomic_load(&px.live));
 	px.lc = 0;
 	proxy_forwards_clear();
+	proxy_calls_stop(app); /* calls.c: CDRs of open calls, written out */
 }
 
 static void proxy_reload(struct cf_app *app)
 {
 	(void)cfg_read(app);
+	proxy_calls_cfg(app);
 }
 
 /* ------------------------------------------------------------ targets */
@@ -609,6 +623,8 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		return false;
 	if (u->scheme != CF_SIP_SCHEME_SIP && u->scheme != CF_SIP_SCHEME_SIPS)
 		return false;
+	if (in_dialog)
+		proxy_calls_request(app, msg); /* calls.c: BYE ends a call */
 	if (proxy_routes_decode(app, msg, &r)) {
 		answer(st, msg, 400, "Bad Route", NULL);
 		return true;
@@ -688,6 +704,11 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 			}
 		}
 	}
+
+	/* calls.c: a new call (limits: 486/503) */
+	if (!in_dialog && msg->mid == CF_SIP_M_INVITE &&
+	    proxy_calls_invite(app, st, msg, peer))
+		return true;
 
 	/* §16.5: targets */
 	if (strict) {
@@ -783,6 +804,13 @@ static bool proxy_stateless(struct cf_app *app, const struct cf_sip_msg *msg,
 static const struct cf_mod_cmd cmds[] = {
     {"dns", "zone", 1, 1, proxy_zone_h, "DOMAIN",
      "the NAPTR, SRV and A/AAAA records to publish for DOMAIN (RFC 3263)"},
+    {"cdr", "list", 0, 0, proxy_cdr_list_h, "[--limit N]",
+     "the last N call detail records (default 20, 0 = all)"},
+    {"cdr", "export", 0, 0, proxy_cdr_export_h, "--csv",
+     "every call detail record as CSV"},
+    {"call", "stats", 0, 0, proxy_calls_stats_h, "",
+     "calls in progress, refused over the limits, ended at the maximum "
+     "duration; CDR writes"},
     {NULL},
 };
 
