@@ -21,6 +21,7 @@ static void store_destroy(void *data)
 		st->ops->close(st);
 	}
 	pthread_mutex_destroy(&st->lock);
+	cf_mem_deref(st->uri);
 }
 
 static int64_t wall_now(void)
@@ -59,13 +60,22 @@ int cf_store_open(struct cf_store **stp, const char *uri,
 		return ENOMEM;
 	pthread_mutex_init(&st->lock, NULL);
 	st->ops = ops;
-	err = ops->open(st, target, cfg ? cfg : &defaults);
+	st->cfg = cfg ? *cfg : defaults;
+	st->uri = cf_mem_strdup(uri);
+	err = st->uri ? ops->open(st, target, cfg ? cfg : &defaults) : ENOMEM;
 	if (err) {
 		st = cf_mem_deref(st);
 		return err;
 	}
 	*stp = st;
 	return 0;
+}
+
+int cf_store_reopen(struct cf_store **stp, const struct cf_store *st)
+{
+	if (!stp || !st || !st->uri || strstr(st->uri, ":memory:"))
+		return EINVAL;
+	return cf_store_open(stp, st->uri, &st->cfg);
 }
 
 static void lock(struct cf_store *st)

@@ -64,6 +64,11 @@ struct cf_store_cfg {
  * ENOMEM or EIO (cannot open or migrate; logged). */
 int cf_store_open(struct cf_store **stp, const char *uri,
                   const struct cf_store_cfg *cfg);
+/* A second handle on the database of st (same URI and settings), for a
+ * thread that groups its writes in transactions of its own: a
+ * transaction belongs to a handle, and another thread's calls on the
+ * same handle would land in it. EINVAL for an in-memory database. */
+int cf_store_reopen(struct cf_store **stp, const struct cf_store *st);
 
 /* Schema version of the open database (after migrations: the latest). */
 int cf_store_version(struct cf_store *st, unsigned *version);

@@ -91,6 +91,8 @@ struct cf_store {
 	void *be;             /* the backend's state */
 	pthread_mutex_t lock; /* serialises every call on the handle */
 	bool in_txn;          /* cf_store_txn_begin without commit/rollback */
+	char *uri;            /* as opened (cf_store_reopen) */
+	struct cf_store_cfg cfg;
 };
 
 extern const struct cf_store_ops cf_store_sqlite_ops;

@@ -272,7 +272,10 @@ static void call_final(struct call *c, uint16_t code)
 		tick_start(c, TICK_CALL_MS);
 		return;
 	}
-	call_end(c, disposition(code), code == 487 ? "caller" : "callee");
+	call_end(c, disposition(code),
+	         proxy_stopping() ? "shutdown"
+	         : code == 487    ? "caller"
+	                          : "callee");
 }
 
 /* ------------------------------------------------------------ BYE */
@@ -367,12 +370,12 @@ static void tick(void *arg)
 	uint32_t maxd;
 	int64_t now = wall_ms();
 
-	if (proxy_stopping()) {
-		call_end(c, c->state == CALL_CONFIRMED ? "interrupted"
-		                                       : disposition(503),
-		         "shutdown");
+	if (proxy_stopping() && c->state == CALL_CONFIRMED) {
+		call_end(c, "interrupted", "shutdown");
 		return;
 	}
+	/* one not answered yet ends with the 503 its proxy transaction
+	 * sends at its next tick */
 	if (c->state == CALL_TRYING || c->state == CALL_EARLY) {
 		/* a final the proxy transaction never saw (480, 404 of
 		 * proxy.c, a DNS failure...) */

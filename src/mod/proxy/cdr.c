@@ -231,7 +231,16 @@ int proxy_cdr_start(struct cf_app *app)
 		       "proxy: %zu CDRs of calls open when confabd stopped "
 		       "closed as interrupted",
 		       n);
-	wb.st = cf_mem_ref(st);
+	/* a handle of our own: the registrar's write-behind groups its
+	 * writes in transactions on the shared one */
+	err = cf_store_reopen(&wb.st, st);
+	if (err) {
+		cf_log(CF_LOG_ERR, NULL,
+		       "proxy: the store cannot be opened for CDRs (%s): "
+		       "none will be written",
+		       strerror(err));
+		return 0;
+	}
 	wb.head = NULL;
 	wb.tail = &wb.head;
 	wb.n = 0;

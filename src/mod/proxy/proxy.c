@@ -383,6 +383,8 @@ static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 
 	if (err == ENOMEM)
 		(void)cf_mod_reply(st, 500, NULL);
+	if (msg->mid == CF_SIP_M_INVITE)
+		proxy_calls_final(msg, st); /* calls.c: its CDR now */
 	cf_log(CF_LOG_INFO, &msg->call_id, "proxy: %.*s %.*s: %u %s",
 	       (int)msg->method.l, msg->method.p, (int)msg->ruri_pl.l,
 	       msg->ruri_pl.p, code, reason ? reason : cf_sip_reason(code));
