@@ -265,6 +265,9 @@ static void call_final(struct call *c, uint16_t code)
 	if (code >= 200 && code < 300) {
 		c->state = CALL_CONFIRMED;
 		c->st = cf_mem_deref(c->st);
+		/* the dialog views hold what the call needs from now on */
+		c->req = NULL;
+		c->invite = cf_mem_deref(c->invite);
 		if (!c->answer_ms) {
 			c->answer_ms = wall_ms();
 			cdr_write(c, 0, "open", NULL);

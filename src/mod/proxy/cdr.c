@@ -20,6 +20,7 @@ enum {
 	WB_INTERVAL_MS = 200, /* a record is written within this */
 	FLUSH_WAIT_MS = 10000,
 	RETRIES = 3,
+	QUEUE_MAX = 200000, /* records waiting; beyond: dropped, counted */
 	LIST_DEFAULT = 20,
 	STR_MAX = 1024, /* each text field is cut at this */
 };
@@ -27,6 +28,8 @@ enum {
 /* One queued record: a copy of the strings, owned. */
 struct rec {
 	struct rec *next;
+	struct cf_le le;  /* in the batch's table by uid */
+	bool superseded;  /* a later record of the same call is in the batch */
 	struct cf_store_cdr c;
 	char *s[7]; /* uid call_id caller callee ruri contact ended_by */
 };
@@ -116,6 +119,16 @@ void proxy_cdr_queue(const struct cf_store_cdr *c)
 	r->c.contact = r->s[5];
 	r->c.ended_by = r->s[6];
 	pthread_mutex_lock(&wb.mtx);
+	if (wb.n >= QUEUE_MAX) {
+		pthread_mutex_unlock(&wb.mtx);
+		atomic_fetch_add(&wb.errors, 1);
+		cf_log(CF_LOG_ERR, NULL,
+		       "proxy: CDR queue full (%d: the store is too slow): a "
+		       "CDR of call %s dropped",
+		       QUEUE_MAX, c->call_id);
+		rec_free(r);
+		return;
+	}
 	*wb.tail = r;
 	wb.tail = &r->next;
 	if (!wb.n++)
@@ -123,14 +136,47 @@ void proxy_cdr_queue(const struct cf_store_cdr *c)
 	pthread_mutex_unlock(&wb.mtx);
 }
 
+static bool uid_eq(struct cf_le *le, void *arg)
+{
+	return !strcmp(((struct rec *)le->data)->c.uid, arg);
+}
+
+/* Each record is a whole snapshot of its call: of several records of one
+ * call in a batch (INVITE, answer and end within 200 ms), only the last
+ * is written. O(n). */
+static void supersede(struct rec *list, size_t n)
+{
+	struct cf_hash *h = NULL;
+
+	if (n < 2 || cf_hash_alloc(&h, (uint32_t)n))
+		return;
+	for (struct rec *r = list; r; r = r->next) {
+		uint32_t key = cf_hash_mem(r->c.uid, strlen(r->c.uid));
+		struct cf_le *le =
+		    cf_hash_lookup(h, key, uid_eq, (void *)r->c.uid);
+
+		if (le) {
+			((struct rec *)le->data)->superseded = true;
+			cf_hash_unlink(le);
+		}
+		cf_hash_append(h, key, &r->le, r);
+	}
+	cf_hash_flush(h, false);
+	cf_mem_deref(h);
+}
+
 /* One batch in one transaction; a failed batch is tried again RETRIES
  * times, then dropped and logged (as the registrar's write-behind). */
 static int write_batch(struct rec *list, size_t n)
 {
 	struct rec **tail;
-	int err = cf_store_txn_begin(wb.st);
+	int err;
 
+	supersede(list, n);
+	err = cf_store_txn_begin(wb.st);
 	for (struct rec *r = list; r && !err; r = r->next) {
+		if (r->superseded)
+			continue;
 		err = cf_store_cdr_put(wb.st, &r->c);
 		if (err == EINVAL) {
 			cf_log(CF_LOG_WARN, NULL,
