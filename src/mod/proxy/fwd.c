@@ -120,6 +120,8 @@ static void finish(struct proxy_txn *pt)
 	if (pt->done)
 		return;
 	pt->done = true;
+	if (pt->invite)
+		proxy_calls_final(pt->req, pt->st); /* calls.c */
 	cf_tmr_cancel(&pt->tmr_noans);
 	cf_tmr_cancel(&pt->tmr_tick);
 	proxy_live(-1);
@@ -485,6 +487,8 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 	(void)ct;
 	if (pt->done)
 		goto out;
+	if (pt->invite && msg)
+		proxy_calls_resp(pt->req, msg, code); /* calls.c */
 
 	if (code < 200) {
 		/* §16.7 step 5: provisionals but 100 go upstream at once;

@@ -56,6 +56,17 @@ static const struct cf_mod_key keys[] = {
      "A dial plan rule: REGEX TRUNK [strip=N] [prefix=DIGITS], tried in "
      "order on the Request-URI's user part (repeatable)",
      0, 0, CF_MOD_KEY_LIVE | CF_MOD_KEY_LIST},
+    {"proxy", "max_calls", CF_MOD_KEY_UINT, "0",
+     "Most calls at once through the proxy; beyond: 503. 0 = no limit", 0,
+     1000000, CF_MOD_KEY_LIVE},
+    {"proxy", "max_calls_per_user", CF_MOD_KEY_UINT, "0",
+     "Most calls at once one of our users takes part in (caller or "
+     "callee); beyond: 486. 0 = no limit",
+     0, 100000, CF_MOD_KEY_LIVE},
+    {"proxy", "max_call_duration", CF_MOD_KEY_UINT, "14400",
+     "Seconds an answered call may last before the proxy sends BYE to "
+     "both sides; 0 = no limit",
+     0, 604800, CF_MOD_KEY_LIVE},
     {"dns", "server", CF_MOD_KEY_STR, "system",
      "DNS server for RFC 3263 lookups of other domains: addr:port "
      "(127.0.0.1:5353, [::1]:53), or system for /etc/resolv.conf",
@@ -288,6 +299,8 @@ static int proxy_init(struct cf_app *app)
 	atomic_store(&px.stopping, false);
 	err = cfg_read(app);
 	px.lc = 0;
+	if (!err)
+		err = proxy_calls_init(app); /* calls.c, CDRs */
 	return err;
 }
 
@@ -309,7 +322,6 @@ static void proxy_stop(struct cf_app *app)
 {
 	struct timespec ts = {0, 10 * 1000 * 1000};
 
-	(void)app;
 	atomic_store(&px.stopping, true);
 	for (int i = 0;
 	     i < PROXY_STOP_WAIT_MS / 10 && atomic_load(&px.live) > 0; i++)
@@ -321,11 +333,13 @@ static void proxy_stop(struct cf_app *app)
 	px.lc = 0;
 	proxy_forwards_clear();
 	proxy_trunks_clear();
+	proxy_calls_stop(app); /* calls.c: CDRs of open calls, written out */
 }
 
 static void proxy_reload(struct cf_app *app)
 {
 	(void)cfg_read(app);
+	proxy_calls_cfg(app);
 }
 
 /* ------------------------------------------------------------ targets */
@@ -395,6 +409,8 @@ static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 
 	if (err == ENOMEM)
 		(void)cf_mod_reply(st, 500, NULL);
+	if (msg->mid == CF_SIP_M_INVITE)
+		proxy_calls_final(msg, st); /* calls.c: its CDR now */
 	cf_log(CF_LOG_INFO, &msg->call_id, "proxy: %.*s %.*s: %u %s",
 	       (int)msg->method.l, msg->method.p, (int)msg->ruri_pl.l,
 	       msg->ruri_pl.p, code, reason ? reason : cf_sip_reason(code));
@@ -645,6 +661,8 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		return false;
 	if (u->scheme != CF_SIP_SCHEME_SIP && u->scheme != CF_SIP_SCHEME_SIPS)
 		return false;
+	if (in_dialog)
+		proxy_calls_request(app, msg); /* calls.c: BYE ends a call */
 	if (proxy_routes_decode(app, msg, &r)) {
 		proxy_refuse(st, msg, PROXY_BAD_ROUTE, 400, "Bad Route");
 		return true;
@@ -727,6 +745,11 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 			}
 		}
 	}
+
+	/* calls.c: a new call (limits: 486/503) */
+	if (!in_dialog && msg->mid == CF_SIP_M_INVITE &&
+	    proxy_calls_invite(app, st, msg, peer))
+		return true;
 
 	/* §16.5: targets */
 	if (strict) {
@@ -845,6 +868,13 @@ static bool proxy_stateless(struct cf_app *app, const struct cf_sip_msg *msg,
 static const struct cf_mod_cmd cmds[] = {
     {"dns", "zone", 1, 1, proxy_zone_h, "DOMAIN",
      "the NAPTR, SRV and A/AAAA records to publish for DOMAIN (RFC 3263)"},
+    {"cdr", "list", 0, 0, proxy_cdr_list_h, "[--limit N]",
+     "the last N call detail records (default 20, 0 = all)"},
+    {"cdr", "export", 0, 0, proxy_cdr_export_h, "--csv",
+     "every call detail record as CSV"},
+    {"call", "stats", 0, 0, proxy_calls_stats_h, "",
+     "calls in progress, refused over the limits, ended at the maximum "
+     "duration; CDR writes"},
     {NULL},
 };
 

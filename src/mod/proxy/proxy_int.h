@@ -291,4 +291,39 @@ void proxy_branches_over(const struct cf_sip_msg *msg, size_t tried,
 void proxy_bad_count(enum proxy_bad why);
 uint64_t proxy_bad_get(enum proxy_bad why);
 
+/* calls.c: call tracking (issue 4 point 6) */
+int proxy_calls_init(struct cf_app *app);
+void proxy_calls_cfg(struct cf_app *app); /* SIGHUP */
+void proxy_calls_stop(struct cf_app *app);
+/* An INVITE outside a dialog, authenticated, about to be forwarded: a new
+ * call. True when it was refused here (486/503 over a limit: answered). */
+bool proxy_calls_invite(struct cf_app *app, struct cf_sip_strans *st,
+                        const struct cf_sip_msg *msg,
+                        const struct cf_sip_peer *peer);
+/* A response of a branch of the proxy transaction of req. */
+void proxy_calls_resp(const struct cf_sip_msg *req,
+                      const struct cf_sip_msg *resp, uint16_t code);
+/* The proxy transaction of req sent its final upstream (on st). */
+void proxy_calls_final(const struct cf_sip_msg *req, struct cf_sip_strans *st);
+/* An in-dialog request passing through (BYE ends a call). */
+void proxy_calls_request(struct cf_app *app, const struct cf_sip_msg *msg);
+struct proxy_calls_stats {
+	uint64_t active, started, refused_user, refused_total, max_duration;
+};
+void proxy_calls_stats(struct proxy_calls_stats *st);
+int proxy_calls_stats_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                        json_t *resp);
+
+/* cdr.c: CDRs written behind, confabctl cdr */
+struct cf_store_cdr;
+int proxy_cdr_start(struct cf_app *app);
+void proxy_cdr_queue(const struct cf_store_cdr *c);
+int proxy_cdr_flush(void);
+void proxy_cdr_stop(void);
+void proxy_cdr_stats(uint64_t *written, uint64_t *errors);
+int proxy_cdr_list_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                     json_t *resp);
+int proxy_cdr_export_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                       json_t *resp);
+
 #endif
