@@ -4,6 +4,7 @@
 #ifndef CF_PROXY_INT_H
 #define CF_PROXY_INT_H
 
+#include "mod/auth/auth.h"
 #include "mod/proxy/proxy.h"
 
 enum {
@@ -71,6 +72,8 @@ bool proxy_forward_uri(const struct cf_pl *user, const struct cf_pl *domain,
 unsigned proxy_forward_headers(void);
 /* The failure hook (proxy.h); NULL when none. */
 cf_proxy_failure_h *proxy_failure_hook(void **argp);
+/* The reply hook (proxy.h); NULL when none. */
+cf_proxy_reply_h *proxy_reply_hook(void **argp);
 /* Shutdown: true once stop() began; every proxy transaction ends itself
  * (503) at its next tick. live: proxy transactions in existence. */
 bool proxy_stopping(void);
@@ -159,6 +162,17 @@ void proxy_txn_start(struct cf_app *app, struct cf_sip_strans *st,
 void proxy_txn_cancel(struct cf_app *app, struct cf_sip_strans *st);
 void proxy_targets_free(struct proxy_target *t, size_t n);
 extern const struct cf_mod cf_mod_proxy;
+
+/* hook.c */
+/* Run the on_request hook (proxy.h) on a request about to be routed.
+ * Returns true when st was answered (the hook's reply, or 500). Else
+ * *msg_newp may hold an edited request to route instead (a reference for
+ * the caller), or *tvp and *np the fork targets (ownership to the caller). */
+bool proxy_hook_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+                        const struct cf_sip_peer *peer,
+                        const struct cf_auth_id *id,
+                        struct cf_sip_msg **msg_newp,
+                        struct proxy_target **tvp, size_t *np);
 
 /* zone.c */
 enum { LISTEN_ZONE_MAX = 32 };
