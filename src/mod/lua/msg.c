@@ -334,7 +334,14 @@ static bool field(lua_State *L, struct lua_ctx *c, const char *k)
 	} else if (!strcmp(k, "source_port") && c->peer) {
 		lua_pushinteger(L, cf_sa_port(&c->peer->addr));
 	} else if (!strcmp(k, "transport") && c->peer) {
-		lua_pushstring(L, cf_sip_tp_name(c->peer->tp));
+		/* "udp", "tcp", "tls", "ws", "wss" */
+		const char *t = cf_sip_tp_name(c->peer->tp);
+		size_t i;
+
+		for (i = 0; t[i] && i < sizeof(b) - 1; i++)
+			b[i] = (char)(t[i] | 0x20);
+		b[i] = 0;
+		lua_pushstring(L, b);
 	} else if (!strcmp(k, "code")) {
 		if (c->mode == LUA_M_REPLY)
 			lua_pushinteger(L, m->scode);

@@ -142,10 +142,10 @@ bool proxy_hook_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 		cf_log(CF_LOG_INFO, &msg->call_id,
 		       "proxy: hook fork to %zu targets, first %s", n,
 		       tv[0].uri);
-	} else if (r->msg_new) {
-		*msg_newp = r->msg_new;
-		r->msg_new = NULL;
 	}
+	/* with or without a fork: the edits go with it */
+	*msg_newp = r->msg_new;
+	r->msg_new = NULL;
 	answered = false;
 out:
 	cf_mem_deref(r->msg_new);
