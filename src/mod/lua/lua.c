@@ -171,6 +171,7 @@ static int hook_call(struct lua_box *b, enum lua_fn fn, struct lua_ctx *ctx,
 		lua_pushinteger(L, ctx->code);
 		nargs = 2;
 	}
+	lua_stat(LUA_S_CALL);
 	rc = lua_box_call(b, nargs, nres, err, sizeof(err));
 	lua_msg_invalidate(L, ud);
 	if (rc) {

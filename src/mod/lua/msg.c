@@ -316,6 +316,10 @@ static bool field(lua_State *L, struct lua_ctx *c, const char *k)
 		push_pl(L, &m->from.uri.all);
 	} else if (!strcmp(k, "from_user")) {
 		push_uri_user(L, &m->from.uri);
+	} else if (!strcmp(k, "from_host")) {
+		push_pl(L, &m->from.uri.host);
+	} else if (!strcmp(k, "to_host")) {
+		push_pl(L, &m->to.uri.host);
 	} else if (!strcmp(k, "to")) {
 		push_pl(L, &m->to.uri.all);
 	} else if (!strcmp(k, "to_user")) {

@@ -199,7 +199,6 @@ int lua_box_call(struct lua_box *b, int nargs, int nres, char *err,
 	st = lua_pcall(L, nargs, nres, base);
 	lua_sethook(L, NULL, 0, 0);
 	b->running = false;
-	lua_stat(LUA_S_CALL);
 	if (st == LUA_OK) {
 		lua_remove(L, base);
 		return LUA_OK_;

@@ -19,6 +19,7 @@
 #include "mod/mod.h"
 #include "mod/proxy/proxy.h"
 #include "mod/registrar/registrar.h"
+#include "proto/sip/digest.h"
 #include "sip/stack_priv.h"
 #include "store/store.h"
 #include "testapp.h"
@@ -353,7 +354,8 @@ static void test_fields(void **state)
 
 	load(f, "function on_request(req)\n"
 	        "  local t = {req.method, req.uri, req.uri_user, req.uri_host,\n"
-	        "    req.from_user, req.to_user, req.source_ip,\n"
+	        "    req.from_user, req.to_user, req.from_host, req.to_host,\n"
+	        "    req.from, req.to, req.source_ip,\n"
 	        "    tostring(req.source_port), req.transport,\n"
 	        "    tostring(req.in_dialog), tostring(req.user),\n"
 	        "    req:header('subject'), req:header('s'),\n"
@@ -367,7 +369,9 @@ static void test_fields(void **state)
 	inv = sent_to(f, 5071, "INVITE ");
 	assert_non_null(inv);
 	assert_non_null(strstr(inv, "X-Seen: INVITE|sip:bob@example.com|bob|"
-	                            "example.com|alice|bob|127.0.0.1|25160|"
+	                            "example.com|alice|bob|example.com|example.com|"
+	                            "sip:alice@example.com|sip:bob@example.com|"
+	                            "127.0.0.1|25160|"
 	                            "udp|false|nil|hello|hello|1+2|nil|"
 	                            "call"));
 	answer_from(f, 5071, 200, NULL);
@@ -769,6 +773,58 @@ static void test_bad_args(void **state)
 	assert_true(logged(f, "(error object is a table value)"));
 }
 
+/* req.user: the user the proxy authenticated (407, then the right
+ * credentials). The 407 itself comes before the script. */
+static void test_user(void **state)
+{
+	struct fixture *f = *state;
+	char ha1[CF_DIGEST_HEX_SIZE], ha2[CF_DIGEST_HEX_SIZE];
+	char resp[CF_DIGEST_HEX_SIZE], nonce[CF_DIGEST_NONCE_SIZE];
+	char line[1024];
+	struct cf_pl u = CF_PL("alice"), rl = CF_PL("example.com"),
+	             pw = CF_PL("secret"), m = CF_PL("INVITE"), ur = CF_PL(BOB),
+	             n, nc = CF_PL("00000001"), cn = CF_PL("0a4f113b"),
+	             qop = CF_PL("auth");
+	const char *r, *p, *e;
+	uint64_t calls;
+
+	load_x(f, "function on_request(req)\n"
+	          "  req:add_header('X-User', tostring(req.user))\n"
+	          "end\n",
+	       "proxy.authenticate=yes");
+	reg(f, "bob", 5071);
+	calls = stats().calls;
+	invite(f, BOB, NULL);
+	r = caller_got(f, "SIP/2.0 407 ");
+	assert_int_equal(stats().calls, calls);
+	p = strstr(r, "nonce=\"");
+	assert_non_null(p);
+	p += 7;
+	e = strchr(p, '"');
+	assert_true(e && (size_t)(e - p) < sizeof(nonce));
+	memcpy(nonce, p, (size_t)(e - p));
+	nonce[e - p] = '\0';
+	cf_pl_set_str(&n, nonce);
+	assert_int_equal(cf_digest_ha1(CF_DIGEST_MD5, &u, &rl, &pw, ha1), 0);
+	assert_int_equal(cf_digest_ha2(CF_DIGEST_MD5, &m, &ur, ha2), 0);
+	assert_int_equal(cf_digest_response(CF_DIGEST_MD5, ha1, &n, &nc, &cn,
+	                                    &qop, ha2, resp),
+	                 0);
+	snprintf(line, sizeof(line),
+	         "Proxy-Authorization: Digest username=\"alice\", "
+	         "realm=\"example.com\", nonce=\"%s\", uri=\"" BOB "\", "
+	         "response=\"%s\", algorithm=MD5, qop=auth, nc=00000001, "
+	         "cnonce=\"0a4f113b\"\r\n",
+	         nonce, resp);
+	invite(f, BOB, line);
+	r = sent_to(f, 5071, "INVITE ");
+	assert_non_null(r);
+	assert_non_null(strstr(r, "X-User: alice@example.com\r\n"));
+	assert_int_equal(stats().calls, calls + 1);
+	answer_from(f, 5071, 200, NULL);
+	caller_got(f, "SIP/2.0 200 ");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -777,7 +833,7 @@ int main(void)
 	    T(test_reply),       T(test_fork),        T(test_failure),
 	    T(test_reply_hook),  T(test_errors),      T(test_insn_limit),
 	    T(test_reload),      T(test_sandbox),     T(test_kept_message),
-	    T(test_bad_args),
+	    T(test_bad_args),    T(test_user),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
