@@ -132,8 +132,10 @@ fail:
 	lua_stat(LUA_S_LOAD);
 	snprintf(lm.last_err, sizeof(lm.last_err), "%s", err);
 	if (lm.path[0])
-		cf_log(CF_LOG_ERR, NULL, "lua: %s; keeping the script "
-		       "loaded before", err);
+		cf_log(CF_LOG_ERR, NULL,
+		       "lua: %s; keeping the script "
+		       "loaded before",
+		       err);
 	else
 		cf_log(CF_LOG_ERR, NULL, "lua: %s; no script in use", err);
 	return e;
@@ -263,8 +265,8 @@ static void reply_h(const struct cf_sip_msg *req, struct cf_sip_msg *resp,
 
 /* on_failure(req, code): a URI to try, or nil for the configured failure
  * routes. An error answers 500. */
-static bool failure_h(const struct cf_proxy_failure *f, char *uri,
-                      size_t size, void *arg)
+static bool failure_h(const struct cf_proxy_failure *f, char *uri, size_t size,
+                      void *arg)
 {
 	struct lua_box *b = lua_box_current();
 	struct lua_ctx *c;

@@ -13,14 +13,14 @@ extern const struct cf_mod_key cf_lua_keys[];
 
 /* Counters, cumulative since start, all workers. */
 struct cf_lua_stats {
-	uint64_t calls;        /* hook functions called */
-	uint64_t err_load;     /* a script that did not load (syntax, or an
-	                        * error running its main chunk) */
-	uint64_t err_runtime;  /* runtime errors in a hook */
-	uint64_t err_insns;    /* instruction limit reached */
-	uint64_t err_memory;   /* memory limit reached */
-	uint64_t reloads;      /* scripts loaded (start, SIGHUP, command) */
-	unsigned generation;   /* the script in use: 0 none, +1 each load */
+	uint64_t calls;       /* hook functions called */
+	uint64_t err_load;    /* a script that did not load (syntax, or an
+	                       * error running its main chunk) */
+	uint64_t err_runtime; /* runtime errors in a hook */
+	uint64_t err_insns;   /* instruction limit reached */
+	uint64_t err_memory;  /* memory limit reached */
+	uint64_t reloads;     /* scripts loaded (start, SIGHUP, command) */
+	unsigned generation;  /* the script in use: 0 none, +1 each load */
 };
 void cf_lua_stats(struct cf_lua_stats *st);
 

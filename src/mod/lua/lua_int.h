@@ -13,11 +13,11 @@
 /* A loaded script: its text, compiled again by each worker. Refcounted,
  * immutable once published. */
 struct lua_src {
-	char *text;          /* owned */
+	char *text; /* owned */
 	size_t len;
-	char chunk[128];     /* "@routing.lua": messages read routing.lua:12: */
-	uint32_t insns;      /* [lua] max_instructions */
-	size_t mem;          /* [lua] max_memory, bytes */
+	char chunk[128]; /* "@routing.lua": messages read routing.lua:12: */
+	uint32_t insns;  /* [lua] max_instructions */
+	size_t mem;      /* [lua] max_memory, bytes */
 	unsigned gen;
 };
 
@@ -34,9 +34,9 @@ struct lua_box {
 	unsigned gen;
 	size_t used, limit; /* bytes, the allocator's count */
 	uint32_t insns;
-	bool running;       /* inside a call: limits raise errors */
+	bool running; /* inside a call: limits raise errors */
 	bool mem_hit, insn_hit;
-	int mem_line;       /* where the memory limit was hit, 0 unknown */
+	int mem_line; /* where the memory limit was hit, 0 unknown */
 	bool has[LUA_FN_N];
 };
 
@@ -50,8 +50,8 @@ enum lua_err {
 /* script.c */
 /* Build a state for src (sandbox, libraries, message metatables, the main
  * chunk run). 0, or EBADMSG with the error (line included) in err. */
-int lua_box_alloc(struct lua_box **boxp, const struct lua_src *src,
-                  char *err, size_t errsize);
+int lua_box_alloc(struct lua_box **boxp, const struct lua_src *src, char *err,
+                  size_t errsize);
 void lua_box_free(struct lua_box *box);
 /* Call the function under the instruction and memory limits: the stack
  * holds the function then nargs arguments. Leaves nres results on the
@@ -95,10 +95,10 @@ struct lua_ctx {
 	uint16_t code;    /* failure mode: the failed code */
 	unsigned attempt; /* failure mode */
 	/* decisions */
-	char *ruri;                  /* set_uri (owned), or NULL */
+	char *ruri; /* set_uri (owned), or NULL */
 	char dels[LUA_EDITS_MAX][LUA_HDR_NAME_MAX];
 	size_t ndel;
-	char *adds[LUA_EDITS_MAX];   /* "Name: value" (owned) */
+	char *adds[LUA_EDITS_MAX]; /* "Name: value" (owned) */
 	size_t nadd;
 	uint16_t reply_code;
 	char reply_reason[96];

@@ -21,7 +21,8 @@ static int lua_init(struct cf_app *app)
 	const char *s = cf_app_conf_str(cf_app_conf(app), "lua", "script");
 
 	if (s && *s) {
-		cf_log(CF_LOG_ERR, NULL, "lua: [lua] script is set but confab "
+		cf_log(CF_LOG_ERR, NULL,
+		       "lua: [lua] script is set but confab "
 		       "was built without Lua (-Dlua=disabled)");
 		return ENOTSUP;
 	}

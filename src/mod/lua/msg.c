@@ -95,8 +95,8 @@ bool lua_uri_valid(const char *s)
 	if (!s || strlen(s) >= CF_PROXY_URI_MAX || strpbrk(s, "\r\n <>"))
 		return false;
 	cf_pl_set_str(&pl, s);
-	return !cf_sip_uri_decode(&u, &pl) &&
-	       (u.scheme == CF_SIP_SCHEME_SIP || u.scheme == CF_SIP_SCHEME_SIPS);
+	return !cf_sip_uri_decode(&u, &pl) && (u.scheme == CF_SIP_SCHEME_SIP ||
+	                                       u.scheme == CF_SIP_SCHEME_SIPS);
 }
 
 /* ------------------------------------------------------------- methods */
@@ -155,11 +155,13 @@ static int m_add_header(lua_State *L)
 	if (!token_ok(name, nl))
 		return luaL_error(L, "add_header: bad header name '%s'", name);
 	if (protected_hdr(name_id(name)))
-		return luaL_error(L, "add_header: %s is not the script's to "
-		                  "change", name);
+		return luaL_error(L,
+		                  "add_header: %s is not the script's to "
+		                  "change",
+		                  name);
 	if (strlen(val) != vl || strpbrk(val, "\r\n"))
 		return luaL_error(L, "add_header: the value has a line break "
-		                  "or NUL");
+		                     "or NUL");
 	if (c->nadd >= LUA_EDITS_MAX)
 		return luaL_error(L, "add_header: more than %d headers",
 		                  LUA_EDITS_MAX);
@@ -190,8 +192,10 @@ static int m_remove_header(lua_State *L)
 		                  name);
 	id = name_id(name);
 	if (protected_hdr(id))
-		return luaL_error(L, "remove_header: %s is not the script's "
-		                  "to change", name);
+		return luaL_error(L,
+		                  "remove_header: %s is not the script's "
+		                  "to change",
+		                  name);
 	if (c->ndel >= LUA_EDITS_MAX)
 		return luaL_error(L, "remove_header: more than %d names",
 		                  LUA_EDITS_MAX);
@@ -386,7 +390,7 @@ static int m_index(lua_State *L)
 static int m_newindex(lua_State *L)
 {
 	return luaL_error(L, "message fields are read-only (use set_uri, "
-	                  "add_header...)");
+	                     "add_header...)");
 }
 
 static int m_tostring(lua_State *L)

@@ -377,8 +377,10 @@ struct lua_box *lua_box_current(void)
 	if (!src)
 		return cur;
 	if (lua_box_alloc(&b, src, err, sizeof(err))) {
-		cf_log(CF_LOG_ERR, NULL, "lua: %s: not loaded on this worker: "
-		       "%s", src->chunk + 1, err);
+		cf_log(CF_LOG_ERR, NULL,
+		       "lua: %s: not loaded on this worker: "
+		       "%s",
+		       src->chunk + 1, err);
 		cf_mem_deref(src);
 		return cur;
 	}

@@ -83,8 +83,8 @@ static size_t fork_targets(const struct cf_sip_msg *msg,
 bool proxy_hook_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
                         const struct cf_sip_peer *peer,
                         const struct cf_auth_id *id,
-                        struct cf_sip_msg **msg_newp,
-                        struct proxy_target **tvp, size_t *np)
+                        struct cf_sip_msg **msg_newp, struct proxy_target **tvp,
+                        size_t *np)
 {
 	struct cf_proxy_request *r;
 	cf_proxy_request_h *h;
@@ -115,14 +115,16 @@ bool proxy_hook_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 	h(r, arg);
 
 	if (r->code >= 300 && r->code <= 699) {
-		const char *reason = r->reason[0] ? r->reason
-		                                  : cf_sip_reason(r->code);
+		const char *reason =
+		    r->reason[0] ? r->reason : cf_sip_reason(r->code);
 
 		if (cf_sip_strans_reply(st, r->code, reason, NULL, NULL))
 			(void)cf_mod_reply(st, 500, NULL);
-		cf_log(CF_LOG_INFO, &msg->call_id, "proxy: %.*s %.*s: %u %s "
-		       "(on_request)", (int)msg->method.l, msg->method.p,
-		       (int)msg->ruri_pl.l, msg->ruri_pl.p, r->code, reason);
+		cf_log(CF_LOG_INFO, &msg->call_id,
+		       "proxy: %.*s %.*s: %u %s "
+		       "(on_request)",
+		       (int)msg->method.l, msg->method.p, (int)msg->ruri_pl.l,
+		       msg->ruri_pl.p, r->code, reason);
 		goto out;
 	}
 	if (r->ntargets) {

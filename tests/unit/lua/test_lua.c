@@ -84,8 +84,7 @@ static void tmpname(char *buf, size_t size, const char *stem)
 
 /* A configuration with the script path and these extra keys, applied as
  * SIGHUP does (the lua module's reload loads the script). */
-static void conf_apply(struct fixture *f, const char *script,
-                       const char *extra)
+static void conf_apply(struct fixture *f, const char *script, const char *extra)
 {
 	const char *sets[8];
 	char s[128];
@@ -352,28 +351,30 @@ static void test_fields(void **state)
 	struct fixture *f = *state;
 	const char *inv;
 
-	load(f, "function on_request(req)\n"
-	        "  local t = {req.method, req.uri, req.uri_user, req.uri_host,\n"
-	        "    req.from_user, req.to_user, req.from_host, req.to_host,\n"
-	        "    req.from, req.to, req.source_ip,\n"
-	        "    tostring(req.source_port), req.transport,\n"
-	        "    tostring(req.in_dialog), tostring(req.user),\n"
-	        "    req:header('subject'), req:header('s'),\n"
-	        "    table.concat(req:headers('X-A'), '+'),\n"
-	        "    tostring(req:header('X-None')), req.call_id}\n"
-	        "  req:add_header('X-Seen', table.concat(t, '|'))\n"
-	        "end\n");
+	load(f,
+	     "function on_request(req)\n"
+	     "  local t = {req.method, req.uri, req.uri_user, req.uri_host,\n"
+	     "    req.from_user, req.to_user, req.from_host, req.to_host,\n"
+	     "    req.from, req.to, req.source_ip,\n"
+	     "    tostring(req.source_port), req.transport,\n"
+	     "    tostring(req.in_dialog), tostring(req.user),\n"
+	     "    req:header('subject'), req:header('s'),\n"
+	     "    table.concat(req:headers('X-A'), '+'),\n"
+	     "    tostring(req:header('X-None')), req.call_id}\n"
+	     "  req:add_header('X-Seen', table.concat(t, '|'))\n"
+	     "end\n");
 	assert_int_equal(stats().generation > 0, 1);
 	reg(f, "bob", 5071);
 	invite(f, BOB, "Subject: hello\r\nX-A: 1\r\nX-A: 2\r\n");
 	inv = sent_to(f, 5071, "INVITE ");
 	assert_non_null(inv);
-	assert_non_null(strstr(inv, "X-Seen: INVITE|sip:bob@example.com|bob|"
-	                            "example.com|alice|bob|example.com|example.com|"
-	                            "sip:alice@example.com|sip:bob@example.com|"
-	                            "127.0.0.1|25160|"
-	                            "udp|false|nil|hello|hello|1+2|nil|"
-	                            "call"));
+	assert_non_null(strstr(inv,
+	                       "X-Seen: INVITE|sip:bob@example.com|bob|"
+	                       "example.com|alice|bob|example.com|example.com|"
+	                       "sip:alice@example.com|sip:bob@example.com|"
+	                       "127.0.0.1|25160|"
+	                       "udp|false|nil|hello|hello|1+2|nil|"
+	                       "call"));
 	answer_from(f, 5071, 200, NULL);
 	caller_got(f, "SIP/2.0 200 ");
 	assert_true(stats().calls >= 1);
@@ -788,9 +789,10 @@ static void test_user(void **state)
 	const char *r, *p, *e;
 	uint64_t calls;
 
-	load_x(f, "function on_request(req)\n"
-	          "  req:add_header('X-User', tostring(req.user))\n"
-	          "end\n",
+	load_x(f,
+	       "function on_request(req)\n"
+	       "  req:add_header('X-User', tostring(req.user))\n"
+	       "end\n",
 	       "proxy.authenticate=yes");
 	reg(f, "bob", 5071);
 	calls = stats().calls;
@@ -829,11 +831,11 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_fields),      T(test_set_uri),     T(test_headers_edit),
-	    T(test_reply),       T(test_fork),        T(test_failure),
-	    T(test_reply_hook),  T(test_errors),      T(test_insn_limit),
-	    T(test_reload),      T(test_sandbox),     T(test_kept_message),
-	    T(test_bad_args),    T(test_user),
+	    T(test_fields),     T(test_set_uri), T(test_headers_edit),
+	    T(test_reply),      T(test_fork),    T(test_failure),
+	    T(test_reply_hook), T(test_errors),  T(test_insn_limit),
+	    T(test_reload),     T(test_sandbox), T(test_kept_message),
+	    T(test_bad_args),   T(test_user),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
