@@ -46,6 +46,7 @@ struct fixture {
 	char log[64];
 	int logfd;
 	unsigned branch;
+	long fail_after; /* OOM tests: the n-th allocation in recv fails */
 };
 
 static int rec_send(const struct cf_sip_peer *peer, const struct cf_pl *bytes,
@@ -218,7 +219,9 @@ static void feed_from(struct fixture *f, const char *buf, uint16_t port)
 	                                   strlen(buf), CF_SIP_DATAGRAM, &used),
 	                 0);
 	assert_int_equal(msg->fault.code, 0);
+	cf_mem_fail_after(f->fail_after);
 	cf_sip_txn_recv(f->env, &f->h, msg, &peer);
+	cf_mem_fail_after(0);
 	cf_mem_deref(msg);
 }
 
@@ -827,6 +830,44 @@ static void test_user(void **state)
 	caller_got(f, "SIP/2.0 200 ");
 }
 
+/* Out of memory at every allocation of a call whose script edits, re-
+ * routes and edits the replies: no crash, no leak, no transaction left
+ * (teardown checks), and the script still works afterwards. */
+static void test_oom(void **state)
+{
+	struct fixture *f = *state;
+
+	load(f, "function on_request(req)\n"
+	        "  req:add_header('X-A', 'b')\n"
+	        "  req:remove_header('Subject')\n"
+	        "  req:set_uri('sip:carol@example.com')\n"
+	        "end\n"
+	        "function on_reply(reply) reply:add_header('X-R', 'c') end\n"
+	        "function on_failure(req, code) return nil end\n");
+	reg(f, "carol", 5073);
+	for (long n = 1; n <= 120; n++) {
+		sent_clear(f);
+		f->fail_after = n;
+		invite(f, BOB, "Subject: x\r\n");
+		f->fail_after = 0;
+		if (sent_to(f, 5073, "INVITE ")) {
+			f->fail_after = n;
+			answer_from(f, 5073, 486, NULL);
+			f->fail_after = 0;
+		}
+		for (int i = 0; i < 200 && cf_sip_txn_env_pending(f->env); i++)
+			cf_tmr_wheel_advance(f->wheel,
+			                     cf_tmr_wheel_now(f->wheel) + 1000);
+		if (cf_sip_txn_env_pending(f->env))
+			fail_msg("n=%ld: a transaction is left pending", n);
+	}
+	sent_clear(f);
+	invite(f, BOB, "Subject: x\r\n");
+	assert_non_null(strstr(sent_to(f, 5073, "INVITE "), "X-A: b\r\n"));
+	answer_from(f, 5073, 486, NULL);
+	assert_non_null(strstr(caller_got(f, "SIP/2.0 486 "), "X-R: c\r\n"));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -836,6 +877,7 @@ int main(void)
 	    T(test_reply_hook), T(test_errors),  T(test_insn_limit),
 	    T(test_reload),     T(test_sandbox), T(test_kept_message),
 	    T(test_bad_args),   T(test_user),
+	    T(test_oom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
