@@ -46,30 +46,59 @@ cf_proxy_reply_h *proxy_reply_hook(void **argp)
 	return h;
 }
 
-/* The fork targets: each URI with its own next hop (a numeric host, as
- * for failure routes; a name would need RFC 3263 per target). A target
- * without a hop is logged and left out. */
-static size_t fork_targets(const struct cf_sip_msg *msg,
+/* The fork targets, at most PROXY_BRANCHES_HARD_MAX: a URI of one of our
+ * users stands for their bindings (as if it were the Request-URI), any
+ * other URI is one branch with its own next hop (a numeric host, as for
+ * failure routes: a name would need RFC 3263 per target). A target that
+ * gives nothing is logged and left out. *nomem on a copy that failed. */
+static size_t fork_targets(struct cf_app *app, const struct cf_sip_msg *msg,
                            const struct cf_proxy_request *r,
-                           struct proxy_target *tv)
+                           struct proxy_target *tv, bool *nomem)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->ntargets && i < CF_PROXY_FORK_MAX; i++) {
+		const char *uri = r->targets[i];
 		struct proxy_target *t = &tv[n];
 		struct cf_sip_uri u;
 		struct cf_pl pl;
 
-		memset(t, 0, sizeof(*t));
-		t->uri = cf_mem_strdup(r->targets[i]);
-		if (!t->uri)
+		if (n >= PROXY_BRANCHES_HARD_MAX)
 			break;
+		cf_pl_set_str(&pl, uri);
+		if (cf_sip_uri_decode(&u, &pl))
+			continue; /* checked by the hook already */
+		if (cf_pl_isset(&u.user) && cf_app_uri_is_local(app, &u)) {
+			char aor[CF_PROXY_URI_MAX + 8];
+			size_t got;
+
+			snprintf(aor, sizeof(aor), "sip:%.*s@%.*s",
+			         (int)u.user.l, u.user.p, (int)u.host.l,
+			         u.host.p);
+			cf_pl_set_str(&pl, aor);
+			got = proxy_aor_targets(
+			    &pl, t, PROXY_BRANCHES_HARD_MAX - n, nomem);
+			if (!got)
+				cf_log(CF_LOG_INFO, &msg->call_id,
+				       "proxy: hook fork target %s: no binding",
+				       uri);
+			n += got;
+			if (*nomem)
+				break;
+			continue;
+		}
+		memset(t, 0, sizeof(*t));
+		t->uri = cf_mem_strdup(uri);
+		if (!t->uri) {
+			*nomem = true;
+			break;
+		}
 		cf_pl_set_str(&pl, t->uri);
 		if (cf_sip_uri_decode(&u, &pl) || proxy_uri_hop(&u, &t->hop)) {
 			cf_log(CF_LOG_NOTICE, &msg->call_id,
 			       "proxy: hook fork target %s: no next hop "
-			       "(a numeric host is needed)",
-			       r->targets[i]);
+			       "(a numeric host or one of our users is needed)",
+			       uri);
 			t->uri = cf_mem_deref(t->uri);
 			continue;
 		}
@@ -80,7 +109,18 @@ static size_t fork_targets(const struct cf_sip_msg *msg,
 	return n;
 }
 
-bool proxy_hook_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+/* A fork that gave no target: 480 (nobody to ring), or 500. */
+static void answer_fork_none(struct cf_sip_strans *st,
+                             const struct cf_sip_msg *msg, bool nomem)
+{
+	(void)cf_mod_reply(st, nomem ? 500 : 480, NULL);
+	cf_log(CF_LOG_NOTICE, &msg->call_id,
+	       "proxy: hook fork: no target could be used: %u",
+	       nomem ? 500 : 480);
+}
+
+bool proxy_hook_request(struct cf_app *app, struct cf_sip_strans *st,
+                        const struct cf_sip_msg *msg,
                         const struct cf_sip_peer *peer,
                         const struct cf_auth_id *id,
                         struct cf_sip_msg **msg_newp, struct proxy_target **tvp,
@@ -129,16 +169,20 @@ bool proxy_hook_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 	}
 	if (r->ntargets) {
 		struct proxy_target *tv =
-		    cf_mem_zalloc(r->ntargets * sizeof(*tv), NULL);
-		size_t n = tv ? fork_targets(msg, r, tv) : 0;
+		    cf_mem_zalloc(PROXY_BRANCHES_HARD_MAX * sizeof(*tv), NULL);
+		bool nomem = !tv;
+		size_t n = tv ? fork_targets(app, msg, r, tv, &nomem) : 0;
 
-		if (!n) {
+		if (!n || nomem) {
+			proxy_targets_free(tv, n);
 			cf_mem_deref(tv);
-			(void)cf_mod_reply(st, tv ? 503 : 500, NULL);
-			cf_log(CF_LOG_NOTICE, &msg->call_id,
-			       "proxy: hook fork: no target could be used");
+			answer_fork_none(st, msg, nomem);
 			goto out;
 		}
+		/* all in parallel: one q group (a binding's own q would
+		 * split the fork into serial groups) */
+		for (size_t i = 0; i < n; i++)
+			tv[i].q = 1000;
 		*tvp = tv;
 		*np = n;
 		cf_log(CF_LOG_INFO, &msg->call_id,

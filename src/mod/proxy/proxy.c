@@ -359,6 +359,18 @@ static bool collect_h(const struct cf_reg_contact *c, void *arg)
 	return false;
 }
 
+/* The bindings of aor (sip:user@domain) as targets appended to tv, at
+ * most max (the hook's fork to one of our users, hook.c). */
+size_t proxy_aor_targets(const struct cf_pl *aor, struct proxy_target *tv,
+                         size_t max, bool *nomem)
+{
+	struct collect col = {.tv = tv, .max = max};
+
+	(void)cf_registrar_lookup(aor, collect_h, &col);
+	*nomem = col.nomem;
+	return col.n;
+}
+
 /* ------------------------------------------------------------ requests */
 
 static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
@@ -709,7 +721,7 @@ static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
 	if (!hooked) {
 		struct cf_sip_msg *nm = NULL;
 
-		if (proxy_hook_request(st, msg, peer, idp, &nm, &tv, &n))
+		if (proxy_hook_request(app, st, msg, peer, idp, &nm, &tv, &n))
 			return true;
 		if (nm && !n) {
 			if (!route_request(app, st, nm, peer, true))

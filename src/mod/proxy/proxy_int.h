@@ -163,12 +163,18 @@ void proxy_txn_cancel(struct cf_app *app, struct cf_sip_strans *st);
 void proxy_targets_free(struct proxy_target *t, size_t n);
 extern const struct cf_mod cf_mod_proxy;
 
+/* The bindings of aor as targets appended to tv (at most max); *nomem
+ * when one could not be copied. Worker thread. */
+size_t proxy_aor_targets(const struct cf_pl *aor, struct proxy_target *tv,
+                         size_t max, bool *nomem);
+
 /* hook.c */
 /* Run the on_request hook (proxy.h) on a request about to be routed.
  * Returns true when st was answered (the hook's reply, or 500). Else
  * *msg_newp may hold an edited request to route instead (a reference for
  * the caller), or *tvp and *np the fork targets (ownership to the caller). */
-bool proxy_hook_request(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+bool proxy_hook_request(struct cf_app *app, struct cf_sip_strans *st,
+                        const struct cf_sip_msg *msg,
                         const struct cf_sip_peer *peer,
                         const struct cf_auth_id *id,
                         struct cf_sip_msg **msg_newp,

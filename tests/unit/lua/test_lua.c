@@ -480,6 +480,27 @@ static void test_fork(void **state)
 	answer_from(f, 5091, 200, NULL);
 	caller_got(f, "SIP/2.0 200 ");
 	assert_non_null(sent_to(f, 5092, "CANCEL "));
+	/* our users stand for their bindings; one with none is skipped */
+	reg(f, "carol", 5073);
+	sent_clear(f);
+	load(f, "function on_request(req)\n"
+	        "  req:fork({'sip:carol@example.com', 'sip:bob@example.com',\n"
+	        "            'sip:c@127.0.0.1:5093'})\n"
+	        "end\n");
+	invite(f, BOB, NULL);
+	assert_non_null(sent_to(f, 5073, "INVITE sip:carol@127.0.0.1:5073 "));
+	assert_non_null(sent_to(f, 5093, "INVITE sip:c@127.0.0.1:5093 "));
+	assert_true(logged(f, "fork target sip:bob@example.com: no binding"));
+	answer_from(f, 5073, 486, NULL);
+	answer_from(f, 5093, 486, NULL);
+	caller_got(f, "SIP/2.0 486 ");
+	/* nothing to ring: 480; a host name: no next hop */
+	load(f, "function on_request(req)\n"
+	        "  req:fork({'sip:bob@example.com', 'sip:x@example.org'})\n"
+	        "end\n");
+	invite(f, BOB, NULL);
+	caller_got(f, "SIP/2.0 480 ");
+	assert_true(logged(f, "fork target sip:x@example.org: no next hop"));
 	/* a bad target list is a script error */
 	load(f, "function on_request(req) req:fork({'mailto:x'}) end\n");
 	invite(f, BOB, NULL);
@@ -876,8 +897,7 @@ int main(void)
 	    T(test_reply),      T(test_fork),    T(test_failure),
 	    T(test_reply_hook), T(test_errors),  T(test_insn_limit),
 	    T(test_reload),     T(test_sandbox), T(test_kept_message),
-	    T(test_bad_args),   T(test_user),
-	    T(test_oom),
+	    T(test_bad_args),   T(test_user),    T(test_oom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
