@@ -18,6 +18,37 @@ static struct {
 
 /* ------------------------------------------------------------ loading */
 
+static void request_h(struct cf_proxy_request *r, void *arg);
+static void reply_h(const struct cf_sip_msg *req, struct cf_sip_msg *resp,
+                    void *arg);
+static bool failure_h(const struct cf_proxy_failure *f, char *uri, size_t size,
+                      void *arg);
+
+/* Only the functions the script defines are hooked: a proxy without a
+ * script (or without on_reply...) pays nothing for the module. A hook
+ * point the module does not hold (NULL, or another module's failure
+ * hook) is left alone when the script does not need it. Main thread. */
+static bool owned[LUA_FN_N];
+
+static void hooks_set(const bool has[LUA_FN_N])
+{
+	for (int i = 0; i < LUA_FN_N; i++) {
+		bool want = has && has[i];
+
+		if (want == owned[i])
+			continue;
+		owned[i] = want;
+		if (i == LUA_FN_REQUEST)
+			cf_proxy_request_hook_set(want ? request_h : NULL,
+			                          NULL);
+		else if (i == LUA_FN_REPLY)
+			cf_proxy_reply_hook_set(want ? reply_h : NULL, NULL);
+		else
+			cf_proxy_failure_hook_set(want ? failure_h : NULL,
+			                          NULL);
+	}
+}
+
 /* [lua] script as a path: a relative one is under [general] data_dir. */
 static void script_path(const struct cf_app_conf *c, char *out, size_t size)
 {
@@ -98,6 +129,7 @@ static int script_load(struct cf_app *app)
 	if (!path[0]) {
 		if (lm.path[0])
 			cf_log(CF_LOG_NOTICE, NULL, "lua: no script now");
+		hooks_set(NULL);
 		lua_src_publish(NULL);
 		lm.path[0] = 0;
 		lm.last_err[0] = 0;
@@ -119,8 +151,9 @@ static int script_load(struct cf_app *app)
 	e = lua_box_alloc(&box, src, err, sizeof(err));
 	if (e)
 		goto fail;
-	lua_box_free(box);
 	lua_src_publish(src);
+	hooks_set(box->has);
+	lua_box_free(box);
 	cf_mem_deref(src);
 	lua_stat(LUA_S_RELOAD);
 	snprintf(lm.path, sizeof(lm.path), "%s", path);
@@ -329,18 +362,13 @@ static int lua_init(struct cf_app *app)
 	lm.last_err[0] = 0;
 	/* a script that does not load is logged; the daemon runs without */
 	(void)script_load(app);
-	cf_proxy_request_hook_set(request_h, NULL);
-	cf_proxy_reply_hook_set(reply_h, NULL);
-	cf_proxy_failure_hook_set(failure_h, NULL);
 	return 0;
 }
 
 static void lua_stop(struct cf_app *app)
 {
 	(void)app;
-	cf_proxy_request_hook_set(NULL, NULL);
-	cf_proxy_reply_hook_set(NULL, NULL);
-	cf_proxy_failure_hook_set(NULL, NULL);
+	hooks_set(NULL);
 	lua_src_publish(NULL);
 	cf_lua_thread_close();
 	lm.path[0] = 0;
