@@ -231,6 +231,27 @@ def case_reload(args, tmp):
     d.stop()
 
 
+def case_start_error(args, tmp):
+    """A script that does not load at start stops confabd (exit 1) with
+    the script's line in the log, and nothing leaked."""
+    d = run.Daemon(args, tmp, {"lua.script": "routing.lua"})
+    with open(os.path.join(d.data, "routing.lua"), "w") as f:
+        f.write("function on_request(req)\n  x(\nend\n")
+    try:
+        d.start()
+        raise Failure("confabd started with a broken routing.lua")
+    except Failure as e:
+        if "exited at start" not in str(e):
+            raise
+    p, d.proc = d.proc, None
+    err = d.stderr()
+    check(p.returncode == 1, "confabd exits 1 (%s)" % p.returncode)
+    check("lua: routing.lua:3: unexpected symbol near 'end'; confabd does "
+          "not start" in err, "the log names the line and says why")
+    check(run.SANITIZER_RE.search(err) is None,
+          "no sanitizer report on confabd's stderr")
+
+
 CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 

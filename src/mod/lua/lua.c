@@ -14,6 +14,7 @@ enum { SCRIPT_MAX = 1024 * 1024 }; /* bytes of script text */
 static struct {
 	char path[512];     /* the script loaded, "" none */
 	char last_err[512]; /* the last load error, "" none */
+	bool inited;        /* init is over: a load is a reload */
 } lm;
 
 /* ------------------------------------------------------------ loading */
@@ -164,10 +165,15 @@ fail:
 	cf_mem_deref(src);
 	lua_stat(LUA_S_LOAD);
 	snprintf(lm.last_err, sizeof(lm.last_err), "%s", err);
-	if (lm.path[0])
+	if (!lm.inited)
 		cf_log(CF_LOG_ERR, NULL,
-		       "lua: %s; keeping the script "
-		       "loaded before",
+		       "lua: %s; confabd does not start with "
+		       "a routing script that does not load",
+		       err);
+	else if (lm.path[0])
+		cf_log(CF_LOG_ERR, NULL,
+		       "lua: %s; keeping the script loaded "
+		       "before",
 		       err);
 	else
 		cf_log(CF_LOG_ERR, NULL, "lua: %s; no script in use", err);
@@ -358,11 +364,15 @@ out:
 
 static int lua_init(struct cf_app *app)
 {
+	int err;
+
 	lm.path[0] = 0;
 	lm.last_err[0] = 0;
-	/* a script that does not load is logged; the daemon runs without */
-	(void)script_load(app);
-	return 0;
+	/* a script that does not load stops the start (a blocking rule
+	 * silently missing would be worse); on a reload the old one stays */
+	err = script_load(app);
+	lm.inited = true;
+	return err;
 }
 
 static void lua_stop(struct cf_app *app)
@@ -372,6 +382,7 @@ static void lua_stop(struct cf_app *app)
 	lua_src_publish(NULL);
 	cf_lua_thread_close();
 	lm.path[0] = 0;
+	lm.inited = false;
 }
 
 static void lua_reload(struct cf_app *app)
