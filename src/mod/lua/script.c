@@ -75,7 +75,9 @@ static void *box_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		return NULL;
 	}
 	if (nsize > old && b->used - old + nsize > b->limit) {
-		if (b->running && !b->mem_hit) {
+		/* Lua collects and tries once more before it raises the
+		 * error: the line of the last refusal is the one to report */
+		if (b->running) {
 			b->mem_hit = true;
 			b->mem_line = b->L ? line_now(b->L) : 0;
 		}
@@ -206,7 +208,7 @@ int lua_box_call(struct lua_box *b, int nargs, int nres, char *err,
 	if (b->insn_hit) {
 		rc = LUA_E_INSNS;
 		err_copy(L, -1, err, errsize);
-	} else if (st == LUA_ERRMEM || b->mem_hit) {
+	} else if (st == LUA_ERRMEM || (st == LUA_ERRERR && b->mem_hit)) {
 		rc = LUA_E_MEMORY;
 		if (b->mem_line > 0)
 			snprintf(err, errsize,
