@@ -213,7 +213,9 @@ static int hook_call(struct lua_box *b, enum lua_fn fn, struct lua_ctx *ctx,
 		nargs = 2;
 	}
 	lua_stat(LUA_S_CALL);
+	lua_callid_set(callid);
 	rc = lua_box_call(b, nargs, nres, err, sizeof(err));
+	lua_callid_set(NULL);
 	lua_msg_invalidate(L, ud);
 	if (rc) {
 		stat_err(rc);

@@ -65,6 +65,8 @@ struct lua_box *lua_box_current(void);
  * named name in messages, with its limits and the next generation. */
 int lua_src_alloc(struct lua_src **srcp, const char *name, char *text,
                   size_t len, uint32_t insns, size_t mem);
+/* The Call-ID print() logs with (NULL: none), set around a hook call. */
+void lua_callid_set(const struct cf_pl *callid);
 /* Main thread: publish src (a reference is taken; NULL: no script). */
 void lua_src_publish(struct lua_src *src);
 struct lua_src *lua_src_current(void); /* a reference, or NULL */

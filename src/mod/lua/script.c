@@ -106,7 +106,16 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 
 /* --------------------------------------------------------- the sandbox */
 
-/* print() goes to the log, one line. */
+/* The Call-ID of the message the running hook is about (lua.c sets it
+ * around each call), for print(). */
+static _Thread_local const struct cf_pl *cur_callid;
+
+void lua_callid_set(const struct cf_pl *callid)
+{
+	cur_callid = callid;
+}
+
+/* print() goes to the log, one line, with the Call-ID inside a hook. */
 static int l_print(lua_State *L)
 {
 	luaL_Buffer bf;
@@ -120,7 +129,7 @@ static int l_print(lua_State *L)
 		luaL_addvalue(&bf);
 	}
 	luaL_pushresult(&bf);
-	cf_log(CF_LOG_INFO, NULL, "lua: %s", lua_tostring(L, -1));
+	cf_log(CF_LOG_INFO, cur_callid, "lua: %s", lua_tostring(L, -1));
 	return 0;
 }
 

@@ -444,6 +444,7 @@ static void test_reply(void **state)
 	struct fixture *f = *state;
 
 	load(f, "function on_request(req)\n"
+	        "  print('from', req.from_user)\n"
 	        "  if req.from_user == 'alice' then\n"
 	        "    req:reply(403, 'Blocked')\n"
 	        "    return\n"
@@ -452,6 +453,8 @@ static void test_reply(void **state)
 	reg(f, "bob", 5071);
 	invite(f, BOB, NULL);
 	caller_got(f, "SIP/2.0 403 Blocked\r\n");
+	/* print() in a hook: one line with the Call-ID */
+	assert_true(logged(f, "@test: lua: from alice\n"));
 	assert_null(sent_to(f, 5071, "INVITE "));
 	/* bad codes are errors */
 	load(f, "function on_request(req) req:reply(200, 'OK') end\n");
