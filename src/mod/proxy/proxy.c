@@ -601,14 +601,12 @@ static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
 	}
 }
 
-/* Is this request one the proxy forwards? Decided from the Route set and
- * the Request-URI; everything else goes on to the defaults. */
 static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
                           const struct cf_sip_msg *msg,
                           const struct cf_sip_peer *peer, bool hooked);
 
-/* hooked: the on_request hook ran and gave this edited request; it was
- * validated and authenticated as received. */
+/* Is this request one the proxy forwards? Decided from the Route set and
+ * the Request-URI; everything else goes on to the defaults. */
 static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
                           const struct cf_sip_msg *msg,
                           const struct cf_sip_peer *peer)
@@ -616,6 +614,8 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 	return route_request(app, st, msg, peer, false);
 }
 
+/* hooked: the on_request hook ran and gave this edited request (it was
+ * validated and authenticated as received): route it, once. */
 static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
                           const struct cf_sip_msg *msg,
                           const struct cf_sip_peer *peer, bool hooked)

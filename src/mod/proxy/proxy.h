@@ -54,12 +54,14 @@ struct cf_proxy_request {
 	 * decoded again: new Request-URI, headers added or removed); one
 	 * reference, which the proxy takes */
 	struct cf_sip_msg *msg_new;
-	/* out: fork to these URIs (numeric hosts) instead of routing */
+	/* out: fork to these URIs instead of routing: one of our users
+	 * stands for their bindings, others need a numeric host */
 	size_t ntargets;
 	char targets[CF_PROXY_FORK_MAX][CF_PROXY_URI_MAX];
 };
 typedef void(cf_proxy_request_h)(struct cf_proxy_request *r, void *arg);
-/* Main thread, before the stack starts (or in a test). NULL removes it. */
+/* Main thread (start, reload) or a test; the workers see the change at
+ * their next request. NULL removes it. */
 void cf_proxy_request_hook_set(cf_proxy_request_h *h, void *arg);
 
 /*
@@ -72,6 +74,7 @@ void cf_proxy_request_hook_set(cf_proxy_request_h *h, void *arg);
  */
 typedef void(cf_proxy_reply_h)(const struct cf_sip_msg *req,
                                struct cf_sip_msg *resp, void *arg);
+/* As cf_proxy_request_hook_set. */
 void cf_proxy_reply_hook_set(cf_proxy_reply_h *h, void *arg);
 
 /* Main thread: (re)load the per-user failure routes (the store's
