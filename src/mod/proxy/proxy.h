@@ -31,7 +31,7 @@ struct cf_proxy_failure {
 enum { CF_PROXY_FAILURE_MAX = 3 };
 typedef bool(cf_proxy_failure_h)(const struct cf_proxy_failure *f, char *uri,
                                  size_t size, void *arg);
-/* Main thread, before the stack starts (or in a test). NULL removes it. */
+/* Main thread (start, reload: the Lua module) or a test. NULL removes it. */
 void cf_proxy_failure_hook_set(cf_proxy_failure_h *h, void *arg);
 
 /*
