@@ -436,7 +436,9 @@ static void test_mod_table(void **state)
 	 * proxy, which comes last: it forwards what the others left */
 	assert_ptr_equal(cf_mods[2], &cf_mod_basic);
 	assert_ptr_equal(cf_mods[3], cf_mod_find("proxy"));
-	assert_null(cf_mods[4]);
+	/* the routing script: no requests of its own, the proxy's hooks */
+	assert_ptr_equal(cf_mods[4], cf_mod_find("lua"));
+	assert_null(cf_mods[5]);
 }
 
 int main(void)

@@ -209,6 +209,13 @@ static int resp_forward(struct proxy_txn *pt, const struct cf_sip_msg *cmsg,
 	          : 0;
 	if (!err)
 		err = via_strip(msg);
+	if (!err) {
+		void *rarg;
+		cf_proxy_reply_h *rh = proxy_reply_hook(&rarg);
+
+		if (rh) /* on_reply (Lua): may add or remove headers */
+			rh(pt->req, msg, rarg);
+	}
 	if (!err && aggregate && pt->challenges && pt->challenges->end) {
 		for (size_t i = 0; !err && i < msg->hdrc; i++) {
 			if (msg->hdrv[i].id == CF_SIP_H_WWW_AUTHENTICATE ||
@@ -370,12 +377,20 @@ static void final_best(struct proxy_txn *pt)
 	uint16_t code = pt->best_code ? pt->best_code : 408;
 
 	if (hook && !pt->cancelled && pt->attempts < CF_PROXY_FAILURE_MAX) {
+		uint16_t reply = 0;
 		struct cf_proxy_failure f = {pt->req, code, pt->best,
-		                             pt->attempts};
+		                             pt->attempts, &reply};
 		char uri[512];
+		bool take;
 
 		uri[0] = 0;
-		if (hook(&f, uri, sizeof(uri), harg) && uri[0]) {
+		take = hook(&f, uri, sizeof(uri), harg);
+		if (!take && reply >= 300) {
+			(void)cf_mod_reply(pt->st, reply, NULL);
+			finish(pt);
+			return;
+		}
+		if (take && uri[0]) {
 			size_t tc = pt->tc;
 
 			pt->attempts++;

@@ -399,6 +399,18 @@ size_t proxy_gruu_target(const struct cf_sip_uri *u, struct proxy_target *t)
 	return col.n;
 }
 
+/* The bindings of aor (sip:user@domain) as targets appended to tv, at
+ * most max (the hook's fork to one of our users, hook.c). */
+size_t proxy_aor_targets(const struct cf_pl *aor, struct proxy_target *tv,
+                         size_t max, bool *nomem)
+{
+	struct proxy_collect col = {.tv = tv, .max = max};
+
+	(void)cf_registrar_lookup(aor, proxy_collect_h, &col);
+	*nomem = col.nomem;
+	return col.n;
+}
+
 /* ------------------------------------------------------------ requests */
 
 static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
@@ -641,12 +653,27 @@ static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
 	}
 }
 
+static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
+                          const struct cf_sip_msg *msg,
+                          const struct cf_sip_peer *peer, bool hooked);
+
 /* Is this request one the proxy forwards? Decided from the Route set and
  * the Request-URI; everything else goes on to the defaults. */
 static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
                           const struct cf_sip_msg *msg,
                           const struct cf_sip_peer *peer)
 {
+	return route_request(app, st, msg, peer, false);
+}
+
+/* hooked: the on_request hook ran and gave this edited request (it was
+ * validated and authenticated as received): route it, once. */
+static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
+                          const struct cf_sip_msg *msg,
+                          const struct cf_sip_peer *peer, bool hooked)
+{
+	struct cf_auth_id id, *idp = NULL;
+	struct cf_sip_msg *held = NULL; /* the hook's edited request */
 	const struct cf_sip_uri *u = &msg->ruri;
 	bool in_dialog = cf_pl_isset(&msg->to.tag);
 	bool local_ruri, strict = false;
@@ -727,7 +754,7 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		return true;
 
 	/* 407 for our users (the From is at one of our domains) */
-	if (!in_dialog && cfg.authenticate &&
+	if (!hooked && !in_dialog && cfg.authenticate &&
 	    cf_app_uri_is_local(app, &msg->from.uri)) {
 		const struct cf_auth_api *auth = auth_api();
 
@@ -735,7 +762,6 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		    (!auth->method_needs_auth ||
 		     auth->method_needs_auth(app, msg->mid))) {
 			char dom[CF_STORE_DOMAIN_MAX + 1];
-			struct cf_auth_id id;
 
 			cf_pl_strcpy(&msg->from.uri.host, dom, sizeof(dom));
 			if (auth->check(app, st, msg, peer, dom, true, &id) !=
@@ -743,6 +769,26 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 				atomic_fetch_add(&px.challenged, 1);
 				return true;
 			}
+			idp = &id;
+		}
+	}
+
+	/* the on_request hook (Lua): a reply, a fork, or an edited request
+	 * routed from the start (hook.c) */
+	if (!hooked) {
+		struct cf_sip_msg *nm = NULL;
+
+		if (proxy_hook_request(app, st, msg, peer, idp, &nm, &tv, &n))
+			return true;
+		if (nm && !n) {
+			if (!route_request(app, st, nm, peer, true))
+				answer(st, nm, 404, "Not Routable", NULL);
+			cf_mem_deref(nm);
+			return true;
+		}
+		if (nm) { /* a fork of the edited request */
+			(void)proxy_routes_decode(app, nm, &r);
+			msg = held = nm;
 		}
 	}
 
@@ -752,7 +798,9 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		return true;
 
 	/* §16.5: targets */
-	if (strict) {
+	if (n) {
+		/* the hook's fork targets */
+	} else if (strict) {
 		/* the last Route is the Request-URI to use */
 		tv = cf_mem_zalloc(sizeof(*tv), NULL);
 		if (tv) {
@@ -839,6 +887,7 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 	proxy_txn_start(app, st, msg, peer, tv, n, &r, strict,
 	                cfg.record_route && !in_dialog &&
 	                    creates_dialog(msg->mid));
+	cf_mem_deref(held);
 	return true;
 }
 

@@ -4,6 +4,7 @@
 #ifndef CF_PROXY_INT_H
 #define CF_PROXY_INT_H
 
+#include "mod/auth/auth.h"
 #include "mod/proxy/proxy.h"
 
 enum {
@@ -78,6 +79,8 @@ size_t proxy_gruu_target(const struct cf_sip_uri *u, struct proxy_target *t);
 unsigned proxy_forward_headers(void);
 /* The failure hook (proxy.h); NULL when none. */
 cf_proxy_failure_h *proxy_failure_hook(void **argp);
+/* The reply hook (proxy.h); NULL when none. */
+cf_proxy_reply_h *proxy_reply_hook(void **argp);
 /* Shutdown: true once stop() began; every proxy transaction ends itself
  * (503) at its next tick. live: proxy transactions in existence. */
 bool proxy_stopping(void);
@@ -251,6 +254,23 @@ void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf,
 /* A stateless ACK routed by an entry of ours with cfack: when it is the
  * caller's ACK of that INVITE, its CSeq is raised by one. 0 or ENOMEM. */
 int proxy_trunk_ack(struct cf_sip_msg *msg, const struct proxy_routes *r);
+
+/* The bindings of aor as targets appended to tv (at most max); *nomem
+ * when one could not be copied. Worker thread. */
+size_t proxy_aor_targets(const struct cf_pl *aor, struct proxy_target *tv,
+                         size_t max, bool *nomem);
+
+/* hook.c */
+/* Run the on_request hook (proxy.h) on a request about to be routed.
+ * Returns true when st was answered (the hook's reply, or 500). Else
+ * *msg_newp may hold an edited request to route instead (a reference for
+ * the caller), or *tvp and *np the fork targets (ownership to the caller). */
+bool proxy_hook_request(struct cf_app *app, struct cf_sip_strans *st,
+                        const struct cf_sip_msg *msg,
+                        const struct cf_sip_peer *peer,
+                        const struct cf_auth_id *id,
+                        struct cf_sip_msg **msg_newp,
+                        struct proxy_target **tvp, size_t *np);
 
 /* zone.c */
 enum { LISTEN_ZONE_MAX = 32 };
