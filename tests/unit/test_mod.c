@@ -109,6 +109,8 @@ static void feed(struct fixture *f, const char *method, const char *ruri,
 	             "To: %s\r\n"
 	             "Call-ID: call-%s@test\r\n"
 	             "CSeq: 1 %s\r\n"
+	             /* an INVITE without one is refused 400 (check.c) */
+	             "Contact: <sip:tester@127.0.0.1:25160>\r\n"
 	             "%s"
 	             "Content-Length: 0\r\n\r\n",
 	             method, ruri, branch, to, branch, cseq_method,
