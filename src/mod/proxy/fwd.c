@@ -447,8 +447,8 @@ static bool trunk_answer(struct proxy_txn *pt, struct branch *b,
 		return true;
 	}
 	cf_pl_strcpy(&pt->req->method, method, sizeof(method));
-	err = proxy_trunk_auth(t->trunk, msg, method,
-	                       t->uri ? t->uri : "", line, sizeof(line));
+	err = proxy_trunk_auth(t->trunk, msg, method, t->uri ? t->uri : "",
+	                       line, sizeof(line));
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
 		       "proxy: trunk %s: %u not answered: %s",
@@ -504,8 +504,8 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 			(void)resp_forward(pt, msg, code, false);
 		goto out;
 	}
-	if ((code == 401 || code == 407) && msg && trunk_answer(pt, b, msg,
-	                                                        code))
+	if ((code == 401 || code == 407) && msg &&
+	    trunk_answer(pt, b, msg, code))
 		goto out;
 	b->code = code;
 	cf_tmr_cancel(&b->tmr_c);

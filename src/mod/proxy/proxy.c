@@ -771,9 +771,9 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		}
 		if (!err && !tv->has_hop) {
 			/* a trunk by name: RFC 3263 for it */
-			dns_forward(app, st, msg, peer, &r,
-			            cfg.record_route && creates_dialog(msg->mid),
-			            tv);
+			dns_forward(
+			    app, st, msg, peer, &r,
+			    cfg.record_route && creates_dialog(msg->mid), tv);
 			cf_mem_deref(tv);
 			return true;
 		}

@@ -212,8 +212,7 @@ int proxy_cseq_set(struct cf_sip_msg *msg, uint32_t num);
 /* The Record-Route parameter of a resubmitted INVITE (";cfack=N.HASH":
  * the caller's CSeq and From tag) into buf, so that the stateless ACK of
  * its 2xx can be renumbered (proxy_trunk_ack). */
-void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf,
-                          size_t size);
+void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf, size_t size);
 /* A stateless ACK routed by an entry of ours with cfack: when it is the
  * caller's ACK of that INVITE, its CSeq is raised by one. 0 or ENOMEM. */
 int proxy_trunk_ack(struct cf_sip_msg *msg, const struct proxy_routes *r);

@@ -12,8 +12,7 @@
 
 /* Grow *tvp by n zeroed entries after *tcp; the array stays valid (and
  * unchanged) when that fails. */
-static struct proxy_target *grow(struct proxy_target **tvp, size_t tc,
-                                 size_t n)
+static struct proxy_target *grow(struct proxy_target **tvp, size_t tc, size_t n)
 {
 	struct proxy_target *t;
 
@@ -54,8 +53,8 @@ static uint16_t local_bindings(struct cf_app *app, const struct cf_sip_uri *u,
 	if (!err && col->n)
 		return 0;
 	/* the same rule as a call: known and not registered is 480 */
-	if (auth && auth->user_exists && !auth->user_exists(app, &u->user,
-	                                                     &u->host))
+	if (auth && auth->user_exists &&
+	    !auth->user_exists(app, &u->user, &u->host))
 		return 404;
 	return 480;
 }
@@ -88,8 +87,10 @@ uint16_t proxy_retarget(struct cf_app *app, const char *uri, uint16_t cause,
 
 	cf_pl_set_str(&pl, uri);
 	if (cf_sip_uri_decode(&u, &pl)) {
-		cf_log(CF_LOG_NOTICE, NULL, "proxy: failure route %s: not a "
-		       "SIP URI", uri);
+		cf_log(CF_LOG_NOTICE, NULL,
+		       "proxy: failure route %s: not a "
+		       "SIP URI",
+		       uri);
 		return 503;
 	}
 
@@ -125,8 +126,10 @@ uint16_t proxy_retarget(struct cf_app *app, const char *uri, uint16_t cause,
 		return 500;
 	err = proxy_uri_hop(&u, &t->hop);
 	if (err) {
-		cf_log(CF_LOG_NOTICE, NULL, "proxy: failure route %s: no next "
-		       "hop: %s", uri, strerror(err));
+		cf_log(CF_LOG_NOTICE, NULL,
+		       "proxy: failure route %s: no next "
+		       "hop: %s",
+		       uri, strerror(err));
 		t->uri = cf_mem_deref(t->uri);
 		return 503;
 	}

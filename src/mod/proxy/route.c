@@ -288,9 +288,8 @@ static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
 	if (!param)
 		param = "";
 	if (tp == CF_SIP_TP_UDP)
-		return cf_sip_msg_edit_add(msg, NULL,
-		                           "Record-Route: <sip:%s;lr%s>", addr,
-		                           param);
+		return cf_sip_msg_edit_add(
+		    msg, NULL, "Record-Route: <sip:%s;lr%s>", addr, param);
 	return cf_sip_msg_edit_add(msg, NULL,
 	                           "Record-Route: <sip:%s;transport=%s;lr%s>",
 	                           addr, tp_lc(tp), param);

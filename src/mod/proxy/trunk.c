@@ -26,8 +26,8 @@ enum {
 /* One trunk: shared by every target routed to it (a reference each). */
 struct proxy_trunk {
 	char name[TRUNK_NAME_MAX];
-	char *uri;      /* "sip:host:port;params" as configured */
-	size_t hostoff; /* where host starts in uri (after "sip:") */
+	char *uri;              /* "sip:host:port;params" as configured */
+	size_t hostoff;         /* where host starts in uri (after "sip:") */
 	struct cf_sip_peer hop; /* a numeric host */
 	bool by_name;           /* a host name: no hop, RFC 3263 */
 	char *user, *password;  /* outbound credentials, or NULL */
@@ -103,8 +103,7 @@ static void perr(struct parse *p, int line, const char *fmt, ...)
 }
 
 /* Split v at spaces and tabs into at most max words (copies in buf). */
-static size_t words(const char *v, char *buf, size_t size, char **w,
-                    size_t max)
+static size_t words(const char *v, char *buf, size_t size, char **w, size_t max)
 {
 	char *s, *save = NULL;
 	size_t n = 0;
@@ -136,8 +135,8 @@ static bool prefix_ok(const char *s)
 {
 	for (; *s; s++) {
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("-_.!~*'()&=+$,;?/",
-		                                         *s)))
+		      (*s >= '0' && *s <= '9') ||
+		      strchr("-_.!~*'()&=+$,;?/", *s)))
 			return false;
 	}
 	return true;
@@ -165,13 +164,17 @@ static bool trunk_h(const char *value, int line, void *arg)
 	int err;
 
 	if (!n || n > 4) {
-		perr(p, line, "[proxy] trunk '%s': want NAME URI "
-		     "[username=USER password=PASS]", value);
+		perr(p, line,
+		     "[proxy] trunk '%s': want NAME URI "
+		     "[username=USER password=PASS]",
+		     value);
 		return false;
 	}
 	if (!name_ok(w[0])) {
-		perr(p, line, "[proxy] trunk '%s': the name must be 1-31 "
-		     "letters, digits, '-' or '_'", w[0]);
+		perr(p, line,
+		     "[proxy] trunk '%s': the name must be 1-31 "
+		     "letters, digits, '-' or '_'",
+		     w[0]);
 		return false;
 	}
 	if (n < 2) {
@@ -188,26 +191,33 @@ static bool trunk_h(const char *value, int line, void *arg)
 		else if (!strncmp(w[i], "password=", 9) && w[i][9])
 			pass = w[i] + 9;
 		else {
-			perr(p, line, "[proxy] trunk %s: '%s' is not "
-			     "username=USER or password=PASS", w[0], w[i]);
+			perr(p, line,
+			     "[proxy] trunk %s: '%s' is not "
+			     "username=USER or password=PASS",
+			     w[0], w[i]);
 			return false;
 		}
 	}
 	if (!user != !pass) {
-		perr(p, line, "[proxy] trunk %s: username and password go "
-		     "together", w[0]);
+		perr(p, line,
+		     "[proxy] trunk %s: username and password go "
+		     "together",
+		     w[0]);
 		return false;
 	}
 	if (strchr(user ? user : "", '"') || strchr(user ? user : "", '\\')) {
-		perr(p, line, "[proxy] trunk %s: a quote or backslash in the "
-		     "username", w[0]);
+		perr(p, line,
+		     "[proxy] trunk %s: a quote or backslash in the "
+		     "username",
+		     w[0]);
 		return false;
 	}
 
 	cf_pl_set_str(&pl, w[1]);
 	err = cf_sip_uri_decode(&u, &pl);
 	if (err || cf_pl_isset(&u.user) || cf_pl_isset(&u.headers)) {
-		perr(p, line, "[proxy] trunk %s: '%s' is not a SIP URI "
+		perr(p, line,
+		     "[proxy] trunk %s: '%s' is not a SIP URI "
 		     "without user part (sip:HOST[:PORT][;transport=udp|tcp])",
 		     w[0], w[1]);
 		return false;
@@ -224,8 +234,10 @@ static bool trunk_h(const char *value, int line, void *arg)
 		err = 0;
 	}
 	if (err) {
-		perr(p, line, "[proxy] trunk %s: '%s': the scheme must be "
-		     "sip: and the transport udp or tcp", w[0], w[1]);
+		perr(p, line,
+		     "[proxy] trunk %s: '%s': the scheme must be "
+		     "sip: and the transport udp or tcp",
+		     w[0], w[1]);
 		cf_mem_deref(t);
 		return false;
 	}
@@ -259,8 +271,10 @@ static bool rule_h(const char *value, int line, void *arg)
 	int err;
 
 	if (n < 2 || n > 4) {
-		perr(p, line, "[proxy] dialplan '%s': want REGEX TRUNK "
-		     "[strip=N] [prefix=DIGITS]", value);
+		perr(p, line,
+		     "[proxy] dialplan '%s': want REGEX TRUNK "
+		     "[strip=N] [prefix=DIGITS]",
+		     value);
 		return false;
 	}
 	r.trunk = find(p->set, w[1]);
@@ -276,8 +290,10 @@ static bool rule_h(const char *value, int line, void *arg)
 			unsigned long v = strtoul(w[i] + 6, &end, 10);
 
 			if (!w[i][6] || *end || v > TRUNK_STRIP_MAX) {
-				perr(p, line, "[proxy] dialplan '%s': strip "
-				     "must be 0..%d", w[0], TRUNK_STRIP_MAX);
+				perr(p, line,
+				     "[proxy] dialplan '%s': strip "
+				     "must be 0..%d",
+				     w[0], TRUNK_STRIP_MAX);
 				return false;
 			}
 			r.strip = (unsigned)v;
@@ -286,8 +302,10 @@ static bool rule_h(const char *value, int line, void *arg)
 		           prefix_ok(w[i] + 7)) {
 			strcpy(r.prefix, w[i] + 7);
 		} else {
-			perr(p, line, "[proxy] dialplan '%s': '%s' is not "
-			     "strip=N or prefix=DIGITS", w[0], w[i]);
+			perr(p, line,
+			     "[proxy] dialplan '%s': '%s' is not "
+			     "strip=N or prefix=DIGITS",
+			     w[0], w[i]);
 			return false;
 		}
 	}
@@ -541,8 +559,7 @@ static uint32_t tag_hash(const struct cf_pl *tag)
 	return h;
 }
 
-void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf,
-                          size_t size)
+void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf, size_t size)
 {
 	snprintf(buf, size, ";cfack=%u.%08x", req->cseq.num,
 	         tag_hash(&req->from.tag));
