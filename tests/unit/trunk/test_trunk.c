@@ -707,6 +707,41 @@ static void test_trunk_cancel(void **state)
 	answer_from(f, 5099, "INVITE", 487, NULL);
 }
 
+static const char *const trunk_auth_sets[] = {
+    "proxy.trunk=carrier sip:127.0.0.1:5099;transport=udp",
+    "proxy.dialplan=^\\+[0-9]{6,}$ carrier strip=1 prefix=00",
+    "proxy.authenticate=yes",
+};
+static const struct sets trunks_auth = {trunk_auth_sets, 3};
+
+/* With authentication on, the dial plan is for our users only: alice is
+ * challenged first (407 of ours), a request from another domain (not
+ * challenged) does not reach the trunk: 404. */
+static void test_trunk_foreign_caller(void **state)
+{
+	struct fixture *f = *state;
+	char buf[1024];
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:+4930123456@example.com", "fa@test",
+	    "<sip:+4930123456@example.com>", NULL);
+	caller_got(f, 407);
+	assert_null(sent_to(f, 5099, "INVITE "));
+
+	sent_clear(f);
+	snprintf(buf, sizeof(buf),
+	         "INVITE sip:+4930123456@example.com SIP/2.0\r\n"
+	         "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKfx1\r\n"
+	         "From: <sip:mallory@evil.example>;tag=m1\r\n"
+	         "To: <sip:+4930123456@example.com>\r\n"
+	         "Call-ID: fx@test\r\nCSeq: 1 INVITE\r\n"
+	         "Contact: <sip:mallory@127.0.0.1:25160>\r\n"
+	         "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	feed_from(f, buf, CALLER);
+	caller_got(f, 404);
+	assert_null(sent_to(f, 5099, "INVITE "));
+}
+
 /* Every allocation fails once in turn while a number is routed to the
  * trunk and while its 407 is answered: no crash, no leak, no transaction
  * left (teardown checks); then a call works again. */
@@ -822,6 +857,7 @@ int main(void)
 	    TS(test_trunk_refused_and_rules, trunks),
 	    TS(test_trunk_cancel, trunks),
 	    TS(test_trunk_oom, trunks),
+	    TS(test_trunk_foreign_caller, trunks_auth),
 	    cmocka_unit_test(test_trunk_config),
 	};
 
