@@ -72,6 +72,34 @@ def case_forward_local(args, tmp):
     d.stop()
 
 
+
+def case_forward_dns(args, tmp):
+    """bob busy; forward_busy is sip:vm@vm.example.test:PORT, a host name
+    of another domain: located by RFC 3263 when the route is taken (an A
+    record from dnsmasq), the SIPp UAS there rings and answers, with the
+    History-Info naming the configured URI."""
+    dport, p1, p2 = free_port(), free_port(), free_port()
+    dns = proxy.dnsmasq_start(tmp, dport, [
+        "--host-record=vm.example.test,127.0.0.1"])
+    vm = "sip:vm@vm.example.test:%d" % p2
+    d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport,
+                           "proxy.forward_busy": vm})
+    busy = uas_start(d, "proxy_uas_busy.xml", p1)
+    vms = uas_start(d, "proxy_uas_invite.xml", p2)
+    register(d, "bob", p1)
+    uac_run(d, "proxy_uac_invite.xml")
+    uas_wait(busy, "proxy_uas_busy.xml")
+    uas_wait(vms, "proxy_uas_invite.xml (vm.example.test)")
+    msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % p2))
+    check("INVITE %s SIP/2.0" % vm in msgs, "the route's INVITE: " + vm)
+    check("<%s>;index=1.1;mp=1" % vm in msgs, "History-Info names it")
+    check("vm.example.test" in read(os.path.join(tmp, "dnsmasq.log")),
+          "confab asked DNS for the route's host")
+    d.stop()
+    dns.terminate()
+    dns.wait(timeout=5)
+
+
 # ------------------------------------------------------ trunks, dial plan
 
 NUMBER = "+4930123456"

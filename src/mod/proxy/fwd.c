@@ -744,15 +744,129 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	(void)branch_send(pt, t, NULL);
 }
 
+/* A failure route to a host name waiting for its servers (RFC 3263). */
+struct resolve_wait {
+	struct proxy_txn *pt; /* reference */
+	size_t idx;           /* the resolve target in pt->tv */
+	bool sync; /* inside cf_sip_resolve (a cached answer): the
+	            * start_group that asked goes on with the servers */
+};
+
+static void resolve_wait_destroy(void *data)
+{
+	struct resolve_wait *w = data;
+
+	cf_mem_deref(w->pt);
+}
+
+/* The servers of a resolve target go in right after it, each its own q
+ * group in order, failing over like any RFC 3263 list (on_resp); the
+ * targets after it were not started yet (start_group waited for us). */
+static void resolve_done(int err, const struct cf_sip_target *sv, size_t n,
+                         void *arg)
+{
+	struct resolve_wait *w = arg;
+	struct proxy_txn *pt = w->pt;
+	struct proxy_target *t, *rt;
+	size_t c = 0;
+
+	if (err == ECANCELED || pt->done)
+		goto out;
+	if (pt->pending)
+		pt->pending--;
+	t = !err && n ? cf_mem_realloc(pt->tv, (pt->tc + n) * sizeof(*t))
+	              : NULL;
+	if (t) {
+		pt->tv = t;
+		memmove(&t[w->idx + 1 + n], &t[w->idx + 1],
+		        (pt->tc - w->idx - 1) * sizeof(*t));
+		memset(&t[w->idx + 1], 0, n * sizeof(*t));
+		rt = &t[w->idx];
+		for (size_t i = 0; i < n; i++) {
+			struct proxy_target *s = &t[w->idx + 1 + c];
+
+			if (sv[i].tp != CF_SIP_TP_UDP &&
+			    sv[i].tp != CF_SIP_TP_TCP && sv[i].tp != CF_SIP_TP_TLS)
+				continue;
+			s->uri = cf_mem_strdup(rt->uri);
+			if (!s->uri)
+				continue;
+			s->fwd_uri = rt->fwd_uri ? cf_mem_strdup(rt->fwd_uri)
+			                         : NULL;
+			s->hop.tp = sv[i].tp;
+			s->hop.addr = sv[i].addr;
+			s->has_hop = s->failover = true;
+			s->q = 1000 - (int)c;
+			s->fwd = rt->fwd;
+			s->fwd_why = rt->fwd_why;
+			c++;
+		}
+		/* unused slots (no memory, WebSocket) close the gap */
+		memmove(&t[w->idx + 1 + c], &t[w->idx + 1 + n],
+		        (pt->tc - w->idx - 1) * sizeof(*t));
+		pt->tc += c;
+	}
+	if (!c) {
+		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+		       "proxy: failure route %s: no server (%s)",
+		       pt->tv[w->idx].uri, err ? strerror(err) : "no memory");
+		best_consider(pt, NULL, err == ENOENT ? 404 : 503);
+	}
+	if (!w->sync)
+		start_group(pt);
+out:
+	cf_mem_deref(w);
+}
+
+/* Start the lookup of the resolve target at pt->next (consumed); it
+ * counts as a pending branch until resolve_done. */
+static void resolve_start(struct proxy_txn *pt)
+{
+	struct resolve_wait *w = cf_mem_zalloc(sizeof(*w), resolve_wait_destroy);
+	struct proxy_target *t = &pt->tv[pt->next];
+	struct cf_sip_uri u;
+	struct cf_pl pl;
+	int err = w ? 0 : ENOMEM;
+
+	pt->next++;
+	cf_pl_set_str(&pl, t->uri);
+	if (!err)
+		err = cf_sip_uri_decode(&u, &pl);
+	if (!err) {
+		w->pt = cf_mem_ref(pt);
+		w->idx = (size_t)(t - pt->tv);
+		w->sync = true;
+		pt->pending++;
+		cf_mem_ref(w); /* over the call: the answer may come in it */
+		err = cf_sip_resolve(&u, resolve_done, w);
+		w->sync = false;
+		cf_mem_deref(w);
+		if (!err)
+			return; /* resolve_done has (or had) w */
+		pt->pending--;
+	}
+	cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+	       "proxy: failure route %s: not resolved: %s", t->uri,
+	       strerror(err));
+	best_consider(pt, NULL, err == ENOMEM ? 500 : 503);
+	cf_mem_deref(w);
+}
+
 /* The next group of targets with equal q (all of them in parallel); a
- * group where nothing could be sent goes straight on to the next. */
+ * group where nothing could be sent goes straight on to the next. A
+ * target to resolve is a group of its own. */
 static void start_group(struct proxy_txn *pt)
 {
 	for (unsigned rounds = 0; pt->next < pt->tc && rounds < 64; rounds++) {
 		int q = pt->tv[pt->next].q;
 
-		while (pt->next < pt->tc && pt->tv[pt->next].q == q)
-			branch_start(pt, &pt->tv[pt->next++]);
+		if (pt->tv[pt->next].resolve) {
+			resolve_start(pt);
+		} else {
+			while (pt->next < pt->tc && pt->tv[pt->next].q == q &&
+			       !pt->tv[pt->next].resolve)
+				branch_start(pt, &pt->tv[pt->next++]);
+		}
 		if (pt->pending)
 			return;
 	}

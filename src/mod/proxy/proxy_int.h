@@ -35,6 +35,8 @@ struct proxy_target {
 	uint8_t fwd_why;        /* enum proxy_fwd */
 	char *fwd_uri; /* the failure route as given, when uri is one of its
 	                * bindings (History-Info, Diversion); NULL: uri */
+	bool resolve; /* a failure route to a host name: RFC 3263 when its
+	               * turn comes, its servers tried in order (fwd.c) */
 	struct proxy_trunk *trunk; /* a trunk's branch (dial plan): its
 	                            * credentials answer a 401/407
 	                            * (reference), or NULL */

@@ -67,7 +67,9 @@ static uint16_t local_bindings(struct cf_app *app, const struct cf_sip_uri *u,
  *    like a call to that user (§16.5): every binding, highest q first, at
  *    most [proxy] max_branches, so the proxy transaction forks to them
  *    in parallel or serially by q;
- *  - any other URI: itself, to its own next hop (numeric host).
+ *  - any other URI: itself, to its own next hop (a numeric host), or to
+ *    the servers RFC 3263 finds for its host name when its branch starts
+ *    (fwd.c), one after the other.
  * Called on a worker by the proxy transaction (fwd.c) and for the offline
  * route (proxy.c). Returns 0, or the final the caller answers instead:
  * 404 (unknown user), 480 (no binding), 503 (not a SIP URI, or no next
@@ -125,6 +127,11 @@ uint16_t proxy_retarget(struct cf_app *app, const char *uri, uint16_t cause,
 	if (!t->uri)
 		return 500;
 	err = proxy_uri_hop(&u, &t->hop);
+	if (err == ENOENT && u.scheme == CF_SIP_SCHEME_SIP) {
+		/* a host name: located when the branch starts (fwd.c) */
+		t->resolve = true;
+		err = 0;
+	}
 	if (err) {
 		cf_log(CF_LOG_NOTICE, NULL,
 		       "proxy: failure route %s: no next "
@@ -133,7 +140,7 @@ uint16_t proxy_retarget(struct cf_app *app, const char *uri, uint16_t cause,
 		t->uri = cf_mem_deref(t->uri);
 		return 503;
 	}
-	t->has_hop = true;
+	t->has_hop = !t->resolve;
 	t->q = 1000;
 	t->fwd = cause;
 	t->fwd_why = (uint8_t)why;

@@ -406,6 +406,25 @@ static void test_local_offline_route(void **state)
 	caller_got(f, 200);
 }
 
+static const char *const name_sets[] = {
+    "proxy.forward_busy=sip:vm@vm.example.net",
+};
+static const struct sets names = {name_sets, 1};
+
+/* A route to a host name is located when it is taken; with no resolver
+ * (this test has no event loop for c-ares) the route fails like a branch
+ * that cannot be sent: 500 upstream (our 503, §16.7 step 6), no leak. */
+static void test_route_name_unresolved(void **state)
+{
+	struct fixture *f = *state;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	caller_got(f, 500);
+}
+
 /* ------------------------------------------- the digest client (RFC 7616) */
 
 /* RFC 7616 §3.9.1: the challenge decoded, and the response computed by
@@ -850,6 +869,7 @@ int main(void)
 	    TS(test_local_busy_serial, locals),
 	    TS(test_local_offline_target, locals),
 	    TS(test_local_offline_route, locals),
+	    TS(test_route_name_unresolved, names),
 	    cmocka_unit_test(test_digest_client),
 	    cmocka_unit_test(test_digest_client_bad),
 	    TS(test_trunk_407, trunks),
