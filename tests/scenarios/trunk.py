@@ -201,11 +201,14 @@ def case_trunk_no_rule(args, tmp):
                lines=trunk_lines(tport, creds=False))
     u = run.udp_socket()
     for user, want in (("12345", "SIP/2.0 404"), ("+12", "SIP/2.0 404")):
-        inv = run.request("INVITE", d.port, ruri="sip:%s@%s" % (user, DOMAIN))
+        cid = "norule-%s@127.0.0.1" % user
+        inv = run.request("INVITE", d.port, ruri="sip:%s@%s" % (user, DOMAIN),
+                          call_id=cid)
         u.sendto(inv, ("127.0.0.1", d.port))
         r = run.udp_recv(u)
-        for _ in range(3):
-            if not run.status_line(r).startswith("SIP/2.0 100"):
+        for _ in range(8):  # 100s, the first 404's retransmissions
+            if (not run.status_line(r).startswith("SIP/2.0 100") and
+                    run.header(r, "Call-ID") == cid):
                 break
             r = run.udp_recv(u)
         check(run.status_line(r).startswith(want),
