@@ -285,6 +285,18 @@ static void start_group(struct proxy_txn *pt);
 static void timer_c(void *arg);
 static bool cfg_forward(struct proxy_txn *pt, uint16_t code);
 
+/* The failure route of the Request-URI for why (proxy_forward_uri),
+ * except for a call the dial plan sent to a trunk: its callee is no user
+ * of ours, the trunk's final goes upstream as it is. */
+static bool fwd_uri(const struct proxy_txn *pt, enum proxy_fwd why, char *uri,
+                    size_t size)
+{
+	if (pt->tc && pt->tv[0].trunk)
+		return false;
+	return proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host, why,
+	                         uri, size);
+}
+
 /* The configured failure route for a final (issue 4 point 3): once per
  * request, INVITE only. True when a branch to it was started. */
 static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
@@ -304,8 +316,7 @@ static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
 		why = PROXY_FWD_UNAVAILABLE;
 	else
 		return false;
-	if (!proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host, why,
-	                       uri, sizeof(uri)))
+	if (!fwd_uri(pt, why, uri, sizeof(uri)))
 		return false;
 	pt->forwarded = true;
 	tc = pt->tc;
@@ -514,8 +525,7 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 
 	if (msg && code == 600 && pt->invite && !pt->forwarded &&
 	    !pt->cancelled &&
-	    proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host,
-	                      PROXY_FWD_BUSY, fwd, sizeof(fwd))) {
+	    fwd_uri(pt, PROXY_FWD_BUSY, fwd, sizeof(fwd))) {
 		/* busy everywhere, and a busy route: the other branches are
 		 * cancelled (§16.7 step 10) and the route taken when they
 		 * are done (final_best) */
@@ -568,8 +578,7 @@ static void timer_noans(void *arg)
 
 	cf_mem_ref(pt);
 	if (!pt->forwarded &&
-	    proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host,
-	                      PROXY_FWD_NOANSWER, uri, sizeof(uri))) {
+	    fwd_uri(pt, PROXY_FWD_NOANSWER, uri, sizeof(uri))) {
 		/* the failure route starts when the cancelled branches
 		 * are done (final_best) */
 		cf_log(CF_LOG_INFO, &pt->req->call_id,

@@ -761,6 +761,36 @@ static void test_trunk_foreign_caller(void **state)
 	assert_null(sent_to(f, 5099, "INVITE "));
 }
 
+static const char *const trunk_fwd_sets[] = {
+    "proxy.trunk=carrier sip:127.0.0.1:5099;transport=udp",
+    "proxy.dialplan=^\\+[0-9]{6,}$ carrier strip=1 prefix=00",
+    "proxy.forward_busy=sip:busy@127.0.0.1:5081",
+};
+static const struct sets trunks_fwd = {trunk_fwd_sets, 3};
+
+/* The failure routes are for calls to our users: a busy number at the
+ * trunk goes upstream as 486, the forward_busy URI does not ring (while
+ * bob's busy still goes there). */
+static void test_trunk_no_failure_route(void **state)
+{
+	struct fixture *f = *state;
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:+4930123456@example.com", "tb@test",
+	    "<sip:+4930123456@example.com>", NULL);
+	answer_from(f, 5099, "INVITE", 486, NULL);
+	caller_got(f, 486);
+	assert_null(sent_to(f, 5081, "INVITE "));
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	assert_non_null(sent_to(f, 5081, "INVITE "));
+	answer_from(f, 5081, "INVITE", 200, NULL);
+	caller_got(f, 200);
+}
+
 /* Every allocation fails once in turn while a number is routed to the
  * trunk and while its 407 is answered: no crash, no leak, no transaction
  * left (teardown checks); then a call works again. */
@@ -878,6 +908,7 @@ int main(void)
 	    TS(test_trunk_cancel, trunks),
 	    TS(test_trunk_oom, trunks),
 	    TS(test_trunk_foreign_caller, trunks_auth),
+	    TS(test_trunk_no_failure_route, trunks_fwd),
 	    cmocka_unit_test(test_trunk_config),
 	};
 
