@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -254,6 +255,49 @@ def case_trunk_bad_config(args, tmp):
                        text=True, timeout=20)
     check(r.returncode == 0, "the fixed file passes --check-config (%s)"
           % (r.stdout + r.stderr).strip())
+
+
+def case_trunk_reload(args, tmp):
+    """The dial plan is live: a SIGHUP with prefix=011 instead of 00
+    changes the number the trunk (a raw UDP socket here) gets; a SIGHUP
+    with a bad regex is refused with its line and the rules stay."""
+    trunk = run.udp_socket()
+    tport = trunk.getsockname()[1]
+    d = daemon(args, tmp, {"proxy.authenticate": "no"},
+               lines=trunk_lines(tport, creds=False))
+    u = run.udp_socket()
+
+    def number_at_trunk(n):
+        cid = "reload-%d@127.0.0.1" % n
+        u.sendto(run.request("INVITE", d.port, call_id=cid,
+                             ruri="sip:%s@%s" % (NUMBER, DOMAIN)),
+                 ("127.0.0.1", d.port))
+        for _ in range(8):  # retransmissions of earlier INVITEs
+            r = run.udp_recv(trunk)
+            if run.header(r, "Call-ID") == cid:
+                return run.status_line(r)
+        raise Failure("the trunk got no INVITE for " + cid)
+
+    line = number_at_trunk(1)
+    check(line.startswith("INVITE sip:004930123456@"), "before: " + line)
+    conf = read(d.conf)
+    with open(d.conf, "w") as f:
+        f.write(conf.replace("prefix=00", "prefix=011"))
+    d.signal_and_wait(signal.SIGHUP, "configuration reloaded")
+    line = number_at_trunk(2)
+    check(line.startswith("INVITE sip:0114930123456@"), "after: " + line)
+    with open(d.conf, "w") as f:
+        f.write(conf.replace("^\\+[0-9]{6,}$", "^\\+[0-9]{6,$"))
+    d.signal_and_wait(signal.SIGHUP, "reload failed")
+    check(re.search(r"reload: .*confab\.conf:\d+: \[proxy\] dialplan: "
+                    r"bad regex", d.stderr()) is not None,
+          "the bad regex is logged with its line")
+    line = number_at_trunk(3)
+    check(line.startswith("INVITE sip:0114930123456@"),
+          "the rules stay: " + line)
+    u.close()
+    trunk.close()
+    d.stop()
 
 
 def case_trunk_dns(args, tmp):
