@@ -200,8 +200,10 @@ int proxy_trunk_conf_check(const struct cf_app_conf *conf,
 int proxy_trunks_load(const struct cf_app_conf *conf);
 void proxy_trunks_clear(void);
 /* The dial plan's target for the Request-URI's user part: 0 (*tvp: one
- * target), ENOENT (no rule matches), ENOMEM. */
-int proxy_trunk_route(const struct cf_sip_msg *msg, struct proxy_target **tvp);
+ * target), ENOENT (no rule matches; or, with authenticate, the caller is
+ * not one of our users), ENOMEM. */
+int proxy_trunk_route(struct cf_app *app, const struct cf_sip_msg *msg,
+                      bool authenticate, struct proxy_target **tvp);
 /* The header line answering the trunk's 401/407 with its credentials:
  * 0, ENOENT (none, or no challenge we can answer), ENOMEM. */
 int proxy_trunk_auth(const struct proxy_trunk *t, const struct cf_sip_msg *resp,

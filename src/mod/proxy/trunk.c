@@ -399,13 +399,15 @@ void proxy_trunks_clear(void)
  * Request-URI gives one target: "sip:" PREFIX NUMBER-without-its-first-
  * strip-characters "@" the trunk URI's host, port and parameters, sent to
  * the trunk (has_hop false for a trunk by name: the caller resolves it),
- * carrying a reference to it (its credentials). Workers; the
- * regexes run under the set's mutex (POSIX regexec on a shared pattern is
+ * carrying a reference to it (its credentials). With authenticate, only
+ * for a From at one of our domains (whose requests the proxy challenged
+ * before this). Workers; the regexes run under the set's mutex (POSIX regexec on a shared pattern is
  * thread-safe, the mutex guards the set against a SIGHUP swap). Cost: one
  * regexec per rule until one matches. Returns 0 with *tvp a new array of
  * one target, ENOENT (no rule matches, or no user part), ENOMEM.
  */
-int proxy_trunk_route(const struct cf_sip_msg *msg, struct proxy_target **tvp)
+int proxy_trunk_route(struct cf_app *app, const struct cf_sip_msg *msg,
+                      bool authenticate, struct proxy_target **tvp)
 {
 	const struct cf_pl *user = &msg->ruri.user;
 	char num[TRUNK_NUMBER_MAX], uri[512];
@@ -432,6 +434,16 @@ int proxy_trunk_route(const struct cf_sip_msg *msg, struct proxy_target **tvp)
 	pthread_mutex_unlock(&tk.mtx);
 	if (!t)
 		return ENOENT;
+	if (authenticate && !cf_app_uri_is_local(app, &msg->from.uri)) {
+		/* only our users, who were challenged, call out: a request
+		 * from elsewhere goes on to the location service (404) */
+		cf_log(CF_LOG_NOTICE, &msg->call_id,
+		       "proxy: dial plan: %s matches, but the caller is not "
+		       "one of our users",
+		       num);
+		cf_mem_deref(t);
+		return ENOENT;
+	}
 
 	if (strip > strlen(num))
 		strip = (unsigned)strlen(num);
