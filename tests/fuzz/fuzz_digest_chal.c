@@ -23,8 +23,9 @@ static bool plain(const struct cf_pl *pl, size_t max)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cf_pl pl = {(const char *)data, size};
-	struct cf_digest_client cl = {"acct", "s3cret", "INVITE",
-	                              "sip:0049301234@192.0.2.1", "c0ffee", 1};
+	struct cf_digest_client cl = {"acct",   "s3cret",
+	                              "INVITE", "sip:0049301234@192.0.2.1",
+	                              "c0ffee", 1};
 	struct cf_digest_chal_rx ch;
 	struct cf_digest_cred cred;
 	struct cf_mbuf *mb = NULL;

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,34 @@ def case_forward_local(args, tmp):
            "<sip:carol@%s>;index=1.1;mp=1" % (DOMAIN, DOMAIN)) in msgs,
           "History-Info names bob (cause 486), then carol's AOR")
     d.stop()
+
+
+
+def case_forward_dns(args, tmp):
+    """bob busy; forward_busy is sip:vm@vm.example.test:PORT, a host name
+    of another domain: located by RFC 3263 when the route is taken (an A
+    record from dnsmasq), the SIPp UAS there rings and answers, with the
+    History-Info naming the configured URI."""
+    dport, p1, p2 = free_port(), free_port(), free_port()
+    dns = proxy.dnsmasq_start(tmp, dport, [
+        "--host-record=vm.example.test,127.0.0.1"])
+    vm = "sip:vm@vm.example.test:%d" % p2
+    d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport,
+                           "proxy.forward_busy": vm})
+    busy = uas_start(d, "proxy_uas_busy.xml", p1)
+    vms = uas_start(d, "proxy_uas_invite.xml", p2)
+    register(d, "bob", p1)
+    uac_run(d, "proxy_uac_invite.xml")
+    uas_wait(busy, "proxy_uas_busy.xml")
+    uas_wait(vms, "proxy_uas_invite.xml (vm.example.test)")
+    msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % p2))
+    check("INVITE %s SIP/2.0" % vm in msgs, "the route's INVITE: " + vm)
+    check("<%s>;index=1.1;mp=1" % vm in msgs, "History-Info names it")
+    check("vm.example.test" in read(os.path.join(tmp, "dnsmasq.log")),
+          "confab asked DNS for the route's host")
+    d.stop()
+    dns.terminate()
+    dns.wait(timeout=5)
 
 
 # ------------------------------------------------------ trunks, dial plan
@@ -173,11 +202,14 @@ def case_trunk_no_rule(args, tmp):
                lines=trunk_lines(tport, creds=False))
     u = run.udp_socket()
     for user, want in (("12345", "SIP/2.0 404"), ("+12", "SIP/2.0 404")):
-        inv = run.request("INVITE", d.port, ruri="sip:%s@%s" % (user, DOMAIN))
+        cid = "norule-%s@127.0.0.1" % user
+        inv = run.request("INVITE", d.port, ruri="sip:%s@%s" % (user, DOMAIN),
+                          call_id=cid)
         u.sendto(inv, ("127.0.0.1", d.port))
         r = run.udp_recv(u)
-        for _ in range(3):
-            if not run.status_line(r).startswith("SIP/2.0 100"):
+        for _ in range(8):  # 100s, the first 404's retransmissions
+            if (not run.status_line(r).startswith("SIP/2.0 100") and
+                    run.header(r, "Call-ID") == cid):
                 break
             r = run.udp_recv(u)
         check(run.status_line(r).startswith(want),
@@ -223,6 +255,49 @@ def case_trunk_bad_config(args, tmp):
                        text=True, timeout=20)
     check(r.returncode == 0, "the fixed file passes --check-config (%s)"
           % (r.stdout + r.stderr).strip())
+
+
+def case_trunk_reload(args, tmp):
+    """The dial plan is live: a SIGHUP with prefix=011 instead of 00
+    changes the number the trunk (a raw UDP socket here) gets; a SIGHUP
+    with a bad regex is refused with its line and the rules stay."""
+    trunk = run.udp_socket()
+    tport = trunk.getsockname()[1]
+    d = daemon(args, tmp, {"proxy.authenticate": "no"},
+               lines=trunk_lines(tport, creds=False))
+    u = run.udp_socket()
+
+    def number_at_trunk(n):
+        cid = "reload-%d@127.0.0.1" % n
+        u.sendto(run.request("INVITE", d.port, call_id=cid,
+                             ruri="sip:%s@%s" % (NUMBER, DOMAIN)),
+                 ("127.0.0.1", d.port))
+        for _ in range(8):  # retransmissions of earlier INVITEs
+            r = run.udp_recv(trunk)
+            if run.header(r, "Call-ID") == cid:
+                return run.status_line(r)
+        raise Failure("the trunk got no INVITE for " + cid)
+
+    line = number_at_trunk(1)
+    check(line.startswith("INVITE sip:004930123456@"), "before: " + line)
+    conf = read(d.conf)
+    with open(d.conf, "w") as f:
+        f.write(conf.replace("prefix=00", "prefix=011"))
+    d.signal_and_wait(signal.SIGHUP, "configuration reloaded")
+    line = number_at_trunk(2)
+    check(line.startswith("INVITE sip:0114930123456@"), "after: " + line)
+    with open(d.conf, "w") as f:
+        f.write(conf.replace("^\\+[0-9]{6,}$", "^\\+[0-9]{6,$"))
+    d.signal_and_wait(signal.SIGHUP, "reload failed")
+    check(re.search(r"reload: .*confab\.conf:\d+: \[proxy\] dialplan: "
+                    r"bad regex", d.stderr()) is not None,
+          "the bad regex is logged with its line")
+    line = number_at_trunk(3)
+    check(line.startswith("INVITE sip:0114930123456@"),
+          "the rules stay: " + line)
+    u.close()
+    trunk.close()
+    d.stop()
 
 
 def case_trunk_dns(args, tmp):

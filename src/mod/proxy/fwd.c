@@ -294,6 +294,18 @@ static void start_group(struct proxy_txn *pt);
 static void timer_c(void *arg);
 static bool cfg_forward(struct proxy_txn *pt, uint16_t code);
 
+/* The failure route of the Request-URI for why (proxy_forward_uri),
+ * except for a call the dial plan sent to a trunk: its callee is no user
+ * of ours, the trunk's final goes upstream as it is. */
+static bool fwd_uri(const struct proxy_txn *pt, enum proxy_fwd why, char *uri,
+                    size_t size)
+{
+	if (pt->tc && pt->tv[0].trunk)
+		return false;
+	return proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host, why,
+	                         uri, size);
+}
+
 /* The configured failure route for a final (issue 4 point 3): once per
  * request, INVITE only. True when a branch to it was started. */
 static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
@@ -313,8 +325,7 @@ static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
 		why = PROXY_FWD_UNAVAILABLE;
 	else
 		return false;
-	if (!proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host, why,
-	                       uri, sizeof(uri)))
+	if (!fwd_uri(pt, why, uri, sizeof(uri)))
 		return false;
 	pt->forwarded = true;
 	tc = pt->tc;
@@ -466,8 +477,8 @@ static bool trunk_answer(struct proxy_txn *pt, struct branch *b,
 		return true;
 	}
 	cf_pl_strcpy(&pt->req->method, method, sizeof(method));
-	err = proxy_trunk_auth(t->trunk, msg, method,
-	                       t->uri ? t->uri : "", line, sizeof(line));
+	err = proxy_trunk_auth(t->trunk, msg, method, t->uri ? t->uri : "",
+	                       line, sizeof(line));
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
 		       "proxy: trunk %s: %u not answered: %s",
@@ -525,8 +536,8 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 			(void)resp_forward(pt, msg, code, false);
 		goto out;
 	}
-	if ((code == 401 || code == 407) && msg && trunk_answer(pt, b, msg,
-	                                                        code))
+	if ((code == 401 || code == 407) && msg &&
+	    trunk_answer(pt, b, msg, code))
 		goto out;
 	b->code = code;
 	cf_tmr_cancel(&b->tmr_c);
@@ -535,8 +546,7 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 
 	if (msg && code == 600 && pt->invite && !pt->forwarded &&
 	    !pt->cancelled &&
-	    proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host,
-	                      PROXY_FWD_BUSY, fwd, sizeof(fwd))) {
+	    fwd_uri(pt, PROXY_FWD_BUSY, fwd, sizeof(fwd))) {
 		/* busy everywhere, and a busy route: the other branches are
 		 * cancelled (§16.7 step 10) and the route taken when they
 		 * are done (final_best) */
@@ -589,8 +599,7 @@ static void timer_noans(void *arg)
 
 	cf_mem_ref(pt);
 	if (!pt->forwarded &&
-	    proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host,
-	                      PROXY_FWD_NOANSWER, uri, sizeof(uri))) {
+	    fwd_uri(pt, PROXY_FWD_NOANSWER, uri, sizeof(uri))) {
 		/* the failure route starts when the cancelled branches
 		 * are done (final_best) */
 		cf_log(CF_LOG_INFO, &pt->req->call_id,
@@ -740,15 +749,129 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	(void)branch_send(pt, t, NULL);
 }
 
+/* A failure route to a host name waiting for its servers (RFC 3263). */
+struct resolve_wait {
+	struct proxy_txn *pt; /* reference */
+	size_t idx;           /* the resolve target in pt->tv */
+	bool sync; /* inside cf_sip_resolve (a cached answer): the
+	            * start_group that asked goes on with the servers */
+};
+
+static void resolve_wait_destroy(void *data)
+{
+	struct resolve_wait *w = data;
+
+	cf_mem_deref(w->pt);
+}
+
+/* The servers of a resolve target go in right after it, each its own q
+ * group in order, failing over like any RFC 3263 list (on_resp); the
+ * targets after it were not started yet (start_group waited for us). */
+static void resolve_done(int err, const struct cf_sip_target *sv, size_t n,
+                         void *arg)
+{
+	struct resolve_wait *w = arg;
+	struct proxy_txn *pt = w->pt;
+	struct proxy_target *t, *rt;
+	size_t c = 0;
+
+	if (err == ECANCELED || pt->done)
+		goto out;
+	if (pt->pending)
+		pt->pending--;
+	t = !err && n ? cf_mem_realloc(pt->tv, (pt->tc + n) * sizeof(*t))
+	              : NULL;
+	if (t) {
+		pt->tv = t;
+		memmove(&t[w->idx + 1 + n], &t[w->idx + 1],
+		        (pt->tc - w->idx - 1) * sizeof(*t));
+		memset(&t[w->idx + 1], 0, n * sizeof(*t));
+		rt = &t[w->idx];
+		for (size_t i = 0; i < n; i++) {
+			struct proxy_target *s = &t[w->idx + 1 + c];
+
+			if (sv[i].tp != CF_SIP_TP_UDP &&
+			    sv[i].tp != CF_SIP_TP_TCP && sv[i].tp != CF_SIP_TP_TLS)
+				continue;
+			s->uri = cf_mem_strdup(rt->uri);
+			if (!s->uri)
+				continue;
+			s->fwd_uri = rt->fwd_uri ? cf_mem_strdup(rt->fwd_uri)
+			                         : NULL;
+			s->hop.tp = sv[i].tp;
+			s->hop.addr = sv[i].addr;
+			s->has_hop = s->failover = true;
+			s->q = 1000 - (int)c;
+			s->fwd = rt->fwd;
+			s->fwd_why = rt->fwd_why;
+			c++;
+		}
+		/* unused slots (no memory, WebSocket) close the gap */
+		memmove(&t[w->idx + 1 + c], &t[w->idx + 1 + n],
+		        (pt->tc - w->idx - 1) * sizeof(*t));
+		pt->tc += c;
+	}
+	if (!c) {
+		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+		       "proxy: failure route %s: no server (%s)",
+		       pt->tv[w->idx].uri, err ? strerror(err) : "no memory");
+		best_consider(pt, NULL, err == ENOENT ? 404 : 503);
+	}
+	if (!w->sync)
+		start_group(pt);
+out:
+	cf_mem_deref(w);
+}
+
+/* Start the lookup of the resolve target at pt->next (consumed); it
+ * counts as a pending branch until resolve_done. */
+static void resolve_start(struct proxy_txn *pt)
+{
+	struct resolve_wait *w = cf_mem_zalloc(sizeof(*w), resolve_wait_destroy);
+	struct proxy_target *t = &pt->tv[pt->next];
+	struct cf_sip_uri u;
+	struct cf_pl pl;
+	int err = w ? 0 : ENOMEM;
+
+	pt->next++;
+	cf_pl_set_str(&pl, t->uri);
+	if (!err)
+		err = cf_sip_uri_decode(&u, &pl);
+	if (!err) {
+		w->pt = cf_mem_ref(pt);
+		w->idx = (size_t)(t - pt->tv);
+		w->sync = true;
+		pt->pending++;
+		cf_mem_ref(w); /* over the call: the answer may come in it */
+		err = cf_sip_resolve(&u, resolve_done, w);
+		w->sync = false;
+		cf_mem_deref(w);
+		if (!err)
+			return; /* resolve_done has (or had) w */
+		pt->pending--;
+	}
+	cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+	       "proxy: failure route %s: not resolved: %s", t->uri,
+	       strerror(err));
+	best_consider(pt, NULL, err == ENOMEM ? 500 : 503);
+	cf_mem_deref(w);
+}
+
 /* The next group of targets with equal q (all of them in parallel); a
- * group where nothing could be sent goes straight on to the next. */
+ * group where nothing could be sent goes straight on to the next. A
+ * target to resolve is a group of its own. */
 static void start_group(struct proxy_txn *pt)
 {
 	for (unsigned rounds = 0; pt->next < pt->tc && rounds < 64; rounds++) {
 		int q = pt->tv[pt->next].q;
 
-		while (pt->next < pt->tc && pt->tv[pt->next].q == q)
-			branch_start(pt, &pt->tv[pt->next++]);
+		if (pt->tv[pt->next].resolve) {
+			resolve_start(pt);
+		} else {
+			while (pt->next < pt->tc && pt->tv[pt->next].q == q &&
+			       !pt->tv[pt->next].resolve)
+				branch_start(pt, &pt->tv[pt->next++]);
+		}
 		if (pt->pending)
 			return;
 	}

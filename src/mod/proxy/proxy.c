@@ -859,21 +859,19 @@ static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
 
 		if (!cf_pl_isset(&u->user))
 			return false;
-		/* the dial plan (trunk.c) first; with authentication on,
-		 * only for our users (no toll fraud from outside) */
-		err = in_dialog || (cfg.authenticate &&
-		                    !cf_app_uri_is_local(app, &msg->from.uri))
-		          ? ENOENT
-		          : proxy_trunk_route(msg, &tv);
+		/* the dial plan (trunk.c) first */
+		err = in_dialog ? ENOENT
+		                : proxy_trunk_route(app, msg, cfg.authenticate,
+		                                    &tv);
 		if (err == ENOMEM) {
 			(void)cf_mod_reply(st, 500, NULL);
 			return true;
 		}
 		if (!err && !tv->has_hop) {
 			/* a trunk by name: RFC 3263 for it */
-			dns_forward(app, st, msg, peer, &r,
-			            cfg.record_route && creates_dialog(msg->mid),
-			            tv);
+			dns_forward(
+			    app, st, msg, peer, &r,
+			    cfg.record_route && creates_dialog(msg->mid), tv);
 			cf_mem_deref(tv);
 			return true;
 		}

@@ -36,6 +36,8 @@ struct proxy_target {
 	uint8_t fwd_why;        /* enum proxy_fwd */
 	char *fwd_uri; /* the failure route as given, when uri is one of its
 	                * bindings (History-Info, Diversion); NULL: uri */
+	bool resolve; /* a failure route to a host name: RFC 3263 when its
+	               * turn comes, its servers tried in order (fwd.c) */
 	struct proxy_trunk *trunk; /* a trunk's branch (dial plan): its
 	                            * credentials answer a 401/407
 	                            * (reference), or NULL */
@@ -235,8 +237,10 @@ int proxy_trunk_conf_check(const struct cf_app_conf *conf,
 int proxy_trunks_load(const struct cf_app_conf *conf);
 void proxy_trunks_clear(void);
 /* The dial plan's target for the Request-URI's user part: 0 (*tvp: one
- * target), ENOENT (no rule matches), ENOMEM. */
-int proxy_trunk_route(const struct cf_sip_msg *msg, struct proxy_target **tvp);
+ * target), ENOENT (no rule matches; or, with authenticate, the caller is
+ * not one of our users), ENOMEM. */
+int proxy_trunk_route(struct cf_app *app, const struct cf_sip_msg *msg,
+                      bool authenticate, struct proxy_target **tvp);
 /* The header line answering the trunk's 401/407 with its credentials:
  * 0, ENOENT (none, or no challenge we can answer), ENOMEM. */
 int proxy_trunk_auth(const struct proxy_trunk *t, const struct cf_sip_msg *resp,
@@ -249,8 +253,7 @@ int proxy_cseq_set(struct cf_sip_msg *msg, uint32_t num);
 /* The Record-Route parameter of a resubmitted INVITE (";cfack=N.HASH":
  * the caller's CSeq and From tag) into buf, so that the stateless ACK of
  * its 2xx can be renumbered (proxy_trunk_ack). */
-void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf,
-                          size_t size);
+void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf, size_t size);
 /* A stateless ACK routed by an entry of ours with cfack: when it is the
  * caller's ACK of that INVITE, its CSeq is raised by one. 0 or ENOMEM. */
 int proxy_trunk_ack(struct cf_sip_msg *msg, const struct proxy_routes *r);

@@ -12,8 +12,7 @@
 
 /* Grow *tvp by n zeroed entries after *tcp; the array stays valid (and
  * unchanged) when that fails. */
-static struct proxy_target *grow(struct proxy_target **tvp, size_t tc,
-                                 size_t n)
+static struct proxy_target *grow(struct proxy_target **tvp, size_t tc, size_t n)
 {
 	struct proxy_target *t;
 
@@ -54,8 +53,8 @@ static uint16_t local_bindings(struct cf_app *app, const struct cf_sip_uri *u,
 	if (!err && col->n)
 		return 0;
 	/* the same rule as a call: known and not registered is 480 */
-	if (auth && auth->user_exists && !auth->user_exists(app, &u->user,
-	                                                     &u->host))
+	if (auth && auth->user_exists &&
+	    !auth->user_exists(app, &u->user, &u->host))
 		return 404;
 	return 480;
 }
@@ -68,7 +67,9 @@ static uint16_t local_bindings(struct cf_app *app, const struct cf_sip_uri *u,
  *    like a call to that user (§16.5): every binding, highest q first, at
  *    most [proxy] max_branches, so the proxy transaction forks to them
  *    in parallel or serially by q;
- *  - any other URI: itself, to its own next hop (numeric host).
+ *  - any other URI: itself, to its own next hop (a numeric host), or to
+ *    the servers RFC 3263 finds for its host name when its branch starts
+ *    (fwd.c), one after the other.
  * Called on a worker by the proxy transaction (fwd.c) and for the offline
  * route (proxy.c). Returns 0, or the final the caller answers instead:
  * 404 (unknown user), 480 (no binding), 503 (not a SIP URI, or no next
@@ -88,8 +89,10 @@ uint16_t proxy_retarget(struct cf_app *app, const char *uri, uint16_t cause,
 
 	cf_pl_set_str(&pl, uri);
 	if (cf_sip_uri_decode(&u, &pl)) {
-		cf_log(CF_LOG_NOTICE, NULL, "proxy: failure route %s: not a "
-		       "SIP URI", uri);
+		cf_log(CF_LOG_NOTICE, NULL,
+		       "proxy: failure route %s: not a "
+		       "SIP URI",
+		       uri);
 		return 503;
 	}
 
@@ -124,13 +127,20 @@ uint16_t proxy_retarget(struct cf_app *app, const char *uri, uint16_t cause,
 	if (!t->uri)
 		return 500;
 	err = proxy_uri_hop(&u, &t->hop);
+	if (err == ENOENT && u.scheme == CF_SIP_SCHEME_SIP) {
+		/* a host name: located when the branch starts (fwd.c) */
+		t->resolve = true;
+		err = 0;
+	}
 	if (err) {
-		cf_log(CF_LOG_NOTICE, NULL, "proxy: failure route %s: no next "
-		       "hop: %s", uri, strerror(err));
+		cf_log(CF_LOG_NOTICE, NULL,
+		       "proxy: failure route %s: no next "
+		       "hop: %s",
+		       uri, strerror(err));
 		t->uri = cf_mem_deref(t->uri);
 		return 503;
 	}
-	t->has_hop = true;
+	t->has_hop = !t->resolve;
 	t->q = 1000;
 	t->fwd = cause;
 	t->fwd_why = (uint8_t)why;

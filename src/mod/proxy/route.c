@@ -430,9 +430,8 @@ static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
 		                           "Record-Route: <sips:%s;lr%s>", addr,
 		                           param);
 	if (tp == CF_SIP_TP_UDP)
-		return cf_sip_msg_edit_add(msg, NULL,
-		                           "Record-Route: <sip:%s;lr%s>", addr,
-		                           param);
+		return cf_sip_msg_edit_add(
+		    msg, NULL, "Record-Route: <sip:%s;lr%s>", addr, param);
 	return cf_sip_msg_edit_add(msg, NULL,
 	                           "Record-Route: <%s:%s;transport=%s;lr%s>",
 	                           sips ? "sips" : "sip", addr, tp_lc(tp), param);

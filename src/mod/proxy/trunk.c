@@ -26,8 +26,8 @@ enum {
 /* One trunk: shared by every target routed to it (a reference each). */
 struct proxy_trunk {
 	char name[TRUNK_NAME_MAX];
-	char *uri;      /* "sip:host:port;params" as configured */
-	size_t hostoff; /* where host starts in uri (after "sip:") */
+	char *uri;              /* "sip:host:port;params" as configured */
+	size_t hostoff;         /* where host starts in uri (after "sip:") */
 	struct cf_sip_peer hop; /* a numeric host */
 	bool by_name;           /* a host name: no hop, RFC 3263 */
 	char *user, *password;  /* outbound credentials, or NULL */
@@ -103,8 +103,7 @@ static void perr(struct parse *p, int line, const char *fmt, ...)
 }
 
 /* Split v at spaces and tabs into at most max words (copies in buf). */
-static size_t words(const char *v, char *buf, size_t size, char **w,
-                    size_t max)
+static size_t words(const char *v, char *buf, size_t size, char **w, size_t max)
 {
 	char *s, *save = NULL;
 	size_t n = 0;
@@ -136,8 +135,8 @@ static bool prefix_ok(const char *s)
 {
 	for (; *s; s++) {
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("-_.!~*'()&=+$,;?/",
-		                                         *s)))
+		      (*s >= '0' && *s <= '9') ||
+		      strchr("-_.!~*'()&=+$,;?/", *s)))
 			return false;
 	}
 	return true;
@@ -165,13 +164,17 @@ static bool trunk_h(const char *value, int line, void *arg)
 	int err;
 
 	if (!n || n > 4) {
-		perr(p, line, "[proxy] trunk '%s': want NAME URI "
-		     "[username=USER password=PASS]", value);
+		perr(p, line,
+		     "[proxy] trunk '%s': want NAME URI "
+		     "[username=USER password=PASS]",
+		     value);
 		return false;
 	}
 	if (!name_ok(w[0])) {
-		perr(p, line, "[proxy] trunk '%s': the name must be 1-31 "
-		     "letters, digits, '-' or '_'", w[0]);
+		perr(p, line,
+		     "[proxy] trunk '%s': the name must be 1-31 "
+		     "letters, digits, '-' or '_'",
+		     w[0]);
 		return false;
 	}
 	if (n < 2) {
@@ -188,19 +191,25 @@ static bool trunk_h(const char *value, int line, void *arg)
 		else if (!strncmp(w[i], "password=", 9) && w[i][9])
 			pass = w[i] + 9;
 		else {
-			perr(p, line, "[proxy] trunk %s: '%s' is not "
-			     "username=USER or password=PASS", w[0], w[i]);
+			perr(p, line,
+			     "[proxy] trunk %s: '%s' is not "
+			     "username=USER or password=PASS",
+			     w[0], w[i]);
 			return false;
 		}
 	}
 	if (!user != !pass) {
-		perr(p, line, "[proxy] trunk %s: username and password go "
-		     "together", w[0]);
+		perr(p, line,
+		     "[proxy] trunk %s: username and password go "
+		     "together",
+		     w[0]);
 		return false;
 	}
 	if (strchr(user ? user : "", '"') || strchr(user ? user : "", '\\')) {
-		perr(p, line, "[proxy] trunk %s: a quote or backslash in the "
-		     "username", w[0]);
+		perr(p, line,
+		     "[proxy] trunk %s: a quote or backslash in the "
+		     "username",
+		     w[0]);
 		return false;
 	}
 
@@ -259,8 +268,10 @@ static bool rule_h(const char *value, int line, void *arg)
 	int err;
 
 	if (n < 2 || n > 4) {
-		perr(p, line, "[proxy] dialplan '%s': want REGEX TRUNK "
-		     "[strip=N] [prefix=DIGITS]", value);
+		perr(p, line,
+		     "[proxy] dialplan '%s': want REGEX TRUNK "
+		     "[strip=N] [prefix=DIGITS]",
+		     value);
 		return false;
 	}
 	r.trunk = find(p->set, w[1]);
@@ -276,8 +287,10 @@ static bool rule_h(const char *value, int line, void *arg)
 			unsigned long v = strtoul(w[i] + 6, &end, 10);
 
 			if (!w[i][6] || *end || v > TRUNK_STRIP_MAX) {
-				perr(p, line, "[proxy] dialplan '%s': strip "
-				     "must be 0..%d", w[0], TRUNK_STRIP_MAX);
+				perr(p, line,
+				     "[proxy] dialplan '%s': strip "
+				     "must be 0..%d",
+				     w[0], TRUNK_STRIP_MAX);
 				return false;
 			}
 			r.strip = (unsigned)v;
@@ -286,8 +299,10 @@ static bool rule_h(const char *value, int line, void *arg)
 		           prefix_ok(w[i] + 7)) {
 			strcpy(r.prefix, w[i] + 7);
 		} else {
-			perr(p, line, "[proxy] dialplan '%s': '%s' is not "
-			     "strip=N or prefix=DIGITS", w[0], w[i]);
+			perr(p, line,
+			     "[proxy] dialplan '%s': '%s' is not "
+			     "strip=N or prefix=DIGITS",
+			     w[0], w[i]);
 			return false;
 		}
 	}
@@ -381,13 +396,15 @@ void proxy_trunks_clear(void)
  * Request-URI gives one target: "sip:" PREFIX NUMBER-without-its-first-
  * strip-characters "@" the trunk URI's host, port and parameters, sent to
  * the trunk (has_hop false for a trunk by name: the caller resolves it),
- * carrying a reference to it (its credentials). Workers; the
- * regexes run under the set's mutex (POSIX regexec on a shared pattern is
+ * carrying a reference to it (its credentials). With authenticate, only
+ * for a From at one of our domains (whose requests the proxy challenged
+ * before this). Workers; the regexes run under the set's mutex (POSIX regexec on a shared pattern is
  * thread-safe, the mutex guards the set against a SIGHUP swap). Cost: one
  * regexec per rule until one matches. Returns 0 with *tvp a new array of
  * one target, ENOENT (no rule matches, or no user part), ENOMEM.
  */
-int proxy_trunk_route(const struct cf_sip_msg *msg, struct proxy_target **tvp)
+int proxy_trunk_route(struct cf_app *app, const struct cf_sip_msg *msg,
+                      bool authenticate, struct proxy_target **tvp)
 {
 	const struct cf_pl *user = &msg->ruri.user;
 	char num[TRUNK_NUMBER_MAX], uri[512];
@@ -414,6 +431,16 @@ int proxy_trunk_route(const struct cf_sip_msg *msg, struct proxy_target **tvp)
 	pthread_mutex_unlock(&tk.mtx);
 	if (!t)
 		return ENOENT;
+	if (authenticate && !cf_app_uri_is_local(app, &msg->from.uri)) {
+		/* only our users, who were challenged, call out: a request
+		 * from elsewhere goes on to the location service (404) */
+		cf_log(CF_LOG_NOTICE, &msg->call_id,
+		       "proxy: dial plan: %s matches, but the caller is not "
+		       "one of our users",
+		       num);
+		cf_mem_deref(t);
+		return ENOENT;
+	}
 
 	if (strip > strlen(num))
 		strip = (unsigned)strlen(num);
@@ -541,8 +568,7 @@ static uint32_t tag_hash(const struct cf_pl *tag)
 	return h;
 }
 
-void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf,
-                          size_t size)
+void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf, size_t size)
 {
 	snprintf(buf, size, ";cfack=%u.%08x", req->cseq.num,
 	         tag_hash(&req->from.tag));

@@ -137,9 +137,9 @@ int cf_digest_chal_decode(struct cf_digest_chal_rx *ch, const struct cf_pl *pl)
 	if (!ch->realm.p || !ch->nonce.p)
 		return EBADMSG;
 	ch->alg = CF_DIGEST_MD5;
-	ch->alg_known = !ch->algorithm.p ||
-	                !cf_digest_alg_decode(&ch->algorithm, &ch->alg,
-	                                      &ch->sess);
+	ch->alg_known =
+	    !ch->algorithm.p ||
+	    !cf_digest_alg_decode(&ch->algorithm, &ch->alg, &ch->sess);
 	ch->qop_auth = ch->qop.p && qop_has_auth(&ch->qop);
 	return 0;
 }
@@ -172,8 +172,8 @@ int cf_digest_client_encode(struct cf_mbuf *mb,
 	    (ch->sess && !ch->qop_auth))
 		return EPROTO; /* -sess needs the cnonce that qop carries */
 	err = cf_digest_unescape(&ch->realm, realm, sizeof(realm), &r);
-	err = err ? err : cf_digest_unescape(&ch->nonce, nonce, sizeof(nonce),
-	                                     &n);
+	err = err ? err
+	          : cf_digest_unescape(&ch->nonce, nonce, sizeof(nonce), &n);
 	if (err)
 		return EBADMSG; /* longer than any challenge we answer */
 	user = pl_str(cl->user);

@@ -324,8 +324,9 @@ static void test_local_busy_fork(void **state)
 	const char *r;
 
 	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
-	reg(f, "carol", "Contact: <sip:carol@127.0.0.1:5091>, "
-	                "<sip:carol@127.0.0.1:5092>");
+	reg(f, "carol",
+	    "Contact: <sip:carol@127.0.0.1:5091>, "
+	    "<sip:carol@127.0.0.1:5092>");
 	sent_clear(f);
 	invite(f, BOB, NULL);
 	answer_from(f, 5071, "INVITE", 486, NULL);
@@ -333,7 +334,8 @@ static void test_local_busy_fork(void **state)
 	r = sent_to(f, 5091, "INVITE sip:carol@127.0.0.1:5091 ");
 	assert_non_null(r);
 	assert_non_null(strstr(r, "History-Info: <" BOB "?Reason=SIP%3Bcause"
-	                          "%3D486>;index=1, <" CAROL ">;index=1.1;mp=1\r\n"));
+	                          "%3D486>;index=1, <" CAROL
+	                          ">;index=1.1;mp=1\r\n"));
 	assert_non_null(
 	    strstr(r, "Diversion: <" BOB ">;reason=user-busy;counter=1\r\n"));
 	assert_non_null(sent_to(f, 5092, "INVITE sip:carol@127.0.0.1:5092 "));
@@ -353,8 +355,9 @@ static void test_local_busy_serial(void **state)
 	struct fixture *f = *state;
 
 	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
-	reg(f, "carol", "Contact: <sip:carol@127.0.0.1:5091>;q=0.5, "
-	                "<sip:carol@127.0.0.1:5092>;q=1.0");
+	reg(f, "carol",
+	    "Contact: <sip:carol@127.0.0.1:5091>;q=0.5, "
+	    "<sip:carol@127.0.0.1:5092>;q=1.0");
 	sent_clear(f);
 	invite(f, BOB, NULL);
 	answer_from(f, 5071, "INVITE", 486, NULL);
@@ -397,10 +400,29 @@ static void test_local_offline_route(void **state)
 	r = sent_to(f, 5091, "INVITE sip:carol@127.0.0.1:5091 ");
 	assert_non_null(r);
 	assert_non_null(strstr(r, "<" CAROL ">;index=1.1;mp=1\r\n"));
-	assert_non_null(strstr(
-	    r, "Diversion: <" BOB ">;reason=unavailable;counter=1\r\n"));
+	assert_non_null(
+	    strstr(r, "Diversion: <" BOB ">;reason=unavailable;counter=1\r\n"));
 	answer_from(f, 5091, "INVITE", 200, NULL);
 	caller_got(f, 200);
+}
+
+static const char *const name_sets[] = {
+    "proxy.forward_busy=sip:vm@vm.example.net",
+};
+static const struct sets names = {name_sets, 1};
+
+/* A route to a host name is located when it is taken; with no resolver
+ * (this test has no event loop for c-ares) the route fails like a branch
+ * that cannot be sent: 500 upstream (our 503, §16.7 step 6), no leak. */
+static void test_route_name_unresolved(void **state)
+{
+	struct fixture *f = *state;
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	caller_got(f, 500);
 }
 
 /* ------------------------------------------- the digest client (RFC 7616) */
@@ -421,18 +443,23 @@ static void test_digest_client(void **state)
 		char chal[400], want[120];
 		struct cf_digest_chal_rx ch;
 		struct cf_digest_client cl = {
-		    "Mufasa", "Circle of Life", "GET", "/dir/index.html",
-		    "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", 1};
+		    "Mufasa",
+		    "Circle of Life",
+		    "GET",
+		    "/dir/index.html",
+		    "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+		    1};
 		struct cf_mbuf *mb = NULL;
 		struct cf_digest_cred cred;
 		struct cf_pl pl;
 
-		snprintf(chal, sizeof(chal),
-		         "Digest\r\n realm=\"http-auth@example.org\", "
-		         "qop=\"auth, auth-int\", algorithm=%s, "
-		         "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\","
-		         " opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"",
-		         v[i].alg);
+		snprintf(
+		    chal, sizeof(chal),
+		    "Digest\r\n realm=\"http-auth@example.org\", "
+		    "qop=\"auth, auth-int\", algorithm=%s, "
+		    "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\","
+		    " opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"",
+		    v[i].alg);
 		cf_pl_set_str(&pl, chal);
 		assert_int_equal(cf_digest_chal_decode(&ch, &pl), 0);
 		assert_true(ch.qop_auth);
@@ -448,8 +475,11 @@ static void test_digest_client(void **state)
 		pl.l = mb->end - 1;
 		assert_int_equal(cf_digest_cred_decode(&cred, &pl), 0);
 		assert_int_equal(cred.nc_val, 1);
-		assert_int_equal(cf_pl_strcmp(&cred.opaque,
-		                 "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"), 0);
+		assert_int_equal(
+		    cf_pl_strcmp(
+		        &cred.opaque,
+		        "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"),
+		    0);
 		cf_mem_deref(mb);
 	}
 }
@@ -545,7 +575,7 @@ static void cred_check(struct fixture *f, uint16_t port, const char *uri,
 
 #define CARRIER_URI "sip:004930123456@127.0.0.1:5099;transport=udp"
 #define CHAL_MD5                                                               \
-	"Proxy-Authenticate: Digest realm=\"carrier\", nonce=\"n0nce\", "     \
+	"Proxy-Authenticate: Digest realm=\"carrier\", nonce=\"n0nce\", "      \
 	"qop=\"auth\", algorithm=MD5\r\n"
 
 /* +4930123456 matches the first rule: the trunk gets 004930123456 (strip
@@ -590,20 +620,21 @@ static void test_trunk_407(void **state)
 	/* the caller's ACK of the 2xx (CSeq 1) reaches the trunk as 2; an
 	 * ACK with another From tag keeps its number */
 	for (int i = 0; i < 2; i++) {
-		snprintf(buf, sizeof(buf),
-		         "ACK sip:trunk@127.0.0.1:5099 SIP/2.0\r\n"
-		         "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKack%d\r\n"
-		         "%s"
-		         "From: <sip:alice@example.com>;tag=%s\r\n"
-		         "To: <sip:+4930123456@example.com>;tag=t5099\r\n"
-		         "Call-ID: t1@test\r\nCSeq: 1 ACK\r\n"
-		         "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-		         i, route, i ? "other" : "a1");
+		snprintf(
+		    buf, sizeof(buf),
+		    "ACK sip:trunk@127.0.0.1:5099 SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKack%d\r\n"
+		    "%s"
+		    "From: <sip:alice@example.com>;tag=%s\r\n"
+		    "To: <sip:+4930123456@example.com>;tag=t5099\r\n"
+		    "Call-ID: t1@test\r\nCSeq: 1 ACK\r\n"
+		    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		    i, route, i ? "other" : "a1");
 		feed_from(f, buf, CALLER);
 		r = sent_to(f, 5099, "ACK sip:trunk@");
 		assert_non_null(r);
-		if (!strstr(r, i ? "\r\nCSeq: 1 ACK\r\n"
-		                 : "\r\nCSeq: 2 ACK\r\n"))
+		if (!strstr(r,
+		            i ? "\r\nCSeq: 1 ACK\r\n" : "\r\nCSeq: 2 ACK\r\n"))
 			fail_msg("ACK %d: %s", i, r);
 	}
 }
@@ -618,9 +649,10 @@ static void test_trunk_sha256_401(void **state)
 	sent_clear(f);
 	req(f, "INVITE", "sip:+4930123456@example.com", "t2@test",
 	    "<sip:+4930123456@example.com>", NULL);
-	answer_from(f, 5099, "INVITE", 407,
-	            "Proxy-Authenticate: Digest realm=\"carrier\", "
-	            "nonce=\"n1\", qop=\"auth\", algorithm=SHA-256\r\n" CHAL_MD5);
+	answer_from(
+	    f, 5099, "INVITE", 407,
+	    "Proxy-Authenticate: Digest realm=\"carrier\", "
+	    "nonce=\"n1\", qop=\"auth\", algorithm=SHA-256\r\n" CHAL_MD5);
 	cred_check(f, 5099, CARRIER_URI, CF_DIGEST_SHA256);
 	answer_from(f, 5099, "INVITE", 200, NULL);
 	caller_got(f, 200);
@@ -632,7 +664,8 @@ static void test_trunk_sha256_401(void **state)
 	            "WWW-Authenticate: Digest realm=\"carrier\", "
 	            "nonce=\"n2\"\r\n");
 	r = sent_to(f, 5099, "INVITE ");
-	assert_non_null(strstr(r, "\r\nAuthorization: Digest username=\"acct\""));
+	assert_non_null(
+	    strstr(r, "\r\nAuthorization: Digest username=\"acct\""));
 	assert_null(strstr(r, "cnonce"));
 	answer_from(f, 5099, "INVITE", 486, NULL);
 	caller_got(f, 486);
@@ -691,6 +724,71 @@ static void test_trunk_cancel(void **state)
 	assert_non_null(sent_to(f, 5099, "CANCEL "));
 	caller_got(f, 487);
 	answer_from(f, 5099, "INVITE", 487, NULL);
+}
+
+static const char *const trunk_auth_sets[] = {
+    "proxy.trunk=carrier sip:127.0.0.1:5099;transport=udp",
+    "proxy.dialplan=^\\+[0-9]{6,}$ carrier strip=1 prefix=00",
+    "proxy.authenticate=yes",
+};
+static const struct sets trunks_auth = {trunk_auth_sets, 3};
+
+/* With authentication on, the dial plan is for our users only: alice is
+ * challenged first (407 of ours), a request from another domain (not
+ * challenged) does not reach the trunk: 404. */
+static void test_trunk_foreign_caller(void **state)
+{
+	struct fixture *f = *state;
+	char buf[1024];
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:+4930123456@example.com", "fa@test",
+	    "<sip:+4930123456@example.com>", NULL);
+	caller_got(f, 407);
+	assert_null(sent_to(f, 5099, "INVITE "));
+
+	sent_clear(f);
+	snprintf(buf, sizeof(buf),
+	         "INVITE sip:+4930123456@example.com SIP/2.0\r\n"
+	         "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKfx1\r\n"
+	         "From: <sip:mallory@evil.example>;tag=m1\r\n"
+	         "To: <sip:+4930123456@example.com>\r\n"
+	         "Call-ID: fx@test\r\nCSeq: 1 INVITE\r\n"
+	         "Contact: <sip:mallory@127.0.0.1:25160>\r\n"
+	         "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	feed_from(f, buf, CALLER);
+	caller_got(f, 404);
+	assert_null(sent_to(f, 5099, "INVITE "));
+}
+
+static const char *const trunk_fwd_sets[] = {
+    "proxy.trunk=carrier sip:127.0.0.1:5099;transport=udp",
+    "proxy.dialplan=^\\+[0-9]{6,}$ carrier strip=1 prefix=00",
+    "proxy.forward_busy=sip:busy@127.0.0.1:5081",
+};
+static const struct sets trunks_fwd = {trunk_fwd_sets, 3};
+
+/* The failure routes are for calls to our users: a busy number at the
+ * trunk goes upstream as 486, the forward_busy URI does not ring (while
+ * bob's busy still goes there). */
+static void test_trunk_no_failure_route(void **state)
+{
+	struct fixture *f = *state;
+
+	sent_clear(f);
+	req(f, "INVITE", "sip:+4930123456@example.com", "tb@test",
+	    "<sip:+4930123456@example.com>", NULL);
+	answer_from(f, 5099, "INVITE", 486, NULL);
+	caller_got(f, 486);
+	assert_null(sent_to(f, 5081, "INVITE "));
+
+	reg(f, "bob", "Contact: <sip:bob@127.0.0.1:5071>");
+	sent_clear(f);
+	invite(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	assert_non_null(sent_to(f, 5081, "INVITE "));
+	answer_from(f, 5081, "INVITE", 200, NULL);
+	caller_got(f, 200);
 }
 
 /* Every allocation fails once in turn while a number is routed to the
@@ -776,13 +874,15 @@ static void test_trunk_config(void **state)
 
 		assert_non_null(fp);
 		fputs("[proxy]\ntrunk = a sip:127.0.0.1\n\n"
-		      "dialplan = ^(0[0-9]+$ a\n", fp);
+		      "dialplan = ^(0[0-9]+$ a\n",
+		      fp);
 		fclose(fp);
 		cf_mbuf_init(&errs);
 		assert_int_equal(cf_app_conf_load(&c, path, NULL, 0, &errs),
 		                 EINVAL);
 		assert_int_equal(cf_mbuf_write_u8(&errs, 0), 0);
-		if (!strstr((char *)errs.buf, ":4: [proxy] dialplan: bad regex"))
+		if (!strstr((char *)errs.buf,
+		            ":4: [proxy] dialplan: bad regex"))
 			fail_msg("want line 4: %s", (char *)errs.buf);
 		cf_mbuf_reset(&errs);
 		unlink(path);
@@ -799,6 +899,7 @@ int main(void)
 	    TS(test_local_busy_serial, locals),
 	    TS(test_local_offline_target, locals),
 	    TS(test_local_offline_route, locals),
+	    TS(test_route_name_unresolved, names),
 	    cmocka_unit_test(test_digest_client),
 	    cmocka_unit_test(test_digest_client_bad),
 	    TS(test_trunk_407, trunks),
@@ -806,6 +907,8 @@ int main(void)
 	    TS(test_trunk_refused_and_rules, trunks),
 	    TS(test_trunk_cancel, trunks),
 	    TS(test_trunk_oom, trunks),
+	    TS(test_trunk_foreign_caller, trunks_auth),
+	    TS(test_trunk_no_failure_route, trunks_fwd),
 	    cmocka_unit_test(test_trunk_config),
 	};
 
