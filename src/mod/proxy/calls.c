@@ -131,6 +131,8 @@ static bool ucount_eq(struct cf_le *le, void *arg)
 
 static struct ucount *ucount_find(const char *aor)
 {
+	if (!cs.users)
+		return NULL;
 	struct cf_le *le = cf_hash_lookup(
 	    cs.users, cf_hash_mem_ci(aor, strlen(aor)), ucount_eq, (void *)aor);
 
@@ -465,6 +467,8 @@ bool proxy_calls_invite(struct cf_app *app, struct cf_sip_strans *st,
 	struct call *c;
 	uint32_t key = cf_hash_mem(msg->call_id.p, msg->call_id.l);
 
+	if (proxy_stopping())
+		return false; /* its proxy transaction answers 503 */
 	have[0] = user_aor(app, &msg->from.uri, aor[0], sizeof(aor[0]));
 	have[1] = user_aor(app, &msg->ruri, aor[1], sizeof(aor[1]));
 	if (have[0] && have[1] && !strcmp(aor[0], aor[1]))
@@ -496,6 +500,12 @@ bool proxy_calls_invite(struct cf_app *app, struct cf_sip_strans *st,
 	}
 
 	pthread_mutex_lock(&cs.mtx);
+	if (!cs.calls || !cs.users) {
+		/* stopped (a request in the stack's last moments) */
+		pthread_mutex_unlock(&cs.mtx);
+		cf_mem_deref(c);
+		return false;
+	}
 	if (cs.max_calls && cs.total >= cs.max_calls) {
 		code = 503;
 		why = "Too Many Calls";

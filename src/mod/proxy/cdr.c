@@ -143,7 +143,8 @@ static bool uid_eq(struct cf_le *le, void *arg)
 
 /* Each record is a whole snapshot of its call: of several records of one
  * call in a batch (INVITE, answer and end within 200 ms), only the last
- * is written. O(n). */
+ * is written, in the place of the first (a new row keeps the order of the
+ * calls' starts). O(n). */
 static void supersede(struct rec *list, size_t n)
 {
 	struct cf_hash *h = NULL;
@@ -156,8 +157,17 @@ static void supersede(struct rec *list, size_t n)
 		    cf_hash_lookup(h, key, uid_eq, (void *)r->c.uid);
 
 		if (le) {
-			((struct rec *)le->data)->superseded = true;
-			cf_hash_unlink(le);
+			struct rec *first = le->data;
+			struct cf_store_cdr c = first->c;
+			char *s[7];
+
+			memcpy(s, first->s, sizeof(s));
+			first->c = r->c;
+			memcpy(first->s, r->s, sizeof(s));
+			r->c = c;
+			memcpy(r->s, s, sizeof(s));
+			r->superseded = true;
+			continue;
 		}
 		cf_hash_append(h, key, &r->le, r);
 	}

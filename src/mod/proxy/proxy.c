@@ -688,8 +688,6 @@ static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
 		return false;
 	if (u->scheme != CF_SIP_SCHEME_SIP && u->scheme != CF_SIP_SCHEME_SIPS)
 		return false;
-	if (in_dialog)
-		proxy_calls_request(app, msg); /* calls.c: BYE ends a call */
 	if (proxy_routes_decode(app, msg, &r)) {
 		proxy_refuse(st, msg, PROXY_BAD_ROUTE, 400, "Bad Route");
 		return true;
@@ -792,10 +790,12 @@ static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
 		}
 	}
 
-	/* calls.c: a new call (limits: 486/503) */
+	/* calls.c: a new call (limits: 486/503); a BYE ends one */
 	if (!in_dialog && msg->mid == CF_SIP_M_INVITE &&
 	    proxy_calls_invite(app, st, msg, peer))
 		return true;
+	if (in_dialog)
+		proxy_calls_request(app, msg);
 
 	/* §16.5: targets */
 	if (n) {
