@@ -136,7 +136,7 @@ async function main() {
 		rl.on('close', () => done());
 		emit({ ev: 'ready', ...info });
 	});
-	server.listen(control);
+	server.listen(control, () => emit({ ev: 'listening' }));
 	await finished;
 	server.close();
 	await browser.close();

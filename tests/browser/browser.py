@@ -68,13 +68,21 @@ class Browser:
             self.log, env=env)
         self.events = []
         self.lock = threading.Lock()
-        wait_for(lambda: os.path.exists(sock) or self.p.poll() is not None,
-                 30, "bridge.js: Chromium up and the control socket")
+        wait_for(lambda: '"ev":"listening"' in interop.read(self.log)
+                 or self.p.poll() is not None,
+                 45, "bridge.js: Chromium up and the control socket")
         if self.p.poll() is not None:
             raise Failure("bridge.js exited (%d):\n%s"
                           % (self.p.returncode, interop.read(self.log)[-3000:]))
         self.s = socket.socket(socket.AF_UNIX)
-        self.s.connect(sock)
+        for _ in range(50):   # bounded: 5 s
+            try:
+                self.s.connect(sock)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                time.sleep(0.1)
+        else:
+            raise Failure("bridge.js's control socket refuses connections")
         threading.Thread(target=self._reader, daemon=True).start()
         self.info = self.wait("ready", secs=10)
         print("browser ready: %s" % self.info, flush=True)

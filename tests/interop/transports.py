@@ -469,9 +469,10 @@ def case_ws_caller_bye(args, tmp):
         check(status_line(r).startswith("SIP/2.0 200"),
               "the call answered: " + status_line(r))
         rr = record_routes(r)
-        check(len(rr) == 2 and ":%d;" % d.ws_port in rr[1],
-              "two Record-Routes, the ws listener's for the caller's side:"
-              " %s" % rr)
+        check(len(rr) == 2 and ":%d;transport=ws;" % d.ws_port in rr[1]
+              and "<sip:cfw_ws_127.0.0.1_" in rr[1],
+              "two Record-Routes, the ws listener's for the caller's side, "
+              "naming its flow (cfw_...): %s" % rr)
         contact = re.search(r"<([^>]*)>", run.header(r, "Contact")).group(1)
         w.send(ack(2, r, contact, list(reversed(rr))).encode())
         r = recv_sip(10)

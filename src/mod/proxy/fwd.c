@@ -593,6 +593,8 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	e.in_tp = pt->in.tp;
 	e.in_local = pt->in.local;
 	e.out_tp = hop.tp;
+	e.in_addr = pt->in.addr;
+	e.out_addr = hop.addr;
 	proxy_sips_edit(pt->req, &pt->routes, &e);
 	if (cf_sa_isset(&hop.local)) {
 		e.out_local = hop.local;

@@ -96,6 +96,9 @@ struct proxy_routes {
 	 * the side the request goes out on), when it names one */
 	bool own_tp_set;
 	enum cf_sip_tp own_tp;
+	/* the WebSocket flow our second entry names (flow.h) */
+	bool flow_set;
+	struct cf_sip_peer flow;
 	bool has_next; /* a value after ours: the next hop */
 	struct cf_sip_uri next;
 	const struct cf_sip_hdr *next_hdr;
@@ -123,6 +126,7 @@ struct proxy_edit {
 	bool sips;                /* sips Record-Route (RFC 5630) */
 	enum cf_sip_tp in_tp, out_tp;
 	struct cf_sa in_local, out_local;
+	struct cf_sa in_addr, out_addr; /* the peers (flow tokens, flow.h) */
 };
 int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e);
 
