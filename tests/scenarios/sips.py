@@ -259,6 +259,8 @@ def case_dns_tls(args, tmp):
     inv = srv.got[0] if srv.got else ""
     check(inv.startswith("INVITE sips:bob@example.test SIP/2.0"),
           "the TLS server got the INVITE: " + inv[:80])
+    check(srv.sni == ["example.test"], "SNI named the domain, not the SRV "
+          "target (RFC 5922): %r" % srv.sni)
     check("Record-Route: <sips:127.0.0.1:%d;lr>" % d.tls_port in inv,
           "with a sips Record-Route")
     u.settimeout(0.5)
@@ -447,6 +449,76 @@ def case_crlf_keepalive_tls(args, tmp):
     check(got == 1, "keepalive_pongs = 1 (got %d: %s)" % (got, names))
     s.close()
     d.stop()
+
+
+def case_tls_verify(args, tmp):
+    """RFC 5922 with [tls] verify_server = yes: sips:bob@example.test is
+    resolved to a TLS server whose certificate (trusted through ca_file)
+    names example.test: SNI example.test, the call goes through. The same
+    server for sips:bob@bad.example.test does not prove that name: the
+    handshake fails (a new connection: the one to example.test is not
+    reused for another name), nothing is sent, and the branch ends at its
+    Timer B (T1 50 ms: 3.2 s) with 408 to alice."""
+    dport, tport = free_port(), free_port()
+    dns = proxy.dnsmasq_start(tmp, dport, [
+        "--naptr-record=example.test,10,50,S,SIPS+D2T,,"
+        "_sips._tcp.example.test",
+        "--naptr-record=bad.example.test,10,50,S,SIPS+D2T,,"
+        "_sips._tcp.bad.example.test",
+        "--srv-host=_sips._tcp.example.test,tls.example.test,%d,10,50"
+        % tport,
+        "--srv-host=_sips._tcp.bad.example.test,tls.example.test,%d,10,50"
+        % tport,
+        "--host-record=tls.example.test,127.0.0.1",
+    ])
+    srv = TlsServer(tmp, tport, "example.test", serve=False)
+    d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport,
+                           "tls.verify_server": "yes", "sip.t1": "50",
+                           "tls.ca_file": os.path.join(tmp,
+                                                       "example.test.crt")})
+    alice = TlsStream(d.tls_port)
+    aport = alice.s.getsockname()[1]
+    alice.send(msg("INVITE", "sips:bob@example.test", "TLS", aport,
+                   "verify-ok@test",
+                   "Contact: <sips:alice@127.0.0.1:%d>\r\n" % aport))
+    s = srv.accept()
+    inv = s.read_msg()
+    check(inv.startswith("INVITE sips:bob@example.test"),
+          "the verified server got the INVITE")
+    check(srv.sni == ["example.test"], "SNI example.test: %r" % srv.sni)
+    s.send(answer(inv, 486, "Busy Here"))
+    r = final(alice)
+    check(status_line(r).startswith("SIP/2.0 486"), "alice got " +
+          status_line(r))
+    s.s.settimeout(5)
+    check(s.read_msg().startswith("ACK "), "the server got the ACK")
+
+    alice.send(msg("INVITE", "sips:bob@bad.example.test", "TLS", aport,
+                   "verify-bad@test",
+                   "Contact: <sips:alice@127.0.0.1:%d>\r\n" % aport))
+    try:
+        s2 = srv.accept()
+        s2.s.settimeout(3)
+        data = s2.read_msg()
+        raise Failure("the server got a request for a name it does not "
+                      "prove: " + data[:80])
+    except (ssl.SSLError, OSError, EOFError) as e:
+        print("ok: the handshake for bad.example.test failed (%s)" % e,
+              flush=True)
+    check("bad.example.test" in srv.sni, "SNI bad.example.test: %r"
+          % srv.sni)
+    r = final(alice)
+    check(status_line(r).startswith("SIP/2.0 408"), "alice got 408: "
+          + status_line(r))
+    got, names = run.counter(d.status_json(), "tls_handshake_failures")
+    check(got >= 1, "the failed handshake is counted (%d: %s)"
+          % (got, names))
+    s.close()
+    srv.ls.close()
+    alice.close()
+    d.stop()
+    dns.terminate()
+    dns.wait(timeout=5)
 
 
 CASES = {name[5:]: fn for name, fn in globals().items()

@@ -188,6 +188,11 @@ size_t proxy_sips_targets(struct cf_sip_strans *st,
 void proxy_sips_edit(const struct cf_sip_msg *msg,
                      const struct proxy_routes *r, struct proxy_edit *e);
 uint64_t proxy_sips_refused_count(void);
+/* RFC 5922 §4: the domain a new TLS connection for target t must find in
+ * the server's certificate (and sends as SNI): the host of the URI its
+ * hop came from, unless an IP literal. True when buf holds one. */
+bool proxy_tls_host(const struct proxy_routes *r, const struct cf_sip_msg *req,
+                    const struct proxy_target *t, char *buf, size_t size);
 
 /* zone.c */
 enum { LISTEN_ZONE_MAX = 32 };
