@@ -406,8 +406,7 @@ static bool host_ok(const struct cf_sip_conn *c, const char *host)
 }
 
 static struct cf_sip_conn *conn_find(struct cf_sip *sip, enum cf_sip_tp tp,
-                                     const struct cf_sa *addr,
-                                     const char *host)
+                                     const struct cf_sa *addr, const char *host)
 {
 	struct cf_sip_conn *found = NULL;
 	struct cf_list *b;

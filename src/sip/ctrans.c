@@ -345,8 +345,8 @@ int cf_sip_ctrans_start_host(struct cf_sip_ctrans **ctp,
 			goto out;
 	}
 
-	err = ctrans_start(ctp, env, msg, peer, tls_host,
-	                   resp ? resp : no_resp, arg);
+	err = ctrans_start(ctp, env, msg, peer, tls_host, resp ? resp : no_resp,
+	                   arg);
 
 out:
 	cf_mem_deref(mb);

@@ -63,8 +63,8 @@ bool proxy_sips_refused(const struct cf_sip_msg *msg,
  */
 size_t proxy_sips_targets(struct cf_sip_strans *st,
                           const struct cf_sip_msg *msg,
-                          const struct proxy_routes *r,
-                          struct proxy_target *tv, size_t n)
+                          const struct proxy_routes *r, struct proxy_target *tv,
+                          size_t n)
 {
 	size_t kept = 0;
 
@@ -95,8 +95,8 @@ size_t proxy_sips_targets(struct cf_sip_strans *st,
 	return 0;
 }
 
-void proxy_sips_edit(const struct cf_sip_msg *msg,
-                     const struct proxy_routes *r, struct proxy_edit *e)
+void proxy_sips_edit(const struct cf_sip_msg *msg, const struct proxy_routes *r,
+                     struct proxy_edit *e)
 {
 	if (!proxy_sips_req(msg, r))
 		return;
