@@ -13,6 +13,7 @@ self-signed certificate; every wait is bounded; helpers are stopped by PID.
 
 import argparse
 import os
+import shutil
 import socket
 import ssl
 import struct
@@ -519,6 +520,92 @@ def case_tls_verify(args, tmp):
     d.stop()
     dns.terminate()
     dns.wait(timeout=5)
+
+
+def stunnel_start(d, tmp):
+    """stunnel4 in client mode on a free port in front of confabd's TLS
+    listener, verifying its self-signed certificate (CA file, host name,
+    SNI), as run.py's tls_sipp_stunnel does: Debian's SIPp has no TLS.
+    Returns (Popen, port); stopped by PID (proxy.PEERS)."""
+    exe = shutil.which("stunnel4") or shutil.which("stunnel")
+    if exe is None:
+        raise Failure("stunnel4 not found (package stunnel4)")
+    crt = os.path.join(d.data, "tls", DOMAIN + ".crt")
+    sport = free_port()
+    conf = os.path.join(tmp, "stunnel.conf")
+    with open(conf, "w") as f:
+        f.write("foreground = yes\npid =\nsyslog = no\ndebug = 4\n"
+                "[sip]\nclient = yes\naccept = 127.0.0.1:%d\n"
+                "connect = 127.0.0.1:%d\nCAfile = %s\nverifyChain = yes\n"
+                "checkHost = %s\nsni = %s\n"
+                % (sport, d.tls_port, crt, DOMAIN, DOMAIN))
+    log = open(os.path.join(tmp, "stunnel.log"), "w+")
+    st = subprocess.Popen([exe, conf], stdin=subprocess.DEVNULL,
+                          stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    proxy.PEERS.append(st)
+    run.wait_port(sport, st, "stunnel")
+    return st, sport
+
+
+def sipp_tls(tmp, sport, xml, service):
+    """SIPp (-t t1) into stunnel; started in the background."""
+    cmd = [shutil.which("sipp") or "sipp", "127.0.0.1:%d" % sport,
+           "-sf", os.path.join(HERE, xml), "-s", service,
+           "-key", "domain", DOMAIN, "-i", "127.0.0.1",
+           "-p", str(free_port()), "-t", "t1", "-m", "1", "-l", "1",
+           "-timeout", "30s", "-timeout_error", "-nostdin",
+           "-trace_err", "-error_file", os.path.join(tmp, xml + ".err")]
+    print("$ " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         cwd=tmp)
+    proxy.PEERS.append(p)
+    return p
+
+
+def sipp_wait(p, what):
+    try:
+        out = p.communicate(timeout=40)[0].decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise Failure("sipp %s did not end within 40 s" % what)
+    if p.returncode != 0:
+        sys.stdout.write(out[-3000:])
+    check(p.returncode == 0, "sipp %s exits 0 (got %d)" % (what,
+                                                           p.returncode))
+
+
+def case_sipp_stunnel(args, tmp):
+    """SIPp behind stunnel4 (TLS to confabd): a MESSAGE for
+    sips:bob reaches bob's TLS flow and his 200 comes back to SIPp; a
+    MESSAGE for sips:carol, bound over UDP only, gets 480 Not Reachable
+    Over TLS (checked by SIPp) and nothing reaches carol."""
+    d = daemon(args, tmp)
+    proxy.ctl(d, "user", "add", "carol@" + DOMAIN, "--password", "pw")
+    bob, bport = register_tls(d, "bob")
+    u = udp_socket()
+    proxy.register(d, "carol", u.getsockname()[1])
+    st, sport = stunnel_start(d, tmp)
+    p = sipp_tls(tmp, sport, "sips_message.xml", "bob")
+    m = bob.read_msg()
+    check(m.startswith("MESSAGE sips:bob@127.0.0.1:%d " % bport)
+          and "hello over TLS only" in m,
+          "bob's TLS flow got SIPp's MESSAGE: " + status_line(m))
+    bob.send(answer(m, 200, "OK"))
+    sipp_wait(p, "sips_message.xml")
+    p = sipp_tls(tmp, sport, "sips_message_480.xml", "carol")
+    sipp_wait(p, "sips_message_480.xml")
+    u.settimeout(0.5)
+    try:
+        data = u.recv(65536)
+        raise Failure("carol's UDP socket got: %r" % data[:80])
+    except socket.timeout:
+        print("ok: nothing sent to carol over UDP", flush=True)
+    st.terminate()
+    st.wait(timeout=10)
+    bob.close()
+    u.close()
+    d.stop()
 
 
 CASES = {name[5:]: fn for name, fn in globals().items()
