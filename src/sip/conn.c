@@ -198,10 +198,16 @@ out:
 void conn_close(struct cf_sip_conn *conn, const char *why)
 {
 	struct cf_sip *sip = conn->sip;
+	struct worker *w = conn->owner;
 	char abuf[64];
+	bool failed;
 
 	if (atomic_exchange(&conn->closed, true))
 		return;
+	/* one we opened that never came up: refused, unreachable, a failed
+	 * or timed-out TLS handshake */
+	failed = conn->fail_notify &&
+	         (conn->connecting || (conn->ssl && !conn->hs_done));
 	if (conn->in_table) {
 		pthread_mutex_lock(&sip->ct_mtx);
 		cf_hash_unlink(&conn->le_table);
@@ -234,6 +240,14 @@ void conn_close(struct cf_sip_conn *conn, const char *why)
 		       cf_sa_print(&conn->addr, abuf, sizeof(abuf)), why);
 	for (size_t i = 0; i < sip->nobs; i++)
 		sip->obs[i].h(conn, sip->obs[i].arg);
+	/* RFC 3261 §17.1.4 / RFC 3263 §4.3: the client transactions that
+	 * sent through it fail now (503 to their TU, the next server is
+	 * tried) rather than at Timer B/F. The owner opened it for its own
+	 * transactions; we run on the owner (never inside a send: a
+	 * connection that fails inside conn_connect is not marked). */
+	if (failed && w && w->env && !w->releasing)
+		cf_sip_txn_env_transport_failed(w->env, conn->tp, &conn->addr,
+		                                conn->tls_host);
 	cf_mem_deref(conn);
 }
 
@@ -475,6 +489,7 @@ static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
 		}
 	}
 	conn_interest(conn);
+	conn->fail_notify = true;
 	*connp = conn;
 	return 0;
 }

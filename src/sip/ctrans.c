@@ -3,6 +3,7 @@
  * Timer M), the ACK for non-2xx finals (§17.1.1.3) and CANCEL (§9.1). */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sip/sip_priv.h"
 
@@ -577,4 +578,62 @@ void cf_sip_ctrans_recv(struct cf_sip_txn_env *env,
 	else
 		nict_resp(ct, msg);
 	cf_mem_deref(ct);
+}
+
+/* ------------------------------------------------- transport failure */
+
+enum { FAIL_BATCH = 64 };
+
+struct failwalk {
+	enum cf_sip_tp tp;
+	const struct cf_sa *addr;
+	const char *host;
+	struct cf_sip_ctrans *v[FAIL_BATCH];
+	size_t n;
+};
+
+static bool fail_match(struct cf_le *le, void *arg)
+{
+	struct failwalk *fw = arg;
+	struct cf_sip_ctrans *ct = le->data;
+
+	if (ct->state == CF_SIP_CS_CALLING && !ct->peer.conn &&
+	    ct->peer.tp == fw->tp && cf_sa_eq(&ct->peer.addr, fw->addr) &&
+	    (!ct->host == !fw->host &&
+	     (!ct->host || !strcasecmp(ct->host, fw->host))))
+		fw->v[fw->n++] = cf_mem_ref(ct);
+	return fw->n == FAIL_BATCH;
+}
+
+/*
+ * The transactions are collected first (a reference each), then failed:
+ * a failure unlinks the transaction from the table the walk is on, and
+ * its TU may start others (the next server). Only those still Calling
+ * (no response yet) that went out without a connection of their own; at
+ * most FAIL_BATCH per round, rounds until none is left (bounded: each
+ * round terminates what it found).
+ */
+void cf_sip_txn_env_transport_failed(struct cf_sip_txn_env *env,
+                                     enum cf_sip_tp tp,
+                                     const struct cf_sa *addr,
+                                     const char *host)
+{
+	struct failwalk fw;
+
+	if (!env || !addr)
+		return;
+	for (int round = 0; round < 1024; round++) {
+		fw.tp = tp;
+		fw.addr = addr;
+		fw.host = host;
+		fw.n = 0;
+		cf_hash_apply(env->ct_ht, fail_match, &fw);
+		for (size_t i = 0; i < fw.n; i++) {
+			if (fw.v[i]->state == CF_SIP_CS_CALLING)
+				transport_error(fw.v[i], ECONNREFUSED);
+			cf_mem_deref(fw.v[i]);
+		}
+		if (fw.n < FAIL_BATCH)
+			break;
+	}
 }

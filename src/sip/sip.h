@@ -189,6 +189,15 @@ int cf_sip_ctrans_start_host(struct cf_sip_ctrans **ctp,
  * client transactions started with a tls_host. */
 void cf_sip_txn_env_send_host_set(struct cf_sip_txn_env *env,
 				  cf_sip_send_host_h *h);
+/* An outgoing connection to addr over tp (opened for TLS server name
+ * host, or NULL) failed before it was up: the env's client transactions
+ * still waiting for a first response that were sent that way end with a
+ * transport error (503 to their TU, RFC 3261 §17.1.4) now instead of at
+ * Timer B/F. The stack calls it on the env's thread. O(transactions). */
+void cf_sip_txn_env_transport_failed(struct cf_sip_txn_env *env,
+				     enum cf_sip_tp tp,
+				     const struct cf_sa *addr,
+				     const char *host);
 /* Change the TU handler (and its arg) of a client transaction: a proxy
  * whose context ends before its branches do (resp NULL: responses are
  * ignored). */

@@ -142,6 +142,9 @@ struct cf_sip_conn {
 	int fd;
 	atomic_bool closed;
 	bool connecting; /* outgoing, connect() in progress */
+	bool fail_notify; /* outgoing and started: if it closes before it is
+	                   * up, the owner's client transactions to its
+	                   * address learn it (transport error) */
 	bool accepted;   /* the peer opened it (else we did) */
 	bool in_table;
 	bool in_loop;

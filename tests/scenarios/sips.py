@@ -230,8 +230,10 @@ def case_dns_tls(args, tmp):
     """alice calls sips:bob@example.test, another domain: NAPTR offers
     SIP+D2U and SIPS+D2T; only the TLS one is used (_sips._tcp SRV to a
     TLS server here), never the UDP server, and the INVITE arrives over
-    TLS (RFC 3263 with sips, RFC 5630) where it used to get 416."""
-    dport, tport = free_port(), free_port()
+    TLS (RFC 3263 with sips, RFC 5630) where it used to get 416. The first
+    _sips._tcp target refuses connections: that transport error moves on
+    to the next one at once (RFC 3263 §4.3), not after Timer B (32 s)."""
+    dport, tport, dead = free_port(), free_port(), free_port()
     u = udp_socket()
     uport = u.getsockname()[1]
     dns = proxy.dnsmasq_start(tmp, dport, [
@@ -240,8 +242,11 @@ def case_dns_tls(args, tmp):
         "_sips._tcp.example.test",
         "--srv-host=_sip._udp.example.test,plain.example.test,%d,10,50"
         % uport,
-        "--srv-host=_sips._tcp.example.test,tls.example.test,%d,10,50"
+        "--srv-host=_sips._tcp.example.test,dead.example.test,%d,10,50"
+        % dead,
+        "--srv-host=_sips._tcp.example.test,tls.example.test,%d,20,50"
         % tport,
+        "--host-record=dead.example.test,127.0.0.1",
         "--host-record=plain.example.test,127.0.0.1",
         "--host-record=tls.example.test,127.0.0.1",
     ])
@@ -262,6 +267,11 @@ def case_dns_tls(args, tmp):
           "the TLS server got the INVITE: " + inv[:80])
     check(srv.sni == ["example.test"], "SNI named the domain, not the SRV "
           "target (RFC 5922): %r" % srv.sni)
+    err = d.stderr()
+    check("INVITE branch 1 to TLS 127.0.0.1:%d" % dead in err and
+          "INVITE branch 2 to TLS 127.0.0.1:%d" % tport in err,
+          "the refusing server first, then the live one")
+    check("transport error" in err, "the refusal ended branch 1 at once")
     check("Record-Route: <sips:127.0.0.1:%d;lr>" % d.tls_port in inv,
           "with a sips Record-Route")
     u.settimeout(0.5)
@@ -458,8 +468,8 @@ def case_tls_verify(args, tmp):
     names example.test: SNI example.test, the call goes through. The same
     server for sips:bob@bad.example.test does not prove that name: the
     handshake fails (a new connection: the one to example.test is not
-    reused for another name), nothing is sent, and the branch ends at its
-    Timer B (T1 50 ms: 3.2 s) with 408 to alice."""
+    reused for another name), nothing is sent, and the branch ends at once
+    with a transport error: alice gets 500 (our 503, RFC 3261 §16.7)."""
     dport, tport = free_port(), free_port()
     dns = proxy.dnsmasq_start(tmp, dport, [
         "--naptr-record=example.test,10,50,S,SIPS+D2T,,"
@@ -474,7 +484,7 @@ def case_tls_verify(args, tmp):
     ])
     srv = TlsServer(tmp, tport, "example.test", serve=False)
     d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport,
-                           "tls.verify_server": "yes", "sip.t1": "50",
+                           "tls.verify_server": "yes",
                            "tls.ca_file": os.path.join(tmp,
                                                        "example.test.crt")})
     alice = TlsStream(d.tls_port)
@@ -509,7 +519,7 @@ def case_tls_verify(args, tmp):
     check("bad.example.test" in srv.sni, "SNI bad.example.test: %r"
           % srv.sni)
     r = final(alice)
-    check(status_line(r).startswith("SIP/2.0 408"), "alice got 408: "
+    check(status_line(r).startswith("SIP/2.0 500"), "alice got 500: "
           + status_line(r))
     got, names = run.counter(d.status_json(), "tls_handshake_failures")
     check(got >= 1, "the failed handshake is counted (%d: %s)"
