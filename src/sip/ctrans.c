@@ -615,8 +615,7 @@ static bool fail_match(struct cf_le *le, void *arg)
  */
 void cf_sip_txn_env_transport_failed(struct cf_sip_txn_env *env,
                                      enum cf_sip_tp tp,
-                                     const struct cf_sa *addr,
-                                     const char *host)
+                                     const struct cf_sa *addr, const char *host)
 {
 	struct failwalk fw;
 
