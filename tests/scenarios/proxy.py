@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import run  # noqa: E402
 from run import (DOMAIN, Daemon, Failure, check, free_port,  # noqa: E402
-                 status_line, udp_socket, udp_recv)
+                 header, status_line, udp_socket, udp_recv)
 
 PEERS = []  # Popen of every SIPp started in the background
 
@@ -434,16 +434,16 @@ def case_dns_unresolvable(args, tmp):
     u = udp_socket()
 
     def invite(host):
-        cid = "dns-%s-%d@127.0.0.1" % (host, os.getpid())
+        cid = "unres-%s@test" % host
         inv = run.request("INVITE", d.port, ruri="sip:bob@%s" % host,
                           call_id=cid)
         u.sendto(inv, ("127.0.0.1", d.port))
         r = udp_recv(u)
-        # skip 100s and retransmissions of an earlier INVITE's final
-        # response (never ACKed here: Timer G resends it)
+        # skip 100s and the earlier INVITE's 404, which is retransmitted
+        # (Timer G: it is never ACKed here)
         for _ in range(8):
-            if (not status_line(r).startswith("SIP/2.0 100")
-                    and run.header(r, "Call-ID") == cid):
+            if (not status_line(r).startswith("SIP/2.0 100") and
+                    header(r, "Call-ID") == cid):
                 break
             r = udp_recv(u)
         return status_line(r)

@@ -556,6 +556,7 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	struct cf_sip_peer hop;
 	struct branch *b;
 	struct cf_pl ruri;
+	char tls_host[256];
 	int err;
 
 	err = proxy_target_hop(&pt->routes, pt->req, t, &hop);
@@ -570,6 +571,11 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		best_consider(pt, NULL, 480); /* RFC 5630 */
 		return;
 	}
+	/* RFC 5922: the name a new TLS connection expects (SNI, checked) */
+	if (hop.tp != CF_SIP_TP_TLS || hop.conn ||
+	    !proxy_tls_host(&pt->routes, pt->req, t, tls_host,
+	                    sizeof(tls_host)))
+		tls_host[0] = 0;
 
 	b = cf_mem_zalloc(sizeof(*b), branch_destroy);
 	if (!b) {
@@ -609,8 +615,9 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		err =
 		    fwd_headers(pt, t->uri, t->fwd, (enum proxy_fwd)t->fwd_why);
 	if (!err)
-		err = cf_sip_ctrans_start(&b->ct, pt->env, pt->req, &hop,
-		                          on_resp, b);
+		err = cf_sip_ctrans_start_host(&b->ct, pt->env, pt->req, &hop,
+		                               tls_host[0] ? tls_host : NULL,
+		                               on_resp, b);
 	cf_sip_msg_edit_clear(pt->req);
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &pt->req->call_id,

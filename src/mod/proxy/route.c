@@ -76,8 +76,7 @@ int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
  * value (RFC 3327 §5.2), else the next Route (§16.4), else its Request-URI
  * (the target's, or the received one). Errors of proxy_uri_hop.
  */
-int proxy_target_hop(const struct proxy_routes *r,
-                     const struct cf_sip_msg *req,
+int proxy_target_hop(const struct proxy_routes *r, const struct cf_sip_msg *req,
                      const struct proxy_target *t, struct cf_sip_peer *hop)
 {
 	struct cf_sip_uri u;
@@ -454,8 +453,7 @@ static int via_hop(const struct cf_sip_via *v, struct cf_sip_peer *hop)
 	    (hop->tp != CF_SIP_TP_UDP && hop->tp != CF_SIP_TP_TCP &&
 	     hop->tp != CF_SIP_TP_TLS))
 		return EPROTO;
-	if (!v->port && !cf_pl_isset(&v->rport_val) &&
-	    hop->tp == CF_SIP_TP_TLS)
+	if (!v->port && !cf_pl_isset(&v->rport_val) && hop->tp == CF_SIP_TP_TLS)
 		port = 5061; /* §18.2.2: the transport's default port */
 	if (port == 0 || port > 65535 ||
 	    cf_sa_set_pl(&hop->addr, host, (uint16_t)port))
