@@ -109,7 +109,8 @@ def case_tls_baresip_call_udp(args, tmp):
     listener on top, the TLS one with transport=tls below); bob hangs up
     and his BYE, following them, reaches alice over TLS: confabd opens a
     TLS connection to her Contact (RFC 3261 §18.1.1; baresip's listener
-    has a certificate of its own, which confabd verifies: [tls] ca_file)."""
+    needs a certificate of its own for that, which confabd trusts through
+    [tls] ca_file when verify_server is on)."""
     crt, pem = client_cert(tmp, "alice")
     d = daemon(args, tmp, {"alice": "pwalice", "bob": "pwbob"},
                {"tls.ca_file": crt})
