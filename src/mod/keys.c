@@ -74,8 +74,10 @@ const struct cf_mod_key cf_app_keys[] = {
     {"tls", "verify_client", CF_MOD_KEY_TLSVERIFY, "no",
      "ask clients for a certificate: no, optional or require", 0, 0,
      CF_MOD_KEY_LIVE},
-    {"tls", "verify_server", CF_MOD_KEY_BOOL, "yes",
-     "verify the certificate of servers we connect to", 0, 0, CF_MOD_KEY_LIVE},
+    {"tls", "verify_server", CF_MOD_KEY_BOOL, "no",
+     "verify the certificate of servers we connect to: it must chain to "
+     "ca_file (else the system's store) and name the domain (RFC 5922)",
+     0, 0, CF_MOD_KEY_LIVE},
     {"tls", "min_version", CF_MOD_KEY_TLSVERSION, "TLS1.2",
      "oldest TLS version accepted: TLS1.2 or TLS1.3", 0, 0, CF_MOD_KEY_LIVE},
     {"tls", "ciphers", CF_MOD_KEY_STR, NULL,

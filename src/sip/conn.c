@@ -5,6 +5,7 @@
  * runs on the owner's thread. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +22,7 @@ static void conn_destructor(void *data)
 	 * the last ref */
 	conn->rbuf = cf_mem_deref(conn->rbuf);
 	conn->ws = cf_mem_deref(conn->ws);
+	conn->tls_host = cf_mem_deref(conn->tls_host);
 	cf_mbuf_reset(&conn->wbuf);
 }
 
@@ -196,10 +198,16 @@ out:
 void conn_close(struct cf_sip_conn *conn, const char *why)
 {
 	struct cf_sip *sip = conn->sip;
+	struct worker *w = conn->owner;
 	char abuf[64];
+	bool failed;
 
 	if (atomic_exchange(&conn->closed, true))
 		return;
+	/* one we opened that never came up: refused, unreachable, a failed
+	 * or timed-out TLS handshake */
+	failed = conn->fail_notify &&
+	         (conn->connecting || (conn->ssl && !conn->hs_done));
 	if (conn->in_table) {
 		pthread_mutex_lock(&sip->ct_mtx);
 		cf_hash_unlink(&conn->le_table);
@@ -232,6 +240,14 @@ void conn_close(struct cf_sip_conn *conn, const char *why)
 		       cf_sa_print(&conn->addr, abuf, sizeof(abuf)), why);
 	for (size_t i = 0; i < sip->nobs; i++)
 		sip->obs[i].h(conn, sip->obs[i].arg);
+	/* RFC 3261 §17.1.4 / RFC 3263 §4.3: the client transactions that
+	 * sent through it fail now (503 to their TU, the next server is
+	 * tried) rather than at Timer B/F. The owner opened it for its own
+	 * transactions; we run on the owner (never inside a send: a
+	 * connection that fails inside conn_connect is not marked). */
+	if (failed && w && w->env && !w->releasing)
+		cf_sip_txn_env_transport_failed(w->env, conn->tp, &conn->addr,
+		                                conn->tls_host);
 	cf_mem_deref(conn);
 }
 
@@ -392,8 +408,19 @@ int conn_write(struct worker *w, struct cf_sip_conn *conn, const uint8_t *p,
 }
 
 /* An open connection to addr (any owner), with a reference, or NULL. */
+/* RFC 5922 §4 (and RFC 5923's caution): a TLS connection proves the
+ * name it was opened for; a send naming a server reuses it only when the
+ * names are the same (case-insensitive). A send without a name reuses
+ * any. */
+static bool host_ok(const struct cf_sip_conn *c, const char *host)
+{
+	if (!host || !*host || c->tp != CF_SIP_TP_TLS)
+		return true;
+	return c->tls_host && !strcasecmp(c->tls_host, host);
+}
+
 static struct cf_sip_conn *conn_find(struct cf_sip *sip, enum cf_sip_tp tp,
-                                     const struct cf_sa *addr)
+                                     const struct cf_sa *addr, const char *host)
 {
 	struct cf_sip_conn *found = NULL;
 	struct cf_list *b;
@@ -404,7 +431,7 @@ static struct cf_sip_conn *conn_find(struct cf_sip *sip, enum cf_sip_tp tp,
 		struct cf_sip_conn *c = le->data;
 
 		if (!atomic_load(&c->closed) && c->tp == tp &&
-		    cf_sa_eq(&c->addr, addr)) {
+		    cf_sa_eq(&c->addr, addr) && host_ok(c, host)) {
 			found = cf_mem_ref(c);
 			break;
 		}
@@ -442,6 +469,18 @@ static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
 	if (getsockname(fd, &conn->local.u.sa, &conn->local.len))
 		conn->local.len = 0;
 	conn->connecting = true;
+	if (tp == CF_SIP_TP_TLS && host && *host) {
+		char *h = cf_mem_strdup(host);
+
+		if (!h) {
+			conn_close(conn, "out of memory");
+			return ENOMEM;
+		}
+		/* conn_find reads it under the table's lock */
+		pthread_mutex_lock(&w->sip->ct_mtx);
+		conn->tls_host = h;
+		pthread_mutex_unlock(&w->sip->ct_mtx);
+	}
 	if (tp == CF_SIP_TP_TLS) {
 		err = tls_conn_setup(conn, host);
 		if (err) {
@@ -450,6 +489,7 @@ static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
 		}
 	}
 	conn_interest(conn);
+	conn->fail_notify = true;
 	*connp = conn;
 	return 0;
 }
@@ -465,7 +505,8 @@ static int conn_connect(struct cf_sip_conn **connp, struct worker *w,
 int conn_send_addr(struct worker *w, const struct cf_sip_peer *peer,
                    const char *host, const uint8_t *p, size_t n)
 {
-	struct cf_sip_conn *conn = conn_find(w->sip, peer->tp, &peer->addr);
+	struct cf_sip_conn *conn =
+	    conn_find(w->sip, peer->tp, &peer->addr, host);
 	size_t hl = host ? strlen(host) : 0;
 	struct job *j;
 	int err;

@@ -3,6 +3,7 @@
  * Timer M), the ACK for non-2xx finals (§17.1.1.3) and CANCEL (§9.1). */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sip/sip_priv.h"
 
@@ -120,6 +121,7 @@ static void destroy(void *data)
 	cf_mem_deref(ct->ack);
 	cf_mem_deref(ct->req);
 	cf_mem_deref(ct->peer.conn);
+	cf_mem_deref(ct->host);
 }
 
 /* Tell the TU, holding a reference so it may drop its own. */
@@ -144,9 +146,20 @@ static void transport_error(struct cf_sip_ctrans *ct, int err)
 	report(ct, NULL, 503);
 }
 
+/* Bytes of this transaction (the request, its ACK) to its peer, naming
+ * its TLS server when it has one (RFC 5922: SNI, certificate check). */
+static int ct_send(struct cf_sip_ctrans *ct, struct cf_sip_txn_env *env,
+                   const struct cf_pl *bytes)
+{
+	if (ct->host && env && env->send_host)
+		return env->send_host(&ct->peer, ct->host, bytes,
+		                      env->send_arg);
+	return cf_sip_txn_send(env, &ct->peer, bytes);
+}
+
 static int send_req(struct cf_sip_ctrans *ct)
 {
-	return cf_sip_txn_send(ct->env, &ct->peer, &ct->req->raw);
+	return ct_send(ct, ct->env, &ct->req->raw);
 }
 
 /* Timer A (INVITE: T1 doubling, §17.1.1.2) / Timer E (non-INVITE: doubling
@@ -220,22 +233,30 @@ static void no_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 /* Start a transaction for req (a reference is taken). */
 static int ctrans_start(struct cf_sip_ctrans **ctp, struct cf_sip_txn_env *env,
                         struct cf_sip_msg *req, const struct cf_sip_peer *peer,
-                        cf_sip_resp_h *resph, void *arg)
+                        const char *tls_host, cf_sip_resp_h *resph, void *arg)
 {
 	struct cf_sip_ctrans *ct;
+	char *host = NULL;
 	int err;
 
 	if (!cf_sip_txn_has_cookie(&req->via.branch) ||
 	    req->mid == CF_SIP_M_ACK)
 		return EINVAL;
 
-	ct = cf_mem_zalloc(sizeof(*ct), destroy);
-	if (!ct)
+	/* the TLS server name is kept for a connection a later send (a
+	 * CANCEL, an ACK) may have to open again */
+	if (tls_host && *tls_host && !(host = cf_mem_strdup(tls_host)))
 		return ENOMEM;
+	ct = cf_mem_zalloc(sizeof(*ct), destroy);
+	if (!ct) {
+		cf_mem_deref(host);
+		return ENOMEM;
+	}
 
 	ct->env = env;
 	ct->req = cf_mem_ref(req);
 	ct->peer = *peer;
+	ct->host = host;
 	cf_mem_ref(ct->peer.conn);
 	ct->invite = req->mid == CF_SIP_M_INVITE;
 	ct->state = CF_SIP_CS_CALLING;
@@ -287,6 +308,20 @@ int cf_sip_ctrans_start(struct cf_sip_ctrans **ctp, struct cf_sip_txn_env *env,
                         const struct cf_sip_peer *peer, cf_sip_resp_h *resp,
                         void *arg)
 {
+	return cf_sip_ctrans_start_host(ctp, env, req, peer, NULL, resp, arg);
+}
+
+/* As cf_sip_ctrans_start; a TLS connection the transaction opens (now, or
+ * for its CANCEL and ACK) names tls_host (SNI, RFC 5922 certificate
+ * check); NULL: none. Seven parameters: the one addition is not worth a
+ * struct that every other caller would have to fill. */
+int cf_sip_ctrans_start_host(struct cf_sip_ctrans **ctp,
+                             struct cf_sip_txn_env *env,
+                             const struct cf_sip_msg *req,
+                             const struct cf_sip_peer *peer,
+                             const char *tls_host, cf_sip_resp_h *resp,
+                             void *arg)
+{
 	struct cf_sip_msg *msg = NULL;
 	struct cf_mbuf *mb = NULL;
 	size_t used;
@@ -311,7 +346,8 @@ int cf_sip_ctrans_start(struct cf_sip_ctrans **ctp, struct cf_sip_txn_env *env,
 			goto out;
 	}
 
-	err = ctrans_start(ctp, env, msg, peer, resp ? resp : no_resp, arg);
+	err = ctrans_start(ctp, env, msg, peer, tls_host, resp ? resp : no_resp,
+	                   arg);
 
 out:
 	cf_mem_deref(mb);
@@ -348,7 +384,8 @@ static int send_cancel(struct cf_sip_ctrans *ct)
 		goto out;
 
 	/* its own non-INVITE transaction; its answer concerns nobody */
-	err = ctrans_start(NULL, ct->env, msg, &ct->peer, no_resp, NULL);
+	err = ctrans_start(NULL, ct->env, msg, &ct->peer, ct->host, no_resp,
+	                   NULL);
 	if (err)
 		goto out;
 	ct->cancel_sent = true;
@@ -433,7 +470,7 @@ static void invite_final(struct cf_sip_ctrans *ct, struct cf_sip_msg *msg)
 		err = cf_sip_ack_encode(ct->ack, ct->req, msg);
 	if (!err) {
 		bytes = cf_mbuf_pl(ct->ack);
-		err = cf_sip_txn_send(env, &ct->peer, &bytes);
+		err = ct_send(ct, env, &bytes);
 	}
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &ct->req->call_id,
@@ -482,7 +519,7 @@ static void invite_resp(struct cf_sip_ctrans *ct, struct cf_sip_msg *msg)
 		++ct->env->stats.retransmissions_absorbed;
 		if (ct->ack) {
 			bytes = cf_mbuf_pl(ct->ack);
-			(void)cf_sip_txn_send(ct->env, &ct->peer, &bytes);
+			(void)ct_send(ct, ct->env, &bytes);
 		}
 		break;
 	default:
@@ -541,4 +578,61 @@ void cf_sip_ctrans_recv(struct cf_sip_txn_env *env,
 	else
 		nict_resp(ct, msg);
 	cf_mem_deref(ct);
+}
+
+/* ------------------------------------------------- transport failure */
+
+enum { FAIL_BATCH = 64 };
+
+struct failwalk {
+	enum cf_sip_tp tp;
+	const struct cf_sa *addr;
+	const char *host;
+	struct cf_sip_ctrans *v[FAIL_BATCH];
+	size_t n;
+};
+
+static bool fail_match(struct cf_le *le, void *arg)
+{
+	struct failwalk *fw = arg;
+	struct cf_sip_ctrans *ct = le->data;
+
+	if (ct->state == CF_SIP_CS_CALLING && !ct->peer.conn &&
+	    ct->peer.tp == fw->tp && cf_sa_eq(&ct->peer.addr, fw->addr) &&
+	    (!ct->host == !fw->host &&
+	     (!ct->host || !strcasecmp(ct->host, fw->host))))
+		fw->v[fw->n++] = cf_mem_ref(ct);
+	return fw->n == FAIL_BATCH;
+}
+
+/*
+ * The transactions are collected first (a reference each), then failed:
+ * a failure unlinks the transaction from the table the walk is on, and
+ * its TU may start others (the next server). Only those still Calling
+ * (no response yet) that went out without a connection of their own; at
+ * most FAIL_BATCH per round, rounds until none is left (bounded: each
+ * round terminates what it found).
+ */
+void cf_sip_txn_env_transport_failed(struct cf_sip_txn_env *env,
+                                     enum cf_sip_tp tp,
+                                     const struct cf_sa *addr, const char *host)
+{
+	struct failwalk fw;
+
+	if (!env || !addr)
+		return;
+	for (int round = 0; round < 1024; round++) {
+		fw.tp = tp;
+		fw.addr = addr;
+		fw.host = host;
+		fw.n = 0;
+		cf_hash_apply(env->ct_ht, fail_match, &fw);
+		for (size_t i = 0; i < fw.n; i++) {
+			if (fw.v[i]->state == CF_SIP_CS_CALLING)
+				transport_error(fw.v[i], ECONNREFUSED);
+			cf_mem_deref(fw.v[i]);
+		}
+		if (fw.n < FAIL_BATCH)
+			break;
+	}
 }

@@ -68,6 +68,12 @@ typedef int(cf_sip_send_h)(const struct cf_sip_peer *peer,
 
 struct cf_sip_txn_env;
 
+/* The same, naming the TLS server for a connection it opens (SNI, RFC
+ * 5922). */
+typedef int(cf_sip_send_host_h)(const struct cf_sip_peer *peer,
+				const char *host, const struct cf_pl *bytes,
+				void *arg);
+
 int cf_sip_txn_env_alloc(struct cf_sip_txn_env **envp,
 			 const struct cf_sip_cfg *cfg,
 			 struct cf_tmr_wheel *wheel, cf_sip_send_h *send,
@@ -172,6 +178,28 @@ int cf_sip_ctrans_start(struct cf_sip_ctrans **ctp, struct cf_sip_txn_env *env,
 			const struct cf_sip_msg *req,
 			const struct cf_sip_peer *peer, cf_sip_resp_h *resp,
 			void *arg);
+/* As cf_sip_ctrans_start; a TLS connection it opens (for the request, its
+ * CANCEL or ACK) names tls_host: SNI and, with verify_server, the
+ * certificate check (RFC 5922). NULL: none. */
+int cf_sip_ctrans_start_host(struct cf_sip_ctrans **ctp,
+			     struct cf_sip_txn_env *env,
+			     const struct cf_sip_msg *req,
+			     const struct cf_sip_peer *peer,
+			     const char *tls_host, cf_sip_resp_h *resp,
+			     void *arg);
+/* The env's send with a server name (the stack's workers set it): used by
+ * client transactions started with a tls_host. */
+void cf_sip_txn_env_send_host_set(struct cf_sip_txn_env *env,
+				  cf_sip_send_host_h *h);
+/* An outgoing connection to addr over tp (opened for TLS server name
+ * host, or NULL) failed before it was up: the env's client transactions
+ * still waiting for a first response that were sent that way end with a
+ * transport error (503 to their TU, RFC 3261 §17.1.4) now instead of at
+ * Timer B/F. The stack calls it on the env's thread. O(transactions). */
+void cf_sip_txn_env_transport_failed(struct cf_sip_txn_env *env,
+				     enum cf_sip_tp tp,
+				     const struct cf_sa *addr,
+				     const char *host);
 /* Change the TU handler (and its arg) of a client transaction: a proxy
  * whose context ends before its branches do (resp NULL: responses are
  * ignored). */

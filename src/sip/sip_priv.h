@@ -26,6 +26,7 @@ struct cf_sip_txn_env {
 	struct cf_sip_cfg cfg;
 	struct cf_tmr_wheel *wheel; /* not owned */
 	cf_sip_send_h *send;
+	cf_sip_send_host_h *send_host; /* or NULL: send, no name */
 	void *send_arg;
 	struct cf_hash *st_ht; /* server transactions (table ref each) */
 	struct cf_hash *ct_ht; /* client transactions (table ref each) */
@@ -92,6 +93,7 @@ struct cf_sip_ctrans {
 	struct cf_sip_txn_env *env;
 	struct cf_sip_msg *req;  /* the request as sent (ref) */
 	struct cf_sip_peer peer; /* conn ref */
+	char *host;              /* TLS server name (RFC 5922), or NULL */
 	enum cf_sip_cstate state;
 	bool invite;
 	bool cancel_pending; /* CANCEL asked before any provisional */

@@ -106,6 +106,12 @@ int tp_send(const struct cf_sip_peer *peer, const struct cf_pl *bytes,
 	return cf_sip_send(arg, peer, bytes);
 }
 
+int tp_send_host(const struct cf_sip_peer *peer, const char *host,
+                 const struct cf_pl *bytes, void *arg)
+{
+	return cf_sip_send_host(arg, peer, host, bytes);
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static void sip_destructor(void *data)

@@ -142,6 +142,9 @@ struct cf_sip_conn {
 	int fd;
 	atomic_bool closed;
 	bool connecting; /* outgoing, connect() in progress */
+	bool fail_notify; /* outgoing and started: if it closes before it is
+	                   * up, the owner's client transactions to its
+	                   * address learn it (transport error) */
 	bool accepted;   /* the peer opened it (else we did) */
 	bool in_table;
 	bool in_loop;
@@ -162,6 +165,9 @@ struct cf_sip_conn {
 	 * reference), and which way each side of it waits */
 	struct ssl_st *ssl;
 	struct tls_ctx *tctx;
+	char *tls_host; /* the server name an outgoing one was opened for
+	                 * (SNI, RFC 5922), or NULL; written once under
+	                 * sip->ct_mtx, where conn_find reads it */
 	bool hs_done;
 	bool rd_want_write;  /* handshake or SSL_read wants POLLOUT */
 	bool wr_want_write;  /* SSL_write / send wants POLLOUT */
@@ -188,6 +194,8 @@ struct job {
 /* stack.c */
 int tp_send(const struct cf_sip_peer *peer, const struct cf_pl *bytes,
             void *arg);
+int tp_send_host(const struct cf_sip_peer *peer, const char *host,
+                 const struct cf_pl *bytes, void *arg);
 /* Test hook: messages given to worker idx's transactions so far. */
 uint64_t cf_sip_worker_handled(const struct cf_sip *sip, uint32_t idx);
 

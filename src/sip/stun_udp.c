@@ -12,10 +12,10 @@
  * can ignore here: credentials (we serve keep-alives without
  * authentication, RFC 5626 §4.4.2 asks for none) and ICE's. */
 static const uint16_t known[] = {
-    CF_STUN_A_USERNAME,      CF_STUN_A_MESSAGE_INTEGRITY,
-    CF_STUN_A_REALM,         CF_STUN_A_NONCE,
-    CF_STUN_A_USERHASH,      CF_STUN_A_MESSAGE_INTEGRITY_SHA256,
-    CF_STUN_A_PRIORITY,      CF_STUN_A_USE_CANDIDATE,
+    CF_STUN_A_USERNAME, CF_STUN_A_MESSAGE_INTEGRITY,
+    CF_STUN_A_REALM,    CF_STUN_A_NONCE,
+    CF_STUN_A_USERHASH, CF_STUN_A_MESSAGE_INTEGRITY_SHA256,
+    CF_STUN_A_PRIORITY, CF_STUN_A_USE_CANDIDATE,
 };
 
 /*
@@ -47,8 +47,7 @@ bool udp_stun(struct worker *w, const struct cf_sip_peer *peer,
 		err = EBADMSG; /* §6: one message per datagram */
 	if (err || m.cls != CF_STUN_REQUEST || m.method != CF_STUN_BINDING) {
 		ctr_add(&w->st.stun_errors, 1);
-		cf_log(CF_LOG_DEBUG, NULL,
-		       "stun: %s from %s dropped",
+		cf_log(CF_LOG_DEBUG, NULL, "stun: %s from %s dropped",
 		       err ? "malformed message" : "not a Binding request",
 		       cf_sa_print(&peer->addr, a, sizeof(a)));
 		return true;

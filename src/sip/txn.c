@@ -45,6 +45,13 @@ bool cf_sip_txn_has_cookie(const struct cf_pl *branch)
 	       !memcmp(branch->p, CF_SIP_BRANCH_COOKIE, n);
 }
 
+void cf_sip_txn_env_send_host_set(struct cf_sip_txn_env *env,
+                                  cf_sip_send_host_h *h)
+{
+	if (env)
+		env->send_host = h;
+}
+
 int cf_sip_txn_send(struct cf_sip_txn_env *env, const struct cf_sip_peer *peer,
                     const struct cf_pl *bytes)
 {

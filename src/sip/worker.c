@@ -209,6 +209,7 @@ int worker_start(struct worker *w)
 	                           tp_send, sip);
 	if (err)
 		return err;
+	cf_sip_txn_env_send_host_set(w->env, tp_send_host);
 	err = cf_mbox_alloc(&w->mbox, w->loop, worker_mbox_h, w);
 	if (err)
 		return err;

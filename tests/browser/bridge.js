@@ -12,7 +12,8 @@
 //
 // It listens on the UNIX socket SOCKET for one driver connection, which
 // sends one JSON command a line: {"cmd":"start", id, ws, uri, password,
-// reject}, {"cmd":"message", id, target, text}, {"cmd":"stop", id},
+// reject}, {"cmd":"message", id, target, text}, {"cmd":"call", id,
+// target}, {"cmd":"stop", id},
 // {"cmd":"quit"} (closing the connection = quit), and gets back one JSON
 // event a line ({"ev": ...}, see page.js). Every event also goes to stdout,
 // with the page's console (JsSIP's debug log) as "console" events. Exits
@@ -63,6 +64,9 @@ async function command(page, line, done) {
 		else if (c.cmd === 'message')
 			await page.evaluate((m) => window.confab.message(
 				m.id, m.target, m.text), c);
+		else if (c.cmd === 'call')
+			await page.evaluate((m) => window.confab.call(m.id, m.target),
+			                    c);
 		else if (c.cmd === 'stop')
 			await page.evaluate((id) => window.confab.stop(id), c.id);
 		else if (c.cmd === 'quit')
@@ -99,6 +103,9 @@ async function main() {
 		       '--no-first-run', '--disable-background-networking',
 		       '--disable-component-update', '--disable-sync',
 		       '--ignore-certificate-errors',
+		       // a fake microphone, no permission prompt (calls)
+		       '--use-fake-device-for-media-stream',
+		       '--use-fake-ui-for-media-stream',
 		       // The page's origin is not on the loopback: without this,
 		       // Chromium's Local Network Access checks block its
 		       // WebSocket to 127.0.0.1 (ERR_BLOCKED_BY_LOCAL_NETWORK_...).
@@ -136,7 +143,7 @@ async function main() {
 		rl.on('close', () => done());
 		emit({ ev: 'ready', ...info });
 	});
-	server.listen(control);
+	server.listen(control, () => emit({ ev: 'listening' }));
 	await finished;
 	server.close();
 	await browser.close();

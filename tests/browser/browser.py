@@ -35,10 +35,13 @@ sys.path.insert(0, os.path.join(TESTS, "scenarios"))
 sys.path.insert(0, os.path.join(TESTS, "interop"))
 import run  # noqa: E402  (tests/scenarios/run.py)
 import interop  # noqa: E402  (tests/interop/interop.py)
+import transports  # noqa: E402  (tests/interop/transports.py)
 from run import DOMAIN, Daemon, Failure, check  # noqa: E402
 from interop import Baresip, ctl, add_users, wait_for  # noqa: E402
 
 ORIGIN = "http://confab.test"      # the page's origin, allowed by [ws] origins
+# a secure context (getUserMedia needs one; its WebSockets must be wss)
+SECURE_ORIGIN = "https://confab.test"
 BAD_ORIGIN = "http://evil.test"    # an origin the allow-list does not name
 
 
@@ -68,13 +71,21 @@ class Browser:
             self.log, env=env)
         self.events = []
         self.lock = threading.Lock()
-        wait_for(lambda: os.path.exists(sock) or self.p.poll() is not None,
-                 30, "bridge.js: Chromium up and the control socket")
+        wait_for(lambda: '"ev":"listening"' in interop.read(self.log)
+                 or self.p.poll() is not None,
+                 45, "bridge.js: Chromium up and the control socket")
         if self.p.poll() is not None:
             raise Failure("bridge.js exited (%d):\n%s"
                           % (self.p.returncode, interop.read(self.log)[-3000:]))
         self.s = socket.socket(socket.AF_UNIX)
-        self.s.connect(sock)
+        for _ in range(50):   # bounded: 5 s
+            try:
+                self.s.connect(sock)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                time.sleep(0.1)
+        else:
+            raise Failure("bridge.js's control socket refuses connections")
         threading.Thread(target=self._reader, daemon=True).start()
         self.info = self.wait("ready", secs=10)
         print("browser ready: %s" % self.info, flush=True)
@@ -153,9 +164,10 @@ class Browser:
 
 
 def daemon(args, tmp, users, extra=None):
-    """confabd with ws and wss listeners, [ws] origins = ORIGIN, users
-    provisioned."""
-    conf = {"general.log_level": "debug", "ws.origins": ORIGIN}
+    """confabd with ws and wss listeners, [ws] origins = ORIGIN and
+    SECURE_ORIGIN, users provisioned."""
+    conf = {"general.log_level": "debug",
+            "ws.origins": "%s, %s" % (ORIGIN, SECURE_ORIGIN)}
     conf.update(extra or {})
     d = Daemon(args, tmp, conf, ws=True, wss=True)
     d.start()
@@ -324,6 +336,63 @@ def case_call_reject(args, tmp):
         bob.stop()
         b.tail()
         bob.tail()
+    d.stop()
+
+
+def case_call_bye(args, tmp):
+    """JsSIP (alice, over wss, a fake microphone) calls bob, a SIPp UAS on
+    UDP that answers with a WebRTC SDP (ICE and DTLS attributes; no media
+    ever flows) and hangs up a second after the ACK: JsSIP confirms the
+    call; the 200 carries two Record-Routes, the wss one naming the
+    browser's flow; bob's BYE, whose Request-URI is the browser's
+    `*.invalid` Contact, reaches the browser over its WebSocket (the call
+    ends, originator remote) and bob gets the 200."""
+    d = daemon(args, tmp, {"alice": "pwalice", "bob": "pwbob"},
+               {"registrar.authenticate": "no"})
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        raise Failure("sipp not found (package sip-tester)")
+    uport = interop.free_port()
+    msgs = os.path.join(tmp, "uas.msg")
+    ucmd = [sipp, "127.0.0.1:%d" % d.port, "-sf",
+            os.path.join(HERE, "uas_webrtc_bye.xml"), "-i", "127.0.0.1",
+            "-p", str(uport), "-t", "u1", "-m", "1", "-timeout", "40s",
+            "-timeout_error", "-nostdin", "-trace_msg", "-message_file",
+            msgs, "-default_behaviors", "all,-abortunexp"]
+    print("$ " + " ".join(ucmd) + " &", flush=True)
+    uas = subprocess.Popen(ucmd, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           cwd=tmp)
+    interop.PEERS.append(("sipp-uas", uas))
+    time.sleep(0.3)  # bound: SIPp binds its port at once
+    check(uas.poll() is None, "SIPp UAS runs")
+    transports.register_contact(d, "bob", "127.0.0.1", uport)
+    b = Browser(tmp, origin=SECURE_ORIGIN)
+    try:
+        b.ua("a", ws_url(d, True), "alice", "pwalice")
+        b.wait("registered", id="a")
+        b.send(cmd="call", id="a", target="sip:bob@" + DOMAIN)
+        b.wait("call_confirmed", id="a", secs=20)
+        check(True, "JsSIP's call to bob confirmed (200, ACK)")
+        e = b.wait("call_ended", id="a", secs=15)
+        check(e["originator"] == "remote" and e["method"] == "BYE",
+              "bob's BYE reached the browser and ended the call: %s" % e)
+        check(e["via"].upper().startswith("SIP/2.0/WSS "),
+              "over its secure WebSocket (top Via %s)" % e["via"])
+        out, _ = uas.communicate(timeout=20)
+        if uas.returncode != 0:
+            sys.stdout.write(out.decode(errors="replace")[-3000:])
+        check(uas.returncode == 0, "bob got the 200 to his BYE (SIPp UAS "
+              "exit %d)" % uas.returncode)
+        rr = transports.record_routes(transports.first_invite(
+            interop.read(msgs)))
+        check(len(rr) == 2 and "<sip:cfw_wss_127.0.0.1_" in rr[1]
+              and ":%d;transport=wss;" % d.wss_port in rr[1],
+              "two Record-Routes, the wss one naming the browser's flow: "
+              "%s" % rr)
+    finally:
+        b.stop()
+        b.tail()
     d.stop()
 
 

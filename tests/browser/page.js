@@ -84,12 +84,38 @@
 		});
 	}
 
+	// A call with a fake microphone (Chromium's
+	// --use-fake-device-for-media-stream): no media is expected to flow,
+	// the signalling is what is tested.
+	function call(id, target) {
+		uas[id].call(target, {
+			mediaConstraints: { audio: true, video: false },
+			pcConfig: { iceServers: [] },
+			eventHandlers: {
+				confirmed: () => report({ ev: 'call_confirmed', id }),
+				ended: (e) => report({
+					ev: 'call_ended', id,
+					originator: e.originator, cause: e.cause,
+					method: e.message ? e.message.method : null,
+					via: e.message && e.message.getHeader ?
+					     e.message.getHeader('Via') : null,
+				}),
+				failed: (e) => report({
+					ev: 'call_failed', id,
+					originator: e.originator, cause: e.cause,
+					status: e.message && e.message.status_code ?
+					        e.message.status_code : 0,
+				}),
+			},
+		});
+	}
+
 	function stop(id) {
 		if (uas[id])
 			uas[id].stop();
 	}
 
-	window.confab = { start, message, stop };
+	window.confab = { start, message, call, stop };
 	window.confabReport(JSON.stringify({
 		ev: 'page', origin: location.origin,
 		user_agent: JsSIP.C.USER_AGENT,

@@ -109,7 +109,8 @@ def case_tls_baresip_call_udp(args, tmp):
     listener on top, the TLS one with transport=tls below); bob hangs up
     and his BYE, following them, reaches alice over TLS: confabd opens a
     TLS connection to her Contact (RFC 3261 §18.1.1; baresip's listener
-    has a certificate of its own, which confabd verifies: [tls] ca_file)."""
+    needs a certificate of its own for that, which confabd trusts through
+    [tls] ca_file when verify_server is on)."""
     crt, pem = client_cert(tmp, "alice")
     d = daemon(args, tmp, {"alice": "pwalice", "bob": "pwbob"},
                {"tls.ca_file": crt})
@@ -469,9 +470,10 @@ def case_ws_caller_bye(args, tmp):
         check(status_line(r).startswith("SIP/2.0 200"),
               "the call answered: " + status_line(r))
         rr = record_routes(r)
-        check(len(rr) == 2 and ":%d;" % d.ws_port in rr[1],
-              "two Record-Routes, the ws listener's for the caller's side:"
-              " %s" % rr)
+        check(len(rr) == 2 and ":%d;transport=ws;" % d.ws_port in rr[1]
+              and "<sip:cfw_ws_127.0.0.1_" in rr[1],
+              "two Record-Routes, the ws listener's for the caller's side, "
+              "naming its flow (cfw_...): %s" % rr)
         contact = re.search(r"<([^>]*)>", run.header(r, "Contact")).group(1)
         w.send(ack(2, r, contact, list(reversed(rr))).encode())
         r = recv_sip(10)

@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import run  # noqa: E402
 from run import (DOMAIN, Daemon, Failure, check, free_port,  # noqa: E402
-                 status_line, udp_socket, udp_recv)
+                 header, status_line, udp_socket, udp_recv)
 from cdrcheck import cdrs, expect_cdr  # noqa: E402  (issue 4 point 6)
 
 PEERS = []  # Popen of every SIPp started in the background

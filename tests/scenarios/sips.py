@@ -13,6 +13,7 @@ self-signed certificate; every wait is bounded; helpers are stopped by PID.
 
 import argparse
 import os
+import shutil
 import socket
 import ssl
 import struct
@@ -229,8 +230,10 @@ def case_dns_tls(args, tmp):
     """alice calls sips:bob@example.test, another domain: NAPTR offers
     SIP+D2U and SIPS+D2T; only the TLS one is used (_sips._tcp SRV to a
     TLS server here), never the UDP server, and the INVITE arrives over
-    TLS (RFC 3263 with sips, RFC 5630) where it used to get 416."""
-    dport, tport = free_port(), free_port()
+    TLS (RFC 3263 with sips, RFC 5630) where it used to get 416. The first
+    _sips._tcp target refuses connections: that transport error moves on
+    to the next one at once (RFC 3263 §4.3), not after Timer B (32 s)."""
+    dport, tport, dead = free_port(), free_port(), free_port()
     u = udp_socket()
     uport = u.getsockname()[1]
     dns = proxy.dnsmasq_start(tmp, dport, [
@@ -239,8 +242,11 @@ def case_dns_tls(args, tmp):
         "_sips._tcp.example.test",
         "--srv-host=_sip._udp.example.test,plain.example.test,%d,10,50"
         % uport,
-        "--srv-host=_sips._tcp.example.test,tls.example.test,%d,10,50"
+        "--srv-host=_sips._tcp.example.test,dead.example.test,%d,10,50"
+        % dead,
+        "--srv-host=_sips._tcp.example.test,tls.example.test,%d,20,50"
         % tport,
+        "--host-record=dead.example.test,127.0.0.1",
         "--host-record=plain.example.test,127.0.0.1",
         "--host-record=tls.example.test,127.0.0.1",
     ])
@@ -259,6 +265,13 @@ def case_dns_tls(args, tmp):
     inv = srv.got[0] if srv.got else ""
     check(inv.startswith("INVITE sips:bob@example.test SIP/2.0"),
           "the TLS server got the INVITE: " + inv[:80])
+    check(srv.sni == ["example.test"], "SNI named the domain, not the SRV "
+          "target (RFC 5922): %r" % srv.sni)
+    err = d.stderr()
+    check("INVITE branch 1 to TLS 127.0.0.1:%d" % dead in err and
+          "INVITE branch 2 to TLS 127.0.0.1:%d" % tport in err,
+          "the refusing server first, then the live one")
+    check("transport error" in err, "the refusal ended branch 1 at once")
     check("Record-Route: <sips:127.0.0.1:%d;lr>" % d.tls_port in inv,
           "with a sips Record-Route")
     u.settimeout(0.5)
@@ -446,6 +459,162 @@ def case_crlf_keepalive_tls(args, tmp):
     got, names = run.counter(d.status_json(), "keepalive_pongs")
     check(got == 1, "keepalive_pongs = 1 (got %d: %s)" % (got, names))
     s.close()
+    d.stop()
+
+
+def case_tls_verify(args, tmp):
+    """RFC 5922 with [tls] verify_server = yes: sips:bob@example.test is
+    resolved to a TLS server whose certificate (trusted through ca_file)
+    names example.test: SNI example.test, the call goes through. The same
+    server for sips:bob@bad.example.test does not prove that name: the
+    handshake fails (a new connection: the one to example.test is not
+    reused for another name), nothing is sent, and the branch ends at once
+    with a transport error: alice gets 500 (our 503, RFC 3261 §16.7)."""
+    dport, tport = free_port(), free_port()
+    dns = proxy.dnsmasq_start(tmp, dport, [
+        "--naptr-record=example.test,10,50,S,SIPS+D2T,,"
+        "_sips._tcp.example.test",
+        "--naptr-record=bad.example.test,10,50,S,SIPS+D2T,,"
+        "_sips._tcp.bad.example.test",
+        "--srv-host=_sips._tcp.example.test,tls.example.test,%d,10,50"
+        % tport,
+        "--srv-host=_sips._tcp.bad.example.test,tls.example.test,%d,10,50"
+        % tport,
+        "--host-record=tls.example.test,127.0.0.1",
+    ])
+    srv = TlsServer(tmp, tport, "example.test", serve=False)
+    d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport,
+                           "tls.verify_server": "yes",
+                           "tls.ca_file": os.path.join(tmp,
+                                                       "example.test.crt")})
+    alice = TlsStream(d.tls_port)
+    aport = alice.s.getsockname()[1]
+    alice.send(msg("INVITE", "sips:bob@example.test", "TLS", aport,
+                   "verify-ok@test",
+                   "Contact: <sips:alice@127.0.0.1:%d>\r\n" % aport))
+    s = srv.accept()
+    inv = s.read_msg()
+    check(inv.startswith("INVITE sips:bob@example.test"),
+          "the verified server got the INVITE")
+    check(srv.sni == ["example.test"], "SNI example.test: %r" % srv.sni)
+    s.send(answer(inv, 486, "Busy Here"))
+    r = final(alice)
+    check(status_line(r).startswith("SIP/2.0 486"), "alice got " +
+          status_line(r))
+    s.s.settimeout(5)
+    check(s.read_msg().startswith("ACK "), "the server got the ACK")
+
+    alice.send(msg("INVITE", "sips:bob@bad.example.test", "TLS", aport,
+                   "verify-bad@test",
+                   "Contact: <sips:alice@127.0.0.1:%d>\r\n" % aport))
+    try:
+        s2 = srv.accept()
+        s2.s.settimeout(3)
+        data = s2.read_msg()
+        raise Failure("the server got a request for a name it does not "
+                      "prove: " + data[:80])
+    except (ssl.SSLError, OSError, EOFError) as e:
+        print("ok: the handshake for bad.example.test failed (%s)" % e,
+              flush=True)
+    check("bad.example.test" in srv.sni, "SNI bad.example.test: %r"
+          % srv.sni)
+    r = final(alice)
+    check(status_line(r).startswith("SIP/2.0 500"), "alice got 500: "
+          + status_line(r))
+    got, names = run.counter(d.status_json(), "tls_handshake_failures")
+    check(got >= 1, "the failed handshake is counted (%d: %s)"
+          % (got, names))
+    s.close()
+    srv.ls.close()
+    alice.close()
+    d.stop()
+    dns.terminate()
+    dns.wait(timeout=5)
+
+
+def stunnel_start(d, tmp):
+    """stunnel4 in client mode on a free port in front of confabd's TLS
+    listener, verifying its self-signed certificate (CA file, host name,
+    SNI), as run.py's tls_sipp_stunnel does: Debian's SIPp has no TLS.
+    Returns (Popen, port); stopped by PID (proxy.PEERS)."""
+    exe = shutil.which("stunnel4") or shutil.which("stunnel")
+    if exe is None:
+        raise Failure("stunnel4 not found (package stunnel4)")
+    crt = os.path.join(d.data, "tls", DOMAIN + ".crt")
+    sport = free_port()
+    conf = os.path.join(tmp, "stunnel.conf")
+    with open(conf, "w") as f:
+        f.write("foreground = yes\npid =\nsyslog = no\ndebug = 4\n"
+                "[sip]\nclient = yes\naccept = 127.0.0.1:%d\n"
+                "connect = 127.0.0.1:%d\nCAfile = %s\nverifyChain = yes\n"
+                "checkHost = %s\nsni = %s\n"
+                % (sport, d.tls_port, crt, DOMAIN, DOMAIN))
+    log = open(os.path.join(tmp, "stunnel.log"), "w+")
+    st = subprocess.Popen([exe, conf], stdin=subprocess.DEVNULL,
+                          stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    proxy.PEERS.append(st)
+    run.wait_port(sport, st, "stunnel")
+    return st, sport
+
+
+def sipp_tls(tmp, sport, xml, service):
+    """SIPp (-t t1) into stunnel; started in the background."""
+    cmd = [shutil.which("sipp") or "sipp", "127.0.0.1:%d" % sport,
+           "-sf", os.path.join(HERE, xml), "-s", service,
+           "-key", "domain", DOMAIN, "-i", "127.0.0.1",
+           "-p", str(free_port()), "-t", "t1", "-m", "1", "-l", "1",
+           "-timeout", "30s", "-timeout_error", "-nostdin",
+           "-trace_err", "-error_file", os.path.join(tmp, xml + ".err")]
+    print("$ " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         cwd=tmp)
+    proxy.PEERS.append(p)
+    return p
+
+
+def sipp_wait(p, what):
+    try:
+        out = p.communicate(timeout=40)[0].decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise Failure("sipp %s did not end within 40 s" % what)
+    if p.returncode != 0:
+        sys.stdout.write(out[-3000:])
+    check(p.returncode == 0, "sipp %s exits 0 (got %d)" % (what,
+                                                           p.returncode))
+
+
+def case_sipp_stunnel(args, tmp):
+    """SIPp behind stunnel4 (TLS to confabd): a MESSAGE for
+    sips:bob reaches bob's TLS flow and his 200 comes back to SIPp; a
+    MESSAGE for sips:carol, bound over UDP only, gets 480 Not Reachable
+    Over TLS (checked by SIPp) and nothing reaches carol."""
+    d = daemon(args, tmp)
+    proxy.ctl(d, "user", "add", "carol@" + DOMAIN, "--password", "pw")
+    bob, bport = register_tls(d, "bob")
+    u = udp_socket()
+    proxy.register(d, "carol", u.getsockname()[1])
+    st, sport = stunnel_start(d, tmp)
+    p = sipp_tls(tmp, sport, "sips_message.xml", "bob")
+    m = bob.read_msg()
+    check(m.startswith("MESSAGE sips:bob@127.0.0.1:%d " % bport)
+          and "hello over TLS only" in m,
+          "bob's TLS flow got SIPp's MESSAGE: " + status_line(m))
+    bob.send(answer(m, 200, "OK"))
+    sipp_wait(p, "sips_message.xml")
+    p = sipp_tls(tmp, sport, "sips_message_480.xml", "carol")
+    sipp_wait(p, "sips_message_480.xml")
+    u.settimeout(0.5)
+    try:
+        data = u.recv(65536)
+        raise Failure("carol's UDP socket got: %r" % data[:80])
+    except socket.timeout:
+        print("ok: nothing sent to carol over UDP", flush=True)
+    st.terminate()
+    st.wait(timeout=10)
+    bob.close()
+    u.close()
     d.stop()
 
 

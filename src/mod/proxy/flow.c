@@ -73,7 +73,7 @@ int proxy_flow_user(enum cf_sip_tp tp, const struct cf_sa *addr, char *buf,
 	int n;
 
 	if (!proxy_flow_needed(tp))
-		return ENOTSUP;
+		return EPROTO;
 	if (!addr || !buf || size < PROXY_FLOW_USER_MAX)
 		return EINVAL;
 	n = body(tp, addr, buf, size - MAC_HEX - 1);

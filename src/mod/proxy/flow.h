@@ -21,7 +21,7 @@ enum { PROXY_FLOW_USER_MAX = 96 };
 /* Does a side reached over tp need a flow token (WS, WSS)? */
 bool proxy_flow_needed(enum cf_sip_tp tp);
 /* The user part naming the flow to addr over tp, in buf (at least
- * PROXY_FLOW_USER_MAX bytes). 0; ENOTSUP when tp needs no token; EINVAL. */
+ * PROXY_FLOW_USER_MAX bytes). 0; EPROTO when tp needs no token; EINVAL. */
 int proxy_flow_user(enum cf_sip_tp tp, const struct cf_sa *addr, char *buf,
                     size_t size);
 /* The flow a Route URI's user part names: 0 and hop->tp, hop->addr (no

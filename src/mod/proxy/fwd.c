@@ -647,6 +647,7 @@ static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
 	struct branch *b;
 	struct cf_pl ruri;
 	char rr_param[48];
+	char tls_host[256];
 	int err;
 
 	err = proxy_target_hop(&pt->routes, pt->req, t, &hop);
@@ -661,6 +662,11 @@ static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
 		best_consider(pt, NULL, 480); /* RFC 5630 */
 		return NULL;
 	}
+	/* RFC 5922: the name a new TLS connection expects (SNI, checked) */
+	if (hop.tp != CF_SIP_TP_TLS || hop.conn ||
+	    !proxy_tls_host(&pt->routes, pt->req, t, tls_host,
+	                    sizeof(tls_host)))
+		tls_host[0] = 0;
 
 	b = cf_mem_zalloc(sizeof(*b), branch_destroy);
 	if (!b) {
@@ -692,6 +698,8 @@ static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
 	e.in_tp = pt->in.tp;
 	e.in_local = pt->in.local;
 	e.out_tp = hop.tp;
+	e.in_addr = pt->in.addr;
+	e.out_addr = hop.addr;
 	proxy_sips_edit(pt->req, &pt->routes, &e);
 	if (cf_sa_isset(&hop.local)) {
 		e.out_local = hop.local;
@@ -716,8 +724,9 @@ static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
 	if (!err && auth)
 		err = proxy_cseq_set(pt->req, pt->req->cseq.num + 1);
 	if (!err)
-		err = cf_sip_ctrans_start(&b->ct, pt->env, pt->req, &hop,
-		                          on_resp, b);
+		err = cf_sip_ctrans_start_host(&b->ct, pt->env, pt->req, &hop,
+		                               tls_host[0] ? tls_host : NULL,
+		                               on_resp, b);
 	cf_sip_msg_edit_clear(pt->req);
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &pt->req->call_id,

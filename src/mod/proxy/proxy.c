@@ -828,7 +828,8 @@ static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
 		/* preloaded Route, in-dialog, or another domain: as is */
 		if (!r.has_next) {
 			struct cf_sip_peer hop;
-			int err = proxy_uri_hop(u, &hop);
+			/* our double Record-Route may name a flow */
+			int err = proxy_ruri_hop(&r, u, &hop);
 
 			if (err == ENOENT) {
 				/* a host name: RFC 3263 server location on

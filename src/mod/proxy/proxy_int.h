@@ -122,6 +122,9 @@ struct proxy_routes {
 	struct cf_pl own_cfack; /* our entry's cfack parameter (trunk.c:
 	                         * an ACK whose CSeq the trunk leg
 	                         * renumbered), unset when none */
+	/* the WebSocket flow our second entry names (flow.h) */
+	bool flow_set;
+	struct cf_sip_peer flow;
 	bool has_next; /* a value after ours: the next hop */
 	struct cf_sip_uri next;
 	const struct cf_sip_hdr *next_hdr;
@@ -153,6 +156,7 @@ struct proxy_edit {
 	                           * entries (trunk.c), or NULL */
 	enum cf_sip_tp in_tp, out_tp;
 	struct cf_sa in_local, out_local;
+	struct cf_sa in_addr, out_addr; /* the peers (flow tokens, flow.h) */
 };
 int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e);
 
@@ -166,8 +170,7 @@ int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
                    struct cf_sip_peer *hop);
 /* The next hop of one target: its flow or server, the first Path value,
  * the next Route, else its (or the received) Request-URI. */
-int proxy_target_hop(const struct proxy_routes *r,
-                     const struct cf_sip_msg *req,
+int proxy_target_hop(const struct proxy_routes *r, const struct cf_sip_msg *req,
                      const struct proxy_target *t, struct cf_sip_peer *hop);
 /* The loop-detection hash (§16.3 item 4, §16.6 item 8) as hex. */
 void proxy_loop_hash(const struct cf_sip_msg *msg,
@@ -210,14 +213,19 @@ bool proxy_sips_refused(const struct cf_sip_msg *msg,
  * st was answered 480. Other requests: n unchanged. */
 size_t proxy_sips_targets(struct cf_sip_strans *st,
                           const struct cf_sip_msg *msg,
-                          const struct proxy_routes *r,
-                          struct proxy_target *tv, size_t n);
+                          const struct proxy_routes *r, struct proxy_target *tv,
+                          size_t n);
 /* A branch's edits for a sips request: sips Record-Route, and the
  * incoming side named by our TLS listener when the request came over a
  * plain hop (the caller's side of the dialog is TLS from now on). */
-void proxy_sips_edit(const struct cf_sip_msg *msg,
-                     const struct proxy_routes *r, struct proxy_edit *e);
+void proxy_sips_edit(const struct cf_sip_msg *msg, const struct proxy_routes *r,
+                     struct proxy_edit *e);
 uint64_t proxy_sips_refused_count(void);
+/* RFC 5922 §4: the domain a new TLS connection for target t must find in
+ * the server's certificate (and sends as SNI): the host of the URI its
+ * hop came from, unless an IP literal. True when buf holds one. */
+bool proxy_tls_host(const struct proxy_routes *r, const struct cf_sip_msg *req,
+                    const struct proxy_target *t, char *buf, size_t size);
 
 /* retarget.c */
 /* The targets of the failure route to uri appended to *tvp (*tcp): a

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mod/proxy/flow.h"
 #include "mod/proxy/proxy_int.h"
 
 /* Our branches: the RFC 3261 cookie, "cf", the loop hash, '.', index. */
@@ -51,8 +52,13 @@ int proxy_uri_hop(const struct cf_sip_uri *u, struct cf_sip_peer *hop)
 int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
                    struct cf_sip_peer *hop)
 {
-	int err = proxy_uri_hop(u, hop);
+	int err;
 
+	if (r && r->nown == 2 && r->flow_set) {
+		*hop = r->flow; /* a WebSocket side: its flow (flow.h) */
+		return 0;
+	}
+	err = proxy_uri_hop(u, hop);
 	/* a sips URI is TLS whatever our entry says (RFC 5630) */
 	if (!err && r && r->nown == 2 && r->own_tp_set &&
 	    u->scheme == CF_SIP_SCHEME_SIP &&
@@ -70,8 +76,7 @@ int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
  * value (RFC 3327 §5.2), else the next Route (§16.4), else its Request-URI
  * (the target's, or the received one). Errors of proxy_uri_hop.
  */
-int proxy_target_hop(const struct proxy_routes *r,
-                     const struct cf_sip_msg *req,
+int proxy_target_hop(const struct proxy_routes *r, const struct cf_sip_msg *req,
                      const struct proxy_target *t, struct cf_sip_peer *hop)
 {
 	struct cf_sip_uri u;
@@ -229,6 +234,8 @@ static bool route_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
 			r->own_tp = CF_SIP_TP_TLS; /* RFC 5630: sips is TLS */
 			r->own_tp_set = true;
 		}
+		if (r->nown == 1 && !proxy_flow_hop(&a.uri.user, &r->flow))
+			r->flow_set = true;
 		r->nown++;
 		return false;
 	}
@@ -416,25 +423,32 @@ static const char *tp_lc(enum cf_sip_tp tp)
 
 /* One Record-Route entry for our side on tp. A sips request gets sips
  * entries (RFC 3261 §16.6 item 4, RFC 5630 §4.3): the TLS listener with
- * no transport parameter (sips means TLS), or wss for a WebSocket flow. */
+ * no transport parameter (sips means TLS), or wss for a WebSocket flow.
+ * A WebSocket side's entry names its flow to peer in its user part
+ * (flow.h). */
 static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
-                  enum cf_sip_tp tp, bool sips, const char *param)
+                  enum cf_sip_tp tp, bool sips, const char *param,
+                  const struct cf_sa *peer)
 {
-	char addr[64];
+	char addr[64], user[PROXY_FLOW_USER_MAX + 1] = "";
 
 	cf_sa_print(a, addr, sizeof(addr));
 	if (!param)
 		param = "";
+	if (!proxy_flow_user(tp, peer, user, sizeof(user) - 1))
+		strcat(user, "@");
 	if (sips && tp == CF_SIP_TP_TLS)
 		return cf_sip_msg_edit_add(msg, NULL,
-		                           "Record-Route: <sips:%s;lr%s>", addr,
-		                           param);
+		                           "Record-Route: <sips:%s%s;lr%s>", user,
+		                           addr, param);
 	if (tp == CF_SIP_TP_UDP)
-		return cf_sip_msg_edit_add(
-		    msg, NULL, "Record-Route: <sip:%s;lr%s>", addr, param);
+		return cf_sip_msg_edit_add(msg, NULL,
+		                           "Record-Route: <sip:%s%s;lr%s>", user,
+		                           addr, param);
 	return cf_sip_msg_edit_add(msg, NULL,
-	                           "Record-Route: <%s:%s;transport=%s;lr%s>",
-	                           sips ? "sips" : "sip", addr, tp_lc(tp), param);
+	                           "Record-Route: <%s:%s%s;transport=%s;lr%s>",
+	                           sips ? "sips" : "sip", user, addr,
+	                           tp_lc(tp), param);
 }
 
 /*
@@ -467,15 +481,18 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 		err = cf_sip_msg_edit_append(msg, "Max-Forwards: 70");
 	}
 	if (!err && e->rr) {
+		/* a WebSocket side gets an entry of its own, with its flow */
 		bool two = e->in_tp != e->out_tp ||
-		           cf_sa_af(&e->in_local) != cf_sa_af(&e->out_local);
+		           cf_sa_af(&e->in_local) != cf_sa_af(&e->out_local) ||
+		           proxy_flow_needed(e->in_tp) ||
+		           proxy_flow_needed(e->out_tp);
 
 		/* the top entry is the one the callee's side reaches */
 		err = rr_add(msg, &e->out_local, e->out_tp, e->sips,
-		             e->rr_param);
+		             e->rr_param, &e->out_addr);
 		if (!err && two)
 			err = rr_add(msg, &e->in_local, e->in_tp, e->sips,
-			             e->rr_param);
+			             e->rr_param, &e->in_addr);
 	}
 	/* Path from the binding (RFC 3327 §5.2): Route headers, first */
 	if (!err && e->path)
@@ -509,8 +526,7 @@ static int via_hop(const struct cf_sip_via *v, struct cf_sip_peer *hop)
 	    (hop->tp != CF_SIP_TP_UDP && hop->tp != CF_SIP_TP_TCP &&
 	     hop->tp != CF_SIP_TP_TLS))
 		return EPROTO;
-	if (!v->port && !cf_pl_isset(&v->rport_val) &&
-	    hop->tp == CF_SIP_TP_TLS)
+	if (!v->port && !cf_pl_isset(&v->rport_val) && hop->tp == CF_SIP_TP_TLS)
 		port = 5061; /* §18.2.2: the transport's default port */
 	if (port == 0 || port > 65535 ||
 	    cf_sa_set_pl(&hop->addr, host, (uint16_t)port))
@@ -676,6 +692,8 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 	e.in_tp = peer->tp;
 	e.out_tp = hop.tp;
 	e.in_local = peer->local;
+	e.in_addr = peer->addr;
+	e.out_addr = hop.addr;
 	if (cf_sa_isset(&hop.local)) {
 		e.out_local = hop.local; /* a flow: its own side */
 	} else {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sips.c - RFC 5630 and RFC 3261 §26.2 in routing: a request for a sips
- * URI leaves over TLS (or WSS) hops only, and its Record-Route is sips. */
+/* sips.c - TLS in routing: RFC 5630 and RFC 3261 §26.2 (a request for a
+ * sips URI leaves over TLS or WSS hops only, its Record-Route is sips) and
+ * RFC 5922 §4 (the name a new TLS connection expects the server to
+ * prove). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,8 +63,8 @@ bool proxy_sips_refused(const struct cf_sip_msg *msg,
  */
 size_t proxy_sips_targets(struct cf_sip_strans *st,
                           const struct cf_sip_msg *msg,
-                          const struct proxy_routes *r,
-                          struct proxy_target *tv, size_t n)
+                          const struct proxy_routes *r, struct proxy_target *tv,
+                          size_t n)
 {
 	size_t kept = 0;
 
@@ -93,8 +95,8 @@ size_t proxy_sips_targets(struct cf_sip_strans *st,
 	return 0;
 }
 
-void proxy_sips_edit(const struct cf_sip_msg *msg,
-                     const struct proxy_routes *r, struct proxy_edit *e)
+void proxy_sips_edit(const struct cf_sip_msg *msg, const struct proxy_routes *r,
+                     struct proxy_edit *e)
 {
 	if (!proxy_sips_req(msg, r))
 		return;
@@ -109,4 +111,46 @@ void proxy_sips_edit(const struct cf_sip_msg *msg,
 		if (!cf_sa_eq(&in, &e->in_local))
 			e->in_tp = CF_SIP_TP_TLS;
 	}
+}
+
+/*
+ * RFC 5922 §4: a TLS connection to another domain's server expects the
+ * server to prove that domain (the host of the URI that was resolved,
+ * never the SRV or NAPTR target: those came from DNS, which the
+ * certificate is there to check). The URI is the one the hop came from:
+ * the first Path value, the next Route, else the target's (or the
+ * received) Request-URI. An IP literal gives no name (the address is
+ * checked instead, and no SNI is sent, RFC 6066 §3). True when buf holds
+ * a name.
+ */
+bool proxy_tls_host(const struct proxy_routes *r, const struct cf_sip_msg *req,
+                    const struct proxy_target *t, char *buf, size_t size)
+{
+	struct cf_sip_uri u;
+	struct cf_sa sa;
+	struct cf_pl pl;
+
+	if (t->path) {
+		struct cf_sip_addr a;
+		const char *comma;
+
+		cf_pl_set_str(&pl, t->path);
+		comma = cf_pl_chr(&pl, ',');
+		if (comma)
+			pl.l = (size_t)(comma - pl.p);
+		if (cf_sip_addr_decode(&a, &pl))
+			return false;
+		u = a.uri;
+	} else if (r->has_next) {
+		u = r->next;
+	} else if (t->uri) {
+		cf_pl_set_str(&pl, t->uri);
+		if (cf_sip_uri_decode(&u, &pl))
+			return false;
+	} else {
+		u = req->ruri;
+	}
+	if (!cf_pl_isset(&u.host) || !cf_sa_set_pl(&sa, &u.host, 0))
+		return false;
+	return !cf_pl_strcpy(&u.host, buf, size);
 }

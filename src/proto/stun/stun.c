@@ -46,6 +46,7 @@ static size_t pad4(size_t n)
 /* The reflected CRC-32 of ISO 3309 (polynomial 0xEDB88320), the one
  * FINGERPRINT uses (§14.7): entry i is the CRC of the byte i, shifted
  * eight times through the polynomial. */
+/* clang-format off */
 static const uint32_t crc_table[256] = {
 	0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau,
 	0x076dc419u, 0x706af48fu, 0xe963a535u, 0x9e6495a3u,
@@ -112,6 +113,7 @@ static const uint32_t crc_table[256] = {
 	0xb3667a2eu, 0xc4614ab8u, 0x5d681b02u, 0x2a6f2b94u,
 	0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
 };
+/* clang-format on */
 
 uint32_t cf_stun_crc32(const uint8_t *p, size_t n)
 {
@@ -323,8 +325,8 @@ static int integrity(const uint8_t *msg, size_t off, const uint8_t *key,
 	params[1] = OSSL_PARAM_construct_end();
 	ok = c && EVP_MAC_init(c, key, keylen, params) == 1 &&
 	     EVP_MAC_update(c, hdr, sizeof(hdr)) == 1 &&
-	     EVP_MAC_update(c, msg + CF_STUN_HDR_LEN,
-	                    off - CF_STUN_HDR_LEN) == 1 &&
+	     EVP_MAC_update(c, msg + CF_STUN_HDR_LEN, off - CF_STUN_HDR_LEN) ==
+	         1 &&
 	     EVP_MAC_final(c, out, &outl, CF_STUN_MI_LEN) == 1 &&
 	     outl == CF_STUN_MI_LEN;
 	EVP_MAC_CTX_free(c);
@@ -427,8 +429,7 @@ int cf_stun_enc_addr(struct cf_stun_enc *e, uint16_t type,
 	return cf_stun_enc_attr(e, type, v, 4 + alen);
 }
 
-int cf_stun_enc_error(struct cf_stun_enc *e, uint16_t code,
-                      const char *reason)
+int cf_stun_enc_error(struct cf_stun_enc *e, uint16_t code, const char *reason)
 {
 	uint8_t v[4 + CF_STUN_REASON_MAX];
 	size_t rl = reason ? strlen(reason) : 0;
@@ -488,8 +489,8 @@ int cf_stun_binding_success(uint8_t *buf, size_t size, size_t *len,
 	if (!len || !req || !src || req->method != CF_STUN_BINDING ||
 	    req->cls != CF_STUN_REQUEST)
 		return EINVAL;
-	err = cf_stun_enc_start(&e, buf, size, CF_STUN_BINDING,
-	                        CF_STUN_SUCCESS, req->tid);
+	err = cf_stun_enc_start(&e, buf, size, CF_STUN_BINDING, CF_STUN_SUCCESS,
+	                        req->tid);
 	if (!err)
 		err = cf_stun_enc_addr(&e, CF_STUN_A_XOR_MAPPED_ADDRESS, src);
 	if (!err && software)

@@ -10,17 +10,17 @@
 
 /* Named limits and sizes. */
 enum {
-	CF_STUN_HDR_LEN = 20,       /* §5: type, length, cookie, transaction */
-	CF_STUN_TID_LEN = 12,       /* 96-bit transaction ID */
-	CF_STUN_ATTR_MAX = 32,      /* attributes indexed per message; more:
-	                             * EBADMSG */
+	CF_STUN_HDR_LEN = 20,  /* §5: type, length, cookie, transaction */
+	CF_STUN_TID_LEN = 12,  /* 96-bit transaction ID */
+	CF_STUN_ATTR_MAX = 32, /* attributes indexed per message; more:
+	                        * EBADMSG */
 	CF_STUN_MSG_MAX = 65535 + CF_STUN_HDR_LEN, /* the 16-bit length */
-	CF_STUN_MI_LEN = 20,        /* MESSAGE-INTEGRITY: HMAC-SHA1 */
-	CF_STUN_FP_LEN = 4,         /* FINGERPRINT: CRC-32 */
-	CF_STUN_REASON_MAX = 763,   /* ERROR-CODE reason phrase (§14.8) */
+	CF_STUN_MI_LEN = 20,      /* MESSAGE-INTEGRITY: HMAC-SHA1 */
+	CF_STUN_FP_LEN = 4,       /* FINGERPRINT: CRC-32 */
+	CF_STUN_REASON_MAX = 763, /* ERROR-CODE reason phrase (§14.8) */
 };
 
-#define CF_STUN_MAGIC 0x2112A442u
+#define CF_STUN_MAGIC  0x2112A442u
 #define CF_STUN_FP_XOR 0x5354554eu /* "STUN" (§14.7) */
 
 /* §5: the class bits of the message type. */
@@ -158,8 +158,7 @@ int cf_stun_enc_attr(struct cf_stun_enc *e, uint16_t type, const void *val,
 int cf_stun_enc_addr(struct cf_stun_enc *e, uint16_t type,
                      const struct cf_sa *sa);
 /* ERROR-CODE: code 300..699 and a reason (truncated at its limit). */
-int cf_stun_enc_error(struct cf_stun_enc *e, uint16_t code,
-                      const char *reason);
+int cf_stun_enc_error(struct cf_stun_enc *e, uint16_t code, const char *reason);
 /* MESSAGE-INTEGRITY with key (HMAC-SHA1), then FINGERPRINT: the last two
  * calls, in this order, when both are wanted. */
 int cf_stun_enc_integrity(struct cf_stun_enc *e, const uint8_t *key,

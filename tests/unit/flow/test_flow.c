@@ -48,9 +48,9 @@ static void test_not_needed(void **state)
 	assert_false(proxy_flow_needed(CF_SIP_TP_TLS));
 	assert_true(proxy_flow_needed(CF_SIP_TP_WSS));
 	assert_int_equal(proxy_flow_user(CF_SIP_TP_UDP, &a, user, sizeof(user)),
-	                 ENOTSUP);
+	                 EPROTO);
 	assert_int_equal(proxy_flow_user(CF_SIP_TP_TCP, &a, user, sizeof(user)),
-	                 ENOTSUP);
+	                 EPROTO);
 	assert_int_equal(proxy_flow_user(CF_SIP_TP_WS, &a, user, 8), EINVAL);
 }
 

@@ -72,10 +72,9 @@ static void sent_clear(struct fixture *f)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *sets[] = {"general.domain=example.com",
-	                      "registrar.authenticate=no",
-	                      "proxy.authenticate=no",
-	                      "proxy.no_answer_timeout=0"};
+	const char *sets[] = {
+	    "general.domain=example.com", "registrar.authenticate=no",
+	    "proxy.authenticate=no", "proxy.no_answer_timeout=0"};
 	struct cf_store *st;
 	char uri[96];
 	struct cf_sa sa;
@@ -328,8 +327,8 @@ static void test_plain_binding_480(void **state)
 
 	sent_clear(f);
 	invite(f, "sip:bob@example.com", CF_SIP_TP_UDP, NULL);
-	assert_non_null(sent_to(f, 5071, "INVITE sip:bob@127.0.0.1:5071 ",
-	                        NULL));
+	assert_non_null(
+	    sent_to(f, 5071, "INVITE sip:bob@127.0.0.1:5071 ", NULL));
 	callee_answers(f, 5071, 486);
 }
 

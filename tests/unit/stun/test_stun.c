@@ -37,8 +37,7 @@ static size_t vec(const char *name, uint8_t *buf, size_t size)
 static const uint8_t TID[12] = {0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34,
                                 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae};
 
-static void attr_is(const struct cf_stun_msg *m, uint16_t type,
-                    const char *val)
+static void attr_is(const struct cf_stun_msg *m, uint16_t type, const char *val)
 {
 	const struct cf_stun_attr *a = cf_stun_attr_get(m, type);
 
@@ -68,8 +67,8 @@ static void test_vec_request(void **state)
 	assert_non_null(cf_stun_attr_get(&m, CF_STUN_A_PRIORITY));
 	assert_non_null(cf_stun_attr_get(&m, CF_STUN_A_ICE_CONTROLLED));
 	assert_true(m.fingerprint);
-	assert_int_equal(cf_stun_integrity_check(
-	                     &m, (const uint8_t *)PASS_ST, strlen(PASS_ST)),
+	assert_int_equal(cf_stun_integrity_check(&m, (const uint8_t *)PASS_ST,
+	                                         strlen(PASS_ST)),
 	                 0);
 	assert_int_equal(cf_stun_integrity_check(&m, (const uint8_t *)"x", 1),
 	                 EBADMSG);
@@ -101,8 +100,8 @@ static void response(const char *file, size_t len, const char *addr)
 	assert_memory_equal(m.tid, TID, 12);
 	attr_is(&m, CF_STUN_A_SOFTWARE, "test vector");
 	assert_true(m.fingerprint);
-	assert_int_equal(cf_stun_integrity_check(
-	                     &m, (const uint8_t *)PASS_ST, strlen(PASS_ST)),
+	assert_int_equal(cf_stun_integrity_check(&m, (const uint8_t *)PASS_ST,
+	                                         strlen(PASS_ST)),
 	                 0);
 	a = cf_stun_attr_get(&m, CF_STUN_A_XOR_MAPPED_ADDRESS);
 	assert_non_null(a);
@@ -122,15 +121,15 @@ static void response(const char *file, size_t len, const char *addr)
 		                                   CF_STUN_BINDING,
 		                                   CF_STUN_SUCCESS, m.tid),
 		                 0);
-		assert_int_equal(cf_stun_enc_attr(&e, CF_STUN_A_SOFTWARE,
-		                                  "test vector", 11),
-		                 0);
+		assert_int_equal(
+		    cf_stun_enc_attr(&e, CF_STUN_A_SOFTWARE, "test vector", 11),
+		    0);
 		assert_int_equal(
 		    cf_stun_enc_addr(&e, CF_STUN_A_XOR_MAPPED_ADDRESS, &sa), 0);
-		assert_int_equal(
-		    cf_stun_enc_integrity(&e, (const uint8_t *)PASS_ST,
-		                          strlen(PASS_ST)),
-		    0);
+		assert_int_equal(cf_stun_enc_integrity(&e,
+		                                       (const uint8_t *)PASS_ST,
+		                                       strlen(PASS_ST)),
+		                 0);
 		assert_int_equal(cf_stun_enc_fingerprint(&e), 0);
 		assert_int_equal(e.len, len);
 		assert_memory_equal(o, b, 4);
@@ -151,8 +150,7 @@ static void response(const char *file, size_t len, const char *addr)
 static void test_vec_ipv4(void **state)
 {
 	(void)state;
-	response("rfc5769-2.2-sample-ipv4-response.bin", 80,
-	         "192.0.2.1:32853");
+	response("rfc5769-2.2-sample-ipv4-response.bin", 80, "192.0.2.1:32853");
 }
 
 static void test_vec_ipv6(void **state)
@@ -202,8 +200,8 @@ static void test_bad(void **state)
 	assert_int_equal(cf_stun_decode(&m, b, 10, &used), ENODATA);
 	assert_int_equal(cf_stun_decode(&m, b, n - 1, &used), ENODATA);
 	assert_int_equal(used, n);
-	assert_false(cf_stun_is((const uint8_t *)"OPTIONS sip:x SIP/2.0\r\n",
-	                        23));
+	assert_false(
+	    cf_stun_is((const uint8_t *)"OPTIONS sip:x SIP/2.0\r\n", 23));
 	assert_int_equal(cf_stun_decode(&m,
 	                                (const uint8_t *)"OPTIONS sip:x "
 	                                                 "SIP/2.0\r\n",
@@ -258,8 +256,7 @@ static void test_bad(void **state)
  * ERROR-CODE round trip, and a buffer too small. */
 static void test_encode(void **state)
 {
-	static const char *const addrs[] = {"127.0.0.1:5070",
-	                                    "[::1]:40000"};
+	static const char *const addrs[] = {"127.0.0.1:5070", "[::1]:40000"};
 	uint8_t req[64], o[256];
 	struct cf_stun_enc e;
 	struct cf_stun_msg m, r;
@@ -278,8 +275,8 @@ static void test_encode(void **state)
 		char s[64];
 
 		assert_int_equal(cf_sa_decode(&sa, addrs[i]), 0);
-		assert_int_equal(cf_stun_binding_success(o, sizeof(o), &len,
-		                                         &m, &sa, "confab"),
+		assert_int_equal(cf_stun_binding_success(o, sizeof(o), &len, &m,
+		                                         &sa, "confab"),
 		                 0);
 		assert_int_equal(cf_stun_decode(&r, o, len, &used), 0);
 		assert_int_equal(r.cls, CF_STUN_SUCCESS);
@@ -311,10 +308,9 @@ static void test_encode(void **state)
 		uint16_t code;
 		struct cf_pl why;
 
-		assert_int_equal(cf_stun_error_decode(cf_stun_attr_get(
-		                                          &r,
-		                                          CF_STUN_A_ERROR_CODE),
-		                                      &code, &why),
+		assert_int_equal(cf_stun_error_decode(
+		                     cf_stun_attr_get(&r, CF_STUN_A_ERROR_CODE),
+		                     &code, &why),
 		                 0);
 		assert_int_equal(code, 420);
 		assert_int_equal(why.l, 17);
