@@ -39,6 +39,7 @@ void proxy_refuse(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 	proxy_bad_count(why);
 	if (cf_sip_strans_reply(st, code, rs, NULL, NULL) == ENOMEM)
 		(void)cf_mod_reply(st, 500, NULL);
+	proxy_calls_final(msg, st); /* calls.c: the CDR of a refused INVITE */
 	cf_log(CF_LOG_NOTICE, &msg->call_id,
 	       "proxy: refused (%s): %.*s %.*s: %u %s",
 	       (unsigned)why < PROXY_BAD_N ? names[why] : "?",
