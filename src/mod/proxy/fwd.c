@@ -599,13 +599,6 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	e.in_tp = pt->in.tp;
 	e.in_local = pt->in.local;
 	e.out_tp = hop.tp;
-	/* flows of both sides in the Record-Route (flow.c) */
-	if (proxy_flow_side(pt->in.tp, pt->in.conn))
-		e.in_flow = &pt->in.addr;
-	if (proxy_flow_side(hop.tp, hop.conn) ||
-	    (t->has_hop && !t->failover &&
-	     (hop.tp == CF_SIP_TP_TCP || hop.tp == CF_SIP_TP_TLS)))
-		e.out_flow = &hop.addr; /* a binding's flow */
 	proxy_sips_edit(pt->req, &pt->routes, &e);
 	if (cf_sa_isset(&hop.local)) {
 		e.out_local = hop.local;

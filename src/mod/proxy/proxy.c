@@ -721,10 +721,6 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 			struct cf_sip_peer hop;
 			int err = proxy_uri_hop(u, &hop);
 
-			/* our Route names the UA's flow (flow.c): that is the
-			 * hop, whatever the URI's host */
-			if (r.nown == 2 && r.own_flow_set)
-				err = 0;
 			if (err == ENOENT) {
 				/* a host name: RFC 3263 server location on
 				 * this worker's loop, then the servers in

@@ -96,9 +96,6 @@ struct proxy_routes {
 	 * the side the request goes out on), when it names one */
 	bool own_tp_set;
 	enum cf_sip_tp own_tp;
-	/* our second entry names a flow (flow.c): requests go over it */
-	bool own_flow_set;
-	struct cf_sa own_flow;
 	bool has_next; /* a value after ours: the next hop */
 	struct cf_sip_uri next;
 	const struct cf_sip_hdr *next_hdr;
@@ -126,9 +123,6 @@ struct proxy_edit {
 	bool sips;                /* sips Record-Route (RFC 5630) */
 	enum cf_sip_tp in_tp, out_tp;
 	struct cf_sa in_local, out_local;
-	/* the flows of each side (flow.c), or NULL: with one, both entries
-	 * are written and each names its side's flow */
-	const struct cf_sa *in_flow, *out_flow;
 };
 int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e);
 
@@ -198,12 +192,6 @@ uint64_t proxy_sips_refused_count(void);
  * hop came from, unless an IP literal. True when buf holds one. */
 bool proxy_tls_host(const struct proxy_routes *r, const struct cf_sip_msg *req,
                     const struct proxy_target *t, char *buf, size_t size);
-
-/* flow.c: flow tokens in our Record-Route entries */
-enum { PROXY_FLOW_LEN = 48 }; /* "cf-" + 32 + "-" + 4, and the NUL */
-int proxy_flow_encode(const struct cf_sa *sa, char *buf, size_t size);
-int proxy_flow_decode(const struct cf_pl *user, struct cf_sa *sa);
-bool proxy_flow_side(enum cf_sip_tp tp, const struct cf_sip_conn *conn);
 
 /* zone.c */
 enum { LISTEN_ZONE_MAX = 32 };

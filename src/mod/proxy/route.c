@@ -61,14 +61,6 @@ int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
 		if (!u->port && hop->tp == CF_SIP_TP_TLS)
 			cf_sa_set_port(&hop->addr, 5061);
 	}
-	/* the UA's own connection, when our entry names it (flow.c); a name
-	 * in the URI (RFC 3263) is not needed then */
-	if ((!err || err == ENOENT) && r && r->nown == 2 && r->own_flow_set) {
-		memset(hop, 0, sizeof(*hop));
-		hop->tp = r->own_tp;
-		hop->addr = r->own_flow;
-		err = 0;
-	}
 	return err;
 }
 
@@ -235,10 +227,6 @@ static bool route_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
 			r->own_tp = CF_SIP_TP_TLS; /* RFC 5630: sips is TLS */
 			r->own_tp_set = true;
 		}
-		/* the side the request goes out on names its flow */
-		if (r->nown == 1 && r->own_tp_set &&
-		    !proxy_flow_decode(&a.uri.user, &r->own_flow))
-			r->own_flow_set = true;
 		r->nown++;
 		return false;
 	}
@@ -362,22 +350,20 @@ static const char *tp_lc(enum cf_sip_tp tp)
  * entries (RFC 3261 §16.6 item 4, RFC 5630 §4.3): the TLS listener with
  * no transport parameter (sips means TLS), or wss for a WebSocket flow. */
 static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
-                  enum cf_sip_tp tp, bool sips, const struct cf_sa *flow)
+                  enum cf_sip_tp tp, bool sips)
 {
-	char addr[64], user[PROXY_FLOW_LEN + 1] = "";
+	char addr[64];
 
 	cf_sa_print(a, addr, sizeof(addr));
-	if (flow && !proxy_flow_encode(flow, user, sizeof(user) - 1))
-		strcat(user, "@");
 	if (sips && tp == CF_SIP_TP_TLS)
-		return cf_sip_msg_edit_add(
-		    msg, NULL, "Record-Route: <sips:%s%s;lr>", user, addr);
+		return cf_sip_msg_edit_add(msg, NULL,
+		                           "Record-Route: <sips:%s;lr>", addr);
 	if (tp == CF_SIP_TP_UDP)
 		return cf_sip_msg_edit_add(msg, NULL,
 		                           "Record-Route: <sip:%s;lr>", addr);
-	return cf_sip_msg_edit_add(
-	    msg, NULL, "Record-Route: <%s:%s%s;transport=%s;lr>",
-	    sips ? "sips" : "sip", user, addr, tp_lc(tp));
+	return cf_sip_msg_edit_add(msg, NULL,
+	                           "Record-Route: <%s:%s;transport=%s;lr>",
+	                           sips ? "sips" : "sip", addr, tp_lc(tp));
 }
 
 /*
@@ -407,19 +393,13 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 		err = cf_sip_msg_edit_append(msg, "Max-Forwards: 70");
 	}
 	if (!err && e->rr) {
-		/* a flow on either side: both entries, each naming its own
-		 * side's flow, so that the second of our entries in a
-		 * request's Route set is always the side it goes out on */
 		bool two = e->in_tp != e->out_tp ||
-		           cf_sa_af(&e->in_local) != cf_sa_af(&e->out_local) ||
-		           e->in_flow || e->out_flow;
+		           cf_sa_af(&e->in_local) != cf_sa_af(&e->out_local);
 
 		/* the top entry is the one the callee's side reaches */
-		err = rr_add(msg, &e->out_local, e->out_tp, e->sips,
-		             two ? e->out_flow : NULL);
+		err = rr_add(msg, &e->out_local, e->out_tp, e->sips);
 		if (!err && two)
-			err = rr_add(msg, &e->in_local, e->in_tp, e->sips,
-			             e->in_flow);
+			err = rr_add(msg, &e->in_local, e->in_tp, e->sips);
 	}
 	/* Path from the binding (RFC 3327 §5.2): Route headers, first */
 	if (!err && e->path)

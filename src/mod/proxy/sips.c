@@ -108,10 +108,8 @@ void proxy_sips_edit(const struct cf_sip_msg *msg, const struct proxy_routes *r,
 
 		proxy_local_addr(CF_SIP_TP_TLS, cf_sa_af(&in), &in,
 		                 &e->in_local);
-		if (!cf_sa_eq(&in, &e->in_local)) {
+		if (!cf_sa_eq(&in, &e->in_local))
 			e->in_tp = CF_SIP_TP_TLS;
-			e->in_flow = NULL; /* its flow is plain */
-		}
 	}
 }
 

@@ -399,47 +399,10 @@ static void test_foreign(void **state)
 	callee_answers(f, 5096, 486);
 }
 
-/* Flow tokens (flow.c): IPv4 and IPv6 round trips; anything else is not
- * one of ours. */
-static void test_flow_token(void **state)
-{
-	static const char *const addrs[] = {"127.0.0.1:5071",
-	                                    "[2001:db8::1]:65535"};
-	static const char *const bad[] = {"alice",
-	                                  "cf-",
-	                                  "cf-7f000001-",
-	                                  "cf-7f000001-0000",
-	                                  "cf-7f00000g-13cf",
-	                                  "cf-7f000001x13cf",
-	                                  "cf-7F000001-13cf"};
-	char tok[PROXY_FLOW_LEN], s[64];
-	struct cf_sa sa, got;
-	struct cf_pl pl;
-
-	(void)state;
-	for (size_t i = 0; i < 2; i++) {
-		assert_int_equal(cf_sa_decode(&sa, addrs[i]), 0);
-		assert_int_equal(proxy_flow_encode(&sa, tok, sizeof(tok)), 0);
-		cf_pl_set_str(&pl, tok);
-		assert_int_equal(proxy_flow_decode(&pl, &got), 0);
-		assert_string_equal(cf_sa_print(&got, s, sizeof(s)), addrs[i]);
-	}
-	assert_int_equal(cf_sa_decode(&sa, "127.0.0.1:5071"), 0);
-	assert_int_equal(proxy_flow_encode(&sa, tok, sizeof(tok)), 0);
-	assert_string_equal(tok, "cf-7f000001-13cf");
-	assert_int_equal(proxy_flow_encode(&sa, tok, 10), ENOMEM);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cf_pl_set_str(&pl, bad[i]);
-		if (proxy_flow_decode(&pl, &got) != EBADMSG)
-			fail_msg("%s decoded", bad[i]);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_uri_hop),
-	    cmocka_unit_test(test_flow_token),
 	    cmocka_unit_test_setup_teardown(test_plain_binding_480, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_tls_binding, setup, teardown),
