@@ -809,6 +809,41 @@ static void test_nonce(void **state)
 	    CF_DIGEST_NONCE_BAD);
 }
 
+/* Both decoders walk auth-params with one walker (digest_int.h): the
+ * credentials a client sends strictly, the challenges a server sends
+ * leniently (a trailing comma, a control character in a quoted-string). */
+static void test_param_modes(void **state)
+{
+	static const char *const lax[] = {
+	    "Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"u\", "
+	    "response=\"x\",",
+	    "Digest username=\"a\", realm=\"r\x01\", nonce=\"n\", uri=\"u\", "
+	    "response=\"x\"",
+	    "Digest username=\"a\", realm=\"r\\\r\", nonce=\"n\", uri=\"u\", "
+	    "response=\"x\"",
+	};
+	const char *good = "Digest username=\"a\", realm=\"r\", nonce=\"n\", "
+	                   "uri=\"u\", response=\"x\"";
+	struct cf_digest_chal_rx ch;
+	struct cf_digest_cred c;
+
+	(void)state;
+	assert_int_equal(cf_digest_cred_decode(&c, PL(good)), 0);
+	assert_int_equal(cf_digest_chal_decode(&ch, PL(good)), 0);
+	for (size_t i = 0; i < sizeof(lax) / sizeof(lax[0]); i++) {
+		assert_int_equal(cf_digest_cred_decode(&c, PL(lax[i])),
+		                 EBADMSG);
+		assert_int_equal(cf_digest_chal_decode(&ch, PL(lax[i])), 0);
+		assert_int_equal(ch.nonce.l, 1);
+	}
+	/* lenient still refuses a quote left open, another scheme, no params */
+	assert_int_equal(cf_digest_chal_decode(&ch, PL("Digest realm=\"r")),
+	                 EBADMSG);
+	assert_int_equal(cf_digest_chal_decode(&ch, PL("Basic realm=\"r\"")),
+	                 EBADMSG);
+	assert_int_equal(cf_digest_chal_decode(&ch, PL("Digest ")), EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -823,6 +858,7 @@ int main(void)
 	    T(test_verify),
 	    T(test_challenge),
 	    T(test_nonce),
+	    T(test_param_modes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "proto/sip/digest.h"
+#include "proto/sip/digest_int.h"
 
 /* The message digests and the HMAC, fetched once (explicit fetching avoids
  * OpenSSL 3's per-call implicit lookup) and only read afterwards. */
@@ -206,11 +206,6 @@ int cf_digest_userhash(enum cf_digest_alg alg, const struct cf_pl *user,
 
 /* ----------------------------------------------------------- credentials */
 
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* RFC 3261 §25.1 token characters. */
 static bool is_tchar(char c)
 {
@@ -228,7 +223,7 @@ static bool is_hex(char c)
 
 static const char *skip_ws(const char *p, const char *e)
 {
-	while (p < e && is_ws(*p))
+	while (p < e && cf_authp_ws(*p))
 		p++;
 	return p;
 }
@@ -267,17 +262,22 @@ enum {
 };
 
 /* One quoted-string body starting after its opening quote: *endp gets the
- * position of the closing quote. RFC 3261 §25.1 qdtext / quoted-pair: no
- * control characters but LWS, no escaped CR or LF. EBADMSG if unterminated. */
-static int quoted(const char *p, const char *e, const char **endp)
+ * position of the closing quote. Strict: RFC 3261 §25.1 qdtext /
+ * quoted-pair, no control characters but LWS, no escaped CR or LF. Lax:
+ * anything but an unescaped quote. EBADMSG if unterminated. */
+static int quoted(const char *p, const char *e, enum cf_authp_mode mode,
+                  const char **endp)
 {
+	bool strict = mode == CF_AUTHP_STRICT;
+
 	while (p < e && *p != '"') {
 		unsigned char c = (unsigned char)*p;
 
 		if (c == '\\') {
-			if (++p == e || *p == '\r' || *p == '\n')
+			if (++p == e || (strict && (*p == '\r' || *p == '\n')))
 				return EBADMSG;
-		} else if ((c < 0x20 && !is_ws((char)c)) || c == 0x7f) {
+		} else if (strict &&
+		           ((c < 0x20 && !cf_authp_ws((char)c)) || c == 0x7f)) {
 			return EBADMSG;
 		}
 		p++;
@@ -285,6 +285,68 @@ static int quoted(const char *p, const char *e, const char **endp)
 	if (p == e)
 		return EBADMSG;
 	*endp = p;
+	return 0;
+}
+
+int cf_authp_decode(const struct cf_pl *pl, const char *scheme,
+                    enum cf_authp_mode mode, cf_authp_h *h, void *arg)
+{
+	const char *p, *e, *s;
+	int err;
+
+	if (!pl || !pl->p || !scheme || !h)
+		return EINVAL;
+	e = pl->p + pl->l;
+	p = skip_ws(pl->p, e);
+
+	/* auth-scheme, then at least one LWS */
+	for (s = p; p < e && is_tchar(*p); p++)
+		;
+	if (cf_pl_strcasecmp(&(struct cf_pl){s, (size_t)(p - s)}, scheme) ||
+	    p == e || !cf_authp_ws(*p))
+		return EBADMSG;
+
+	for (;;) {
+		struct cf_pl name, val;
+
+		p = skip_ws(p, e);
+		if (p == e && mode == CF_AUTHP_LAX)
+			break; /* an empty list, or a trailing comma */
+		for (s = p; p < e && is_tchar(*p); p++)
+			;
+		name = (struct cf_pl){s, (size_t)(p - s)};
+		if (!name.l)
+			return EBADMSG; /* empty, or a trailing comma */
+		p = skip_ws(p, e);
+		if (p == e || *p != '=')
+			return EBADMSG;
+		p = skip_ws(p + 1, e);
+		if (p < e && *p == '"') {
+			const char *q;
+
+			err = quoted(p + 1, e, mode, &q);
+			if (err)
+				return err;
+			val = (struct cf_pl){p + 1, (size_t)(q - p - 1)};
+			p = q + 1;
+		} else {
+			for (s = p; p < e && is_tchar(*p); p++)
+				;
+			val = (struct cf_pl){s, (size_t)(p - s)};
+			if (!val.l)
+				return EBADMSG;
+		}
+		err = h(&name, &val, arg);
+		if (err)
+			return err;
+
+		p = skip_ws(p, e);
+		if (p == e)
+			break;
+		if (*p != ',')
+			return EBADMSG;
+		p++;
+	}
 	return 0;
 }
 
@@ -307,74 +369,43 @@ static int nc_decode(const struct cf_pl *nc, uint32_t *v)
 	return 0;
 }
 
+struct cred_walk {
+	struct cf_digest_cred *cred;
+	unsigned seen;
+};
+
+static int cred_param(const struct cf_pl *name, const struct cf_pl *val,
+                      void *arg)
+{
+	struct cred_walk *w = arg;
+
+	for (unsigned i = 0; i < sizeof(cred_params) / sizeof(cred_params[0]);
+	     i++) {
+		if (cf_pl_strcasecmp(name, cred_params[i].name))
+			continue;
+		if (w->seen & (1u << i))
+			return EBADMSG; /* duplicate parameter */
+		w->seen |= 1u << i;
+		*(struct cf_pl *)(void *)((char *)w->cred +
+		                          cred_params[i].off) = *val;
+		break;
+	}
+	return 0;
+}
+
 int cf_digest_cred_decode(struct cf_digest_cred *cred, const struct cf_pl *pl)
 {
-	const char *p, *e, *s;
-	unsigned seen = 0;
+	struct cred_walk w = {cred, 0};
+	unsigned seen;
 	int err;
 
 	if (!cred || !pl || !pl->p)
 		return EINVAL;
 	memset(cred, 0, sizeof(*cred));
-	p = skip_ws(pl->p, pl->p + pl->l);
-	e = pl->p + pl->l;
-
-	/* auth-scheme, then at least one LWS */
-	for (s = p; p < e && is_tchar(*p); p++)
-		;
-	if (cf_pl_strcasecmp(&(struct cf_pl){s, (size_t)(p - s)}, "Digest") ||
-	    p == e || !is_ws(*p))
-		return EBADMSG;
-
-	for (;;) {
-		struct cf_pl name, val;
-		unsigned i;
-
-		p = skip_ws(p, e);
-		for (s = p; p < e && is_tchar(*p); p++)
-			;
-		name = (struct cf_pl){s, (size_t)(p - s)};
-		if (!name.l)
-			return EBADMSG; /* empty, or a trailing comma */
-		p = skip_ws(p, e);
-		if (p == e || *p != '=')
-			return EBADMSG;
-		p = skip_ws(p + 1, e);
-		if (p < e && *p == '"') {
-			const char *q;
-
-			err = quoted(p + 1, e, &q);
-			if (err)
-				return err;
-			val = (struct cf_pl){p + 1, (size_t)(q - p - 1)};
-			p = q + 1;
-		} else {
-			for (s = p; p < e && is_tchar(*p); p++)
-				;
-			val = (struct cf_pl){s, (size_t)(p - s)};
-			if (!val.l)
-				return EBADMSG;
-		}
-
-		for (i = 0; i < sizeof(cred_params) / sizeof(cred_params[0]);
-		     i++) {
-			if (cf_pl_strcasecmp(&name, cred_params[i].name))
-				continue;
-			if (seen & (1u << i))
-				return EBADMSG; /* duplicate parameter */
-			seen |= 1u << i;
-			*(struct cf_pl *)(void *)((char *)cred +
-			                          cred_params[i].off) = val;
-			break;
-		}
-
-		p = skip_ws(p, e);
-		if (p == e)
-			break;
-		if (*p != ',')
-			return EBADMSG;
-		p++;
-	}
+	err = cf_authp_decode(pl, "Digest", CF_AUTHP_STRICT, cred_param, &w);
+	if (err)
+		return err;
+	seen = w.seen;
 
 	/* RFC 7616 §3.4: required parameters */
 	if (!(seen & (P_USERNAME | P_USERNAME_STAR)) ||

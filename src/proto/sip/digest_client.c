@@ -8,42 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proto/sip/digest.h"
-
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static bool is_tchar(char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c && strchr("-.!%*_+`'~", c) != NULL;
-}
-
-static const char *skip_ws(const char *p, const char *e)
-{
-	while (p < e && is_ws(*p))
-		p++;
-	return p;
-}
-
-/* A quoted-string body from after its opening quote to its closing one
- * (*endp); quoted-pairs are skipped over, not removed. */
-static int quoted(const char *p, const char *e, const char **endp)
-{
-	while (p < e && *p != '"') {
-		if (*p == '\\' && ++p == e)
-			return EBADMSG;
-		p++;
-	}
-	if (p == e)
-		return EBADMSG;
-	*endp = p;
-	return 0;
-}
+#include "proto/sip/digest_int.h"
 
 /* Does the comma-separated qop-options list hold the token "auth"? */
 static bool qop_has_auth(const struct cf_pl *qop)
@@ -53,9 +18,9 @@ static bool qop_has_auth(const struct cf_pl *qop)
 	while (p < e) {
 		const char *s;
 
-		while (p < e && (is_ws(*p) || *p == ','))
+		while (p < e && (cf_authp_ws(*p) || *p == ','))
 			p++;
-		for (s = p; p < e && !is_ws(*p) && *p != ','; p++)
+		for (s = p; p < e && !cf_authp_ws(*p) && *p != ','; p++)
 			;
 		if (!cf_pl_strcasecmp(&(struct cf_pl){s, (size_t)(p - s)},
 		                      "auth"))
@@ -64,76 +29,40 @@ static bool qop_has_auth(const struct cf_pl *qop)
 	return false;
 }
 
+static int chal_param(const struct cf_pl *name, const struct cf_pl *val,
+                      void *arg)
+{
+	struct cf_digest_chal_rx *ch = arg;
+	struct cf_pl *dst = NULL;
+
+	if (!cf_pl_strcasecmp(name, "realm"))
+		dst = &ch->realm;
+	else if (!cf_pl_strcasecmp(name, "nonce"))
+		dst = &ch->nonce;
+	else if (!cf_pl_strcasecmp(name, "opaque"))
+		dst = &ch->opaque;
+	else if (!cf_pl_strcasecmp(name, "algorithm"))
+		dst = &ch->algorithm;
+	else if (!cf_pl_strcasecmp(name, "qop"))
+		dst = &ch->qop;
+	else if (!cf_pl_strcasecmp(name, "stale"))
+		ch->stale = !cf_pl_strcasecmp(val, "true");
+	if (dst) {
+		if (dst->p)
+			return EBADMSG; /* repeated */
+		*dst = *val;
+	}
+	return 0;
+}
+
 int cf_digest_chal_decode(struct cf_digest_chal_rx *ch, const struct cf_pl *pl)
 {
-	const char *p, *e, *s;
-
 	if (!ch || !pl || !pl->p)
 		return EINVAL;
 	memset(ch, 0, sizeof(*ch));
-	e = pl->p + pl->l;
-	p = skip_ws(pl->p, e);
-	for (s = p; p < e && is_tchar(*p); p++)
-		;
-	if (cf_pl_strcasecmp(&(struct cf_pl){s, (size_t)(p - s)}, "Digest") ||
-	    p == e || !is_ws(*p))
+	/* what a server sends is read leniently (see digest_int.h) */
+	if (cf_authp_decode(pl, "Digest", CF_AUTHP_LAX, chal_param, ch))
 		return EBADMSG;
-
-	for (;;) {
-		struct cf_pl name, val;
-		struct cf_pl *dst = NULL;
-
-		p = skip_ws(p, e);
-		if (p == e)
-			break;
-		for (s = p; p < e && is_tchar(*p); p++)
-			;
-		name.p = s;
-		name.l = (size_t)(p - s);
-		p = skip_ws(p, e);
-		if (!name.l || p == e || *p != '=')
-			return EBADMSG;
-		p = skip_ws(p + 1, e);
-		if (p < e && *p == '"') {
-			const char *q;
-
-			if (quoted(p + 1, e, &q))
-				return EBADMSG;
-			val.p = p + 1;
-			val.l = (size_t)(q - p - 1);
-			p = q + 1;
-		} else {
-			for (s = p; p < e && is_tchar(*p); p++)
-				;
-			val.p = s;
-			val.l = (size_t)(p - s);
-			if (!val.l)
-				return EBADMSG;
-		}
-		if (!cf_pl_strcasecmp(&name, "realm"))
-			dst = &ch->realm;
-		else if (!cf_pl_strcasecmp(&name, "nonce"))
-			dst = &ch->nonce;
-		else if (!cf_pl_strcasecmp(&name, "opaque"))
-			dst = &ch->opaque;
-		else if (!cf_pl_strcasecmp(&name, "algorithm"))
-			dst = &ch->algorithm;
-		else if (!cf_pl_strcasecmp(&name, "qop"))
-			dst = &ch->qop;
-		else if (!cf_pl_strcasecmp(&name, "stale"))
-			ch->stale = !cf_pl_strcasecmp(&val, "true");
-		if (dst) {
-			if (dst->p)
-				return EBADMSG; /* repeated */
-			*dst = val;
-		}
-		p = skip_ws(p, e);
-		if (p == e)
-			break;
-		if (*p != ',')
-			return EBADMSG;
-		p++;
-	}
 	if (!ch->realm.p || !ch->nonce.p)
 		return EBADMSG;
 	ch->alg = CF_DIGEST_MD5;
