@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_lua.c - the Lua routing hooks (src/mod/lua) through the proxy: a
  * real transaction environment on a fake clock with the registrar, auth
- * and a temporary store (as test_proxy.c); each test loads a script by a
+ * and a temporary store (proxytest.h); each test loads a script by a
  * configuration reload and reads back what the proxy sent. */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,56 +22,15 @@
 #include "proto/sip/digest.h"
 #include "sip/stack_priv.h"
 #include "store/store.h"
-#include "testapp.h"
+#include "proxytest.h"
 
-enum { SENT_MAX = 128, T0 = 1800000000, CALLER = 25160 };
-
-struct sent {
-	char *bytes;
-	uint16_t port;
-};
-
-struct fixture {
-	struct cf_tmr_wheel *wheel;
-	struct cf_sip_txn_env *env;
-	struct cf_app_conf *conf;
-	struct cf_app *app;
-	struct cf_sip_txn_handlers h;
-	struct cf_sip_peer peer;
-	struct sent sent[SENT_MAX];
-	size_t nsent;
-	long blocks;
-	char db[64];
+/* What a test here has beyond the proxy fixture: the script file and the
+ * log the module writes to (one test at a time). */
+static struct {
 	char script[64];
 	char log[64];
 	int logfd;
-	unsigned branch;
-	long fail_after; /* OOM tests: the n-th allocation in recv fails */
-};
-
-static int rec_send(const struct cf_sip_peer *peer, const struct cf_pl *bytes,
-                    void *arg)
-{
-	struct fixture *f = arg;
-
-	if (f->nsent == SENT_MAX) {
-		free(f->sent[0].bytes);
-		memmove(f->sent, f->sent + 1,
-		        (SENT_MAX - 1) * sizeof(f->sent[0]));
-		f->nsent--;
-	}
-	f->sent[f->nsent].bytes = strndup(bytes->p, bytes->l);
-	f->sent[f->nsent].port = cf_sa_port(&peer->addr);
-	f->nsent++;
-	return 0;
-}
-
-static void sent_clear(struct fixture *f)
-{
-	for (size_t i = 0; i < f->nsent; i++)
-		free(f->sent[i].bytes);
-	f->nsent = 0;
-}
+} lx;
 
 static void tmpname(char *buf, size_t size, const char *stem)
 {
@@ -83,30 +42,22 @@ static void tmpname(char *buf, size_t size, const char *stem)
 	close(fd);
 }
 
-/* A configuration with the script path and these extra keys, applied as
+/* A configuration with the script path and this extra key, applied as
  * SIGHUP does (the lua module's reload loads the script). */
 static void conf_apply(struct fixture *f, const char *script, const char *extra)
 {
-	const char *sets[8];
+	const char *sets[2];
 	char s[128];
 	struct cf_app_conf *c;
 	size_t n = 0;
 
-	sets[n++] = "general.domain=example.com";
-	sets[n++] = "registrar.authenticate=no";
-	sets[n++] = "proxy.authenticate=no";
-	sets[n++] = "proxy.no_answer_timeout=0";
 	if (script) {
 		snprintf(s, sizeof(s), "lua.script=%s", script);
 		sets[n++] = s;
 	}
 	if (extra)
 		sets[n++] = extra;
-	assert_int_equal(cf_app_conf_load(&c, NULL, sets, n, NULL), 0);
-	if (!f->app) {
-		f->conf = c;
-		return;
-	}
+	c = proxytest_conf(sets, n);
 	cf_app_reload(f->app, c);
 	cf_mem_deref(f->conf);
 	f->conf = c;
@@ -115,12 +66,12 @@ static void conf_apply(struct fixture *f, const char *script, const char *extra)
 /* Write text as the script and reload; extra: one more key. */
 static void load_x(struct fixture *f, const char *text, const char *extra)
 {
-	FILE *fp = fopen(f->script, "w");
+	FILE *fp = fopen(lx.script, "w");
 
 	assert_non_null(fp);
 	fputs(text, fp);
 	fclose(fp);
-	conf_apply(f, f->script, extra);
+	conf_apply(f, lx.script, extra);
 }
 
 static void load(struct fixture *f, const char *text)
@@ -130,102 +81,29 @@ static void load(struct fixture *f, const char *text)
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct cf_sip_cfg cfg;
-	struct cf_store *st;
-	char uri[96];
-	struct cf_sa sa;
-
-	assert_non_null(f);
-	f->blocks = cf_mem_blocks();
-	tmpname(f->db, sizeof(f->db), "db");
-	unlink(f->db);
-	tmpname(f->script, sizeof(f->script), "script");
-	tmpname(f->log, sizeof(f->log), "log");
-	f->logfd = open(f->log, O_WRONLY | O_TRUNC);
-	assert_true(f->logfd >= 0);
-	cf_log_set_fd(f->logfd);
-	cf_registrar_test_clock(T0);
-	cf_sip_cfg_default(&cfg);
-	cf_testapp_txn_alloc(&f->wheel, &f->env, &cfg, rec_send, f);
-
-	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
-	assert_int_equal(cf_store_open(&st, uri, NULL), 0);
-	assert_int_equal(
-	    cf_store_domain_add(
-	        st, &(struct cf_store_domain){"example.com", NULL, NULL}),
-	    0);
-	assert_int_equal(
-	    cf_store_subscriber_add(st, "alice", "example.com", "secret"), 0);
-	assert_int_equal(
-	    cf_store_subscriber_add(st, "bob", "example.com", "secret"), 0);
-	assert_int_equal(
-	    cf_store_subscriber_add(st, "carol", "example.com", "secret"), 0);
-
-	conf_apply(f, NULL, NULL);
-	assert_int_equal(cf_app_alloc(&f->app, f->conf), 0);
-	assert_int_equal(cf_sa_set_str(&sa, "127.0.0.1", 25060), 0);
-	assert_int_equal(cf_app_addr_add(f->app, &sa), 0);
-	cf_app_set_store(f->app, st);
-	cf_mem_deref(st);
-	assert_int_equal(cf_mod_init_all(f->app), 0);
-	assert_int_equal(cf_mod_start_all(f->app), 0);
-	cf_mod_handlers(&f->h, f->app);
-
-	f->peer.tp = CF_SIP_TP_UDP;
-	assert_int_equal(cf_sa_set_str(&f->peer.addr, "127.0.0.1", CALLER), 0);
-	f->peer.local = sa;
-	*state = f;
+	tmpname(lx.script, sizeof(lx.script), "script");
+	tmpname(lx.log, sizeof(lx.log), "log");
+	lx.logfd = open(lx.log, O_WRONLY | O_TRUNC);
+	assert_true(lx.logfd >= 0);
+	cf_log_set_fd(lx.logfd);
+	*state = proxytest_alloc(NULL, NULL, 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	char p[96];
-
-	cf_testapp_txn_drain(f->wheel, f->env, 400);
-	cf_mod_stop_all(f->app);
-	f->app = cf_mem_deref(f->app);
-	f->conf = cf_mem_deref(f->conf);
-	sent_clear(f);
-	cf_mem_deref(f->env);
-	cf_mem_deref(f->wheel);
-	cf_registrar_test_clock(0);
+	proxytest_free(*state);
 	cf_log_set_fd(2);
-	close(f->logfd);
-	assert_int_equal(cf_mem_blocks(), f->blocks);
-	unlink(f->db);
-	snprintf(p, sizeof(p), "%s-wal", f->db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->db);
-	unlink(p);
-	unlink(f->script);
-	unlink(f->log);
-	free(f);
+	close(lx.logfd);
+	unlink(lx.script);
+	unlink(lx.log);
 	return 0;
 }
 
 /* ------------------------------------------------------------ helpers */
 
-static void feed_from(struct fixture *f, const char *buf, uint16_t port)
-{
-	struct cf_sip_msg *msg = NULL;
-	struct cf_sip_peer peer = f->peer;
-	size_t used;
-
-	cf_sa_set_port(&peer.addr, port);
-	assert_int_equal(cf_sip_msg_decode(&msg, (const uint8_t *)buf,
-	                                   strlen(buf), CF_SIP_DATAGRAM, &used),
-	                 0);
-	assert_int_equal(msg->fault.code, 0);
-	cf_mem_fail_after(f->fail_after);
-	cf_sip_txn_recv(f->env, &f->h, msg, &peer);
-	cf_mem_fail_after(0);
-	cf_mem_deref(msg);
-}
-
-static void reg(struct fixture *f, const char *user, uint16_t port)
+/* A REGISTER from port binding user to sip:user@127.0.0.1:port. */
+static void reg_port(struct fixture *f, const char *user, uint16_t port)
 {
 	char buf[2048];
 	unsigned b = ++f->branch;
@@ -247,8 +125,9 @@ static void reg(struct fixture *f, const char *user, uint16_t port)
 	sent_clear(f);
 }
 
-/* An INVITE from alice to ruri (To bob), with extra header lines. */
-static void invite(struct fixture *f, const char *ruri, const char *extra)
+/* An INVITE from alice to ruri (To bob), a new Call-ID each time, with
+ * extra header lines. */
+static void invite_new(struct fixture *f, const char *ruri, const char *extra)
 {
 	char buf[4096];
 	unsigned b = ++f->branch;
@@ -268,64 +147,11 @@ static void invite(struct fixture *f, const char *ruri, const char *extra)
 	feed_from(f, buf, CALLER);
 }
 
-static const char *sent_to(struct fixture *f, uint16_t port, const char *prefix)
-{
-	for (size_t i = f->nsent; i-- > 0;) {
-		if (f->sent[i].port == port &&
-		    !strncmp(f->sent[i].bytes, prefix, strlen(prefix)))
-			return f->sent[i].bytes;
-	}
-	return NULL;
-}
-
-static void answer_from(struct fixture *f, uint16_t port, uint16_t code,
-                        const char *extra)
-{
-	const char *r = sent_to(f, port, "INVITE ");
-	struct cf_sip_msg *msg = NULL;
-	struct cf_mbuf *mb = NULL;
-	char tag[16];
-	struct cf_pl t;
-	size_t used;
-
-	assert_non_null(r);
-	assert_int_equal(cf_sip_msg_decode(&msg, (const uint8_t *)r, strlen(r),
-	                                   CF_SIP_DATAGRAM, &used),
-	                 0);
-	snprintf(tag, sizeof(tag), "t%u", port);
-	cf_pl_set_str(&t, tag);
-	assert_int_equal(cf_mbuf_alloc(&mb, 1024), 0);
-	assert_int_equal(cf_sip_reply_encode(mb, msg, code, cf_sip_reason(code),
-	                                     code > 100 ? &t : NULL, extra,
-	                                     NULL),
-	                 0);
-	assert_int_equal(cf_mbuf_write_u8(mb, 0), 0);
-	feed_from(f, (const char *)mb->buf, port);
-	cf_mem_deref(mb);
-	cf_mem_deref(msg);
-}
-
-/* The last response the caller got: asserted to start with want. */
-static const char *caller_got(struct fixture *f, const char *want)
-{
-	for (size_t i = f->nsent; i-- > 0;) {
-		if (f->sent[i].port != CALLER ||
-		    strncmp(f->sent[i].bytes, "SIP/2.0 ", 8))
-			continue;
-		if (strncmp(f->sent[i].bytes, want, strlen(want)))
-			fail_msg("want %s, got: %.300s", want,
-			         f->sent[i].bytes);
-		return f->sent[i].bytes;
-	}
-	fail_msg("caller got nothing (want %s)", want);
-	return NULL;
-}
-
 /* The log so far contains s. */
 static bool logged(struct fixture *f, const char *s)
 {
 	static char buf[65536];
-	FILE *fp = fopen(f->log, "r");
+	FILE *fp = fopen(lx.log, "r");
 	size_t n;
 
 	assert_non_null(fp);
@@ -367,8 +193,8 @@ static void test_fields(void **state)
 	     "  req:add_header('X-Seen', table.concat(t, '|'))\n"
 	     "end\n");
 	assert_int_equal(stats().generation > 0, 1);
-	reg(f, "bob", 5071);
-	invite(f, BOB, "Subject: hello\r\nX-A: 1\r\nX-A: 2\r\n");
+	reg_port(f, "bob", 5071);
+	invite_new(f, BOB, "Subject: hello\r\nX-A: 1\r\nX-A: 2\r\n");
 	inv = sent_to(f, 5071, "INVITE ");
 	assert_non_null(inv);
 	assert_non_null(strstr(inv,
@@ -378,8 +204,8 @@ static void test_fields(void **state)
 	                       "127.0.0.1|25160|"
 	                       "udp|false|nil|hello|hello|1+2|nil|"
 	                       "call"));
-	answer_from(f, 5071, 200, NULL);
-	caller_got(f, "SIP/2.0 200 ");
+	answer_from(f, 5071, "INVITE", 200, NULL);
+	caller_got_str(f, "SIP/2.0 200 ");
 	assert_true(stats().calls >= 1);
 }
 
@@ -396,18 +222,18 @@ static void test_set_uri(void **state)
 	        "    req:set_uri('sip:out@127.0.0.1:5090')\n"
 	        "  end\n"
 	        "end\n");
-	reg(f, "bob", 5071);
-	reg(f, "carol", 5073);
-	invite(f, BOB, NULL);
+	reg_port(f, "bob", 5071);
+	reg_port(f, "carol", 5073);
+	invite_new(f, BOB, NULL);
 	assert_null(sent_to(f, 5071, "INVITE "));
 	assert_non_null(sent_to(f, 5073, "INVITE sip:carol@127.0.0.1:5073 "));
-	answer_from(f, 5073, 486, NULL);
-	caller_got(f, "SIP/2.0 486 ");
+	answer_from(f, 5073, "INVITE", 486, NULL);
+	caller_got_str(f, "SIP/2.0 486 ");
 	sent_clear(f);
-	invite(f, "sip:ext@example.com", NULL);
+	invite_new(f, "sip:ext@example.com", NULL);
 	assert_non_null(sent_to(f, 5090, "INVITE sip:out@127.0.0.1:5090 "));
-	answer_from(f, 5090, 200, NULL);
-	caller_got(f, "SIP/2.0 200 ");
+	answer_from(f, 5090, "INVITE", 200, NULL);
+	caller_got_str(f, "SIP/2.0 200 ");
 }
 
 /* remove_header takes every line of a name; Via and the like are not the
@@ -424,17 +250,17 @@ static void test_headers_edit(void **state)
 	        "  local n = req:remove_header('X-Secret')\n"
 	        "  req:add_header('X-Removed', tostring(n))\n"
 	        "end\n");
-	reg(f, "bob", 5071);
-	invite(f, BOB, "X-Secret: a\r\nX-Keep: b\r\nX-Secret: c\r\n");
+	reg_port(f, "bob", 5071);
+	invite_new(f, BOB, "X-Secret: a\r\nX-Keep: b\r\nX-Secret: c\r\n");
 	inv = sent_to(f, 5071, "INVITE ");
 	assert_non_null(inv);
 	assert_null(strstr(inv, "X-Secret"));
 	assert_non_null(strstr(inv, "X-Keep: b\r\n"));
 	assert_non_null(strstr(inv, "X-Removed: 2\r\n"));
-	answer_from(f, 5071, 200, NULL);
+	answer_from(f, 5071, "INVITE", 200, NULL);
 	sent_clear(f);
-	invite(f, "sip:carol@example.com", NULL);
-	caller_got(f, "SIP/2.0 500 Routing Script Error");
+	invite_new(f, "sip:carol@example.com", NULL);
+	caller_got_str(f, "SIP/2.0 500 Routing Script Error");
 	assert_true(logged(f, "is not the script's to change"));
 }
 
@@ -450,16 +276,16 @@ static void test_reply(void **state)
 	        "    return\n"
 	        "  end\n"
 	        "end\n");
-	reg(f, "bob", 5071);
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 403 Blocked\r\n");
+	reg_port(f, "bob", 5071);
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 403 Blocked\r\n");
 	/* print() in a hook: one line with the Call-ID */
 	assert_true(logged(f, "@test: lua: from alice\n"));
 	assert_null(sent_to(f, 5071, "INVITE "));
 	/* bad codes are errors */
 	load(f, "function on_request(req) req:reply(200, 'OK') end\n");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "routing.lua") || logged(f, "cf_test_lua"));
 	assert_true(logged(f, ":1: reply: code 200 is not 300..699"));
 }
@@ -474,40 +300,40 @@ static void test_fork(void **state)
 	        "  req:add_header('X-Forked', 'yes')\n"
 	        "  req:fork({'sip:a@127.0.0.1:5091', 'sip:b@127.0.0.1:5092'})\n"
 	        "end\n");
-	invite(f, BOB, NULL);
+	invite_new(f, BOB, NULL);
 	assert_non_null(sent_to(f, 5091, "INVITE sip:a@127.0.0.1:5091 "));
 	assert_non_null(sent_to(f, 5092, "INVITE sip:b@127.0.0.1:5092 "));
 	assert_non_null(strstr(sent_to(f, 5092, "INVITE "), "X-Forked: yes"));
-	answer_from(f, 5091, 180, NULL);
-	answer_from(f, 5092, 180, NULL);
-	answer_from(f, 5091, 200, NULL);
-	caller_got(f, "SIP/2.0 200 ");
+	answer_from(f, 5091, "INVITE", 180, NULL);
+	answer_from(f, 5092, "INVITE", 180, NULL);
+	answer_from(f, 5091, "INVITE", 200, NULL);
+	caller_got_str(f, "SIP/2.0 200 ");
 	assert_non_null(sent_to(f, 5092, "CANCEL "));
 	/* our users stand for their bindings; one with none is skipped */
-	reg(f, "carol", 5073);
+	reg_port(f, "carol", 5073);
 	sent_clear(f);
 	load(f, "function on_request(req)\n"
 	        "  req:fork({'sip:carol@example.com', 'sip:bob@example.com',\n"
 	        "            'sip:c@127.0.0.1:5093'})\n"
 	        "end\n");
-	invite(f, BOB, NULL);
+	invite_new(f, BOB, NULL);
 	assert_non_null(sent_to(f, 5073, "INVITE sip:carol@127.0.0.1:5073 "));
 	assert_non_null(sent_to(f, 5093, "INVITE sip:c@127.0.0.1:5093 "));
 	assert_true(logged(f, "fork target sip:bob@example.com: no binding"));
-	answer_from(f, 5073, 486, NULL);
-	answer_from(f, 5093, 486, NULL);
-	caller_got(f, "SIP/2.0 486 ");
+	answer_from(f, 5073, "INVITE", 486, NULL);
+	answer_from(f, 5093, "INVITE", 486, NULL);
+	caller_got_str(f, "SIP/2.0 486 ");
 	/* nothing to ring: 480; a host name: no next hop */
 	load(f, "function on_request(req)\n"
 	        "  req:fork({'sip:bob@example.com', 'sip:x@example.org'})\n"
 	        "end\n");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 480 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 480 ");
 	assert_true(logged(f, "fork target sip:x@example.org: no next hop"));
 	/* a bad target list is a script error */
 	load(f, "function on_request(req) req:fork({'mailto:x'}) end\n");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "fork: target 1 is not a SIP URI"));
 }
 
@@ -523,32 +349,32 @@ static void test_failure(void **state)
 	        "  end\n"
 	        "  if code == 404 then error('no route for ' .. req.uri) end\n"
 	        "end\n");
-	reg(f, "bob", 5071);
-	invite(f, BOB, NULL);
-	answer_from(f, 5071, 486, NULL);
+	reg_port(f, "bob", 5071);
+	invite_new(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
 	assert_non_null(sent_to(f, 5080, "INVITE sip:vm@127.0.0.1:5080 "));
-	answer_from(f, 5080, 486, NULL);
-	caller_got(f, "SIP/2.0 486 ");
+	answer_from(f, 5080, "INVITE", 486, NULL);
+	caller_got_str(f, "SIP/2.0 486 ");
 	sent_clear(f);
 	/* nil: the final goes upstream */
-	invite(f, BOB, NULL);
-	answer_from(f, 5071, 603, NULL);
-	caller_got(f, "SIP/2.0 603 ");
+	invite_new(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 603, NULL);
+	caller_got_str(f, "SIP/2.0 603 ");
 	/* an error in on_failure: 500 */
-	invite(f, BOB, NULL);
-	answer_from(f, 5071, 404, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 404, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, ":5: no route for sip:bob@example.com"));
 	/* a return that is not a URI: 500 */
 	load(f, "function on_failure(req, code) return 42 end\n");
-	invite(f, BOB, NULL);
-	answer_from(f, 5071, 486, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	/* on_failure cannot edit */
 	load(f, "function on_failure(req, code) req:set_uri('sip:x@h') end\n");
-	invite(f, BOB, NULL);
-	answer_from(f, 5071, 486, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "set_uri: only in on_request"));
 }
 
@@ -566,19 +392,19 @@ static void test_reply_hook(void **state)
 	        " .. ' ' .. reply.method)\n"
 	        "  if reply.code == 183 then error('boom') end\n"
 	        "end\n");
-	reg(f, "bob", 5071);
-	invite(f, BOB, NULL);
-	answer_from(f, 5071, 180, "X-Internal: 1\r\n");
-	r = caller_got(f, "SIP/2.0 180 ");
+	reg_port(f, "bob", 5071);
+	invite_new(f, BOB, NULL);
+	answer_from(f, 5071, "INVITE", 180, "X-Internal: 1\r\n");
+	r = caller_got_str(f, "SIP/2.0 180 ");
 	assert_null(strstr(r, "X-Internal"));
 	assert_non_null(strstr(r, "X-Code: 180 Ringing INVITE\r\n"));
-	answer_from(f, 5071, 183, "X-Internal: 1\r\n");
-	r = caller_got(f, "SIP/2.0 183 ");
+	answer_from(f, 5071, "INVITE", 183, "X-Internal: 1\r\n");
+	r = caller_got_str(f, "SIP/2.0 183 ");
 	assert_non_null(strstr(r, "X-Internal: 1"));
 	assert_null(strstr(r, "X-Code"));
 	assert_int_equal(stats().err_runtime - e0, 1);
-	answer_from(f, 5071, 200, NULL);
-	r = caller_got(f, "SIP/2.0 200 ");
+	answer_from(f, 5071, "INVITE", 200, NULL);
+	r = caller_got_str(f, "SIP/2.0 200 ");
 	assert_non_null(strstr(r, "X-Code: 200 OK INVITE\r\n"));
 }
 
@@ -600,28 +426,28 @@ static void test_errors(void **state)
 	       "  if u == 'big' then local s = string.rep('x', 1e9) end\n"
 	       "end\n",
 	       "lua.max_memory=1024");
-	reg(f, "bob", 5071);
-	invite(f, "sip:rt@example.com", NULL);
-	caller_got(f, "SIP/2.0 500 Routing Script Error");
+	reg_port(f, "bob", 5071);
+	invite_new(f, "sip:rt@example.com", NULL);
+	caller_got_str(f, "SIP/2.0 500 Routing Script Error");
 	assert_true(logged(f, ":3: attempt to index a nil value"));
-	invite(f, "sip:loop@example.com", NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, "sip:loop@example.com", NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, ":4: instruction limit (1000000) reached"));
-	invite(f, "sip:mem@example.com", NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, "sip:mem@example.com", NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "line 6: memory limit (1024 KB) reached"));
-	invite(f, "sip:big@example.com", NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, "sip:big@example.com", NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	st = stats();
 	assert_int_equal(st.err_runtime - st0.err_runtime, 1);
 	assert_int_equal(st.err_insns - st0.err_insns, 1);
 	assert_int_equal(st.err_memory - st0.err_memory, 2);
 	/* the state still works */
 	sent_clear(f);
-	invite(f, BOB, NULL);
+	invite_new(f, BOB, NULL);
 	assert_non_null(sent_to(f, 5071, "INVITE "));
-	answer_from(f, 5071, 200, NULL);
-	caller_got(f, "SIP/2.0 200 ");
+	answer_from(f, 5071, "INVITE", 200, NULL);
+	caller_got_str(f, "SIP/2.0 200 ");
 }
 
 /* The instruction limit is configurable and per call: a loop under it
@@ -636,12 +462,12 @@ static void test_insn_limit(void **state)
 	       "  for i = 1, 3000 do n = n + i end\n"
 	       "end\n",
 	       "lua.max_instructions=20000");
-	reg(f, "bob", 5071);
+	reg_port(f, "bob", 5071);
 	for (int i = 0; i < 3; i++) {
 		sent_clear(f);
-		invite(f, BOB, NULL);
+		invite_new(f, BOB, NULL);
 		assert_non_null(sent_to(f, 5071, "INVITE "));
-		answer_from(f, 5071, 486, NULL);
+		answer_from(f, 5071, "INVITE", 486, NULL);
 	}
 	load_x(f,
 	       "function on_request(req)\n"
@@ -649,8 +475,8 @@ static void test_insn_limit(void **state)
 	       "  for i = 1, 3000 do n = n + i end\n"
 	       "end\n",
 	       "lua.max_instructions=5000");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, ":3: instruction limit (5000) reached"));
 }
 
@@ -662,7 +488,7 @@ static void test_reload(void **state)
 	struct cf_lua_stats st0, st;
 	unsigned g1;
 
-	reg(f, "bob", 5071);
+	reg_port(f, "bob", 5071);
 	load(f, "function on_request(req) req:add_header('X-V', '1') end\n");
 	g1 = stats().generation;
 	assert_true(g1 > 0);
@@ -673,9 +499,9 @@ static void test_reload(void **state)
 	assert_int_equal(st.generation, g1);
 	assert_true(logged(f, ":3: ')' expected (to close '(' at line 2)"));
 	assert_true(logged(f, "keeping the script loaded before"));
-	invite(f, BOB, NULL);
+	invite_new(f, BOB, NULL);
 	assert_non_null(strstr(sent_to(f, 5071, "INVITE "), "X-V: 1\r\n"));
-	answer_from(f, 5071, 486, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
 
 	/* an error in the main chunk, a function that is not one */
 	load(f, "error('not today')\n");
@@ -693,25 +519,25 @@ static void test_reload(void **state)
 	sent_clear(f);
 	load(f, "function on_request(req) req:add_header('X-V', '2') end\n");
 	assert_true(stats().generation > g1);
-	invite(f, BOB, NULL);
+	invite_new(f, BOB, NULL);
 	assert_non_null(strstr(sent_to(f, 5071, "INVITE "), "X-V: 2\r\n"));
-	answer_from(f, 5071, 486, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
 
 	/* a missing file keeps it too */
 	sent_clear(f);
 	conf_apply(f, "/nonexistent/routing.lua", NULL);
 	assert_true(logged(f, "/nonexistent/routing.lua: No such file"));
-	invite(f, BOB, NULL);
+	invite_new(f, BOB, NULL);
 	assert_non_null(strstr(sent_to(f, 5071, "INVITE "), "X-V: 2\r\n"));
-	answer_from(f, 5071, 486, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
 
 	/* no script: the proxy alone */
 	sent_clear(f);
 	conf_apply(f, NULL, NULL);
 	assert_int_equal(stats().generation, 0);
-	invite(f, BOB, NULL);
+	invite_new(f, BOB, NULL);
 	assert_null(strstr(sent_to(f, 5071, "INVITE "), "X-V"));
-	answer_from(f, 5071, 486, NULL);
+	answer_from(f, 5071, "INVITE", 486, NULL);
 }
 
 /* The sandbox: no io, no os.execute, no require/load/dofile; os.time and
@@ -754,17 +580,17 @@ static void test_kept_message(void **state)
 	        "  if kept then local m = kept.method end\n"
 	        "  kept = req\n"
 	        "end\n");
-	reg(f, "bob", 5071);
-	invite(f, BOB, NULL);
+	reg_port(f, "bob", 5071);
+	invite_new(f, BOB, NULL);
 	assert_non_null(sent_to(f, 5071, "INVITE "));
-	answer_from(f, 5071, 486, NULL);
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	answer_from(f, 5071, "INVITE", 486, NULL);
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "message used after its hook returned"));
 	/* fields are read-only */
 	load(f, "function on_request(req) req.uri = 'sip:x@y' end\n");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "message fields are read-only"));
 }
 
@@ -773,31 +599,31 @@ static void test_bad_args(void **state)
 {
 	struct fixture *f = *state;
 
-	reg(f, "bob", 5071);
+	reg_port(f, "bob", 5071);
 	load(f, "function on_request(req) req:set_uri('not a uri') end\n");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "set_uri: not a SIP URI: not a uri"));
 	load(f, "function on_request(req) req:add_header('X', 'a\\r\\nB: c')"
 	        " end\n");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "add_header: the value has a line break"));
 	load(f, "function on_request(req) req:add_header('X Y', 'a') end\n");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "add_header: bad header name 'X Y'"));
 	load(f, "function on_request(req) req:reply(403, 'a\\nb') end\n");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "reply: bad reason phrase"));
 	load(f, "function on_request(req) req:fork({}) end\n");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "fork: 1 to 16 targets, not 0"));
 	load(f, "function on_request(req) error({}) end\n");
-	invite(f, BOB, NULL);
-	caller_got(f, "SIP/2.0 500 ");
+	invite_new(f, BOB, NULL);
+	caller_got_str(f, "SIP/2.0 500 ");
 	assert_true(logged(f, "(error object is a table value)"));
 }
 
@@ -821,10 +647,10 @@ static void test_user(void **state)
 	       "  req:add_header('X-User', tostring(req.user))\n"
 	       "end\n",
 	       "proxy.authenticate=yes");
-	reg(f, "bob", 5071);
+	reg_port(f, "bob", 5071);
 	calls = stats().calls;
-	invite(f, BOB, NULL);
-	r = caller_got(f, "SIP/2.0 407 ");
+	invite_new(f, BOB, NULL);
+	r = caller_got_str(f, "SIP/2.0 407 ");
 	assert_int_equal(stats().calls, calls);
 	p = strstr(r, "nonce=\"");
 	assert_non_null(p);
@@ -845,13 +671,13 @@ static void test_user(void **state)
 	         "response=\"%s\", algorithm=MD5, qop=auth, nc=00000001, "
 	         "cnonce=\"0a4f113b\"\r\n",
 	         nonce, resp);
-	invite(f, BOB, line);
+	invite_new(f, BOB, line);
 	r = sent_to(f, 5071, "INVITE ");
 	assert_non_null(r);
 	assert_non_null(strstr(r, "X-User: alice@example.com\r\n"));
 	assert_int_equal(stats().calls, calls + 1);
-	answer_from(f, 5071, 200, NULL);
-	caller_got(f, "SIP/2.0 200 ");
+	answer_from(f, 5071, "INVITE", 200, NULL);
+	caller_got_str(f, "SIP/2.0 200 ");
 }
 
 /* Out of memory at every allocation of a call whose script edits, re-
@@ -868,15 +694,15 @@ static void test_oom(void **state)
 	        "end\n"
 	        "function on_reply(reply) reply:add_header('X-R', 'c') end\n"
 	        "function on_failure(req, code) return nil end\n");
-	reg(f, "carol", 5073);
+	reg_port(f, "carol", 5073);
 	for (long n = 1; n <= 120; n++) {
 		sent_clear(f);
 		f->fail_after = n;
-		invite(f, BOB, "Subject: x\r\n");
+		invite_new(f, BOB, "Subject: x\r\n");
 		f->fail_after = 0;
 		if (sent_to(f, 5073, "INVITE ")) {
 			f->fail_after = n;
-			answer_from(f, 5073, 486, NULL);
+			answer_from(f, 5073, "INVITE", 486, NULL);
 			f->fail_after = 0;
 		}
 		for (int i = 0; i < 200 && cf_sip_txn_env_pending(f->env); i++)
@@ -886,10 +712,11 @@ static void test_oom(void **state)
 			fail_msg("n=%ld: a transaction is left pending", n);
 	}
 	sent_clear(f);
-	invite(f, BOB, "Subject: x\r\n");
+	invite_new(f, BOB, "Subject: x\r\n");
 	assert_non_null(strstr(sent_to(f, 5073, "INVITE "), "X-A: b\r\n"));
-	answer_from(f, 5073, 486, NULL);
-	assert_non_null(strstr(caller_got(f, "SIP/2.0 486 "), "X-R: c\r\n"));
+	answer_from(f, 5073, "INVITE", 486, NULL);
+	assert_non_null(
+	    strstr(caller_got_str(f, "SIP/2.0 486 "), "X-R: c\r\n"));
 }
 
 int main(void)
