@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "mod/registrar/registrar.h"
+#include "proto/sip/digest.h"
 #include "proxytest.h"
 #include "store/store.h"
 #include "testapp.h"
@@ -284,4 +285,36 @@ const char *caller_got(struct fixture *f, uint16_t code)
 
 	snprintf(want, sizeof(want), "SIP/2.0 %u ", code);
 	return caller_got_str(f, want);
+}
+
+void alice_auth_line(const char *r, const char *uri, char *line, size_t size)
+{
+	char ha1[CF_DIGEST_HEX_SIZE], ha2[CF_DIGEST_HEX_SIZE];
+	char resp[CF_DIGEST_HEX_SIZE], nonce[CF_DIGEST_NONCE_SIZE];
+	struct cf_pl u = CF_PL("alice"), rl = CF_PL("example.com"),
+	             pw = CF_PL("secret"), m = CF_PL("INVITE"), ur, n,
+	             nc = CF_PL("00000001"), cn = CF_PL("0a4f113b"),
+	             qop = CF_PL("auth");
+	const char *p, *e;
+
+	cf_pl_set_str(&ur, uri);
+	p = strstr(r, "nonce=\"");
+	assert_non_null(p);
+	p += 7;
+	e = strchr(p, '"');
+	assert_true(e && (size_t)(e - p) < sizeof(nonce));
+	memcpy(nonce, p, (size_t)(e - p));
+	nonce[e - p] = '\0';
+	cf_pl_set_str(&n, nonce);
+	assert_int_equal(cf_digest_ha1(CF_DIGEST_MD5, &u, &rl, &pw, ha1), 0);
+	assert_int_equal(cf_digest_ha2(CF_DIGEST_MD5, &m, &ur, ha2), 0);
+	assert_int_equal(cf_digest_response(CF_DIGEST_MD5, ha1, &n, &nc, &cn,
+	                                    &qop, ha2, resp),
+	                 0);
+	snprintf(line, size,
+	         "Proxy-Authorization: Digest username=\"alice\", "
+	         "realm=\"example.com\", nonce=\"%s\", uri=\"%s\", "
+	         "response=\"%s\", algorithm=MD5, qop=auth, nc=00000001, "
+	         "cnonce=\"0a4f113b\"\r\n",
+	         nonce, uri, resp);
 }

@@ -95,4 +95,9 @@ const char *caller_got_str(struct fixture *f, const char *want);
 /* The last response the caller got: asserted to have this code. */
 const char *caller_got(struct fixture *f, uint16_t code);
 
+/* The Proxy-Authorization line (CRLF-terminated) with which alice
+ * (password "secret") answers the 407 r for an INVITE to uri: MD5,
+ * qop=auth, nc=00000001, cnonce 0a4f113b, the nonce taken from r. */
+void alice_auth_line(const char *r, const char *uri, char *line, size_t size);
+
 #endif
