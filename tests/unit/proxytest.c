@@ -318,3 +318,12 @@ void alice_auth_line(const char *r, const char *uri, char *line, size_t size)
 	         "cnonce=\"0a4f113b\"\r\n",
 	         nonce, uri, resp);
 }
+
+void settle(struct fixture *f, long n)
+{
+	for (int i = 0; i < 200 && cf_sip_txn_env_pending(f->env); i++)
+		cf_tmr_wheel_advance(f->wheel,
+		                     cf_tmr_wheel_now(f->wheel) + 1000);
+	if (cf_sip_txn_env_pending(f->env))
+		fail_msg("n=%ld: a transaction is left pending", n);
+}

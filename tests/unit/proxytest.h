@@ -95,6 +95,11 @@ const char *caller_got_str(struct fixture *f, const char *want);
 /* The last response the caller got: asserted to have this code. */
 const char *caller_got(struct fixture *f, uint16_t code);
 
+/* After the n-th step of an OOM loop: run the timers (Timer B, H, C) for
+ * 200 s at most until no transaction is pending; fail naming n if one
+ * is. */
+void settle(struct fixture *f, long n);
+
 /* The Proxy-Authorization line (CRLF-terminated) with which alice
  * (password "secret") answers the 407 r for an INVITE to uri: MD5,
  * qop=auth, nc=00000001, cnonce 0a4f113b, the nonce taken from r. */

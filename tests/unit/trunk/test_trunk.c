@@ -535,11 +535,7 @@ static void test_trunk_oom(void **state)
 			if (count_to(f, 5099, "INVITE ") == 2)
 				answer_from(f, 5099, "INVITE", 486, NULL);
 		}
-		for (int i = 0; i < 200 && cf_sip_txn_env_pending(f->env); i++)
-			cf_tmr_wheel_advance(f->wheel,
-			                     cf_tmr_wheel_now(f->wheel) + 1000);
-		if (cf_sip_txn_env_pending(f->env))
-			fail_msg("n=%ld: a transaction is left pending", n);
+		settle(f, n);
 	}
 	sent_clear(f);
 	req(f, "INVITE", "sip:+4930123456@example.com", "oom-end@test",
