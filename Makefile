@@ -12,7 +12,8 @@ MAKEFLAGS += --no-print-directory
 
 # Packages for building and running confabd.
 RUN_PKGS := meson ninja-build pkg-config gcc libinih-dev libjansson-dev \
-	libssl-dev libsqlite3-dev libc-ares-dev
+	libssl-dev libsqlite3-dev libc-ares-dev \
+	liblua5.4-dev
 # Added for the test suite: sanitizer/fuzzer runtimes, cmocka, SIPp, python3,
 # stunnel4 and the openssl CLI (the TLS scenarios), and the real clients of
 # tests/interop (baresip 1.0, linphonec), dnsmasq (the RFC 3263 scenario),

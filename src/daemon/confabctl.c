@@ -243,7 +243,8 @@ static bool offline_ok(const struct cli *cli)
 		return strcmp(cli->verb, "reload") != 0;
 	if (!strcmp(cli->noun, "location"))
 		return !strcmp(cli->verb, "show");
-	return !strcmp(cli->noun, "domain") || !strcmp(cli->noun, "store");
+	return !strcmp(cli->noun, "domain") || !strcmp(cli->noun, "store") ||
+	       !strcmp(cli->noun, "cdr");
 }
 
 /* The daemon is stopped: build an app over the configuration and the
@@ -522,6 +523,9 @@ static int parse(struct cli *cli, int argc, char *argv[])
 			/* the one option without a value (user forward) */
 			json_object_set_new(cli->opts, "clear",
 			                    json_string("yes"));
+		} else if (!strcmp(a, "--csv")) {
+			/* cdr export --csv: no value either */
+			json_object_set_new(cli->opts, "csv", json_string("yes"));
 		} else if (!strncmp(a, "--", 2) && a[2]) {
 			const char *name = a + 2;
 

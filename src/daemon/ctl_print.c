@@ -51,6 +51,13 @@ static void print_status(json_t *r)
 	{
 		printf("  %-26s %lld\n", key, json_integer_value(v));
 	}
+	cs = json_object_get(r, "proxy");
+	if (cs)
+		printf("proxy:\n");
+	json_object_foreach(cs, key, v)
+	{
+		printf("  %-26s %lld\n", key, json_integer_value(v));
+	}
 }
 
 static void print_generic(json_t *r)

@@ -6,6 +6,7 @@
 
 #include "mod.h"
 #include "prov.h"
+#include "proxy/proxy.h"
 #include "registrar/registrar.h"
 
 static void listener_add(enum cf_sip_tp tp, const struct cf_sa *addr, void *arg)
@@ -93,6 +94,24 @@ static int status_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
 		COUNTER(ro, rs, removals);
 		COUNTER(ro, rs, expired);
 		json_object_set_new(resp, "registrar", ro);
+	}
+	{
+		struct cf_proxy_stats ps;
+		json_t *po = json_object();
+
+		cf_proxy_stats(&ps);
+		COUNTER(po, ps, requests);
+		COUNTER(po, ps, branches);
+		COUNTER(po, ps, stateless);
+		COUNTER(po, ps, challenged);
+		COUNTER(po, ps, loops);
+		COUNTER(po, ps, hops);
+		COUNTER(po, ps, bad_route);
+		COUNTER(po, ps, bad_contact);
+		COUNTER(po, ps, unknown_user);
+		COUNTER(po, ps, over_max_branches);
+		COUNTER(po, ps, sips_refused);
+		json_object_set_new(resp, "proxy", po);
 	}
 	return 0;
 }

@@ -196,6 +196,7 @@ int cf_mod_key_check(const struct cf_mod_key *k, const char *value, char *why,
 struct load {
 	struct cf_app_conf *c;
 	const char *name;
+	const char *path; /* the file, or NULL */
 	struct cf_mbuf *errs;
 	const char *const *sets;
 	size_t nsets;
@@ -296,11 +297,21 @@ static bool file_record(const char *section, const char *key, const char *value,
 	return record(ld, section, key, value, line) == ENOMEM;
 }
 
+/* A module's conf_check found a problem at line (0: a --set). */
+static void mod_err(int line, const char *msg, void *arg)
+{
+	struct load *ld = arg;
+
+	ld->name = line > 0 && ld->path ? ld->path : "--set";
+	errf(ld, line, "%s", msg);
+}
+
 int cf_app_conf_load(struct cf_app_conf **confp, const char *path,
                      const char *const *sets, size_t nsets,
                      struct cf_mbuf *errs)
 {
 	struct load ld = {.name = path ? path : "(defaults)",
+	                  .path = path,
 	                  .errs = errs,
 	                  .sets = sets,
 	                  .nsets = nsets};
@@ -354,6 +365,11 @@ int cf_app_conf_load(struct cf_app_conf **confp, const char *path,
 		sk[dot - s] = '\0';
 		sk[eq - s] = '\0';
 		record(&ld, sk, sk + (dot - s) + 1, eq + 1, 0);
+	}
+	/* what single keys cannot say: the modules' own checks */
+	for (size_t i = 0; cf_mods[i] && ld.err != ENOMEM; i++) {
+		if (cf_mods[i]->conf_check)
+			(void)cf_mods[i]->conf_check(c, mod_err, &ld);
 	}
 	err = ld.err;
 
@@ -439,6 +455,20 @@ void cf_app_conf_apply(const struct cf_app_conf *conf, const char *section,
 	k = cf_mod_key_find(section, key);
 	if (k && k->def)
 		items_apply(k->def, h, arg);
+}
+
+void cf_app_conf_lines(const struct cf_app_conf *conf, const char *section,
+                       const char *key, cf_app_conf_line_h *h, void *arg)
+{
+	for (size_t i = 0; conf && i < conf->n; i++) {
+		const struct entry *e = &conf->v[i];
+
+		if (strcasecmp(e->k->section, section) ||
+		    strcasecmp(e->k->key, key))
+			continue;
+		if (h(e->value, e->line, arg))
+			return;
+	}
 }
 
 int cf_app_listen_decode(const char *s, struct cf_app_listen *out, size_t *n)

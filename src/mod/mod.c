@@ -9,6 +9,7 @@
 #include "mod.h"
 #include "auth/auth_mod.h"
 #include "basic/basic.h"
+#include "lua/lua.h"
 #include "proxy/proxy.h"
 #include "registrar/registrar.h"
 
@@ -18,6 +19,7 @@ const struct cf_mod *const cf_mods[] = {
     &cf_mod_registrar,
     &cf_mod_basic,
     &cf_mod_proxy,
+    &cf_mod_lua, /* no requests: the proxy's hooks */
     NULL,
 };
 

@@ -89,6 +89,11 @@ struct cf_mod_cmd {
 
 /* --------------------------------------------------------- descriptor */
 
+struct cf_app_conf;
+/* One problem found by a module's conf_check: the line of the value
+ * (0: a --set), and one line of text saying what is wrong. */
+typedef void(cf_mod_conf_err_h)(int line, const char *msg, void *arg);
+
 /* Modules that keep a server transaction attach an object whose first
  * member is this (cf_sip_strans_set_arg), so that CANCEL reaches its
  * owner in O(1). Clear it (set_arg NULL) once the final response is sent. */
@@ -131,6 +136,13 @@ struct cf_mod {
 	bool (*stateless)(struct cf_app *app, const struct cf_sip_msg *msg,
 	                  const struct cf_sip_peer *peer);
 	const void *api; /* the module's API struct for other modules */
+	/* Any thread, while a configuration is loaded (start, confabd
+	 * --check-config, SIGHUP): check what the key declarations cannot
+	 * (values that refer to each other, a regex that does not compile),
+	 * reporting each problem to err. Return 0 or EINVAL. NULL: none.
+	 * (Added for the proxy's trunks, issue 4.) */
+	int (*conf_check)(const struct cf_app_conf *conf,
+	                  cf_mod_conf_err_h *err, void *arg);
 };
 
 /* The static table, in dispatch order; NULL-terminated. */
@@ -186,6 +198,12 @@ bool cf_app_conf_bool(const struct cf_app_conf *conf, const char *section,
 typedef bool(cf_app_conf_val_h)(const char *value, void *arg);
 void cf_app_conf_apply(const struct cf_app_conf *conf, const char *section,
                        const char *key, cf_app_conf_val_h *h, void *arg);
+/* Every value of section.key as given, in file order, NOT split at
+ * commas (a value that may hold one: a regex), with its line (0: --set);
+ * nothing when the key is not given. Stops when h returns true. */
+typedef bool(cf_app_conf_line_h)(const char *value, int line, void *arg);
+void cf_app_conf_lines(const struct cf_app_conf *conf, const char *section,
+                       const char *key, cf_app_conf_line_h *h, void *arg);
 /* True when section.key was given (file or --set), not defaulted. */
 bool cf_app_conf_isset(const struct cf_app_conf *conf, const char *section,
                        const char *key);

@@ -137,6 +137,8 @@ void cf_sip_strans_drop(struct cf_sip_strans *st);
 const struct cf_sip_msg *cf_sip_strans_msg(const struct cf_sip_strans *st);
 const struct cf_sip_peer *cf_sip_strans_peer(const struct cf_sip_strans *st);
 bool cf_sip_strans_final_sent(const struct cf_sip_strans *st);
+/* The status code of the last response sent (0: none yet). */
+uint16_t cf_sip_strans_code(const struct cf_sip_strans *st);
 /* Attach a service object and a destructor-time callback to a server
  * transaction (e.g. the ringing call of the test extension). */
 void cf_sip_strans_set_arg(struct cf_sip_strans *st, void *arg);
@@ -429,5 +431,101 @@ void cf_sip_rcache_put(struct cf_sip_rcache *c, const char *key,
 size_t cf_sip_rcache_get(struct cf_sip_rcache *c, const char *key,
 			 uint64_t now_ms, struct cf_sip_target *tv,
 			 size_t max);
+
+/* -------------------------------------------------------------- dialogs */
+
+/*
+ * RFC 3261 §12 dialogs (src/sip/dialog.c), seen from one side: a UAC or
+ * UAS view holds the dialog ID (Call-ID, local and remote tags), the
+ * local and remote URIs, the remote target, the route set and the CSeq
+ * numbers, and walks early -> confirmed -> terminated. A proxy observes a
+ * call as two views (the caller's UAC view and the callee's UAS view),
+ * feeding each the messages it sends (_sent) and receives (_recv); a
+ * presence subscription is one view. No I/O, no timers, no locks: the
+ * owner (one worker) drives it.
+ */
+enum cf_sip_dlg_state {
+	CF_SIP_DLG_EARLY = 1, /* 1xx with a To tag */
+	CF_SIP_DLG_CONFIRMED, /* 2xx */
+	CF_SIP_DLG_TERMINATED,
+};
+enum cf_sip_dlg_role {
+	CF_SIP_DLG_UAC = 0,
+	CF_SIP_DLG_UAS,
+};
+/* Read-only for users; refcounted (cf_mem_deref frees). */
+struct cf_sip_dialog {
+	enum cf_sip_dlg_state state;
+	enum cf_sip_dlg_role role;
+	char *call_id;
+	char *local_tag, *remote_tag;
+	char *local_uri, *remote_uri; /* URIs of From / To (UAC) */
+	char *target;                 /* remote target: the peer's Contact */
+	char **routes;                /* route set: "<uri;lr>" values */
+	size_t nroutes;
+	uint32_t local_cseq;  /* the last CSeq sent; 0 before any */
+	uint32_t remote_cseq; /* the last CSeq received (remote_set) */
+	bool remote_set;
+	enum cf_sip_method method; /* the request that made it */
+	uint16_t code;             /* the last final to that request */
+};
+/* A UAC's dialog from the request as sent (INVITE, SUBSCRIBE...) and a
+ * 101-299 response with a To tag: route set from the response's
+ * Record-Route, reversed; remote target from its Contact (a 2xx without
+ * one: EBADMSG). 0, EINVAL (not such a response), EBADMSG, ENOMEM. */
+int cf_sip_dialog_uac_alloc(struct cf_sip_dialog **dp,
+                            const struct cf_sip_msg *req,
+                            const struct cf_sip_msg *resp);
+/* A UAS's dialog from the request received and the To tag it answers
+ * with (a 101-299 code): route set from the request's Record-Route in
+ * order, remote target from its Contact. 0, EINVAL, EBADMSG (no
+ * Contact), ENOMEM. */
+int cf_sip_dialog_uas_alloc(struct cf_sip_dialog **dp,
+                            const struct cf_sip_msg *req,
+                            const struct cf_pl *local_tag, uint16_t code);
+/* Does this request, received by the dialog's owner, belong to it (Call-ID,
+ * To tag = local, From tag = remote)? */
+bool cf_sip_dialog_match(const struct cf_sip_dialog *d,
+                         const struct cf_sip_msg *req);
+/*
+ * A message the owner received from the remote side. Requests: ENOENT
+ * when not this dialog's, EPROTO when the CSeq is lower than the last one
+ * (§12.2.2: answer 500); a target refresh (re-INVITE, UPDATE, SUBSCRIBE,
+ * NOTIFY with Contact) changes the remote target; BYE terminates.
+ * Responses to the owner's requests: a 2xx to the dialog's INVITE
+ * confirms an early dialog (the UAC's route set and target are taken from
+ * it, §12.1.2), a non-2xx final to it terminates an early one; 481 or 408
+ * to an in-dialog request terminates (§12.2.1.2). 0 or ENOMEM.
+ */
+int cf_sip_dialog_recv(struct cf_sip_dialog *d, const struct cf_sip_msg *msg);
+/* A message the owner sent: a request raises local_cseq (BYE
+ * terminates); a final response to the dialog's INVITE confirms (2xx) or
+ * terminates (>= 300) an early dialog. 0 or ENOMEM. */
+int cf_sip_dialog_sent(struct cf_sip_dialog *d, const struct cf_sip_msg *msg);
+/* Write a request within the dialog (§12.2.1.1): Request-URI and Route
+ * from the route set and remote target (strict routers too), From/To with
+ * the tags, Call-ID, CSeq (local_cseq + 1, kept; ACK reuses local_cseq),
+ * Max-Forwards 70, via (a whole Via value: "SIP/2.0/UDP host:port;branch=
+ * z9hG4bK..."), hdrs (lines ending CRLF, or NULL), the body (or NULL).
+ * 0, EINVAL (terminated dialog), ENOMEM. */
+int cf_sip_dialog_request_encode(struct cf_mbuf *mb, struct cf_sip_dialog *d,
+                                 enum cf_sip_method m, const char *via,
+                                 const char *hdrs, const struct cf_pl *body);
+/* Where such a request goes first: the first Route, else the target.
+ * Slices into d. 0, EBADMSG. */
+int cf_sip_dialog_next_hop(const struct cf_sip_dialog *d,
+                           struct cf_sip_uri *uri);
+/* Replace the route set with msg's Record-Route (reversed for a UAC
+ * view): a proxy observing a call takes both views' from the 2xx, whose
+ * Record-Route is complete. 0, EBADMSG, ENOMEM. */
+int cf_sip_dialog_routes_set(struct cf_sip_dialog *d,
+                             const struct cf_sip_msg *msg);
+/* A proxy speaking for one side drops the route entries up to and with
+ * its own (the first run of entries `ours` accepts); the rest lead on to
+ * the far side. Returns how many were dropped (0: none of ours). */
+typedef bool(cf_sip_dialog_route_h)(const struct cf_sip_uri *uri, void *arg);
+size_t cf_sip_dialog_routes_after(struct cf_sip_dialog *d,
+                                  cf_sip_dialog_route_h *ours, void *arg);
+const char *cf_sip_dialog_state_name(enum cf_sip_dlg_state s);
 
 #endif

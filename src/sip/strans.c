@@ -439,6 +439,11 @@ bool cf_sip_strans_final_sent(const struct cf_sip_strans *st)
 	return st && st->code >= 200;
 }
 
+uint16_t cf_sip_strans_code(const struct cf_sip_strans *st)
+{
+	return st ? st->code : 0;
+}
+
 /* arg is not owned: a service that attaches an object keeps its own
  * reference and clears it when done. */
 void cf_sip_strans_set_arg(struct cf_sip_strans *st, void *arg)

@@ -65,6 +65,20 @@ static const struct migration migrations[] = {
      " offline TEXT,"
      " unavailable TEXT,"
      " updated INTEGER NOT NULL);"},
+    {5, "cdrs: call detail records (issue 4)",
+     "CREATE TABLE cdrs ("
+     " id INTEGER PRIMARY KEY,"
+     " uid TEXT NOT NULL UNIQUE,"
+     " call_id TEXT NOT NULL,"
+     " caller TEXT, callee TEXT, ruri TEXT, contact TEXT,"
+     " start_ms INTEGER NOT NULL,"
+     " answer_ms INTEGER, end_ms INTEGER, duration_ms INTEGER,"
+     " disposition TEXT NOT NULL,"
+     " code INTEGER,"
+     " ended_by TEXT,"
+     " node TEXT NOT NULL DEFAULT '',"
+     " updated INTEGER NOT NULL);"
+     "CREATE INDEX cdrs_open ON cdrs(disposition) WHERE disposition = 'open';"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -21,6 +21,7 @@ static void store_destroy(void *data)
 		st->ops->close(st);
 	}
 	pthread_mutex_destroy(&st->lock);
+	cf_mem_deref(st->uri);
 }
 
 static int64_t wall_now(void)
@@ -59,13 +60,22 @@ int cf_store_open(struct cf_store **stp, const char *uri,
 		return ENOMEM;
 	pthread_mutex_init(&st->lock, NULL);
 	st->ops = ops;
-	err = ops->open(st, target, cfg ? cfg : &defaults);
+	st->cfg = cfg ? *cfg : defaults;
+	st->uri = cf_mem_strdup(uri);
+	err = st->uri ? ops->open(st, target, cfg ? cfg : &defaults) : ENOMEM;
 	if (err) {
 		st = cf_mem_deref(st);
 		return err;
 	}
 	*stp = st;
 	return 0;
+}
+
+int cf_store_reopen(struct cf_store **stp, const struct cf_store *st)
+{
+	if (!stp || !st || !st->uri || strstr(st->uri, ":memory:"))
+		return EINVAL;
+	return cf_store_open(stp, st->uri, &st->cfg);
 }
 
 static void lock(struct cf_store *st)
@@ -636,6 +646,49 @@ int cf_store_location_delete_expired(struct cf_store *st, int64_t now,
 		return EINVAL;
 	lock(st);
 	err = st->ops->location_delete_expired(st, now, &n);
+	unlock(st);
+	if (count)
+		*count = n;
+	return err;
+}
+
+/* ------------------------------------------------------------------ CDRs */
+
+int cf_store_cdr_put(struct cf_store *st, const struct cf_store_cdr *c)
+{
+	int err;
+
+	if (!st || !c || !c->uid || !*c->uid || !c->call_id ||
+	    !c->disposition || !*c->disposition || c->start_ms < 0)
+		return EINVAL;
+	lock(st);
+	err = st->ops->cdr_put(st, c, wall_now());
+	unlock(st);
+	return err;
+}
+
+int cf_store_cdr_list(struct cf_store *st, size_t limit, cf_store_cdr_h *h,
+                      void *arg)
+{
+	int err;
+
+	if (!st)
+		return EINVAL;
+	lock(st);
+	err = st->ops->cdr_list(st, limit, h, arg);
+	unlock(st);
+	return err;
+}
+
+int cf_store_cdr_interrupt(struct cf_store *st, int64_t now_ms, size_t *count)
+{
+	size_t n = 0;
+	int err;
+
+	if (!st)
+		return EINVAL;
+	lock(st);
+	err = st->ops->cdr_interrupt(st, now_ms, &n);
 	unlock(st);
 	if (count)
 		*count = n;

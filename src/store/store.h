@@ -64,6 +64,11 @@ struct cf_store_cfg {
  * ENOMEM or EIO (cannot open or migrate; logged). */
 int cf_store_open(struct cf_store **stp, const char *uri,
                   const struct cf_store_cfg *cfg);
+/* A second handle on the database of st (same URI and settings), for a
+ * thread that groups its writes in transactions of its own: a
+ * transaction belongs to a handle, and another thread's calls on the
+ * same handle would land in it. EINVAL for an in-memory database. */
+int cf_store_reopen(struct cf_store **stp, const struct cf_store *st);
 
 /* Schema version of the open database (after migrations: the latest). */
 int cf_store_version(struct cf_store *st, unsigned *version);
@@ -241,5 +246,38 @@ int cf_store_location_load(struct cf_store *st, cf_store_binding_h *h,
  * NULL) gets how many. Uses the expires index. */
 int cf_store_location_delete_expired(struct cf_store *st, int64_t now,
                                      size_t *count);
+
+/* ------------------------------------------------------------------ CDRs */
+
+/* One call detail record (issue 4 point 6): one per INVITE attempt the
+ * proxy handled. Times are wall clock, ms since the epoch (0: not yet).
+ * disposition: "open" while the call runs, then answered, busy,
+ * no_answer, cancelled, failed or interrupted (docs/cdr.md). */
+struct cf_store_cdr {
+	int64_t id;          /* list: the row id, in the order written */
+	const char *uid;     /* the record's key, unique (put: required) */
+	const char *call_id; /* required */
+	const char *caller;  /* From URI */
+	const char *callee;  /* To URI */
+	const char *ruri;    /* Request-URI as received */
+	const char *contact; /* the branch that answered (its Contact) */
+	int64_t start_ms, answer_ms, end_ms;
+	int64_t duration_ms; /* answer to end, 0 when not answered */
+	const char *disposition; /* required */
+	int code;                /* the final code sent upstream, 0 none */
+	const char *ended_by;    /* caller, callee, max_duration, restart... */
+};
+typedef bool(cf_store_cdr_h)(const struct cf_store_cdr *c, void *arg);
+/* Insert, or update the record with the same uid. 0, EINVAL. */
+int cf_store_cdr_put(struct cf_store *st, const struct cf_store_cdr *c);
+/* The last `limit` records (0: every one), oldest first, until h returns
+ * true (strings valid during the call). O(rows listed). */
+int cf_store_cdr_list(struct cf_store *st, size_t limit, cf_store_cdr_h *h,
+                      void *arg);
+/* Close every record still "open" (its confabd died): disposition
+ * interrupted, end now_ms, duration from the answer; *count (may be NULL)
+ * gets how many. Uses the cdrs_open index. */
+int cf_store_cdr_interrupt(struct cf_store *st, int64_t now_ms,
+                           size_t *count);
 
 #endif

@@ -76,6 +76,13 @@ struct cf_store_ops {
 	                     cf_store_binding_h *h, void *arg);
 	int (*location_delete_expired)(struct cf_store *st, int64_t now,
 	                               size_t *count);
+	/* CDRs (c checked; cdr_list limit 0: all). */
+	int (*cdr_put)(struct cf_store *st, const struct cf_store_cdr *c,
+	               int64_t now);
+	int (*cdr_list)(struct cf_store *st, size_t limit, cf_store_cdr_h *h,
+	                void *arg);
+	int (*cdr_interrupt)(struct cf_store *st, int64_t now_ms,
+	                     size_t *count);
 };
 
 /* The handle: a cf_mem object whose destructor closes the backend. */
@@ -84,6 +91,8 @@ struct cf_store {
 	void *be;             /* the backend's state */
 	pthread_mutex_t lock; /* serialises every call on the handle */
 	bool in_txn;          /* cf_store_txn_begin without commit/rollback */
+	char *uri;            /* as opened (cf_store_reopen) */
+	struct cf_store_cfg cfg;
 };
 
 extern const struct cf_store_ops cf_store_sqlite_ops;

@@ -34,6 +34,9 @@ enum stmt_id {
 	S_LOC_LIST,
 	S_LOC_LIST_AOR,
 	S_LOC_EXPIRED,
+	S_CDR_PUT,
+	S_CDR_LIST,
+	S_CDR_INTERRUPT,
 	S_COUNT,
 };
 
@@ -106,6 +109,25 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LOC_LIST_AOR] = "SELECT " LOC_COLS " FROM location WHERE aor = ?1 "
                        "ORDER BY contact",
     [S_LOC_EXPIRED] = "DELETE FROM location WHERE expires <= ?1",
+    [S_CDR_PUT] =
+        "INSERT INTO cdrs (uid, call_id, caller, callee, ruri, contact, "
+        "start_ms, answer_ms, end_ms, duration_ms, disposition, code, "
+        "ended_by, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "?10, ?11, ?12, ?13, ?14) ON CONFLICT (uid) DO UPDATE SET "
+        "contact = excluded.contact, answer_ms = excluded.answer_ms, "
+        "end_ms = excluded.end_ms, duration_ms = excluded.duration_ms, "
+        "disposition = excluded.disposition, code = excluded.code, "
+        "ended_by = excluded.ended_by, updated = excluded.updated",
+    /* the last ?1 rows (-1: all), oldest first */
+    [S_CDR_LIST] =
+        "SELECT * FROM (SELECT id, uid, call_id, caller, callee, ruri, "
+        "contact, start_ms, answer_ms, end_ms, duration_ms, disposition, "
+        "code, ended_by FROM cdrs ORDER BY id DESC LIMIT ?1) ORDER BY id",
+    [S_CDR_INTERRUPT] =
+        "UPDATE cdrs SET disposition = 'interrupted', end_ms = ?1, "
+        "duration_ms = CASE WHEN answer_ms > 0 AND ?1 > answer_ms THEN "
+        "?1 - answer_ms ELSE 0 END, ended_by = 'restart', updated = ?2 "
+        "WHERE disposition = 'open'",
 };
 
 struct sq {
@@ -684,6 +706,91 @@ static int sq_loc_expired(struct cf_store *st, int64_t now, size_t *count)
 	return run(st, s, count);
 }
 
+/* ------------------------------------------------------------------ CDRs */
+
+static void bind_ms(sqlite3_stmt *s, int i, int64_t v)
+{
+	if (v)
+		sqlite3_bind_int64(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static int sq_cdr_put(struct cf_store *st, const struct cf_store_cdr *c,
+                      int64_t now)
+{
+	sqlite3_stmt *s = NULL;
+	size_t n = 0;
+	int err = stmt(st, S_CDR_PUT, &s);
+
+	if (err)
+		return err;
+	bind_str(s, 1, c->uid);
+	bind_str(s, 2, c->call_id);
+	bind_str(s, 3, c->caller);
+	bind_str(s, 4, c->callee);
+	bind_str(s, 5, c->ruri);
+	bind_str(s, 6, c->contact);
+	sqlite3_bind_int64(s, 7, c->start_ms);
+	bind_ms(s, 8, c->answer_ms);
+	bind_ms(s, 9, c->end_ms);
+	sqlite3_bind_int64(s, 10, c->duration_ms);
+	bind_str(s, 11, c->disposition);
+	sqlite3_bind_int64(s, 12, c->code);
+	bind_str(s, 13, c->ended_by);
+	sqlite3_bind_int64(s, 14, now);
+	return run(st, s, &n);
+}
+
+static int sq_cdr_list(struct cf_store *st, size_t limit, cf_store_cdr_h *h,
+                       void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, err = stmt(st, S_CDR_LIST, &s);
+
+	if (err)
+		return err;
+	sqlite3_bind_int64(s, 1, limit ? (sqlite3_int64)limit : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct cf_store_cdr c;
+
+		c.id = sqlite3_column_int64(s, 0);
+		c.uid = col_str(s, 1);
+		c.call_id = col_str(s, 2);
+		c.caller = col_str(s, 3);
+		c.callee = col_str(s, 4);
+		c.ruri = col_str(s, 5);
+		c.contact = col_str(s, 6);
+		c.start_ms = sqlite3_column_int64(s, 7);
+		c.answer_ms = sqlite3_column_int64(s, 8);
+		c.end_ms = sqlite3_column_int64(s, 9);
+		c.duration_ms = sqlite3_column_int64(s, 10);
+		c.disposition = col_str(s, 11);
+		c.code = (int)sqlite3_column_int64(s, 12);
+		c.ended_by = col_str(s, 13);
+		if (h && h(&c, arg))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = cf_store_sqlite_err(((struct sq *)st->be)->db, rc,
+		                          "cdr list");
+	done(s);
+	return err;
+}
+
+static int sq_cdr_interrupt(struct cf_store *st, int64_t now_ms,
+                            size_t *count)
+{
+	sqlite3_stmt *s = NULL;
+	int err = stmt(st, S_CDR_INTERRUPT, &s);
+
+	if (err)
+		return err;
+	sqlite3_bind_int64(s, 1, now_ms);
+	sqlite3_bind_int64(s, 2, now_ms / 1000);
+	return run(st, s, count);
+}
+
 const struct cf_store_ops cf_store_sqlite_ops = {
     .name = "sqlite",
     .version_latest = cf_store_sqlite_migrations_latest,
@@ -708,4 +815,7 @@ const struct cf_store_ops cf_store_sqlite_ops = {
     .location_delete_aor = sq_loc_delete_aor,
     .location_list = sq_loc_list,
     .location_delete_expired = sq_loc_expired,
+    .cdr_put = sq_cdr_put,
+    .cdr_list = sq_cdr_list,
+    .cdr_interrupt = sq_cdr_interrupt,
 };

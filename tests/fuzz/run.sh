@@ -17,7 +17,7 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 if ! out=$(ninja -C "$build" tests/fuzz/fuzz_sip_msg tests/fuzz/fuzz_sip_uri \
 	tests/fuzz/fuzz_sip_frame tests/fuzz/fuzz_ws_frame tests/fuzz/fuzz_http \
-	tests/fuzz/fuzz_stun tests/fuzz/fuzz_flow \
+	tests/fuzz/fuzz_stun tests/fuzz/fuzz_digest_chal tests/fuzz/fuzz_flow \
 	2>&1); then
 	echo "$out"
 	echo "fuzz: build failed"
@@ -28,7 +28,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/cf-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 status=0
 for t in fuzz_sip_msg fuzz_sip_uri fuzz_sip_frame fuzz_ws_frame fuzz_http \
-	fuzz_stun fuzz_flow; do
+	fuzz_stun fuzz_digest_chal fuzz_flow; do
 	mkdir -p "$work/$t/corpus" "$work/$t/art"
 	cp "$here/corpus/$t/"* "$work/$t/corpus/" 2>/dev/null || true
 	regress="$here/regress/$t"

@@ -32,6 +32,7 @@ sys.path.insert(0, SCENARIOS)
 import run  # noqa: E402  (tests/scenarios/run.py)
 from run import (DOMAIN, Daemon, Failure, check, free_port,  # noqa: E402
                  header, status_line, udp_socket, udp_recv)
+from cdrcheck import expect_cdr  # noqa: E402  (CDRs, issue 4 point 6)
 
 # Configuration keys of the auth module and the registrar (docs/security.md
 # and docs/configuration.md on their branches). One place to adjust.
@@ -709,6 +710,8 @@ def case_call_baresip(args, tmp):
         b.stop()
         a.tail()
         b.tail()
+    expect_cdr(d, count=1, disposition="answered", code=200,
+               ended_by="caller", caller="sip:alice@" + DOMAIN)
     d.stop()
 
 
@@ -761,6 +764,8 @@ def case_call_fork_cancel(args, tmp):
         bm.tail()
         if ba:
             ba.tail()
+    expect_cdr(d, count=1, disposition="answered", code=200,
+               contact=lambda v: ":%d" % ba.sip in v)
     d.stop()
 
 
@@ -847,6 +852,8 @@ uri=%s/user.db
         b.stop()
         print("--- linphonec log (tail)\n" + read(log)[-3000:], flush=True)
         b.tail()
+    expect_cdr(d, count=1, disposition="answered", code=200,
+               ended_by="caller", caller="sip:carol@" + DOMAIN)
     d.stop()
 
 

@@ -30,6 +30,7 @@ sys.path.insert(0, HERE)
 import run  # noqa: E402
 from run import (DOMAIN, Daemon, Failure, check, free_port,  # noqa: E402
                  header, status_line, udp_socket, udp_recv)
+from cdrcheck import cdrs, expect_cdr  # noqa: E402  (issue 4 point 6)
 
 PEERS = []  # Popen of every SIPp started in the background
 
@@ -160,6 +161,7 @@ def call(args, tmp, uac_tp, uas_tp="udp"):
     msgs = read(log)
     check("Record-Route:" in msgs or "record-route:" in msgs.lower(),
           "the caller saw a Record-Route")
+    expect_cdr(d, count=1, disposition="answered", code=200)
     return d, msgs
 
 
@@ -192,6 +194,7 @@ def case_callee_hangs_up_tcp(args, tmp):
     register(d, "bob", uport)
     uac_run(d, "proxy_uac_invite_recvbye.xml", "t1")
     uas_wait(uas, "proxy_uas_invite_bye.xml")
+    expect_cdr(d, count=1, disposition="answered", ended_by="callee")
     d.stop()
 
 
@@ -209,6 +212,8 @@ def case_fork_answer_cancel(args, tmp):
             extra=["-default_behaviors", "all,-abortunexp"])
     uas_wait(ans, "proxy_uas_invite.xml")
     uas_wait(ring, "proxy_uas_ring.xml")
+    expect_cdr(d, count=1, disposition="answered",
+               contact=lambda v: ":%d;" % p1 in v)
     d.stop()
 
 
@@ -226,35 +231,44 @@ def case_fork_6xx(args, tmp):
             extra=["-default_behaviors", "all,-abortunexp"])
     uas_wait(dec, "proxy_uas_decline.xml")
     uas_wait(ring, "proxy_uas_ring.xml")
+    expect_cdr(d, count=1, disposition="busy", code=603)
     d.stop()
 
 
-def one_callee(args, tmp, uas_xml, uac_xml):
+def one_callee(args, tmp, uas_xml, uac_xml, cdr=None):
     """bob registered from one SIPp UAS playing uas_xml; alice plays
-    uac_xml through confab; both scenarios must end well."""
+    uac_xml through confab; both scenarios must end well; cdr: the
+    fields of its CDR (expect_cdr), {} for none (not a call)."""
     d = daemon(args, tmp)
     uport = free_port()
     uas = uas_start(d, uas_xml, uport)
     register(d, "bob", uport)
     uac_run(d, uac_xml)
     uas_wait(uas, uas_xml)
+    if cdr == {}:
+        check(cdrs(d) == [], "no CDR: not a call")
+    elif cdr:
+        expect_cdr(d, count=1, **cdr)
     d.stop()
 
 
 def case_message(args, tmp):
     """alice sends bob a MESSAGE: 407, then relayed, bob's 200 back."""
-    one_callee(args, tmp, "proxy_uas_message.xml", "proxy_uac_message.xml")
+    one_callee(args, tmp, "proxy_uas_message.xml", "proxy_uac_message.xml",
+               cdr={})
 
 
 def case_cancel(args, tmp):
     """bob rings, alice cancels: 200 for the CANCEL, CANCEL to bob, 487
     to alice."""
-    one_callee(args, tmp, "proxy_uas_ring.xml", "proxy_uac_cancel.xml")
+    one_callee(args, tmp, "proxy_uas_ring.xml", "proxy_uac_cancel.xml",
+               cdr={"disposition": "cancelled", "code": 487})
 
 
 def case_busy(args, tmp):
     """bob is busy: his 486 reaches alice (ACKed hop by hop)."""
-    one_callee(args, tmp, "proxy_uas_busy.xml", "proxy_uac_busy.xml")
+    one_callee(args, tmp, "proxy_uas_busy.xml", "proxy_uac_busy.xml",
+               cdr={"disposition": "busy", "code": 486})
 
 
 def case_forward_busy(args, tmp):
@@ -280,6 +294,8 @@ def case_forward_busy(args, tmp):
           "the forwarded INVITE has History-Info with cause 486")
     check("Diversion: <sip:bob@%s>;reason=user-busy;counter=1" % DOMAIN
           in msgs, "the forwarded INVITE has Diversion")
+    expect_cdr(d, count=1, disposition="answered",
+               contact=lambda v: ":%d;" % p2 in v)
     d.stop()
 
 
@@ -301,6 +317,8 @@ def case_forward_user(args, tmp):
            "<sip:carol@127.0.0.1:%d>;index=1.1;mp=1" % (DOMAIN, p2)) in msgs,
           "the forwarded INVITE has History-Info with cause 486")
     check("Diversion:" not in msgs, "no Diversion by default")
+    expect_cdr(d, count=1, disposition="answered",
+               contact=lambda v: ":%d;" % p2 in v)
     out = ctl(d, "user", "forward", "bob@%s" % DOMAIN, "--clear")
     check("cleared" in out, "--clear says so: %s" % out.strip())
     r = d.ctl_run("user", "forward", "nobody@%s" % DOMAIN, "--busy",
@@ -328,6 +346,9 @@ def case_offline(args, tmp):
         check(status_line(r).startswith(want),
               "INVITE %s: %s" % (user, status_line(r)))
     u.close()
+    check([(c["disposition"], c["code"]) for c in cdrs(d)] ==
+          [("no_answer", 480), ("failed", 404)], "CDRs: no_answer 480, "
+          "failed 404")
     d.stop()
 
 
@@ -355,6 +376,7 @@ def case_shutdown(args, tmp):
     u.close()
     uas_wait(uas, "proxy_uas_ring.xml")
     d.stop()
+    expect_cdr(d, count=1, code=503, ended_by="shutdown")  # offline
 
 
 def dnsmasq_start(tmp, port, records):
@@ -417,6 +439,8 @@ def case_dns_failover(args, tmp):
     qlog = read(os.path.join(tmp, "dnsmasq.log"))
     check("NAPTR" in qlog or "type=35" in qlog,
           "confab asked for the NAPTR records")
+    expect_cdr(d, count=1, disposition="answered",
+               contact=lambda v: ":%d;" % live in v)
     d.stop()
     dns.terminate()
     dns.wait(timeout=5)
@@ -434,18 +458,17 @@ def case_dns_unresolvable(args, tmp):
     u = udp_socket()
 
     def invite(host):
-        cid = "unres-%s@test" % host
-        inv = run.request("INVITE", d.port, ruri="sip:bob@%s" % host,
-                          call_id=cid)
-        u.sendto(inv, ("127.0.0.1", d.port))
-        r = udp_recv(u)
-        # skip 100s and the earlier INVITE's 404, which is retransmitted
-        # (Timer G: it is never ACKed here)
-        for _ in range(8):
-            if (not status_line(r).startswith("SIP/2.0 100") and
-                    header(r, "Call-ID") == cid):
+        # a socket per INVITE: the first one's final is retransmitted
+        # (no ACK here) and must not be read as the second one's
+        s = udp_socket()
+        inv = run.request("INVITE", d.port, ruri="sip:bob@%s" % host)
+        s.sendto(inv, ("127.0.0.1", d.port))
+        r = udp_recv(s)
+        for _ in range(3):
+            if not status_line(r).startswith("SIP/2.0 100"):
                 break
-            r = udp_recv(u)
+            r = udp_recv(s)
+        s.close()
         return status_line(r)
 
     st = invite("nowhere.example.test")

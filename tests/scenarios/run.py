@@ -278,7 +278,13 @@ def sipp(d, scenario, transport, extra=(), ipv6=False):
 # ------------------------------------------------------------ raw sockets
 
 def request(method, port, transport="UDP", branch=None, call_id=None,
-            cseq=1, ruri=None, extra="", body="", cseq_text=None):
+            cseq=1, ruri=None, extra="", body="", cseq_text=None,
+            contact=True):
+    # an INVITE carries a Contact (RFC 3261 §8.1.1.8; the proxy refuses
+    # one without): added unless extra has one or contact is False
+    if (contact and method == "INVITE"
+            and not re.search(r"(?im)^(contact|m)\s*:", extra)):
+        extra = "Contact: <sip:raw@127.0.0.1:9>\r\n" + extra
     branch = branch or "z9hG4bK-raw-%d-%d" % (os.getpid(), time.monotonic_ns())
     call_id = call_id or "raw-%d-%d@127.0.0.1" % (os.getpid(),
                                                   time.monotonic_ns())

@@ -109,6 +109,8 @@ static void feed(struct fixture *f, const char *method, const char *ruri,
 	             "To: %s\r\n"
 	             "Call-ID: call-%s@test\r\n"
 	             "CSeq: 1 %s\r\n"
+	             /* an INVITE without one is refused 400 (check.c) */
+	             "Contact: <sip:tester@127.0.0.1:25160>\r\n"
 	             "%s"
 	             "Content-Length: 0\r\n\r\n",
 	             method, ruri, branch, to, branch, cseq_method,
@@ -436,7 +438,9 @@ static void test_mod_table(void **state)
 	 * proxy, which comes last: it forwards what the others left */
 	assert_ptr_equal(cf_mods[2], &cf_mod_basic);
 	assert_ptr_equal(cf_mods[3], cf_mod_find("proxy"));
-	assert_null(cf_mods[4]);
+	/* the routing script: no requests of its own, the proxy's hooks */
+	assert_ptr_equal(cf_mods[4], cf_mod_find("lua"));
+	assert_null(cf_mods[5]);
 }
 
 int main(void)

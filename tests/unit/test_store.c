@@ -114,9 +114,9 @@ static void test_open(void **state)
 
 	assert_int_equal(cf_store_open(&st, uri, &cfg), 0);
 	assert_int_equal(cf_store_version(st, &v), 0);
-	assert_int_equal(v, 4);
-	assert_int_equal(cf_store_version_latest(st), 4);
-	assert_int_equal(cf_store_sqlite_migrations_latest(), 4);
+	assert_int_equal(v, 5);
+	assert_int_equal(cf_store_version_latest(st), 5);
+	assert_int_equal(cf_store_sqlite_migrations_latest(), 5);
 	assert_int_equal(cf_store_version(st, NULL), EINVAL);
 
 	/* the file is in WAL mode (a property of the database file) */
@@ -150,7 +150,7 @@ static void test_open(void **state)
 	st = cf_mem_deref(st);
 	assert_int_equal(cf_store_open(&st, ":memory:", NULL), 0);
 	assert_int_equal(cf_store_version(st, &v), 0);
-	assert_int_equal(v, 4);
+	assert_int_equal(v, 5);
 	st = cf_mem_deref(st);
 }
 
@@ -919,7 +919,7 @@ static void test_reopen(void **state)
 
 	st = open_ok();
 	assert_int_equal(cf_store_version(st, &v), 0);
-	assert_int_equal(v, 4);
+	assert_int_equal(v, 5);
 	assert_int_equal(cf_store_domain_get(st, "example.com", dom_h, &ds), 0);
 	assert_string_equal(ds.realms[0], "Example");
 	assert_string_equal(ds.algs[0], "SHA-256,MD5");
@@ -1029,7 +1029,7 @@ static void test_migrate_v1(void **state)
 	/* open: upgraded in place to the latest, data kept */
 	assert_int_equal(cf_store_open(&st, uri, NULL), 0);
 	assert_int_equal(cf_store_version(st, &v), 0);
-	assert_int_equal(v, 4);
+	assert_int_equal(v, 5);
 	assert_int_equal(cf_store_domain_get(st, "old.example", dom_h, &ds), 0);
 	assert_string_equal(ds.realms[0], "Old Realm");
 	assert_string_equal(ds.algs[0], "(null)"); /* the v3 column */
@@ -1050,11 +1050,11 @@ static void test_migrate_v1(void **state)
 	/* one schema_version row per migration, in order */
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM schema_version"),
-	                 4);
+	                 5);
 	assert_int_equal(count_rows(db, "SELECT group_concat(version, '') "
 	                                "FROM (SELECT version FROM "
 	                                "schema_version ORDER BY version)"),
-	                 1234);
+	                 12345);
 
 	/* a database from a newer confab is refused, not touched */
 	assert_int_equal(sqlite3_exec(db,
@@ -1115,13 +1115,85 @@ static void test_threads(void **state)
 	st = cf_mem_deref(st);
 }
 
+/* CDRs (migration 5): put inserts then updates by uid; list gives the
+ * last N oldest first; interrupt closes the open ones only. */
+struct cdrs {
+	char disp[8][16];
+	int64_t end[8], dur[8];
+	char contact[8][40];
+	size_t n;
+};
+
+static bool cdr_h(const struct cf_store_cdr *c, void *arg)
+{
+	struct cdrs *l = arg;
+
+	if (l->n < 8) {
+		snprintf(l->disp[l->n], sizeof(l->disp[0]), "%s",
+		         c->disposition);
+		snprintf(l->contact[l->n], sizeof(l->contact[0]), "%s",
+		         c->contact ? c->contact : "");
+		l->end[l->n] = c->end_ms;
+		l->dur[l->n] = c->duration_ms;
+		l->n++;
+	}
+	return false;
+}
+
+static void test_cdrs(void **state)
+{
+	struct cf_store *st = open_ok();
+	struct cf_store_cdr c = {.uid = "u1", .call_id = "c1",
+	                         .caller = "sip:a@x", .callee = "sip:b@x",
+	                         .ruri = "sip:b@x", .start_ms = 1000,
+	                         .disposition = "open"};
+	struct cdrs l = {0};
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(cf_store_cdr_put(st, &c), 0);
+	c.contact = "sip:b@10.0.0.1";
+	c.answer_ms = 2000;
+	c.code = 200;
+	assert_int_equal(cf_store_cdr_put(st, &c), 0); /* same uid: update */
+	c = (struct cf_store_cdr){.uid = "u2", .call_id = "c2",
+	                          .start_ms = 3000, .end_ms = 3500,
+	                          .disposition = "busy", .code = 486};
+	assert_int_equal(cf_store_cdr_put(st, &c), 0);
+	c.uid = NULL;
+	assert_int_equal(cf_store_cdr_put(st, &c), EINVAL);
+
+	assert_int_equal(cf_store_cdr_list(st, 0, cdr_h, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.disp[0], "open");
+	assert_string_equal(l.contact[0], "sip:b@10.0.0.1");
+	assert_string_equal(l.disp[1], "busy");
+
+	/* a restart: the open one is interrupted, duration from answer */
+	assert_int_equal(cf_store_cdr_interrupt(st, 9000, &n), 0);
+	assert_int_equal(n, 1);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(cf_store_cdr_list(st, 1, cdr_h, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.disp[0], "busy"); /* the last one only */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(cf_store_cdr_list(st, 2, cdr_h, &l), 0);
+	assert_string_equal(l.disp[0], "interrupted");
+	assert_int_equal(l.end[0], 9000);
+	assert_int_equal(l.dur[0], 7000);
+	assert_int_equal(cf_store_cdr_interrupt(st, 9500, &n), 0);
+	assert_int_equal(n, 0);
+	cf_mem_deref(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_open),       T(test_domains),     T(test_subscribers),
 	    T(test_forwards),   T(test_import),      T(test_location),
 	    T(test_txn),        T(test_two_handles), T(test_reopen),
-	    T(test_migrate_v1), T(test_threads),     T(test_kill9),
+	    T(test_migrate_v1),
+	    T(test_cdrs), T(test_threads),     T(test_kill9),
 	};
 
 	cf_log_set_level(CF_LOG_WARN); /* no migration notices */

@@ -16,6 +16,9 @@ struct branch {
 	uint16_t code;            /* final received; 0 while pending */
 	bool prov;                /* a provisional came */
 	bool failover;            /* an RFC 3263 server (target.failover) */
+	size_t ti;                /* its target in pt->tv */
+	bool authed;              /* resent with a trunk's credentials */
+	uint32_t cseq;            /* the caller's CSeq (authed: renumbered) */
 };
 
 struct proxy_txn {
@@ -53,6 +56,8 @@ void proxy_targets_free(struct proxy_target *t, size_t n)
 	for (size_t i = 0; t && i < n; i++) {
 		t[i].uri = cf_mem_deref(t[i].uri);
 		t[i].path = cf_mem_deref(t[i].path);
+		t[i].fwd_uri = cf_mem_deref(t[i].fwd_uri);
+		t[i].trunk = cf_mem_deref(t[i].trunk);
 		t[i].hop.conn = cf_mem_deref(t[i].hop.conn);
 	}
 }
@@ -64,10 +69,20 @@ static void late_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
                       uint16_t code, void *arg)
 {
 	(void)ct;
-	(void)arg;
 	if (msg && code >= 200 && code < 300 &&
-	    msg->cseq.mid == CF_SIP_M_INVITE)
+	    msg->cseq.mid == CF_SIP_M_INVITE) {
+		/* arg: the caller's CSeq + 1 when a trunk leg renumbered
+		 * it (trunk.c), else NULL */
+		if (arg && proxy_cseq_set((struct cf_sip_msg *)msg,
+		                          (uint32_t)((uintptr_t)arg - 1)))
+			return;
 		proxy_resp_stateless(cf_sip_txn_env_current(), msg);
+	}
+}
+
+static void *late_arg(const struct branch *b)
+{
+	return b->authed ? (void *)((uintptr_t)b->cseq + 1) : NULL;
 }
 
 static void branch_destroy(void *data)
@@ -76,7 +91,7 @@ static void branch_destroy(void *data)
 
 	cf_tmr_cancel(&b->tmr_c);
 	if (b->ct)
-		cf_sip_ctrans_set_resp(b->ct, late_resp, NULL);
+		cf_sip_ctrans_set_resp(b->ct, late_resp, late_arg(b));
 	cf_mem_deref(b->ct);
 }
 
@@ -105,6 +120,8 @@ static void finish(struct proxy_txn *pt)
 	if (pt->done)
 		return;
 	pt->done = true;
+	if (pt->invite)
+		proxy_calls_final(pt->req, pt->st); /* calls.c */
 	cf_tmr_cancel(&pt->tmr_noans);
 	cf_tmr_cancel(&pt->tmr_tick);
 	proxy_live(-1);
@@ -113,7 +130,7 @@ static void finish(struct proxy_txn *pt)
 
 		cf_tmr_cancel(&b->tmr_c);
 		if (b->ct)
-			cf_sip_ctrans_set_resp(b->ct, late_resp, NULL);
+			cf_sip_ctrans_set_resp(b->ct, late_resp, late_arg(b));
 	}
 	cf_sip_strans_set_arg(pt->st, NULL);
 	cf_mem_deref(pt); /* the context's own reference */
@@ -186,7 +203,19 @@ static int resp_forward(struct proxy_txn *pt, const struct cf_sip_msg *cmsg,
 	struct cf_pl bytes;
 	int err;
 
-	err = via_strip(msg);
+	/* a trunk leg renumbered the CSeq (trunk.c): the caller's again */
+	err = msg->cseq.num != pt->req->cseq.num
+	          ? proxy_cseq_set(msg, pt->req->cseq.num)
+	          : 0;
+	if (!err)
+		err = via_strip(msg);
+	if (!err) {
+		void *rarg;
+		cf_proxy_reply_h *rh = proxy_reply_hook(&rarg);
+
+		if (rh) /* on_reply (Lua): may add or remove headers */
+			rh(pt->req, msg, rarg);
+	}
 	if (!err && aggregate && pt->challenges && pt->challenges->end) {
 		for (size_t i = 0; !err && i < msg->hdrc; i++) {
 			if (msg->hdrv[i].id == CF_SIP_H_WWW_AUTHENTICATE ||
@@ -265,15 +294,26 @@ static void start_group(struct proxy_txn *pt);
 static void timer_c(void *arg);
 static bool cfg_forward(struct proxy_txn *pt, uint16_t code);
 
+/* The failure route of the Request-URI for why (proxy_forward_uri),
+ * except for a call the dial plan sent to a trunk: its callee is no user
+ * of ours, the trunk's final goes upstream as it is. */
+static bool fwd_uri(const struct proxy_txn *pt, enum proxy_fwd why, char *uri,
+                    size_t size)
+{
+	if (pt->tc && pt->tv[0].trunk)
+		return false;
+	return proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host, why,
+	                         uri, size);
+}
+
 /* The configured failure route for a final (issue 4 point 3): once per
  * request, INVITE only. True when a branch to it was started. */
 static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
 {
 	enum proxy_fwd why;
-	struct proxy_target *t;
-	struct cf_sip_uri u;
-	struct cf_pl pl;
+	uint16_t rc;
 	char uri[256];
+	size_t tc;
 
 	if (!pt->invite || pt->cancelled || pt->forwarded)
 		return false;
@@ -285,37 +325,29 @@ static bool cfg_forward(struct proxy_txn *pt, uint16_t code)
 		why = PROXY_FWD_UNAVAILABLE;
 	else
 		return false;
-	if (!proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host, why,
-	                       uri, sizeof(uri)))
+	if (!fwd_uri(pt, why, uri, sizeof(uri)))
 		return false;
 	pt->forwarded = true;
-	t = cf_mem_realloc(pt->tv, (pt->tc + 1) * sizeof(*t));
-	if (!t)
-		return false;
-	pt->tv = t;
-	t = &pt->tv[pt->tc];
-	memset(t, 0, sizeof(*t));
-	t->uri = cf_mem_strdup(uri);
-	if (!t->uri)
-		return false;
-	cf_pl_set_str(&pl, t->uri);
-	if (cf_sip_uri_decode(&u, &pl) || proxy_uri_hop(&u, &t->hop)) {
-		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
-		       "proxy: failure route %s: no next hop", uri);
-		t->uri = cf_mem_deref(t->uri);
-		return false;
+	tc = pt->tc;
+	rc = proxy_retarget(pt->app, uri, pt->noans ? 408 : code, why, &pt->tv,
+	                    &tc);
+	if (rc == 404 || rc == 480) {
+		/* a user of ours: unknown, or nobody registered */
+		cf_log(CF_LOG_INFO, &pt->req->call_id,
+		       "proxy: %u: failure route to %s: %u", code, uri, rc);
+		(void)cf_mod_reply(pt->st, rc, NULL);
+		finish(pt);
+		return true;
 	}
-	t->has_hop = true;
-	t->q = 1000;
-	t->fwd = pt->noans ? 408 : code;
-	t->fwd_why = (uint8_t)why;
+	if (rc)
+		return false;
 	cf_log(CF_LOG_INFO, &pt->req->call_id, "proxy: %u: failure route to %s",
 	       code, uri);
 	pt->best_code = 0;
 	pt->best = cf_mem_deref(pt->best);
 	pt->busy600 = false;
-	pt->tc++;
-	pt->next = pt->tc - 1;
+	pt->next = pt->tc;
+	pt->tc = tc;
 	start_group(pt);
 	return true;
 }
@@ -356,37 +388,31 @@ static void final_best(struct proxy_txn *pt)
 	uint16_t code = pt->best_code ? pt->best_code : 408;
 
 	if (hook && !pt->cancelled && pt->attempts < CF_PROXY_FAILURE_MAX) {
+		uint16_t reply = 0;
 		struct cf_proxy_failure f = {pt->req, code, pt->best,
-		                             pt->attempts};
+		                             pt->attempts, &reply};
 		char uri[512];
+		bool take;
 
 		uri[0] = 0;
-		if (hook(&f, uri, sizeof(uri), harg) && uri[0]) {
-			struct proxy_target *t;
-			struct cf_sip_uri u;
-			struct cf_pl pl;
+		take = hook(&f, uri, sizeof(uri), harg);
+		if (!take && reply >= 300) {
+			(void)cf_mod_reply(pt->st, reply, NULL);
+			finish(pt);
+			return;
+		}
+		if (take && uri[0]) {
+			size_t tc = pt->tc;
 
 			pt->attempts++;
 			cf_mem_deref(pt->fail_uri);
 			pt->fail_uri = cf_mem_strdup(uri);
-			t = pt->fail_uri
-			        ? cf_mem_realloc(pt->tv,
-			                         (pt->tc + 1) * sizeof(*t))
-			        : NULL;
-			if (t) {
-				pt->tv = t;
-				t = &pt->tv[pt->tc];
-				memset(t, 0, sizeof(*t));
-				t->uri = cf_mem_strdup(uri);
-				cf_pl_set_str(&pl, pt->fail_uri);
-				if (t->uri && !cf_sip_uri_decode(&u, &pl) &&
-				    !proxy_uri_hop(&u, &t->hop)) {
-					t->has_hop = true;
-					pt->tc++;
-					start_group(pt);
-					return;
-				}
-				t->uri = cf_mem_deref(t->uri);
+			if (!proxy_retarget(pt->app, uri, 0, PROXY_FWD_BUSY,
+			                    &pt->tv, &tc)) {
+				pt->next = pt->tc;
+				pt->tc = tc;
+				start_group(pt);
+				return;
 			}
 		}
 	}
@@ -394,12 +420,14 @@ static void final_best(struct proxy_txn *pt)
 	if (cfg_forward(pt, code))
 		return;
 
-	if (pt->best) {
+	if (pt->best && code != 503) {
 		(void)resp_forward(pt, pt->best, code,
 		                   code == 401 || code == 407);
 	} else {
+		/* §16.7 step 6: a 503 received (or ours) goes up as 500: a
+		 * 503 would say that we are unavailable, not the callee */
 		if (code == 503)
-			code = 500; /* §16.7 step 6 */
+			code = 500;
 		(void)cf_mod_reply(pt->st, code, NULL);
 	}
 	finish(pt);
@@ -418,6 +446,62 @@ static void branch_done(struct proxy_txn *pt)
 	final_best(pt);
 }
 
+static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
+                                  const char *auth);
+
+/* A trunk's 401/407 (issue 4 point 4): answered with the trunk's
+ * credentials (trunk.c) and the request sent again as a new branch (a new
+ * transaction; the CSeq is kept, see docs/proxy.md). A second challenge
+ * means the trunk refused them: our 403, never the trunk's challenge to
+ * the caller. True when the response was taken here. */
+static bool trunk_answer(struct proxy_txn *pt, struct branch *b,
+                         const struct cf_sip_msg *msg, uint16_t code)
+{
+	struct proxy_target *t = &pt->tv[b->ti];
+	char method[32], line[1200];
+	struct branch *nb;
+	int err;
+
+	if (!t->trunk || pt->cancelled)
+		return false;
+	if (b->authed) {
+		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+		       "proxy: trunk %s refused our credentials (%u)",
+		       proxy_trunk_name(t->trunk), code);
+		b->code = code;
+		cf_tmr_cancel(&b->tmr_c);
+		if (pt->pending)
+			pt->pending--;
+		best_consider(pt, NULL, 403);
+		branch_done(pt);
+		return true;
+	}
+	cf_pl_strcpy(&pt->req->method, method, sizeof(method));
+	err = proxy_trunk_auth(t->trunk, msg, method, t->uri ? t->uri : "",
+	                       line, sizeof(line));
+	if (err) {
+		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+		       "proxy: trunk %s: %u not answered: %s",
+		       proxy_trunk_name(t->trunk), code,
+		       err == ENOENT ? "no credentials or usable challenge"
+		                     : strerror(err));
+		return false;
+	}
+	b->code = code;
+	cf_tmr_cancel(&b->tmr_c);
+	if (pt->pending)
+		pt->pending--;
+	cf_log(CF_LOG_INFO, &pt->req->call_id,
+	       "proxy: trunk %s: %u answered with its credentials",
+	       proxy_trunk_name(t->trunk), code);
+	nb = branch_send(pt, t, line);
+	if (nb)
+		nb->authed = true;
+	else
+		branch_done(pt); /* counted as our 503 (branch_send) */
+	return true;
+}
+
 /* §16.7 steps 2-10 for one response of a branch. */
 static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
                     uint16_t code, void *arg)
@@ -429,6 +513,8 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 	(void)ct;
 	if (pt->done)
 		goto out;
+	if (pt->invite && msg)
+		proxy_calls_resp(pt->req, msg, code); /* calls.c */
 
 	if (code < 200) {
 		/* §16.7 step 5: provisionals but 100 go upstream at once;
@@ -450,6 +536,9 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 			(void)resp_forward(pt, msg, code, false);
 		goto out;
 	}
+	if ((code == 401 || code == 407) && msg &&
+	    trunk_answer(pt, b, msg, code))
+		goto out;
 	b->code = code;
 	cf_tmr_cancel(&b->tmr_c);
 	if (pt->pending)
@@ -457,8 +546,7 @@ static void on_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 
 	if (msg && code == 600 && pt->invite && !pt->forwarded &&
 	    !pt->cancelled &&
-	    proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host,
-	                      PROXY_FWD_BUSY, fwd, sizeof(fwd))) {
+	    fwd_uri(pt, PROXY_FWD_BUSY, fwd, sizeof(fwd))) {
 		/* busy everywhere, and a busy route: the other branches are
 		 * cancelled (§16.7 step 10) and the route taken when they
 		 * are done (final_best) */
@@ -511,8 +599,7 @@ static void timer_noans(void *arg)
 
 	cf_mem_ref(pt);
 	if (!pt->forwarded &&
-	    proxy_forward_uri(&pt->req->ruri.user, &pt->req->ruri.host,
-	                      PROXY_FWD_NOANSWER, uri, sizeof(uri))) {
+	    fwd_uri(pt, PROXY_FWD_NOANSWER, uri, sizeof(uri))) {
 		/* the failure route starts when the cancelled branches
 		 * are done (final_best) */
 		cf_log(CF_LOG_INFO, &pt->req->call_id,
@@ -549,13 +636,17 @@ static void timer_tick(void *arg)
 }
 
 /* Start one branch (§16.6): copy with our edits, a client transaction. A
- * branch that cannot be sent counts as a 503 of ours (§16.9). */
-static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
+ * branch that cannot be sent counts as a 503 of ours (§16.9). auth: a
+ * header line to add (a trunk's credentials), or NULL. The branch, or
+ * NULL when none was sent. */
+static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
+                                  const char *auth)
 {
 	struct proxy_edit e = {0};
 	struct cf_sip_peer hop;
 	struct branch *b;
 	struct cf_pl ruri;
+	char rr_param[48];
 	char tls_host[256];
 	int err;
 
@@ -565,11 +656,11 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		       "proxy: no next hop for %s: %s",
 		       t->uri ? t->uri : "the Request-URI", strerror(err));
 		best_consider(pt, NULL, err == ENOENT ? 404 : 503);
-		return;
+		return NULL;
 	}
 	if (proxy_sips_refused(pt->req, &pt->routes, &hop)) {
 		best_consider(pt, NULL, 480); /* RFC 5630 */
-		return;
+		return NULL;
 	}
 	/* RFC 5922: the name a new TLS connection expects (SNI, checked) */
 	if (hop.tp != CF_SIP_TP_TLS || hop.conn ||
@@ -580,10 +671,12 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	b = cf_mem_zalloc(sizeof(*b), branch_destroy);
 	if (!b) {
 		best_consider(pt, NULL, 500);
-		return;
+		return NULL;
 	}
 	b->pt = pt;
 	b->failover = t->failover;
+	b->ti = (size_t)(t - pt->tv);
+	b->cseq = pt->req->cseq.num;
 	cf_tmr_init(&b->tmr_c);
 
 	e.routes = &pt->routes;
@@ -596,6 +689,12 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 	e.hash = pt->hash;
 	e.idx = ++pt->nbranch;
 	e.rr = pt->rr;
+	if (auth) {
+		/* §22.2: resent with credentials, the CSeq one higher; the
+		 * ACK of its 2xx is told by our Record-Route (trunk.c) */
+		proxy_trunk_rr_param(pt->req, rr_param, sizeof(rr_param));
+		e.rr_param = rr_param;
+	}
 	e.in_tp = pt->in.tp;
 	e.in_local = pt->in.local;
 	e.out_tp = hop.tp;
@@ -612,8 +711,18 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 
 	err = proxy_req_edits(pt->req, &e);
 	if (!err && t->fwd)
-		err =
-		    fwd_headers(pt, t->uri, t->fwd, (enum proxy_fwd)t->fwd_why);
+		err = fwd_headers(pt, t->fwd_uri ? t->fwd_uri : t->uri, t->fwd,
+		                  (enum proxy_fwd)t->fwd_why);
+	/* to a trunk: the caller's credentials were for us (§22.3: ours to
+	 * consume), the trunk gets its own */
+	for (size_t i = 0; !err && t->trunk && i < pt->req->hdrc; i++) {
+		if (pt->req->hdrv[i].id == CF_SIP_H_PROXY_AUTHORIZATION)
+			err = cf_sip_msg_edit_del(pt->req, &pt->req->hdrv[i]);
+	}
+	if (!err && auth)
+		err = cf_sip_msg_edit_append(pt->req, "%s", auth);
+	if (!err && auth)
+		err = proxy_cseq_set(pt->req, pt->req->cseq.num + 1);
 	if (!err)
 		err = cf_sip_ctrans_start_host(&b->ct, pt->env, pt->req, &hop,
 		                               tls_host[0] ? tls_host : NULL,
@@ -624,7 +733,7 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		       "proxy: branch not sent: %s", strerror(err));
 		cf_mem_deref(b);
 		best_consider(pt, NULL, err == ENOMEM ? 500 : 503);
-		return;
+		return NULL;
 	}
 	proxy_stat_branch();
 	if (cf_log_get_level() == CF_LOG_DEBUG) {
@@ -641,17 +750,137 @@ static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
 		cf_tmr_start(cf_sip_txn_env_wheel(pt->env), &b->tmr_c,
 		             cf_sip_txn_env_cfg(pt->env)->timer_c_ms, timer_c,
 		             b);
+	return b;
+}
+
+static void branch_start(struct proxy_txn *pt, struct proxy_target *t)
+{
+	(void)branch_send(pt, t, NULL);
+}
+
+/* A failure route to a host name waiting for its servers (RFC 3263). */
+struct resolve_wait {
+	struct proxy_txn *pt; /* reference */
+	size_t idx;           /* the resolve target in pt->tv */
+	bool sync; /* inside cf_sip_resolve (a cached answer): the
+	            * start_group that asked goes on with the servers */
+};
+
+static void resolve_wait_destroy(void *data)
+{
+	struct resolve_wait *w = data;
+
+	cf_mem_deref(w->pt);
+}
+
+/* The servers of a resolve target go in right after it, each its own q
+ * group in order, failing over like any RFC 3263 list (on_resp); the
+ * targets after it were not started yet (start_group waited for us). */
+static void resolve_done(int err, const struct cf_sip_target *sv, size_t n,
+                         void *arg)
+{
+	struct resolve_wait *w = arg;
+	struct proxy_txn *pt = w->pt;
+	struct proxy_target *t, *rt;
+	size_t c = 0;
+
+	if (err == ECANCELED || pt->done)
+		goto out;
+	if (pt->pending)
+		pt->pending--;
+	t = !err && n ? cf_mem_realloc(pt->tv, (pt->tc + n) * sizeof(*t))
+	              : NULL;
+	if (t) {
+		pt->tv = t;
+		memmove(&t[w->idx + 1 + n], &t[w->idx + 1],
+		        (pt->tc - w->idx - 1) * sizeof(*t));
+		memset(&t[w->idx + 1], 0, n * sizeof(*t));
+		rt = &t[w->idx];
+		for (size_t i = 0; i < n; i++) {
+			struct proxy_target *s = &t[w->idx + 1 + c];
+
+			if (sv[i].tp != CF_SIP_TP_UDP &&
+			    sv[i].tp != CF_SIP_TP_TCP && sv[i].tp != CF_SIP_TP_TLS)
+				continue;
+			s->uri = cf_mem_strdup(rt->uri);
+			if (!s->uri)
+				continue;
+			s->fwd_uri = rt->fwd_uri ? cf_mem_strdup(rt->fwd_uri)
+			                         : NULL;
+			s->hop.tp = sv[i].tp;
+			s->hop.addr = sv[i].addr;
+			s->has_hop = s->failover = true;
+			s->q = 1000 - (int)c;
+			s->fwd = rt->fwd;
+			s->fwd_why = rt->fwd_why;
+			c++;
+		}
+		/* unused slots (no memory, WebSocket) close the gap */
+		memmove(&t[w->idx + 1 + c], &t[w->idx + 1 + n],
+		        (pt->tc - w->idx - 1) * sizeof(*t));
+		pt->tc += c;
+	}
+	if (!c) {
+		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+		       "proxy: failure route %s: no server (%s)",
+		       pt->tv[w->idx].uri, err ? strerror(err) : "no memory");
+		best_consider(pt, NULL, err == ENOENT ? 404 : 503);
+	}
+	if (!w->sync)
+		start_group(pt);
+out:
+	cf_mem_deref(w);
+}
+
+/* Start the lookup of the resolve target at pt->next (consumed); it
+ * counts as a pending branch until resolve_done. */
+static void resolve_start(struct proxy_txn *pt)
+{
+	struct resolve_wait *w = cf_mem_zalloc(sizeof(*w), resolve_wait_destroy);
+	struct proxy_target *t = &pt->tv[pt->next];
+	struct cf_sip_uri u;
+	struct cf_pl pl;
+	int err = w ? 0 : ENOMEM;
+
+	pt->next++;
+	cf_pl_set_str(&pl, t->uri);
+	if (!err)
+		err = cf_sip_uri_decode(&u, &pl);
+	if (!err) {
+		w->pt = cf_mem_ref(pt);
+		w->idx = (size_t)(t - pt->tv);
+		w->sync = true;
+		pt->pending++;
+		cf_mem_ref(w); /* over the call: the answer may come in it */
+		err = cf_sip_resolve(&u, resolve_done, w);
+		w->sync = false;
+		cf_mem_deref(w);
+		if (!err)
+			return; /* resolve_done has (or had) w */
+		pt->pending--;
+	}
+	cf_log(CF_LOG_NOTICE, &pt->req->call_id,
+	       "proxy: failure route %s: not resolved: %s", t->uri,
+	       strerror(err));
+	best_consider(pt, NULL, err == ENOMEM ? 500 : 503);
+	cf_mem_deref(w);
 }
 
 /* The next group of targets with equal q (all of them in parallel); a
- * group where nothing could be sent goes straight on to the next. */
+ * group where nothing could be sent goes straight on to the next. A
+ * target to resolve is a group of its own. */
 static void start_group(struct proxy_txn *pt)
 {
 	for (unsigned rounds = 0; pt->next < pt->tc && rounds < 64; rounds++) {
 		int q = pt->tv[pt->next].q;
 
-		while (pt->next < pt->tc && pt->tv[pt->next].q == q)
-			branch_start(pt, &pt->tv[pt->next++]);
+		if (pt->tv[pt->next].resolve) {
+			resolve_start(pt);
+		} else {
+			while (pt->next < pt->tc && pt->tv[pt->next].q == q &&
+			       !pt->tv[pt->next].resolve)
+				branch_start(pt, &pt->tv[pt->next++]);
+		}
 		if (pt->pending)
 			return;
 	}

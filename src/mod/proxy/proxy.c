@@ -48,6 +48,25 @@ static const struct cf_mod_key keys[] = {
     {"proxy", "forward_headers", CF_MOD_KEY_STR, "history-info",
      "What a forwarded INVITE carries: history-info, diversion or both", 0, 0,
      CF_MOD_KEY_LIVE},
+    {"proxy", "trunk", CF_MOD_KEY_STR, NULL,
+     "A trunk: NAME sip:HOST[:PORT][;transport=udp|tcp] "
+     "[username=USER password=PASS] (repeatable)",
+     0, 0, CF_MOD_KEY_LIVE | CF_MOD_KEY_LIST},
+    {"proxy", "dialplan", CF_MOD_KEY_STR, NULL,
+     "A dial plan rule: REGEX TRUNK [strip=N] [prefix=DIGITS], tried in "
+     "order on the Request-URI's user part (repeatable)",
+     0, 0, CF_MOD_KEY_LIVE | CF_MOD_KEY_LIST},
+    {"proxy", "max_calls", CF_MOD_KEY_UINT, "0",
+     "Most calls at once through the proxy; beyond: 503. 0 = no limit", 0,
+     1000000, CF_MOD_KEY_LIVE},
+    {"proxy", "max_calls_per_user", CF_MOD_KEY_UINT, "0",
+     "Most calls at once one of our users takes part in (caller or "
+     "callee); beyond: 486. 0 = no limit",
+     0, 100000, CF_MOD_KEY_LIVE},
+    {"proxy", "max_call_duration", CF_MOD_KEY_UINT, "14400",
+     "Seconds an answered call may last before the proxy sends BYE to "
+     "both sides; 0 = no limit",
+     0, 604800, CF_MOD_KEY_LIVE},
     {"dns", "server", CF_MOD_KEY_STR, "system",
      "DNS server for RFC 3263 lookups of other domains: addr:port "
      "(127.0.0.1:5353, [::1]:53), or system for /etc/resolv.conf",
@@ -109,6 +128,11 @@ void cf_proxy_stats(struct cf_proxy_stats *st)
 	st->loops = atomic_load(&px.loops);
 	st->hops = atomic_load(&px.hops);
 	st->sips_refused = proxy_sips_refused_count();
+	st->bad_route = proxy_bad_get(PROXY_BAD_ROUTE) +
+	                proxy_bad_get(PROXY_BAD_ROUTE_SCHEME);
+	st->bad_contact = proxy_bad_get(PROXY_BAD_CONTACT);
+	st->unknown_user = proxy_bad_get(PROXY_BAD_USER);
+	st->over_max_branches = proxy_bad_get(PROXY_BAD_BRANCHES);
 }
 
 void cf_proxy_failure_hook_set(cf_proxy_failure_h *h, void *arg)
@@ -227,6 +251,8 @@ static int cfg_read(struct cf_app *app)
 		       "proxy: forward_headers: %s: history-info assumed", hv);
 		hdrs = PROXY_FWD_HI;
 	}
+	if (proxy_trunks_load(c) && !err)
+		err = ENOMEM; /* checked when loaded: only memory fails */
 	pthread_mutex_lock(&px.mtx);
 	px.cfg = cfg;
 	memcpy(px.fwd, fwd, sizeof(fwd));
@@ -273,6 +299,8 @@ static int proxy_init(struct cf_app *app)
 	atomic_store(&px.stopping, false);
 	err = cfg_read(app);
 	px.lc = 0;
+	if (!err)
+		err = proxy_calls_init(app); /* calls.c, CDRs */
 	return err;
 }
 
@@ -294,7 +322,6 @@ static void proxy_stop(struct cf_app *app)
 {
 	struct timespec ts = {0, 10 * 1000 * 1000};
 
-	(void)app;
 	atomic_store(&px.stopping, true);
 	for (int i = 0;
 	     i < PROXY_STOP_WAIT_MS / 10 && atomic_load(&px.live) > 0; i++)
@@ -305,11 +332,14 @@ static void proxy_stop(struct cf_app *app)
 		       (long)atomic_load(&px.live));
 	px.lc = 0;
 	proxy_forwards_clear();
+	proxy_trunks_clear();
+	proxy_calls_stop(app); /* calls.c: CDRs of open calls, written out */
 }
 
 static void proxy_reload(struct cf_app *app)
 {
 	(void)cfg_read(app);
+	proxy_calls_cfg(app);
 }
 
 /* ------------------------------------------------------------ targets */
@@ -321,20 +351,16 @@ static const struct cf_auth_api *auth_api(void)
 	return m ? m->api : NULL;
 }
 
-struct collect {
-	struct proxy_target *tv;
-	size_t n, max;
-	bool nomem;
-};
-
 /* Copy a binding (the registrar's lock is held: quick, no call back). */
-static bool collect_h(const struct cf_reg_contact *c, void *arg)
+bool proxy_collect_h(const struct cf_reg_contact *c, void *arg)
 {
-	struct collect *col = arg;
+	struct proxy_collect *col = arg;
 	struct proxy_target *t;
 
-	if (col->n >= col->max)
-		return true;
+	if (col->n >= col->max) {
+		col->dropped++;
+		return false;
+	}
 	t = &col->tv[col->n];
 	memset(t, 0, sizeof(*t));
 	t->uri = cf_pl_dup(&c->uri);
@@ -360,6 +386,31 @@ static bool collect_h(const struct cf_reg_contact *c, void *arg)
 	return false;
 }
 
+/* The binding a GRUU designates (RFC 5627 §6), as a target: 0 when none
+ * (t left empty), 1 when found (t to be freed by proxy_targets_free). */
+size_t proxy_gruu_target(const struct cf_sip_uri *u, struct proxy_target *t)
+{
+	struct proxy_collect col = {.tv = t, .max = 1};
+
+	memset(t, 0, sizeof(*t));
+	if (cf_registrar_lookup_gruu(&u->all, proxy_collect_h, &col) ||
+	    col.nomem)
+		return 0;
+	return col.n;
+}
+
+/* The bindings of aor (sip:user@domain) as targets appended to tv, at
+ * most max (the hook's fork to one of our users, hook.c). */
+size_t proxy_aor_targets(const struct cf_pl *aor, struct proxy_target *tv,
+                         size_t max, bool *nomem)
+{
+	struct proxy_collect col = {.tv = tv, .max = max};
+
+	(void)cf_registrar_lookup(aor, proxy_collect_h, &col);
+	*nomem = col.nomem;
+	return col.n;
+}
+
 /* ------------------------------------------------------------ requests */
 
 static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
@@ -370,6 +421,8 @@ static void answer(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
 
 	if (err == ENOMEM)
 		(void)cf_mod_reply(st, 500, NULL);
+	if (msg->mid == CF_SIP_M_INVITE)
+		proxy_calls_final(msg, st); /* calls.c: its CDR now */
 	cf_log(CF_LOG_INFO, &msg->call_id, "proxy: %.*s %.*s: %u %s",
 	       (int)msg->method.l, msg->method.p, (int)msg->ruri_pl.l,
 	       msg->ruri_pl.p, code, reason ? reason : cf_sip_reason(code));
@@ -379,35 +432,6 @@ static bool creates_dialog(enum cf_sip_method m)
 {
 	return m == CF_SIP_M_INVITE || m == CF_SIP_M_SUBSCRIBE ||
 	       m == CF_SIP_M_REFER || m == CF_SIP_M_NOTIFY;
-}
-
-/* A failure route target: the URI (a numeric host: RFC 3263 is issue
- * 5) with its own next hop. 0, ENOMEM, or the URI's error. */
-static int fwd_target(struct proxy_target *t, const char *uri, uint16_t cause)
-{
-	struct cf_sip_uri u;
-	struct cf_pl pl;
-	int err;
-
-	memset(t, 0, sizeof(*t));
-	t->uri = cf_mem_strdup(uri);
-	if (!t->uri)
-		return ENOMEM;
-	cf_pl_set_str(&pl, t->uri);
-	err = cf_sip_uri_decode(&u, &pl);
-	if (!err)
-		err = proxy_uri_hop(&u, &t->hop);
-	if (err) {
-		cf_log(CF_LOG_NOTICE, NULL, "proxy: failure route %s: %s", uri,
-		       strerror(err));
-		t->uri = cf_mem_deref(t->uri);
-		return err;
-	}
-	t->has_hop = true;
-	t->q = 1000;
-	t->fwd = cause;
-	t->fwd_why = PROXY_FWD_OFFLINE;
-	return 0;
 }
 
 /* §16.5: the targets of a request for one of our domains: a GRUU's
@@ -420,7 +444,7 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 {
 	const struct cf_sip_uri *u = &msg->ruri;
 	const struct cf_auth_api *auth = auth_api();
-	struct collect col = {0};
+	struct proxy_collect col = {0};
 	char aor[600];
 	struct cf_pl aorpl;
 	int err;
@@ -434,12 +458,12 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 
 	if (cf_sip_param_exists(&u->params, "gr")) {
 		/* RFC 5627 §6: the one instance the GRUU designates */
-		err = cf_registrar_lookup_gruu(&u->all, collect_h, &col);
+		err = cf_registrar_lookup_gruu(&u->all, proxy_collect_h, &col);
 	} else {
 		snprintf(aor, sizeof(aor), "sip:%.*s@%.*s", (int)u->user.l,
 		         u->user.p, (int)u->host.l, u->host.p);
 		cf_pl_set_str(&aorpl, aor);
-		err = cf_registrar_lookup(&aorpl, collect_h, &col);
+		err = cf_registrar_lookup(&aorpl, proxy_collect_h, &col);
 	}
 	if (col.nomem) {
 		proxy_targets_free(col.tv, col.n);
@@ -452,21 +476,35 @@ static size_t local_targets(struct cf_app *app, struct cf_sip_strans *st,
 		bool known = !auth || !auth->user_exists ||
 		             auth->user_exists(app, &u->user, &u->host);
 
+		uint16_t code = known ? 480 : 404;
 		char furi[256];
 
 		if (known && msg->mid == CF_SIP_M_INVITE &&
 		    proxy_forward_uri(&u->user, &u->host, PROXY_FWD_OFFLINE,
-		                      furi, sizeof(furi)) &&
-		    !fwd_target(col.tv, furi, 480)) {
-			cf_log(CF_LOG_INFO, &msg->call_id,
-			       "proxy: offline: forwarded to %s", furi);
-			*tvp = col.tv;
-			return 1;
+		                      furi, sizeof(furi))) {
+			size_t n = 0;
+
+			col.tv = cf_mem_deref(col.tv);
+			code = proxy_retarget(app, furi, 480, PROXY_FWD_OFFLINE,
+			                      &col.tv, &n);
+			if (!code) {
+				cf_log(CF_LOG_INFO, &msg->call_id,
+				       "proxy: offline: forwarded to %s", furi);
+				*tvp = col.tv;
+				return n;
+			}
+			if (code != 404)
+				code = 480;
 		}
 		cf_mem_deref(col.tv);
-		answer(st, msg, known ? 480 : 404, NULL, NULL);
+		if (code == 404)
+			proxy_refuse(st, msg, PROXY_BAD_USER, 404, NULL);
+		else
+			answer(st, msg, code, NULL, NULL);
 		return 0;
 	}
+	if (col.dropped)
+		proxy_branches_over(msg, col.n, col.dropped);
 	*tvp = col.tv;
 	return col.n;
 }
@@ -483,6 +521,10 @@ struct dns_wait {
 	struct proxy_routes r;
 	bool rr;
 	bool cancelled; /* 487 sent: forward nothing */
+	/* a trunk by name (trunk.c): its Request-URI and trunk go on every
+	 * server found for it; tmpl.uri NULL: the Request-URI's host */
+	struct proxy_target tmpl;
+	struct cf_sip_uri tu;
 };
 
 /* §16.10 while the lookups run: the INVITE gets 487 now and is never
@@ -510,6 +552,7 @@ static void dns_wait_destroy(void *data)
 
 	cf_mem_deref(w->st);
 	cf_mem_deref(w->msg);
+	proxy_targets_free(&w->tmpl, 1);
 }
 
 /* The servers of the Request-URI's host (cf_sip_resolve): each its own
@@ -537,6 +580,12 @@ static void dns_done(int err, const struct cf_sip_target *tv, size_t n,
 		t[c].has_hop = true;
 		t[c].failover = true;
 		t[c].q = 1000 - (int)c;
+		if (w->tmpl.uri) {
+			t[c].uri = cf_mem_strdup(w->tmpl.uri);
+			if (!t[c].uri)
+				continue;
+			t[c].trunk = cf_mem_ref(w->tmpl.trunk);
+		}
 		c++;
 	}
 	if (!c) {
@@ -555,12 +604,14 @@ out:
 	cf_mem_deref(w);
 }
 
-/* Resolve the Request-URI's host, then forward (dns_done). Answers st in
- * every case, now or later. */
+/* Resolve the Request-URI's host (or, for tmpl, a trunk's target whose
+ * fields it takes over), then forward (dns_done). Answers st in every
+ * case, now or later. */
 static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
                         const struct cf_sip_msg *msg,
                         const struct cf_sip_peer *peer,
-                        const struct proxy_routes *r, bool rr)
+                        const struct proxy_routes *r, bool rr,
+                        struct proxy_target *tmpl)
 {
 	struct dns_wait *w = cf_mem_zalloc(sizeof(*w), dns_wait_destroy);
 	int err;
@@ -576,8 +627,20 @@ static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
 	w->r = *r;
 	w->rr = rr;
 	w->mt.mod = &dns_wait_mod;
+	if (tmpl) {
+		struct cf_pl pl;
+
+		w->tmpl = *tmpl;
+		memset(tmpl, 0, sizeof(*tmpl));
+		cf_pl_set_str(&pl, w->tmpl.uri);
+		if (cf_sip_uri_decode(&w->tu, &pl)) {
+			answer(st, msg, 500, NULL, NULL);
+			cf_mem_deref(w);
+			return;
+		}
+	}
 	cf_sip_strans_set_arg(st, w);
-	err = cf_sip_resolve(&msg->ruri, dns_done, w);
+	err = cf_sip_resolve(tmpl ? &w->tu : &msg->ruri, dns_done, w);
 	if (err) {
 		cf_sip_strans_set_arg(st, NULL);
 		if (err == EPROTO)
@@ -590,12 +653,27 @@ static void dns_forward(struct cf_app *app, struct cf_sip_strans *st,
 	}
 }
 
+static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
+                          const struct cf_sip_msg *msg,
+                          const struct cf_sip_peer *peer, bool hooked);
+
 /* Is this request one the proxy forwards? Decided from the Route set and
  * the Request-URI; everything else goes on to the defaults. */
 static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
                           const struct cf_sip_msg *msg,
                           const struct cf_sip_peer *peer)
 {
+	return route_request(app, st, msg, peer, false);
+}
+
+/* hooked: the on_request hook ran and gave this edited request (it was
+ * validated and authenticated as received): route it, once. */
+static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
+                          const struct cf_sip_msg *msg,
+                          const struct cf_sip_peer *peer, bool hooked)
+{
+	struct cf_auth_id id, *idp = NULL;
+	struct cf_sip_msg *held = NULL; /* the hook's edited request */
 	const struct cf_sip_uri *u = &msg->ruri;
 	bool in_dialog = cf_pl_isset(&msg->to.tag);
 	bool local_ruri, strict = false;
@@ -611,7 +689,7 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 	if (u->scheme != CF_SIP_SCHEME_SIP && u->scheme != CF_SIP_SCHEME_SIPS)
 		return false;
 	if (proxy_routes_decode(app, msg, &r)) {
-		answer(st, msg, 400, "Bad Route", NULL);
+		proxy_refuse(st, msg, PROXY_BAD_ROUTE, 400, "Bad Route");
 		return true;
 	}
 	local_ruri = cf_app_uri_is_local(app, u);
@@ -669,9 +747,12 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 			return true;
 		}
 	}
+	/* bad input (check.c): Route schemes, an INVITE's Contact */
+	if (proxy_check(app, st, msg, &r))
+		return true;
 
 	/* 407 for our users (the From is at one of our domains) */
-	if (!in_dialog && cfg.authenticate &&
+	if (!hooked && !in_dialog && cfg.authenticate &&
 	    cf_app_uri_is_local(app, &msg->from.uri)) {
 		const struct cf_auth_api *auth = auth_api();
 
@@ -679,7 +760,6 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		    (!auth->method_needs_auth ||
 		     auth->method_needs_auth(app, msg->mid))) {
 			char dom[CF_STORE_DOMAIN_MAX + 1];
-			struct cf_auth_id id;
 
 			cf_pl_strcpy(&msg->from.uri.host, dom, sizeof(dom));
 			if (auth->check(app, st, msg, peer, dom, true, &id) !=
@@ -687,11 +767,40 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 				atomic_fetch_add(&px.challenged, 1);
 				return true;
 			}
+			idp = &id;
 		}
 	}
 
+	/* the on_request hook (Lua): a reply, a fork, or an edited request
+	 * routed from the start (hook.c) */
+	if (!hooked) {
+		struct cf_sip_msg *nm = NULL;
+
+		if (proxy_hook_request(app, st, msg, peer, idp, &nm, &tv, &n))
+			return true;
+		if (nm && !n) {
+			if (!route_request(app, st, nm, peer, true))
+				answer(st, nm, 404, "Not Routable", NULL);
+			cf_mem_deref(nm);
+			return true;
+		}
+		if (nm) { /* a fork of the edited request */
+			(void)proxy_routes_decode(app, nm, &r);
+			msg = held = nm;
+		}
+	}
+
+	/* calls.c: a new call (limits: 486/503); a BYE ends one */
+	if (!in_dialog && msg->mid == CF_SIP_M_INVITE &&
+	    proxy_calls_invite(app, st, msg, peer))
+		return true;
+	if (in_dialog)
+		proxy_calls_request(app, msg);
+
 	/* §16.5: targets */
-	if (strict) {
+	if (n) {
+		/* the hook's fork targets */
+	} else if (strict) {
 		/* the last Route is the Request-URI to use */
 		tv = cf_mem_zalloc(sizeof(*tv), NULL);
 		if (tv) {
@@ -728,7 +837,8 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 				 * order */
 				dns_forward(app, st, msg, peer, &r,
 				            cfg.record_route && !in_dialog &&
-				                creates_dialog(msg->mid));
+				                creates_dialog(msg->mid),
+				            NULL);
 				return true;
 			}
 			if (err) {
@@ -746,9 +856,27 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 		tv->q = 1000;
 		n = 1;
 	} else {
+		int err;
+
 		if (!cf_pl_isset(&u->user))
 			return false;
-		n = local_targets(app, st, msg, &cfg, &tv);
+		/* the dial plan (trunk.c) first */
+		err = in_dialog ? ENOENT
+		                : proxy_trunk_route(app, msg, cfg.authenticate,
+		                                    &tv);
+		if (err == ENOMEM) {
+			(void)cf_mod_reply(st, 500, NULL);
+			return true;
+		}
+		if (!err && !tv->has_hop) {
+			/* a trunk by name: RFC 3263 for it */
+			dns_forward(
+			    app, st, msg, peer, &r,
+			    cfg.record_route && creates_dialog(msg->mid), tv);
+			cf_mem_deref(tv);
+			return true;
+		}
+		n = err ? local_targets(app, st, msg, &cfg, &tv) : 1;
 		if (n)
 			n = proxy_sips_targets(st, msg, &r, tv, n);
 		if (!n)
@@ -758,6 +886,7 @@ static bool proxy_request(struct cf_app *app, struct cf_sip_strans *st,
 	proxy_txn_start(app, st, msg, peer, tv, n, &r, strict,
 	                cfg.record_route && !in_dialog &&
 	                    creates_dialog(msg->mid));
+	cf_mem_deref(held);
 	return true;
 }
 
@@ -787,6 +916,13 @@ static bool proxy_stateless(struct cf_app *app, const struct cf_sip_msg *msg,
 static const struct cf_mod_cmd cmds[] = {
     {"dns", "zone", 1, 1, proxy_zone_h, "DOMAIN",
      "the NAPTR, SRV and A/AAAA records to publish for DOMAIN (RFC 3263)"},
+    {"cdr", "list", 0, 0, proxy_cdr_list_h, "[--limit N]",
+     "the last N call detail records (default 20, 0 = all)"},
+    {"cdr", "export", 0, 0, proxy_cdr_export_h, "--csv",
+     "every call detail record as CSV"},
+    {"call", "stats", 0, 0, proxy_calls_stats_h, "",
+     "calls in progress, refused over the limits, ended at the maximum "
+     "duration; CDR writes"},
     {NULL},
 };
 
@@ -805,4 +941,5 @@ const struct cf_mod cf_mod_proxy = {
     .request = proxy_request,
     .cancel = proxy_cancel,
     .stateless = proxy_stateless,
+    .conf_check = proxy_trunk_conf_check,
 };

@@ -4,6 +4,7 @@
 #ifndef CF_PROXY_INT_H
 #define CF_PROXY_INT_H
 
+#include "mod/auth/auth.h"
 #include "mod/proxy/proxy.h"
 
 enum {
@@ -33,6 +34,13 @@ struct proxy_target {
 	uint16_t fwd;           /* a failure route: the cause (the code
 	                         * that failed; 408 for no_answer_timeout) */
 	uint8_t fwd_why;        /* enum proxy_fwd */
+	char *fwd_uri; /* the failure route as given, when uri is one of its
+	                * bindings (History-Info, Diversion); NULL: uri */
+	bool resolve; /* a failure route to a host name: RFC 3263 when its
+	               * turn comes, its servers tried in order (fwd.c) */
+	struct proxy_trunk *trunk; /* a trunk's branch (dial plan): its
+	                            * credentials answer a 401/407
+	                            * (reference), or NULL */
 	/* one server of an RFC 3263 list (each its own q, in order): the
 	 * next is tried on a 503, a timeout or a transport error only */
 	bool failover;
@@ -67,10 +75,14 @@ void proxy_local_addr(enum cf_sip_tp tp, int af, const struct cf_sa *fallback,
  * else the configured one; false when none. user/domain may be NULL. */
 bool proxy_forward_uri(const struct cf_pl *user, const struct cf_pl *domain,
                        enum proxy_fwd why, char *uri, size_t size);
+/* The binding a GRUU designates: 1 and *t (proxy_targets_free), or 0. */
+size_t proxy_gruu_target(const struct cf_sip_uri *u, struct proxy_target *t);
 /* PROXY_FWD_HI and/or PROXY_FWD_DIV: the headers a forward gets. */
 unsigned proxy_forward_headers(void);
 /* The failure hook (proxy.h); NULL when none. */
 cf_proxy_failure_h *proxy_failure_hook(void **argp);
+/* The reply hook (proxy.h); NULL when none. */
+cf_proxy_reply_h *proxy_reply_hook(void **argp);
 /* Shutdown: true once stop() began; every proxy transaction ends itself
  * (503) at its next tick. live: proxy transactions in existence. */
 bool proxy_stopping(void);
@@ -79,6 +91,17 @@ void proxy_live(int delta);
 void proxy_stat_stateless(void);
 void proxy_stat_branch(void);
 void proxy_stat_request(void);
+
+/* Copy the location service's bindings into targets (proxy.c;
+ * cf_reg_contact_h). */
+struct cf_reg_contact;
+struct proxy_collect {
+	struct proxy_target *tv;
+	size_t n, max;
+	size_t dropped; /* bindings over max (the lowest q) */
+	bool nomem;
+};
+bool proxy_collect_h(const struct cf_reg_contact *c, void *arg);
 
 /* forward.c */
 bool proxy_user_forward(const struct cf_pl *user, const struct cf_pl *domain,
@@ -96,6 +119,9 @@ struct proxy_routes {
 	 * the side the request goes out on), when it names one */
 	bool own_tp_set;
 	enum cf_sip_tp own_tp;
+	struct cf_pl own_cfack; /* our entry's cfack parameter (trunk.c:
+	                         * an ACK whose CSeq the trunk leg
+	                         * renumbered), unset when none */
 	/* the WebSocket flow our second entry names (flow.h) */
 	bool flow_set;
 	struct cf_sip_peer flow;
@@ -113,6 +139,8 @@ struct proxy_routes {
 };
 int proxy_routes_decode(struct cf_app *app, const struct cf_sip_msg *msg,
                         struct proxy_routes *r);
+/* The next hop is a strict router (no lr): §16.6 item 6 applies. */
+bool proxy_next_strict(const struct proxy_routes *r);
 
 /* What one forwarded copy gets (§16.6). */
 struct proxy_edit {
@@ -124,6 +152,8 @@ struct proxy_edit {
 	unsigned idx;             /* branch index */
 	bool rr;                  /* Record-Route */
 	bool sips;                /* sips Record-Route (RFC 5630) */
+	const char *rr_param;     /* ";name=value" for our Record-Route
+	                           * entries (trunk.c), or NULL */
 	enum cf_sip_tp in_tp, out_tp;
 	struct cf_sa in_local, out_local;
 	struct cf_sa in_addr, out_addr; /* the peers (flow tokens, flow.h) */
@@ -197,6 +227,62 @@ uint64_t proxy_sips_refused_count(void);
 bool proxy_tls_host(const struct proxy_routes *r, const struct cf_sip_msg *req,
                     const struct proxy_target *t, char *buf, size_t size);
 
+/* retarget.c */
+/* The targets of the failure route to uri appended to *tvp (*tcp): a
+ * user of ours through the location service, else the URI itself. 0, or
+ * the final to answer instead: 404, 480, 503, 500. */
+uint16_t proxy_retarget(struct cf_app *app, const char *uri, uint16_t cause,
+                        enum proxy_fwd why, struct proxy_target **tvp,
+                        size_t *tcp);
+
+/* trunk.c */
+/* A trunk of [proxy] trunk (refcounted, shared by its targets). */
+struct proxy_trunk;
+/* cf_mod.conf_check: the trunks and the dial plan make sense. */
+int proxy_trunk_conf_check(const struct cf_app_conf *conf,
+                           cf_mod_conf_err_h *err, void *arg);
+/* Main thread: (re)load / drop the trunks and the dial plan. */
+int proxy_trunks_load(const struct cf_app_conf *conf);
+void proxy_trunks_clear(void);
+/* The dial plan's target for the Request-URI's user part: 0 (*tvp: one
+ * target), ENOENT (no rule matches; or, with authenticate, the caller is
+ * not one of our users), ENOMEM. */
+int proxy_trunk_route(struct cf_app *app, const struct cf_sip_msg *msg,
+                      bool authenticate, struct proxy_target **tvp);
+/* The header line answering the trunk's 401/407 with its credentials:
+ * 0, ENOENT (none, or no challenge we can answer), ENOMEM. */
+int proxy_trunk_auth(const struct proxy_trunk *t, const struct cf_sip_msg *resp,
+                     const char *method, const char *ruri, char *line,
+                     size_t size);
+const char *proxy_trunk_name(const struct proxy_trunk *t);
+/* RFC 3261 §22.2 on the trunk leg: the CSeq of msg set to num (recorded
+ * edit), 0 or ENOMEM. */
+int proxy_cseq_set(struct cf_sip_msg *msg, uint32_t num);
+/* The Record-Route parameter of a resubmitted INVITE (";cfack=N.HASH":
+ * the caller's CSeq and From tag) into buf, so that the stateless ACK of
+ * its 2xx can be renumbered (proxy_trunk_ack). */
+void proxy_trunk_rr_param(const struct cf_sip_msg *req, char *buf, size_t size);
+/* A stateless ACK routed by an entry of ours with cfack: when it is the
+ * caller's ACK of that INVITE, its CSeq is raised by one. 0 or ENOMEM. */
+int proxy_trunk_ack(struct cf_sip_msg *msg, const struct proxy_routes *r);
+
+/* The bindings of aor as targets appended to tv (at most max); *nomem
+ * when one could not be copied. Worker thread. */
+size_t proxy_aor_targets(const struct cf_pl *aor, struct proxy_target *tv,
+                         size_t max, bool *nomem);
+
+/* hook.c */
+/* Run the on_request hook (proxy.h) on a request about to be routed.
+ * Returns true when st was answered (the hook's reply, or 500). Else
+ * *msg_newp may hold an edited request to route instead (a reference for
+ * the caller), or *tvp and *np the fork targets (ownership to the caller). */
+bool proxy_hook_request(struct cf_app *app, struct cf_sip_strans *st,
+                        const struct cf_sip_msg *msg,
+                        const struct cf_sip_peer *peer,
+                        const struct cf_auth_id *id,
+                        struct cf_sip_msg **msg_newp,
+                        struct proxy_target **tvp, size_t *np);
+
 /* zone.c */
 enum { LISTEN_ZONE_MAX = 32 };
 /* The RFC 3263 records (NAPTR, SRV, A/AAAA) for domain and the listeners
@@ -207,5 +293,68 @@ int proxy_zone_text(const char *domain, const enum cf_sip_tp *tpv,
 /* confabctl dns zone DOMAIN */
 int proxy_zone_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
                  json_t *resp);
+
+/* check.c: bad input (issue 4 point 7), each refusal counted */
+enum proxy_bad {
+	PROXY_BAD_ROUTE = 0,    /* a Route value that does not parse: 400 */
+	PROXY_BAD_ROUTE_SCHEME, /* a Route value not sip:/sips: 416 */
+	PROXY_BAD_CONTACT,      /* INVITE without one usable Contact: 400 */
+	PROXY_BAD_USER,         /* a user of ours we do not know: 404 */
+	PROXY_BAD_BRANCHES,     /* bindings over [proxy] max_branches */
+	PROXY_BAD_N,
+};
+/* Answer st code/reason (NULL: the default phrase), log it at notice
+ * with the Call-ID, count it. */
+void proxy_refuse(struct cf_sip_strans *st, const struct cf_sip_msg *msg,
+                  enum proxy_bad why, uint16_t code, const char *reason);
+/* What is wrong with msg (r: its Route set), with the code and reason
+ * to answer; PROXY_BAD_N when nothing is. Pure: no answer, no count. */
+enum proxy_bad proxy_check_msg(const struct cf_sip_msg *msg,
+                               const struct proxy_routes *r, uint16_t *code,
+                               const char **reason);
+/* The checks before forwarding (Route schemes, an INVITE's Contact):
+ * true when st was answered (proxy_refuse). */
+bool proxy_check(struct cf_app *app, struct cf_sip_strans *st,
+                 const struct cf_sip_msg *msg, const struct proxy_routes *r);
+/* A fork cut at max_branches: logged with the Call-ID and counted. */
+void proxy_branches_over(const struct cf_sip_msg *msg, size_t tried,
+                         size_t dropped);
+void proxy_bad_count(enum proxy_bad why);
+uint64_t proxy_bad_get(enum proxy_bad why);
+
+/* calls.c: call tracking (issue 4 point 6) */
+int proxy_calls_init(struct cf_app *app);
+void proxy_calls_cfg(struct cf_app *app); /* SIGHUP */
+void proxy_calls_stop(struct cf_app *app);
+/* An INVITE outside a dialog, authenticated, about to be forwarded: a new
+ * call. True when it was refused here (486/503 over a limit: answered). */
+bool proxy_calls_invite(struct cf_app *app, struct cf_sip_strans *st,
+                        const struct cf_sip_msg *msg,
+                        const struct cf_sip_peer *peer);
+/* A response of a branch of the proxy transaction of req. */
+void proxy_calls_resp(const struct cf_sip_msg *req,
+                      const struct cf_sip_msg *resp, uint16_t code);
+/* The proxy transaction of req sent its final upstream (on st). */
+void proxy_calls_final(const struct cf_sip_msg *req, struct cf_sip_strans *st);
+/* An in-dialog request passing through (BYE ends a call). */
+void proxy_calls_request(struct cf_app *app, const struct cf_sip_msg *msg);
+struct proxy_calls_stats {
+	uint64_t active, started, refused_user, refused_total, max_duration;
+};
+void proxy_calls_stats(struct proxy_calls_stats *st);
+int proxy_calls_stats_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                        json_t *resp);
+
+/* cdr.c: CDRs written behind, confabctl cdr */
+struct cf_store_cdr;
+int proxy_cdr_start(struct cf_app *app);
+void proxy_cdr_queue(const struct cf_store_cdr *c);
+int proxy_cdr_flush(void);
+void proxy_cdr_stop(void);
+void proxy_cdr_stats(uint64_t *written, uint64_t *errors);
+int proxy_cdr_list_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                     json_t *resp);
+int proxy_cdr_export_h(struct cf_app *app, const struct cf_mod_ctl_req *req,
+                       json_t *resp);
 
 #endif

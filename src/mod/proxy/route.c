@@ -225,6 +225,7 @@ static bool route_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
 
 		r->own_hdr[r->nown] = hdr;
 		r->own_lr = cf_sip_param_exists(&a.uri.params, "lr");
+		(void)cf_sip_param_get(&a.uri.params, "cfack", &r->own_cfack);
 		if (r->nown == 1 &&
 		    !cf_sip_param_get(&a.uri.params, "transport", &tp) &&
 		    cf_pl_isset(&tp) && !cf_sip_tp_decode(&tp, &r->own_tp))
@@ -336,6 +337,72 @@ static int route_edits(struct cf_sip_msg *msg, const struct proxy_routes *r,
 	return err;
 }
 
+/* The Route values after skip ones, comma-separated, into b. */
+struct rrest {
+	size_t skip, idx;
+	char *b;
+	size_t len, size;
+	bool full;
+};
+
+static bool rest_val(const struct cf_sip_hdr *hdr, const struct cf_pl *val,
+                     void *arg)
+{
+	struct rrest *w = arg;
+	int n;
+
+	(void)hdr;
+	if (w->idx++ < w->skip)
+		return false;
+	n = snprintf(w->b + w->len, w->size - w->len, "%.*s, ", (int)val->l,
+	             val->p);
+	if (n < 0 || (size_t)n >= w->size - w->len) {
+		w->full = true;
+		return true;
+	}
+	w->len += (size_t)n;
+	return false;
+}
+
+/*
+ * §16.6 item 6: the next hop is a strict router (its Route value has no
+ * lr): it gets the request with its own URI as the Request-URI, the
+ * Request-URI we got becomes the last Route value, and its value and ours
+ * leave the Route set. The Route lines are rewritten as one.
+ */
+static int next_strict_edits(struct cf_sip_msg *msg,
+                             const struct proxy_routes *r)
+{
+	const struct cf_sip_hdr *first = cf_sip_msg_hdr(msg, CF_SIP_H_ROUTE);
+	struct rrest w = {r->nown + 1, 0, NULL, 0, 0, false};
+	int err = 0;
+
+	w.size = msg->raw.l + 16;
+	w.b = cf_mem_alloc(w.size, NULL);
+	if (!w.b)
+		return ENOMEM;
+	w.b[0] = 0;
+	cf_sip_msg_vals_apply(msg, CF_SIP_H_ROUTE, rest_val, &w);
+	if (w.full)
+		err = ENOMEM;
+	if (!err)
+		err = cf_sip_msg_edit_add(msg, first, "Route: %s<%.*s>", w.b,
+		                          (int)msg->ruri_pl.l, msg->ruri_pl.p);
+	for (size_t i = 0; !err && i < msg->hdrc; i++) {
+		if (msg->hdrv[i].id == CF_SIP_H_ROUTE)
+			err = cf_sip_msg_edit_del(msg, &msg->hdrv[i]);
+	}
+	if (!err)
+		err = cf_sip_msg_edit_ruri(msg, &r->next.all);
+	cf_mem_deref(w.b);
+	return err;
+}
+
+bool proxy_next_strict(const struct proxy_routes *r)
+{
+	return r->has_next && !cf_sip_param_exists(&r->next.params, "lr");
+}
+
 /* ------------------------------------------------------ request edits */
 
 static const char *tp_lc(enum cf_sip_tp tp)
@@ -360,25 +427,28 @@ static const char *tp_lc(enum cf_sip_tp tp)
  * A WebSocket side's entry names its flow to peer in its user part
  * (flow.h). */
 static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
-                  enum cf_sip_tp tp, bool sips, const struct cf_sa *peer)
+                  enum cf_sip_tp tp, bool sips, const char *param,
+                  const struct cf_sa *peer)
 {
 	char addr[64], user[PROXY_FLOW_USER_MAX + 1] = "";
 
 	cf_sa_print(a, addr, sizeof(addr));
+	if (!param)
+		param = "";
 	if (!proxy_flow_user(tp, peer, user, sizeof(user) - 1))
 		strcat(user, "@");
 	if (sips && tp == CF_SIP_TP_TLS)
 		return cf_sip_msg_edit_add(msg, NULL,
-		                           "Record-Route: <sips:%s%s;lr>", user,
-		                           addr);
+		                           "Record-Route: <sips:%s%s;lr%s>", user,
+		                           addr, param);
 	if (tp == CF_SIP_TP_UDP)
 		return cf_sip_msg_edit_add(msg, NULL,
-		                           "Record-Route: <sip:%s%s;lr>", user,
-		                           addr);
+		                           "Record-Route: <sip:%s%s;lr%s>", user,
+		                           addr, param);
 	return cf_sip_msg_edit_add(msg, NULL,
-	                           "Record-Route: <%s:%s%s;transport=%s;lr>",
+	                           "Record-Route: <%s:%s%s;transport=%s;lr%s>",
 	                           sips ? "sips" : "sip", user, addr,
-	                           tp_lc(tp));
+	                           tp_lc(tp), param);
 }
 
 /*
@@ -395,7 +465,10 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 	char addr[64];
 	int err;
 
-	err = route_edits(msg, e->routes, e->strict);
+	if (!e->strict && !e->ruri && !e->path && proxy_next_strict(e->routes))
+		err = next_strict_edits(msg, e->routes);
+	else
+		err = route_edits(msg, e->routes, e->strict);
 	if (!err && e->ruri)
 		err = cf_sip_msg_edit_ruri(msg, e->ruri);
 	if (!err && mf) {
@@ -416,10 +489,10 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 
 		/* the top entry is the one the callee's side reaches */
 		err = rr_add(msg, &e->out_local, e->out_tp, e->sips,
-		             &e->out_addr);
+		             e->rr_param, &e->out_addr);
 		if (!err && two)
 			err = rr_add(msg, &e->in_local, e->in_tp, e->sips,
-			             &e->in_addr);
+			             e->rr_param, &e->in_addr);
 	}
 	/* Path from the binding (RFC 3327 §5.2): Route headers, first */
 	if (!err && e->path)
@@ -553,23 +626,60 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 	struct proxy_edit e = {0};
 	struct cf_sip_peer hop;
 	struct cf_mbuf *mb = NULL;
+	struct proxy_target t = {0};
+	struct cf_pl turi;
 	char hash[PROXY_HASH_LEN + 1];
 	int err;
 
 	if (!env || proxy_routes_decode(app, msg, &r))
 		return false;
-	if (r.has_next)
+	if (r.has_next) {
 		err = proxy_uri_hop(&r.next, &hop);
-	else if (!cf_app_uri_is_local(app, &msg->ruri))
+	} else if (!cf_app_uri_is_local(app, &msg->ruri)) {
 		err = proxy_ruri_hop(&r, &msg->ruri, &hop);
-	else
+	} else if (cf_sip_param_exists(&msg->ruri.params, "gr") &&
+	           proxy_gruu_target(&msg->ruri, &t)) {
+		/* a GRUU as remote target (RFC 5627 §7): its binding, as
+		 * for the requests of the dialog (proxy.c) */
+		struct cf_sip_uri u;
+
+		cf_pl_set_str(&turi, t.uri);
+		e.ruri = &turi;
+		e.path = t.path;
+		if (t.has_hop) {
+			hop = t.hop;
+			err = 0;
+		} else if (t.path) {
+			struct cf_sip_addr a;
+			struct cf_pl pv;
+			const char *comma;
+
+			cf_pl_set_str(&pv, t.path);
+			comma = cf_pl_chr(&pv, ',');
+			if (comma)
+				pv.l = (size_t)(comma - pv.p);
+			err = cf_sip_addr_decode(&a, &pv);
+			if (!err)
+				err = proxy_uri_hop(&a.uri, &hop);
+		} else {
+			err = cf_sip_uri_decode(&u, &turi);
+			if (!err)
+				err = proxy_uri_hop(&u, &hop);
+		}
+	} else {
 		return false;
+	}
+	if (msg->max_forwards == 0) {
+		proxy_targets_free(&t, 1);
+		return true; /* §16.3 step 3: nothing to answer an ACK with */
+	}
 	if (msg->max_forwards == 0)
 		return true; /* §16.3 step 3: nothing to answer an ACK with */
 	if (err) {
 		cf_log(CF_LOG_NOTICE, &msg->call_id,
 		       "proxy: ACK not forwarded: no next hop (%s)",
 		       strerror(err));
+		proxy_targets_free(&t, 1);
 		return true;
 	}
 
@@ -584,10 +694,16 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 	e.in_local = peer->local;
 	e.in_addr = peer->addr;
 	e.out_addr = hop.addr;
-	proxy_local_addr(hop.tp, cf_sa_af(&hop.addr), &peer->local,
-	                 &e.out_local);
-	hop.local = e.out_local;
+	if (cf_sa_isset(&hop.local)) {
+		e.out_local = hop.local; /* a flow: its own side */
+	} else {
+		proxy_local_addr(hop.tp, cf_sa_af(&hop.addr), &peer->local,
+		                 &e.out_local);
+		hop.local = e.out_local;
+	}
 	err = proxy_req_edits(msg, &e);
+	if (!err && cf_pl_isset(&r.own_cfack))
+		err = proxy_trunk_ack(msg, &r);
 	if (!err)
 		err = cf_mbuf_alloc(&mb, msg->raw.l + 256);
 	if (!err)
@@ -600,6 +716,7 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 	}
 	cf_sip_msg_edit_clear(msg);
 	cf_mem_deref(mb);
+	proxy_targets_free(&t, 1);
 	if (err)
 		cf_log(CF_LOG_NOTICE, &msg->call_id,
 		       "proxy: ACK not forwarded: %s", strerror(err));

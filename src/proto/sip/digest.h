@@ -159,6 +159,50 @@ struct cf_digest_chal {
  * offers. Returns 0, EINVAL (missing realm/nonce, bad alg) or ENOMEM. */
 int cf_digest_chal_encode(struct cf_mbuf *mb, const struct cf_digest_chal *c);
 
+/* ------------------------------------------------- client (digest_client.c) */
+
+/*
+ * A received WWW-Authenticate / Proxy-Authenticate challenge (RFC 7616
+ * §3.3), as a client sees it: slices into the parsed bytes, quoted values
+ * without their quotes, escapes kept.
+ */
+struct cf_digest_chal_rx {
+	struct cf_pl realm;
+	struct cf_pl nonce;
+	struct cf_pl opaque;    /* unset when absent */
+	struct cf_pl algorithm; /* unset when absent (MD5) */
+	struct cf_pl qop;       /* the qop-options list, unset when absent */
+	enum cf_digest_alg alg;
+	bool sess;
+	bool alg_known; /* false: an algorithm we do not implement */
+	bool qop_auth;  /* "auth" is among the qop options */
+	bool stale;
+};
+
+/* Parse "Digest realm=..., nonce=..., ..." (unknown parameters skipped).
+ * Called by the proxy for a trunk's 401/407. 0, EINVAL, or EBADMSG (not
+ * Digest, unterminated quote, a repeated parameter, no realm or nonce). */
+int cf_digest_chal_decode(struct cf_digest_chal_rx *ch, const struct cf_pl *pl);
+
+/* Who answers a challenge, and for which request. */
+struct cf_digest_client {
+	const char *user;
+	const char *password;
+	const char *method; /* of the request resent */
+	const char *uri;    /* its Request-URI: the digest-uri */
+	const char *cnonce; /* the caller's random token (no quote) */
+	uint32_t nc;        /* nonce count, 0 counts as 1 */
+};
+
+/* Append the credentials answering ch ("Digest username=..., response=...",
+ * no header name) to mb: RFC 7616 §3.4 with qop=auth when offered (cnonce
+ * and nc then), RFC 2069 otherwise; MD5, SHA-256, SHA-512-256 and -sess.
+ * 0, EINVAL, EPROTO (an algorithm or a qop we cannot answer, -sess
+ * without qop), EBADMSG (a realm or nonce too long), ENOMEM. */
+int cf_digest_client_encode(struct cf_mbuf *mb,
+                            const struct cf_digest_chal_rx *ch,
+                            const struct cf_digest_client *cl);
+
 /* ---------------------------------------------------------------- nonces */
 
 /*
