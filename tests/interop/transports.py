@@ -381,6 +381,17 @@ def case_call_ipv4_to_ipv6(args, tmp):
 # ------------------------------------------------------ WebSocket caller
 
 def case_ws_caller_bye(args, tmp):
+    ws_caller(args, tmp, gone=False)
+
+
+def case_ws_caller_flow_gone(args, tmp):
+    """The same call, but the caller's WebSocket connection closes after
+    its ACK: bob's BYE is answered 430 Flow Failed by confab (RFC 5626
+    §5.3), not sent anywhere else."""
+    ws_caller(args, tmp, gone=True)
+
+
+def ws_caller(args, tmp, gone):
     """A WebSocket caller (run.py's raw client: the browser cannot place a
     call before WebRTC media exists) calls bob, a SIPp UAS on UDP, through
     confab: 407, INVITE with credentials, 200 with two Record-Routes (the
@@ -476,6 +487,22 @@ def case_ws_caller_bye(args, tmp):
               "naming its flow (cfw_...): %s" % rr)
         contact = re.search(r"<([^>]*)>", run.header(r, "Contact")).group(1)
         w.send(ack(2, r, contact, list(reversed(rr))).encode())
+        if gone:
+            w.send(b"\x03\xe8", op=8)
+            w.close()
+            tf = os.path.join(d.tmp, "proxy_uas_invite_bye-%d.msg" % uport)
+            wait_for(lambda: re.search(
+                r"SIP/2\.0 430 Flow Failed\r?\n(?:[^\n]*\n){0,8}?"
+                r"CSeq: *\d+ BYE", read(tf)), 15, "bob: a 430 to his BYE")
+            check(True, "bob's BYE to the gone flow got 430 Flow Failed")
+            interop.stop_peer(uas)  # it waited for a 200
+            err = d.stderr()
+            check("proxy: branch not sent: Broken pipe" in err
+                  and "BYE branch" not in err,
+                  "and was sent nowhere (confabd: 'branch not sent: Broken "
+                  "pipe', no BYE branch)")
+            d.stop()
+            return
         r = recv_sip(10)
         check(r.startswith("BYE "), "bob's BYE reached the caller over its "
               "WebSocket: " + r.split("\r\n", 1)[0])

@@ -732,7 +732,12 @@ static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
 		cf_log(CF_LOG_NOTICE, &pt->req->call_id,
 		       "proxy: branch not sent: %s", strerror(err));
 		cf_mem_deref(b);
-		best_consider(pt, NULL, err == ENOMEM ? 500 : 503);
+		/* RFC 5626 §5.3: the WebSocket flow our Record-Route names is
+		 * gone (flow.h) */
+		best_consider(pt, NULL,
+		              err == ENOMEM                          ? 500
+		              : err == EPIPE && pt->routes.flow_set ? 430
+		                                                     : 503);
 		return NULL;
 	}
 	proxy_stat_branch();
