@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_flow.c - libFuzzer target: the flow tokens of Record-Route user
  * parts (src/mod/proxy/flow.c). Any input read as a token is refused
- * (ENOENT, EBADMSG) or accepted with a WebSocket transport and a set
+ * (ENOENT, EBADMSG) or accepted with a stream transport and a set
  * address; a token written for an address made of the input's bytes
  * reads back as that address, and with its last digit changed is
  * refused. */
@@ -31,12 +31,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err = proxy_flow_hop(&pl, &hop);
 	check(err == 0 || err == ENOENT || err == EBADMSG);
 	if (!err)
-		check(proxy_flow_needed(hop.tp) && cf_sa_isset(&hop.addr));
+		check(proxy_flow_stream(hop.tp) && cf_sa_isset(&hop.addr));
 
 	/* a token for an address made of the input */
 	if (size < 7)
 		return 0;
-	tp = data[0] & 1 ? CF_SIP_TP_WSS : CF_SIP_TP_WS;
+	{
+		static const enum cf_sip_tp tps[] = {
+		    CF_SIP_TP_WS, CF_SIP_TP_WSS, CF_SIP_TP_TCP, CF_SIP_TP_TLS};
+
+		tp = tps[(data[0] & 1) | (data[0] >> 2 & 2)];
+	}
 	memset(&a, 0, sizeof(a));
 	if (data[0] & 2) {
 		uint8_t b[16];

@@ -107,10 +107,11 @@ def case_tls_baresip_call_udp(args, tmp):
     certificate) registers over TLS and calls bob on baresip over UDP: the
     call is established; bob's INVITE carries two Record-Routes (the UDP
     listener on top, the TLS one with transport=tls below); bob hangs up
-    and his BYE, following them, reaches alice over TLS: confabd opens a
-    TLS connection to her Contact (RFC 3261 §18.1.1; baresip's listener
-    needs a certificate of its own for that, which confabd trusts through
-    [tls] ca_file when verify_server is on)."""
+    and his BYE, following them, reaches alice over TLS. Her entry names
+    her flow (a flow token, src/mod/proxy/flow.h), so the BYE goes over
+    her own connection; here her listener also has a certificate (which
+    confabd trusts through [tls] ca_file), as a UA that takes connections
+    would. tls_baresip_nocert_call_udp is the same call without it."""
     crt, pem = client_cert(tmp, "alice")
     d = daemon(args, tmp, {"alice": "pwalice", "bob": "pwbob"},
                {"tls.ca_file": crt})
@@ -142,6 +143,55 @@ def case_tls_baresip_call_udp(args, tmp):
                                    r"CSeq: *\d+ BYE", b.text()), 10,
                  "bob: the 200 to his BYE")
         check(True, "bob's BYE reached alice over TLS, the call ended")
+    finally:
+        a.stop()
+        b.stop()
+        a.tail()
+        b.tail()
+    d.stop()
+
+
+def case_tls_baresip_nocert_call_udp(args, tmp):
+    """issue 5: alice on baresip over TLS with NO certificate of her own
+    (as most phones: no TLS listener anyone could connect to) calls bob on
+    baresip over UDP. bob's INVITE carries two Record-Routes, the one below
+    naming alice's TLS flow in its user part (RFC 5626 §5.3 flow token,
+    src/mod/proxy/flow.h); bob hangs up and his BYE reaches alice over her
+    own TLS connection: confabd opens no connection (and no handshake)
+    towards her Contact, which would fail."""
+    d = daemon(args, tmp, {"alice": "pwalice", "bob": "pwbob"})
+    a = Baresip(d, tmp, "alice", "pwalice", secs=60, transport="tls")
+    b = Baresip(d, tmp, "bob", "pwbob", secs=60)
+    try:
+        a.registered()
+        b.registered()
+        check("sip_certificate" not in read(os.path.join(a.cdir, "config")),
+              "alice's baresip has no certificate of its own")
+        a.cmd("dial", "sip:bob@" + DOMAIN)
+        wait_for(lambda: "Call established" in a.text(), 15,
+                 "alice: 'Call established'")
+        wait_for(lambda: "Call established" in b.text(), 5,
+                 "bob: 'Call established'")
+        rr = check_two_rr(first_invite(b.text()),
+                          ["127.0.0.1:%d;" % d.port],
+                          ["127.0.0.1:%d;" % d.tls_port, "transport=tls"],
+                          "TLS (no certificate) to UDP")
+        check("cfw_" not in rr[0], "bob's (UDP) entry names no flow: "
+              + rr[0])
+        check(re.match(r"<sip:cfw_tls_127\.0\.0\.1_\d+_[0-9a-f]{16}@"
+                       r"127\.0\.0\.1:%d;transport=tls;lr>" % d.tls_port,
+                       rr[1]),
+              "alice's entry names her TLS flow: " + rr[1])
+        b.cmd("hangup")
+        wait_for(lambda: re.search(r"BYE sip:[^\n]*SIP/2\.0", a.text()), 10,
+                 "alice: bob's BYE over her own TLS connection")
+        wait_for(lambda: interop.call_ended(a.text()), 10,
+                 "alice: call closed")
+        wait_for(lambda: re.search(r"SIP/2\.0 200 OK\r?\n(?:[^\n]*\n){0,8}?"
+                                   r"CSeq: *\d+ BYE", b.text()), 10,
+                 "bob: the 200 to his BYE")
+        check(True, "bob's BYE reached alice over her TLS flow, the call "
+              "ended")
     finally:
         a.stop()
         b.stop()

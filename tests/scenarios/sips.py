@@ -13,6 +13,7 @@ self-signed certificate; every wait is bounded; helpers are stopped by PID.
 
 import argparse
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -103,7 +104,7 @@ def register_tls(d, user):
 
 def case_tls_callee(args, tmp):
     """bob registered over TLS; alice calls sips:bob over TLS: bob's flow
-    gets the INVITE with a sips Record-Route naming confab's TLS listener
+    gets the INVITE with two sips Record-Routes naming the two TLS flows
     and confab's TLS Via; bob's 486 reaches alice; bob gets the ACK."""
     d = daemon(args, tmp)
     bob, bport = register_tls(d, "bob")
@@ -116,8 +117,12 @@ def case_tls_callee(args, tmp):
     print(inv)
     check(inv.startswith("INVITE sips:bob@127.0.0.1:%d SIP/2.0" % bport),
           "bob's flow got the INVITE: " + status_line(inv))
-    rr = "Record-Route: <sips:127.0.0.1:%d;lr>" % d.tls_port
-    check(rr in inv, "a sips Record-Route: " + rr)
+    # two entries, each naming its side's flow (bob's, then alice's:
+    # flow tokens, src/mod/proxy/flow.h)
+    rr = re.findall(r"Record-Route: <sips:cfw_tls_127\.0\.0\.1_(\d+)_"
+                    r"[0-9a-f]{16}@127\.0\.0\.1:%d;lr>" % d.tls_port, inv)
+    check([int(x) for x in rr] == [bport, aport],
+          "two sips Record-Routes naming bob's and alice's flows: %s" % rr)
     check("Via: SIP/2.0/TLS 127.0.0.1:%d;" % d.tls_port in inv,
           "confab's Via is TLS")
     bob.send(answer(inv, 486, "Busy Here"))

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* flow.c - flow tokens in Record-Route user parts for WebSocket sides
- * (see flow.h). */
+/* flow.c - flow tokens in Record-Route user parts for sides that are a
+ * UA's stream connection: TCP, TLS, WS, WSS (see flow.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,6 +31,40 @@ bool proxy_flow_needed(enum cf_sip_tp tp)
 	return tp == CF_SIP_TP_WS || tp == CF_SIP_TP_WSS;
 }
 
+bool proxy_flow_stream(enum cf_sip_tp tp)
+{
+	return tp == CF_SIP_TP_TCP || tp == CF_SIP_TP_TLS ||
+	       proxy_flow_needed(tp);
+}
+
+bool proxy_flow_in(enum cf_sip_tp tp)
+{
+	return proxy_flow_stream(tp);
+}
+
+bool proxy_flow_out(const struct cf_sip_peer *hop, bool binding)
+{
+	return hop && (proxy_flow_needed(hop->tp) ||
+	               (binding && proxy_flow_stream(hop->tp)));
+}
+
+/* The token's name of a stream transport, or NULL. */
+static const char *tp_name(enum cf_sip_tp tp)
+{
+	switch (tp) {
+	case CF_SIP_TP_TCP:
+		return "tcp";
+	case CF_SIP_TP_TLS:
+		return "tls";
+	case CF_SIP_TP_WS:
+		return "ws";
+	case CF_SIP_TP_WSS:
+		return "wss";
+	default:
+		return NULL;
+	}
+}
+
 /* 16 hex digits of HMAC-SHA-256(key, s[0..n)). */
 static int mac(const char *s, size_t n, char out[MAC_HEX + 1])
 {
@@ -47,21 +81,21 @@ static int mac(const char *s, size_t n, char out[MAC_HEX + 1])
 	return 0;
 }
 
-/* "cfw_ws_127.0.0.1_43210" (':' of an IPv6 address as '-', which a SIP
+/* "cfw_ws_127.0.0.1_43210", "cfw_tls_..." (':' of an IPv6 address as '-', which a SIP
  * user part allows). */
 static int body(enum cf_sip_tp tp, const struct cf_sa *addr, char *buf,
                 size_t size)
 {
+	const char *tn = tp_name(tp);
 	char ip[64];
 	int n;
 
-	if (!cf_sa_isset(addr) || !cf_sa_ntop(addr, ip, sizeof(ip)))
+	if (!tn || !cf_sa_isset(addr) || !cf_sa_ntop(addr, ip, sizeof(ip)))
 		return -1;
 	for (char *p = ip; *p; p++)
 		if (*p == ':')
 			*p = '-';
-	n = snprintf(buf, size, FLOW_PREFIX "%s_%s_%u",
-	             tp == CF_SIP_TP_WSS ? "wss" : "ws", ip,
+	n = snprintf(buf, size, FLOW_PREFIX "%s_%s_%u", tn, ip,
 	             (unsigned)cf_sa_port(addr));
 	return n > 0 && (size_t)n < size ? n : -1;
 }
@@ -72,7 +106,7 @@ int proxy_flow_user(enum cf_sip_tp tp, const struct cf_sa *addr, char *buf,
 	char m[MAC_HEX + 1];
 	int n;
 
-	if (!proxy_flow_needed(tp))
+	if (!proxy_flow_stream(tp))
 		return EPROTO;
 	if (!addr || !buf || size < PROXY_FLOW_USER_MAX)
 		return EINVAL;
@@ -106,7 +140,11 @@ int proxy_flow_hop(const struct cf_pl *user, struct cf_sip_peer *hop)
 	*port++ = '\0';
 	*sig++ = '\0';
 	memset(hop, 0, sizeof(*hop));
-	if (!strcmp(tp, "ws"))
+	if (!strcmp(tp, "tcp"))
+		hop->tp = CF_SIP_TP_TCP;
+	else if (!strcmp(tp, "tls"))
+		hop->tp = CF_SIP_TP_TLS;
+	else if (!strcmp(tp, "ws"))
 		hop->tp = CF_SIP_TP_WS;
 	else if (!strcmp(tp, "wss"))
 		hop->tp = CF_SIP_TP_WSS;

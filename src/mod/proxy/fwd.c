@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mod/proxy/flow.h"
 #include "mod/proxy/proxy_int.h"
 
 struct branch {
@@ -698,8 +699,11 @@ static struct branch *branch_send(struct proxy_txn *pt, struct proxy_target *t,
 	e.in_tp = pt->in.tp;
 	e.in_local = pt->in.local;
 	e.out_tp = hop.tp;
-	e.in_addr = pt->in.addr;
-	e.out_addr = hop.addr;
+	/* the sides that are a UA's flow are named in their entries */
+	if (proxy_flow_in(pt->in.tp))
+		e.in_addr = pt->in.addr;
+	if (proxy_flow_out(&hop, t->has_hop && t->flow && !t->failover))
+		e.out_addr = hop.addr;
 	proxy_sips_edit(pt->req, &pt->routes, &e);
 	if (cf_sa_isset(&hop.local)) {
 		e.out_local = hop.local;

@@ -380,6 +380,7 @@ bool proxy_collect_h(const struct cf_reg_contact *c, void *arg)
 			t->hop = c->peer;
 			t->hop.conn = cf_mem_ref(c->peer.conn);
 			t->has_hop = true;
+			t->flow = true; /* named in our Record-Route */
 		}
 	}
 	col->n++;

@@ -30,6 +30,8 @@ struct proxy_target {
 	char *path;             /* Path values "<...>, <...>" or NULL */
 	struct cf_sip_peer hop; /* hop.conn: a reference, or NULL */
 	bool has_hop;           /* an outbound flow / GRUU: hop is set */
+	bool flow; /* hop is a binding's connection, the one its REGISTER
+	            * came on (its Record-Route entry names it, flow.h) */
 	int q;                  /* q x 1000 (1000 when absent) */
 	uint16_t fwd;           /* a failure route: the cause (the code
 	                         * that failed; 408 for no_answer_timeout) */
@@ -122,7 +124,7 @@ struct proxy_routes {
 	struct cf_pl own_cfack; /* our entry's cfack parameter (trunk.c:
 	                         * an ACK whose CSeq the trunk leg
 	                         * renumbered), unset when none */
-	/* the WebSocket flow our second entry names (flow.h) */
+	/* the UA's flow our second entry names (flow.h) */
 	bool flow_set;
 	struct cf_sip_peer flow;
 	bool has_next; /* a value after ours: the next hop */
@@ -156,7 +158,9 @@ struct proxy_edit {
 	                           * entries (trunk.c), or NULL */
 	enum cf_sip_tp in_tp, out_tp;
 	struct cf_sa in_local, out_local;
-	struct cf_sa in_addr, out_addr; /* the peers (flow tokens, flow.h) */
+	/* the peer of a side that is a UA's flow (its entry names it,
+	 * flow.h), unset for a side that is none */
+	struct cf_sa in_addr, out_addr;
 };
 int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e);
 

@@ -55,7 +55,7 @@ int proxy_ruri_hop(const struct proxy_routes *r, const struct cf_sip_uri *u,
 	int err;
 
 	if (r && r->nown == 2 && r->flow_set) {
-		*hop = r->flow; /* a WebSocket side: its flow (flow.h) */
+		*hop = r->flow; /* a UA's flow (flow.h) */
 		return 0;
 	}
 	err = proxy_uri_hop(u, hop);
@@ -424,19 +424,17 @@ static const char *tp_lc(enum cf_sip_tp tp)
 /* One Record-Route entry for our side on tp. A sips request gets sips
  * entries (RFC 3261 §16.6 item 4, RFC 5630 §4.3): the TLS listener with
  * no transport parameter (sips means TLS), or wss for a WebSocket flow.
- * A WebSocket side's entry names its flow to peer in its user part
- * (flow.h). */
+ * The entry of a side that is a UA's flow names it in its user part
+ * (flow.h): user is "" or "TOKEN@". */
 static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
                   enum cf_sip_tp tp, bool sips, const char *param,
-                  const struct cf_sa *peer)
+                  const char *user)
 {
-	char addr[64], user[PROXY_FLOW_USER_MAX + 1] = "";
+	char addr[64];
 
 	cf_sa_print(a, addr, sizeof(addr));
 	if (!param)
 		param = "";
-	if (!proxy_flow_user(tp, peer, user, sizeof(user) - 1))
-		strcat(user, "@");
 	if (sips && tp == CF_SIP_TP_TLS)
 		return cf_sip_msg_edit_add(msg, NULL,
 		                           "Record-Route: <sips:%s%s;lr%s>", user,
@@ -449,6 +447,20 @@ static int rr_add(struct cf_sip_msg *msg, const struct cf_sa *a,
 	                           "Record-Route: <%s:%s%s;transport=%s;lr%s>",
 	                           sips ? "sips" : "sip", user, addr,
 	                           tp_lc(tp), param);
+}
+
+/* "TOKEN@" naming the flow of a side (its peer set: fwd.c decides with
+ * proxy_flow_in/out), else "". True when a token was written. */
+static bool flow_user(enum cf_sip_tp tp, const struct cf_sa *peer, char *buf,
+                      size_t size)
+{
+	buf[0] = '\0';
+	if (proxy_flow_user(tp, peer, buf, size - 1)) {
+		buf[0] = '\0';
+		return false;
+	}
+	strcat(buf, "@");
+	return true;
 }
 
 /*
@@ -481,18 +493,23 @@ int proxy_req_edits(struct cf_sip_msg *msg, const struct proxy_edit *e)
 		err = cf_sip_msg_edit_append(msg, "Max-Forwards: 70");
 	}
 	if (!err && e->rr) {
-		/* a WebSocket side gets an entry of its own, with its flow */
+		/* a side that is a UA's flow gets an entry of its own, naming
+		 * it: the second of our entries in a request's Route set is
+		 * then always the side the request goes out on */
+		char uin[PROXY_FLOW_USER_MAX + 1], uout[PROXY_FLOW_USER_MAX + 1];
+		bool fin = flow_user(e->in_tp, &e->in_addr, uin, sizeof(uin));
+		bool fout = flow_user(e->out_tp, &e->out_addr, uout,
+		                      sizeof(uout));
 		bool two = e->in_tp != e->out_tp ||
 		           cf_sa_af(&e->in_local) != cf_sa_af(&e->out_local) ||
-		           proxy_flow_needed(e->in_tp) ||
-		           proxy_flow_needed(e->out_tp);
+		           fin || fout;
 
 		/* the top entry is the one the callee's side reaches */
 		err = rr_add(msg, &e->out_local, e->out_tp, e->sips,
-		             e->rr_param, &e->out_addr);
+		             e->rr_param, uout);
 		if (!err && two)
 			err = rr_add(msg, &e->in_local, e->in_tp, e->sips,
-			             e->rr_param, &e->in_addr);
+			             e->rr_param, uin);
 	}
 	/* Path from the binding (RFC 3327 §5.2): Route headers, first */
 	if (!err && e->path)
@@ -692,8 +709,6 @@ bool proxy_req_stateless(struct cf_app *app, struct cf_sip_txn_env *env,
 	e.in_tp = peer->tp;
 	e.out_tp = hop.tp;
 	e.in_local = peer->local;
-	e.in_addr = peer->addr;
-	e.out_addr = hop.addr;
 	if (cf_sa_isset(&hop.local)) {
 		e.out_local = hop.local; /* a flow: its own side */
 	} else {

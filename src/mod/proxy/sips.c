@@ -108,8 +108,11 @@ void proxy_sips_edit(const struct cf_sip_msg *msg, const struct proxy_routes *r,
 
 		proxy_local_addr(CF_SIP_TP_TLS, cf_sa_af(&in), &in,
 		                 &e->in_local);
-		if (!cf_sa_eq(&in, &e->in_local))
+		if (!cf_sa_eq(&in, &e->in_local)) {
 			e->in_tp = CF_SIP_TP_TLS;
+			/* its flow is not TLS: its entry names none */
+			memset(&e->in_addr, 0, sizeof(e->in_addr));
+		}
 	}
 }
 

@@ -347,7 +347,13 @@ static void test_tls_binding(void **state)
 	r = sent_to(f, 5072, "INVITE sips:bob@127.0.0.1:5072 SIP/2.0\r\n", &tp);
 	assert_non_null(r);
 	assert_int_equal(tp, CF_SIP_TP_TLS);
-	assert_non_null(strstr(r, "Record-Route: <sips:127.0.0.1:25060;lr>"));
+	/* both sides are TLS flows: two entries, each naming its side's
+	 * flow (flow.h), bob's on top */
+	assert_non_null(strstr(r, "Record-Route: <sips:cfw_tls_127.0.0.1_5072_"));
+	assert_non_null(
+	    strstr(r, "Record-Route: <sips:cfw_tls_127.0.0.1_25160_"));
+	assert_true(strstr(r, "cfw_tls_127.0.0.1_5072_") <
+	            strstr(r, "cfw_tls_127.0.0.1_25160_"));
 	assert_non_null(strstr(r, "Via: SIP/2.0/TLS "));
 	assert_null(sent_to(f, 5071, "INVITE ", NULL));
 	callee_answers(f, 5072, 486);
@@ -399,6 +405,109 @@ static void test_foreign(void **state)
 	callee_answers(f, 5096, 486);
 }
 
+/* The value of the n-th (0: top) Record-Route line of msg, in buf. */
+static void rr_value(const char *msg, int n, char *buf, size_t size)
+{
+	const char *p = msg, *e;
+
+	for (int i = 0; i <= n; i++) {
+		p = strstr(p, "\r\nRecord-Route: ");
+		assert_non_null(p);
+		p += strlen("\r\nRecord-Route: ");
+	}
+	e = strstr(p, "\r\n");
+	assert_non_null(e);
+	assert_true((size_t)(e - p) < size);
+	snprintf(buf, size, "%.*s", (int)(e - p), p);
+}
+
+/* bob's BYE (UDP) routed by our entries to alice's Contact at 25170. */
+static void bye_from_bob(struct fixture *f, const char *top,
+                         const char *below)
+{
+	char buf[2048];
+
+	snprintf(buf, sizeof(buf),
+	         "BYE sip:alice@127.0.0.1:25170;transport=tls SIP/2.0\r\n"
+	         "Via: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bKbye%u\r\n"
+	         "Max-Forwards: 70\r\n"
+	         "From: <sip:bob@example.com>;tag=b1\r\n"
+	         "To: <sips:alice@example.com>;tag=a1\r\n"
+	         "Call-ID: flow-bye@test\r\n"
+	         "CSeq: 2 BYE\r\n"
+	         "Route: %s, %s\r\n"
+	         "Content-Length: 0\r\n\r\n",
+	         ++f->branch, top, below);
+	feed_from(f, buf, 5071, CF_SIP_TP_UDP);
+}
+
+/* Answer the last request sent to port starting with prefix. */
+static void answer_sent(struct fixture *f, uint16_t port, const char *prefix,
+                        uint16_t code)
+{
+	const char *r = sent_to(f, port, prefix, NULL);
+	struct cf_sip_msg *msg = NULL;
+	struct cf_mbuf *mb = NULL;
+	size_t used;
+
+	assert_non_null(r);
+	assert_int_equal(cf_sip_msg_decode(&msg, (const uint8_t *)r, strlen(r),
+	                                   CF_SIP_DATAGRAM, &used),
+	                 0);
+	assert_int_equal(cf_mbuf_alloc(&mb, 1024), 0);
+	assert_int_equal(cf_sip_reply_encode(mb, msg, code, cf_sip_reason(code),
+	                                     NULL, NULL, NULL),
+	                 0);
+	assert_int_equal(cf_mbuf_write_u8(mb, 0), 0);
+	feed_from(f, (const char *)mb->buf, port, CF_SIP_TP_TLS);
+	cf_mem_deref(mb);
+	cf_mem_deref(msg);
+}
+
+/* issue 5: alice calls over TLS (a connection she opened, from port
+ * 25160; her Contact says 25170, where nothing listens: a phone with no
+ * TLS server certificate), bob is bound over UDP. bob's INVITE has two
+ * entries, alice's below naming her TLS flow; bob's BYE routed by them
+ * goes over that flow (to 25160 over TLS), not to her Contact. A token
+ * with its MAC changed is ignored: the BYE goes to the Contact. */
+static void test_flow_bye(void **state)
+{
+	struct fixture *f = *state;
+	char top[256], below[256];
+	enum cf_sip_tp tp = CF_SIP_TP_UDP;
+	const char *r;
+	char *p;
+
+	reg(f, 5071, CF_SIP_TP_UDP, "<sip:bob@127.0.0.1:5071>");
+	invite(f, "sip:bob@example.com", CF_SIP_TP_TLS, NULL);
+	r = sent_to(f, 5071, "INVITE sip:bob@127.0.0.1:5071 ", NULL);
+	assert_non_null(r);
+	rr_value(r, 0, top, sizeof(top));
+	rr_value(r, 1, below, sizeof(below));
+	assert_string_equal(top, "<sip:127.0.0.1:25060;lr>");
+	assert_memory_equal(below, "<sip:cfw_tls_127.0.0.1_25160_", 29);
+	assert_non_null(strstr(below, "@127.0.0.1:25060;transport=tls;lr>"));
+	callee_answers(f, 5071, 486);
+
+	sent_clear(f);
+	bye_from_bob(f, top, below);
+	assert_non_null(sent_to(f, CALLER, "BYE sip:alice@127.0.0.1:25170", &tp));
+	assert_int_equal(tp, CF_SIP_TP_TLS);
+	assert_null(sent_to(f, 25170, "BYE ", NULL));
+	answer_sent(f, CALLER, "BYE ", 200);
+
+	/* a forged token: not ours, so the Contact it is */
+	sent_clear(f);
+	p = strchr(below, '@');
+	assert_non_null(p);
+	p[-1] = p[-1] == '0' ? '1' : '0';
+	bye_from_bob(f, top, below);
+	assert_null(sent_to(f, CALLER, "BYE ", NULL));
+	assert_non_null(sent_to(f, 25170, "BYE ", &tp));
+	assert_int_equal(tp, CF_SIP_TP_TLS);
+	answer_sent(f, 25170, "BYE ", 200);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +515,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_plain_binding_480, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_tls_binding, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flow_bye, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign, setup, teardown),
 	};
 
