@@ -134,7 +134,7 @@ def measure(a, srv, mode, port):
     r0, p0 = mem(pids)
     steps = [{"conns": 0, "established": established(port), "rss_kB": r0, "pss_kB": p0}]
     total = errors = 0
-    first_err = None
+    first_err = died = None
     deadline = time.time() + a.deadline
     t0 = time.time()
     for c in range(a.chunks):
@@ -156,6 +156,10 @@ def measure(a, srv, mode, port):
                       "t_s": round(time.time() - t0, 1)})
         log(f"{srv.name} {mode}: {total} open ({errors} failed), server sees {est}; "
             f"RSS {r} kB, PSS {pss} kB")
+        if not all(os.path.exists(f"/proc/{p}") for p in pids):
+            died = f"the server died between {steps[-2]['conns']} and {total} connections"
+            log(died)
+            break
         if time.time() > deadline or errors > a.n // 10:
             break
     # still held after a pause? (a server closing idle ones would show here)
@@ -168,15 +172,20 @@ def measure(a, srv, mode, port):
         p.join(30)
         if p.is_alive():
             p.kill()  # our own child, by pid
-    n = steps[-1]["conns"] or 1
-    res = {"server": srv.name, "mode": mode, "asked": a.n, "opened": total, "failed": errors,
+    # the figure comes from the last step the server held completely (a
+    # server that died or dropped connections is reported, not measured)
+    good = [x for x in steps if x["conns"] and x["rss_kB"] and x["established"] >= 0.98 * x["conns"]]
+    last = good[-1] if good else steps[-1]
+    n = last["conns"] or 1
+    res = {"died": died, "measured_at": last["conns"],"server": srv.name, "mode": mode, "asked": a.n, "opened": total, "failed": errors,
            "first_error": first_err, "established_after_hold": est_end, "hold_s": a.hold,
-           "rss_kB_0": r0, "rss_kB_n": steps[-1]["rss_kB"], "pss_kB_0": p0, "pss_kB_n": steps[-1]["pss_kB"],
-           "rss_per_conn_B": round((steps[-1]["rss_kB"] - r0) * 1024 / n),
-           "pss_per_conn_B": round((steps[-1]["pss_kB"] - p0) * 1024 / n),
+           "rss_kB_0": r0, "rss_kB_n": last["rss_kB"], "pss_kB_0": p0, "pss_kB_n": last["pss_kB"],
+           "rss_per_conn_B": round((last["rss_kB"] - r0) * 1024 / n),
+           "pss_per_conn_B": round((last["pss_kB"] - p0) * 1024 / n),
            "rss_kB_after_hold": r1, "pss_kB_after_hold": p1, "steps": steps}
-    s_r = fit([s["conns"] for s in steps], [s["rss_kB"] for s in steps])
-    s_p = fit([s["conns"] for s in steps], [s["pss_kB"] for s in steps])
+    fs = [steps[0]] + good
+    s_r = fit([s["conns"] for s in fs], [s["rss_kB"] for s in fs])
+    s_p = fit([s["conns"] for s in fs], [s["pss_kB"] for s in fs])
     res["rss_slope_B"] = s_r and round(s_r * 1024)
     res["pss_slope_B"] = s_p and round(s_p * 1024)
     return res
@@ -207,7 +216,9 @@ def servers(a, crt, key, kcfg):
             defs = (f"-A WITH_TLS -A TLS_PORT={a.port + 1} -A TLS_CFG=\"{kcfg}\" -A WITH_WS "
                     f"-A WS_PORT={a.port + 2} -A TCP_MAX={a.tcp_max}")
             k.env["KAM_DEFS"] = defs
-            k.cmd = f"KAM_DEFS='{defs}' " + k.cmd
+            # its connections live in shared memory: room for --n of them
+            k.env["KAM_SHM"] = str(a.kam_shm)
+            k.cmd = f"KAM_SHM={a.kam_shm} KAM_DEFS='{defs}' " + k.cmd
             out.append(k)
         elif name == "confab":
             out.append(sbs.Confab(a))
@@ -242,6 +253,7 @@ def main():
     ap.add_argument("--port", type=int, default=15660, help="UDP port; TLS +1, WS +2, WSS +3")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tcp-max", type=int, default=30000)
+    ap.add_argument("--kam-shm", type=int, default=4096, help="Kamailio shared memory, MB")
     ap.add_argument("--confabd", default=None)
     ap.add_argument("--out", default=None)
     ap.add_argument("--results", default=None, help="append a markdown section to this file")
@@ -305,11 +317,18 @@ def table(results):
 
         def rt(x, y):
             return f"{x / y:.2f}" if x and y else "—"
+        def held(r):
+            if not r:
+                return None
+            if r.get("died"):
+                return f"{r['measured_at']} (then {r['died']})"
+            return r.get("established_after_hold")
         L.append(f"| {mode} | idle connections held (asked {g(k, 'asked') or g(c, 'asked')}; "
                  f"established at the server after {g(k, 'hold_s') or g(c, 'hold_s')} s) | "
-                 f"{g(k, 'established_after_hold')} | {g(c, 'established_after_hold')} | "
-                 f"{rt(g(c, 'established_after_hold'), g(k, 'established_after_hold'))} |")
-        for key, what in (("pss_per_conn_B", "PSS growth per connection, bytes"),
+                 f"{held(k)} | {held(c)} | "
+                 f"{rt(g(c, 'measured_at'), g(k, 'measured_at'))} |")
+        for key, what in (("measured_at", "connections the memory figures are measured at"),
+                          ("pss_per_conn_B", "PSS growth per connection, bytes"),
                           ("rss_per_conn_B", "RSS growth per connection, bytes (Kamailio: summed over its "
                                              "processes, shared pages counted in each)"),
                           ("pss_slope_B", "PSS slope over the steps, bytes per connection")):
