@@ -18,7 +18,7 @@ idle_conns.servers() with a self-signed P-256 certificate made here
 (Kamailio: `-A WITH_TLS` in kamailio.cfg). stunnel's own CPU is not counted
 as the server's; it is the same for both.
 
-usage: tls_bench.py [--servers kamailio,confab] [--rate 2000] [--no-search]
+usage: tls_bench.py [--servers kamailio,confab] [--rate 1000] [--no-search]
                     [--results bench/RESULTS.md]
 """
 import argparse, datetime, json, os, shlex, subprocess, sys, tempfile, time
@@ -75,7 +75,7 @@ def main():
     ap.add_argument("--port", type=int, default=15760, help="UDP port; TLS on +1, stunnel on +10")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--dur", type=int, default=10)
-    ap.add_argument("--rate", type=int, default=2000, help="common offered rate, registrations/s")
+    ap.add_argument("--rate", type=int, default=1000, help="common offered rate, registrations/s")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--max-rate", type=int, default=80000)
     ap.add_argument("--no-search", action="store_true")
