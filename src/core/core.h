@@ -163,6 +163,7 @@ size_t cf_hash_count(const struct cf_hash *h);
 /* Fast string hashes (FNV-1a): exact and ASCII case-insensitive. */
 uint32_t cf_hash_mem(const void *p, size_t n);
 uint32_t cf_hash_mem_ci(const void *p, size_t n);
+uint32_t cf_hash_mix32(uint32_t h);
 
 /* ------------------------------------------------------------------ log */
 

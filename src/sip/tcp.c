@@ -173,18 +173,30 @@ static void frame(struct worker *w, struct cf_sip_conn *conn)
 	conn->rlen -= off;
 }
 
-/* Make room to read: the buffer doubles from TCP_RBUF_INIT up to one
- * message over the limit (max_msg + 1); full at that size means oversize. */
-static int rbuf_room(struct cf_sip_conn *conn, size_t cap)
+/*
+ * Receive buffers. An idle connection holds none: a read with nothing
+ * buffered goes into `stk`, a TCP_RBUF_INIT-byte buffer on conn_read's
+ * stack lent to the connection for that call, and only bytes left over
+ * (part of a message) get a buffer of the connection's own. From there the
+ * buffer doubles up to one message over the limit (max_msg + 1); full at
+ * that size means oversize. Once everything is read and framed, it goes
+ * back (rbuf_settle). Cost for an idle connection: no buffer; for a busy
+ * one, an allocation when a read ends inside a message.
+ */
+static int rbuf_room(struct cf_sip_conn *conn, size_t cap, uint8_t *stk)
 {
 	size_t size;
 	uint8_t *nb;
 
+	if (!conn->rbuf) {
+		conn->rbuf = stk;
+		conn->rsize = TCP_RBUF_INIT;
+	}
 	if (conn->rlen < conn->rsize)
 		return 0;
 	if (conn->rsize >= cap)
 		return EMSGSIZE;
-	size = conn->rsize ? conn->rsize * 2 : TCP_RBUF_INIT;
+	size = conn->rsize * 2;
 	if (size > cap)
 		size = cap;
 	nb = cf_mem_alloc(size, NULL);
@@ -192,9 +204,41 @@ static int rbuf_room(struct cf_sip_conn *conn, size_t cap)
 		return ENOMEM;
 	if (conn->rlen)
 		memcpy(nb, conn->rbuf, conn->rlen);
-	cf_mem_deref(conn->rbuf);
+	if (conn->rbuf != stk)
+		cf_mem_deref(conn->rbuf);
 	conn->rbuf = nb;
 	conn->rsize = size;
+	return 0;
+}
+
+/* Before conn_read returns: the lent stack buffer is taken back (what is
+ * left in it is copied to a buffer of the connection's own: ENOMEM if that
+ * fails), and an own buffer with nothing left in it is freed. */
+static int rbuf_settle(struct cf_sip_conn *conn, uint8_t *stk)
+{
+	uint8_t *nb;
+
+	if (!conn->rbuf)
+		return 0;
+	if (!conn->rlen || atomic_load(&conn->closed)) {
+		if (conn->rbuf != stk)
+			cf_mem_deref(conn->rbuf);
+		conn->rbuf = NULL;
+		conn->rsize = 0;
+		conn->rlen = 0;
+		return 0;
+	}
+	if (conn->rbuf != stk)
+		return 0;
+	nb = cf_mem_alloc(TCP_RBUF_INIT, NULL);
+	if (!nb) {
+		conn->rbuf = NULL;
+		conn->rsize = 0;
+		conn->rlen = 0;
+		return ENOMEM;
+	}
+	memcpy(nb, stk, conn->rlen);
+	conn->rbuf = nb;
 	return 0;
 }
 
@@ -208,19 +252,20 @@ static void again_h(void *arg);
 static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 {
 	size_t cap = conn->ws ? ws_rbuf_cap(conn) : w->sip->cfg.max_msg + 1;
+	uint8_t stk[TCP_RBUF_INIT];
 
 	for (int i = 0; i < TCP_READS_PER_WAKEUP && !atomic_load(&conn->closed);
 	     i++) {
 		ssize_t r;
-		int err = rbuf_room(conn, cap);
+		int err = rbuf_room(conn, cap, stk);
 
 		if (err == EMSGSIZE) {
 			reject(conn, &w->st.oversize, "message too large");
-			return;
+			break;
 		}
 		if (err) {
 			conn_close(conn, "out of memory");
-			return;
+			break;
 		}
 		if (conn->ssl)
 			r = tls_read(conn, conn->rbuf + conn->rlen,
@@ -230,7 +275,7 @@ static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 			         conn->rsize - conn->rlen, MSG_DONTWAIT);
 		if (r == 0) {
 			conn_close(conn, "closed by peer");
-			return;
+			break;
 		}
 		if (r < 0) {
 			if (errno == EINTR)
@@ -240,7 +285,7 @@ static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 				       "bad TLS record");
 			else if (errno != EAGAIN && errno != EWOULDBLOCK)
 				conn_close(conn, "read error");
-			return;
+			break;
 		}
 		ctr_add(&w->st.rx_bytes, (uint64_t)r);
 		conn->rlen += (size_t)r;
@@ -249,6 +294,10 @@ static void conn_read(struct worker *w, struct cf_sip_conn *conn)
 			ws_recv(w, conn);
 		else
 			frame(w, conn);
+	}
+	if (rbuf_settle(conn, stk)) {
+		conn_close(conn, "out of memory");
+		return;
 	}
 	if (!atomic_load(&conn->closed) && tls_pending(conn))
 		cf_tmr_start(cf_loop_wheel(w->loop), &conn->again, 0, again_h,

@@ -27,14 +27,15 @@
 
 uint32_t cf_sip_txn_branch_key(const struct cf_pl *branch)
 {
-	return cf_hash_mem(branch->p, branch->l);
+	return cf_hash_mix32(cf_hash_mem(branch->p, branch->l));
 }
 
 /* RFC 2543 requests (no cookie) are keyed by Call-ID and CSeq number, which
  * an INVITE, its ACK and its CANCEL share (§17.2.3). */
 uint32_t cf_sip_txn_2543_key(const struct cf_sip_msg *msg)
 {
-	return cf_hash_mem(msg->call_id.p, msg->call_id.l) ^ msg->cseq.num;
+	return cf_hash_mix32(cf_hash_mem(msg->call_id.p, msg->call_id.l) ^
+	                     msg->cseq.num);
 }
 
 bool cf_sip_txn_has_cookie(const struct cf_pl *branch)

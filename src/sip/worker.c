@@ -65,7 +65,8 @@ void worker_dispatch(struct worker *w, struct cf_sip_msg *msg,
 	struct job *j;
 
 	if (sip->wc > 1 && cf_pl_isset(&msg->call_id))
-		to = &sip->wv[cf_hash_mem(msg->call_id.p, msg->call_id.l) %
+		to = &sip->wv[cf_hash_mix32(cf_hash_mem(msg->call_id.p,
+		                                        msg->call_id.l)) %
 		              sip->wc];
 	if (to == w) {
 		handle(w, msg, peer);
