@@ -486,7 +486,10 @@ bool proxy_calls_invite(struct cf_app *app, struct cf_sip_strans *st,
 	c->call_id = cf_pl_dup(&msg->call_id);
 	c->caller = cf_pl_dup(&msg->from.uri.all);
 	c->callee = cf_pl_dup(&msg->to.uri.all);
-	c->ruri = cf_pl_dup(&msg->ruri_pl);
+	/* as received: msg may be the on_request hook's edit */
+	c->ruri = cf_pl_dup(cf_sip_strans_msg(st)
+	                        ? &cf_sip_strans_msg(st)->ruri_pl
+	                        : &msg->ruri_pl);
 	for (int i = 0; i < 2; i++) {
 		if (have[i])
 			c->aor[i] = cf_mem_strdup(aor[i]);
@@ -573,6 +576,36 @@ bool proxy_calls_invite(struct cf_app *app, struct cf_sip_strans *st,
 	cdr_write(c, 0, "open", NULL);
 	tick_start(c, TICK_RINGING_MS);
 	return false;
+}
+
+void proxy_calls_refused(struct cf_app *app, struct cf_sip_strans *st,
+                         const struct cf_sip_msg *msg)
+{
+	uint16_t code = cf_sip_strans_code(st);
+	struct call c = {0};
+
+	(void)app;
+	if (msg->mid != CF_SIP_M_INVITE || cf_pl_isset(&msg->to.tag) ||
+	    code < 300)
+		return;
+	c.start_ms = wall_ms();
+	snprintf(c.uid, sizeof(c.uid), "%llx-%x-%llx",
+	         (unsigned long long)c.start_ms, (unsigned)getpid(),
+	         (unsigned long long)atomic_fetch_add(&cs.seq, 1));
+	c.call_id = cf_pl_dup(&msg->call_id);
+	c.caller = cf_pl_dup(&msg->from.uri.all);
+	c.callee = cf_pl_dup(&msg->to.uri.all);
+	c.ruri = cf_pl_dup(&msg->ruri_pl);
+	c.code = code;
+	if (c.call_id && c.caller && c.callee && c.ruri)
+		cdr_write(&c, c.start_ms, disposition(code), "callee");
+	else
+		cf_log(CF_LOG_ERR, &msg->call_id,
+		       "proxy: out of memory: no CDR for the refused INVITE");
+	cf_mem_deref(c.call_id);
+	cf_mem_deref(c.caller);
+	cf_mem_deref(c.callee);
+	cf_mem_deref(c.ruri);
 }
 
 void proxy_calls_resp(const struct cf_sip_msg *req,

@@ -331,6 +331,10 @@ void proxy_calls_stop(struct cf_app *app);
 bool proxy_calls_invite(struct cf_app *app, struct cf_sip_strans *st,
                         const struct cf_sip_msg *msg,
                         const struct cf_sip_peer *peer);
+/* An INVITE outside a dialog answered before it became a call, by the
+ * on_request hook (a 403 of a script, its 500): its CDR, written once. */
+void proxy_calls_refused(struct cf_app *app, struct cf_sip_strans *st,
+                         const struct cf_sip_msg *msg);
 /* A response of a branch of the proxy transaction of req. */
 void proxy_calls_resp(const struct cf_sip_msg *req,
                       const struct cf_sip_msg *resp, uint16_t code);
