@@ -449,7 +449,8 @@ def case_cancel_crosses_200(args, tmp):
     bob a CANCEL, which reaches him after he answered 200 (the callee
     here answers the INVITE 200 when the CANCEL arrives, then the CANCEL
     200). That 200 still goes upstream: alice ACKs it and hangs up (BYE
-    through confab to bob)."""
+    through confab to bob). The CDR, cancelled at the 487, becomes that
+    of the answered call."""
     d = d_start(args, tmp)
     bob = RawUas()
     st.register(d, "bob", bob.port)
@@ -470,11 +471,13 @@ def case_cancel_crosses_200(args, tmp):
     check(final_of(msgs, 487) != "", "alice got 487 for her INVITE")
     check(re.search(r"(?m)^To:.*tag=%s" % bob.tag, msgs) is not None,
           "and then bob's 200")
-    # docs/cdr.md (Not done): the CDR ends with the final the caller got
-    # first (487); the crossing 200 and its dialog are not in it
-    expect_cdr(d, count=1, call_id=call_id_of(msgs), disposition="cancelled",
-               code=487, caller=ALICE, callee=BOB, answer="",
-               contact=lambda v: not v, ended_by="caller")
+    # the 200 that crossed the CANCEL answered the call after all: one
+    # CDR, answered by bob, ended by alice's BYE (docs/cdr.md)
+    expect_cdr(d, count=1, call_id=call_id_of(msgs), disposition="answered",
+               code=200, caller=ALICE, callee=BOB, contact=at_port(bob.port),
+               answer=lambda v: bool(v), ended_by="caller")
+    check(st.log_has(d, r"a 200 crossed the CANCEL: answered"),
+          "the revived call is logged")
     bob.close()
     d.stop()
 
