@@ -9,6 +9,7 @@ Each CASE starts its own confabd on free loopback ports (tests/lib/
 sipptest.py), users provisioned with confabctl, and baresip 1.0 instances
 (tests/interop/interop.py's config and control helpers) with a hard time
 limit, stopped by PID. A missing baresip fails the test; nothing skips.
+Each call's CDR is checked at the end (tests/scenarios/cdrcheck.py).
 """
 
 import os
@@ -22,6 +23,7 @@ import sipptest as st  # noqa: E402
 import interop  # noqa: E402
 from sipptest import DOMAIN, check  # noqa: E402
 from interop import start_peer, wait_for  # noqa: E402
+from cdrcheck import expect_cdr  # noqa: E402  (CDRs, issue 4 point 6)
 
 USERS = {"alice": "pwalice", "bob": "pwbob"}
 
@@ -68,6 +70,19 @@ def daemon(args, tmp):
 
 def invites(text):
     return interop.invites(text)
+
+
+def uri_is(want):
+    """A CDR field check: the URI want, with the ;transport= baresip
+    adds to the URIs it dials."""
+    return lambda v: bool(v) and re.sub(r";transport=\w+", "", v) == want
+
+
+def invite_call_id(text):
+    """The Call-ID of the first INVITE in a baresip trace."""
+    m = re.search(r"(?ms)^INVITE sip:.*?^Call-ID:\s*(\S+)", text)
+    check(m is not None, "a Call-ID in the callee's INVITE")
+    return m.group(1)
 
 
 def stop_all(peers):
@@ -122,8 +137,16 @@ def case_gruu(args, tmp):
         a.cmd("hangup")
         wait_for(lambda: re.search(r"(?m)^BYE sip:", b2.text()), 10,
                  "bob-2: alice's BYE")
+        cid = invite_call_id(b2.text())
     finally:
         stop_all([a, b1, b2])
+    # the GRUU is the callee and the Request-URI; bob-2 answered with it
+    # as its Contact
+    uuid = gr.split(";gr=", 1)[1]
+    expect_cdr(d, count=1, call_id=cid, disposition="answered", code=200,
+               caller="sip:alice@" + DOMAIN, callee=uri_is(gr),
+               request_uri=uri_is(gr),
+               contact=lambda v: bool(v) and uuid in v, ended_by="caller")
     d.stop()
 
 
@@ -162,8 +185,16 @@ def case_outbound_tcp(args, tmp):
         a.cmd("hangup")
         wait_for(lambda: interop.call_ended(b.text()), 10,
                  "bob: call terminated (BYE over the flow)")
+        cid = invite_call_id(b.text())
     finally:
         stop_all([a, b])
+    expect_cdr(d, count=1, call_id=cid, disposition="answered", code=200,
+               caller="sip:alice@" + DOMAIN,
+               callee=uri_is("sip:bob@" + DOMAIN),
+               # bob answers with his GRUU as Contact (RFC 5627 §8)
+               contact=lambda v: bool(v) and v.startswith(
+                   "sip:bob@%s;gr=urn:uuid:" % DOMAIN),
+               ended_by="caller")
     d.stop()
 
 

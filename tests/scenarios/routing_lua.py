@@ -9,7 +9,9 @@ blocks (each follows an `<!-- example: NAME -->` line), so the page cannot
 drift from what is tested, and run as [lua] script of a real confabd (two
 workers) with SIPp on both sides (tests/scenarios/proxy.py's helpers): the
 caller authenticates (407) as in the proxy cases. Every wait is bounded;
-SIPp processes and confabd are stopped by PID.
+SIPp processes and confabd are stopped by PID. The CDR of each call, and
+of each INVITE the script refuses, is checked (tests/scenarios/
+cdrcheck.py).
 """
 
 import argparse
@@ -31,6 +33,18 @@ import run  # noqa: E402
 from proxy import (ctl, register, uas_start, uac_run, uas_wait,  # noqa: E402
                    read)
 from run import DOMAIN, Failure, check, free_port  # noqa: E402
+from cdrcheck import cdrs, expect_cdr  # noqa: E402  (issue 4 point 6)
+
+
+def call_id_of(log):
+    """The Call-ID of the INVITEs in a SIPp message log (its path)."""
+    m = re.search(r"(?mi)^Call-ID:\s*(\S+)", read(log))
+    check(m is not None, "a Call-ID in the caller's trace")
+    return m.group(1)
+
+
+def at_port(port):
+    return lambda v: bool(v) and ":%d" % port in v
 
 DOC = os.path.join(HERE, "..", "..", "docs", "routing-lua.md")
 
@@ -123,8 +137,8 @@ def case_time_of_day(args, tmp):
         register(d, want, uport)
         quiet, qport = quiet_port()
         register(d, other, qport)
-        uac_run(d, "proxy_uac_invite.xml", callee="sales",
-                extra=["-default_behaviors", "all,-abortunexp"])
+        log = uac_run(d, "proxy_uac_invite.xml", callee="sales",
+                      extra=["-default_behaviors", "all,-abortunexp"])
         uas_wait(uas, "proxy_uas_invite.xml as %s" % want)
         msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % uport))
         check("INVITE sip:%s@127.0.0.1:%d" % (want, uport) in msgs,
@@ -135,6 +149,13 @@ def case_time_of_day(args, tmp):
         st = lua_status(d)
         check(st.get("calls", 0) >= 1 and st.get("runtime_errors") == 0,
               "lua status: calls %s, no errors" % st.get("calls"))
+        # the CDR keeps the number dialled; the branch is the routed one
+        expect_cdr(d, count=1, call_id=call_id_of(log),
+                   disposition="answered", code=200,
+                   caller="sip:alice@" + DOMAIN,
+                   callee="sip:sales@" + DOMAIN,
+                   request_uri="sip:sales@" + DOMAIN,
+                   contact=at_port(uport), ended_by="caller")
         d.stop()
 
 
@@ -151,12 +172,21 @@ def case_blocked_callers(args, tmp):
     check("SIP/2.0 403 Blocked" in read(log), "alice got 403 Blocked")
     check("lua: blocked alice@%s -> sip:bob@%s" % (DOMAIN, DOMAIN)
           in d.stderr(), "the script's print() reached the log")
-    uac_run(d, "proxy_uac_invite.xml", caller="carol",
-            extra=["-default_behaviors", "all,-abortunexp"])
+    # the script's 403 ends alice's attempt: its CDR (docs/cdr.md)
+    expect_cdr(d, count=1, call_id=call_id_of(log), disposition="failed",
+               code=403, caller="sip:alice@" + DOMAIN,
+               callee="sip:bob@" + DOMAIN, contact=lambda v: not v,
+               answer="", ended_by="callee")
+    log = uac_run(d, "proxy_uac_invite.xml", caller="carol",
+                  extra=["-default_behaviors", "all,-abortunexp"])
     uas_wait(uas, "proxy_uas_invite.xml (carol calls bob)")
     msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % uport))
     check("From: <sip:carol@%s>" % DOMAIN in msgs, "carol's call rang bob")
     check("sip:alice@" not in msgs, "alice's INVITE never reached bob")
+    expect_cdr(d, count=2, call_id=call_id_of(log), disposition="answered",
+               code=200, caller="sip:carol@" + DOMAIN,
+               callee="sip:bob@" + DOMAIN, contact=at_port(uport),
+               ended_by="caller")
     d.stop()
 
 
@@ -228,6 +258,15 @@ def case_reload(args, tmp):
           % st["runtime_errors"])
     check(st["reloads"] == 2, "lua status: 2 scripts loaded (%s)"
           % st["reloads"])
+    # every INVITE is an attempt with its CDR: the script error's 500,
+    # and the 404 of the user v2 lets through
+    rows = cdrs(d)
+    check(len(rows) == 9, "nine CDRs (got %d)" % len(rows))
+    for n in range(9):
+        expect_cdr(d, call_id="lua-reload-%d-%d" % (n, os.getpid()),
+                   disposition="failed", code=500 if n < 5 else 404,
+                   caller="sip:raw@client.invalid",
+                   callee="sip:crash@" + DOMAIN, ended_by="callee")
     d.stop()
 
 

@@ -11,6 +11,9 @@ SIPp UASes started in the background (stopped by PID), and a SIPp UAC (or
 raw UDP requests) as the caller. The proxy does not challenge here
 ([proxy] authenticate = no: digest has its cases in proxy.py); every wait
 is bounded; confabd must stop cleanly (no sanitizer report, exit 0).
+Every case that makes a call ends by checking its CDR (cdrcheck.py, issue
+4 point 6): disposition, final code, caller, callee, the answering branch
+and the Call-ID.
 """
 
 import os
@@ -24,8 +27,31 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import sipptest as st  # noqa: E402
 from sipptest import (DOMAIN, check, free_port, header,  # noqa: E402
                       request, status_line, udp_recv, udp_socket)
+from cdrcheck import cdrs, expect_cdr  # noqa: E402  (issue 4 point 6)
 
 NOAUTH = {"proxy.authenticate": "no"}
+ALICE = "sip:alice@%s" % DOMAIN
+BOB = "sip:bob@%s" % DOMAIN
+RAW = "sip:raw@client.invalid"  # the From of run.request()
+
+
+def call_id_of(msgs):
+    """The Call-ID of the INVITE in a SIPp message trace."""
+    m = re.search(r"(?mi)^Call-ID:\s*(\S+)", msgs)
+    check(m is not None, "a Call-ID in the SIPp trace")
+    return m.group(1)
+
+
+def at_port(port):
+    """A CDR field check: a Contact at 127.0.0.1:port."""
+    return lambda v: bool(v) and ("127.0.0.1:%d" % port) in v
+
+
+def no_cdr(d, cid, what):
+    """An INVITE refused before it is a call (docs/cdr.md): no CDR."""
+    got = [r for r in cdrs(d) if r["call_id"] == cid]
+    check(got == [], "%s: no CDR (refused before it is a call): %s"
+          % (what, [(r["disposition"], r["code"]) for r in got]))
 
 
 def d_start(args, tmp, extra=None):
@@ -72,7 +98,10 @@ def case_bad_input(args, tmp):
     unknown user (404); and the §16.3 checks: Max-Forwards 0 (483), a
     loop (our Via with the request's own hash: 482),
     Proxy-Require of an unknown option (420), a mailto: Request-URI
-    (416)."""
+    (416). CDRs (docs/cdr.md): a request refused by these checks is not
+    a call yet and has none; the unknown user's 404 and the spiral's 480
+    come after the INVITE became a call: a CDR each (failed 404,
+    no_answer 480)."""
     d = d_start(args, tmp)
     u = udp_socket()
     bob = "sip:bob@%s" % DOMAIN
@@ -103,6 +132,12 @@ def case_bad_input(args, tmp):
         after = st.status_counter(d, "proxy", cname)
         check(after == before + 1, "%s: counter proxy.%s %d -> %d"
               % (what, cname, before, after))
+        if cname == "unknown_user":
+            expect_cdr(d, call_id=cid, disposition="failed", code=404,
+                       caller=RAW, callee=ruri, request_uri=ruri,
+                       contact=lambda v: not v, ended_by="callee")
+        else:
+            no_cdr(d, cid, what)
     # §16.3 items 3 and 5 (counters: hops; 420 is logged)
     msg = request("INVITE", d.port, ruri=bob, extra=CONTACT).replace(
         b"Max-Forwards: 70", b"Max-Forwards: 0")
@@ -112,12 +147,14 @@ def case_bad_input(args, tmp):
     s.close()
     check(status_line(r).startswith("SIP/2.0 483"),
           "Max-Forwards 0: " + status_line(r))
+    no_cdr(d, header(msg.decode(), "Call-ID"), "Max-Forwards 0")
     check(st.status_counter(d, "proxy", "hops") >= 1, "counter proxy.hops")
     r, cid = ask(d, u, bob, CONTACT + "Proxy-Require: no-such-thing\r\n")
     check(status_line(r).startswith("SIP/2.0 420"),
           "Proxy-Require unknown: " + status_line(r))
     check(header(r, "Unsupported") == "no-such-thing",
           "420 lists it in Unsupported: %s" % header(r, "Unsupported"))
+    no_cdr(d, cid, "Proxy-Require unknown")
     # §16.3 item 4: the request comes back with our Via and the hash it
     # has now (route.c proxy_loop_hash, recomputed here): 482; with
     # another hash it is a spiral and goes on (bob has no binding: 480)
@@ -135,19 +172,24 @@ def case_bad_input(args, tmp):
         s.sendto("\r\n".join(lines).encode(), ("127.0.0.1", d.port))
         r = st.final(s)
         s.close()
-        return status_line(r)
+        return status_line(r), cid
 
-    got = via_back(None, 1)
+    got, cid = via_back(None, 1)
     check(got.startswith("SIP/2.0 482"),
           "a request with our Via and its own hash: " + got)
     check(st.status_counter(d, "proxy", "loops") == 1, "counter proxy.loops")
-    got = via_back("0123456789abcdef", 2)
+    no_cdr(d, cid, "a loop")
+    got, cid = via_back("0123456789abcdef", 2)
     check(got.startswith("SIP/2.0 480"),
           "our Via with another hash (a spiral) goes on: " + got)
+    expect_cdr(d, call_id=cid, disposition="no_answer", code=480,
+               caller=RAW, callee=bob, contact=lambda v: not v)
     # §16.3 item 2: a scheme we do not understand
     r, cid = ask(d, u, "mailto:bob@%s" % DOMAIN, CONTACT)
     check(status_line(r).startswith("SIP/2.0 416"),
           "mailto: Request-URI: " + status_line(r))
+    no_cdr(d, cid, "mailto: Request-URI")
+    check(len(cdrs(d)) == 2, "two CDRs in all: the 404 and the 480")
     out = st.ctl(d, "status")
     check("proxy:" in out and "bad_contact" in out,
           "confabctl status prints the proxy counters")
@@ -189,10 +231,15 @@ def case_branch_limit(args, tmp):
           "the cut is logged with the Call-ID")
     check(st.status_counter(d, "proxy", "over_max_branches") == 1,
           "counter proxy.over_max_branches is 1")
+    expect_cdr(d, count=1, call_id=cid, disposition="open", caller=RAW,
+               callee=BOB, answer="", end="")
     for s in socks:
         s.close()
     u.close()
     d.stop()
+    # still ringing at the stop: the 503 confabd sends ends it (offline)
+    expect_cdr(d, count=1, call_id=cid, disposition="failed", code=503,
+               ended_by="shutdown", contact=lambda v: not v)
 
 
 # ------------------------------------------------- a callee in Python
@@ -268,10 +315,23 @@ def uas_final(sp, code, hdr="X-Rules: final", delay=0):
     return p
 
 
+FINAL_DISPOSITION = {486: "busy", 500: "failed", 401: "failed",
+                     408: "no_answer"}
+
+
+def unanswered_cdr(d, msgs, code):
+    """The one CDR of alice's unanswered call to bob: final code (what
+    the caller got), its disposition, no answer, no branch."""
+    expect_cdr(d, count=1, call_id=call_id_of(msgs),
+               disposition=FINAL_DISPOSITION[code], code=code,
+               caller=ALICE, callee=BOB, answer="", ended_by="callee",
+               contact=lambda v: not v)
+
+
 def forked_final(args, tmp, answers, want):
     """bob on one SIPp UAS per (code, hdr, delay) of answers; alice's
-    INVITE must end with `want` (§16.7 step 6); each UAS gets its ACK.
-    Returns the caller's message trace."""
+    INVITE must end with `want` (§16.7 step 6); each UAS gets its ACK;
+    the CDR has `want`. Returns the caller's message trace."""
     d = d_start(args, tmp)
     sp = st.Sipp(d, HERE)
     peers = [uas_final(sp, c, h, dl) for c, h, dl in answers]
@@ -282,6 +342,7 @@ def forked_final(args, tmp, answers, want):
     msgs = sp.msgs(uac, port)
     check(final_of(msgs, want) != "", "the caller got %d" % want)
     check("uas-100" not in msgs, "the callee's 100 was not forwarded")
+    unanswered_cdr(d, msgs, want)
     d.stop()
     return msgs
 
@@ -335,6 +396,12 @@ def case_two_2xx(args, tmp):
     tags = set(re.findall(r"(?m)^To:.*;tag=(\S+Rules2\S*)", msgs))
     check(len(tags) == 2, "the caller saw two dialogs (To tags %s)"
           % sorted(tags))
+    # docs/cdr.md (Not done): one CDR, of the first 2xx (either UAS);
+    # the first callee's BYE ends it
+    ports = [p.port for p in peers]
+    expect_cdr(d, count=1, call_id=call_id_of(msgs), disposition="answered",
+               code=200, caller=ALICE, callee=BOB, ended_by="callee",
+               contact=lambda v: any(at_port(p)(v) for p in ports))
     d.stop()
 
 
@@ -348,7 +415,9 @@ def case_no_final_408(args, tmp):
     sp = st.Sipp(d, HERE)
     uac = with_code(d, "rules_uac_final.xml", 408)
     port = sp.uac(uac)
-    check(final_of(sp.msgs(uac, port), 408) != "", "the caller got 408")
+    msgs = sp.msgs(uac, port)
+    check(final_of(msgs, 408) != "", "the caller got 408")
+    unanswered_cdr(d, msgs, 408)
     sink.close()
     d.stop()
 
@@ -368,6 +437,9 @@ def case_provisionals(args, tmp):
     check("X-Rules: uas-180" in msgs and "X-Rules: uas-183" in msgs,
           "the callee's 180 and 183 came through")
     check("uas-100" not in msgs, "the callee's 100 did not")
+    expect_cdr(d, count=1, call_id=call_id_of(msgs), disposition="answered",
+               code=200, caller=ALICE, callee=BOB, contact=at_port(uport),
+               ended_by="caller")
     d.stop()
 
 
@@ -377,7 +449,8 @@ def case_cancel_crosses_200(args, tmp):
     bob a CANCEL, which reaches him after he answered 200 (the callee
     here answers the INVITE 200 when the CANCEL arrives, then the CANCEL
     200). That 200 still goes upstream: alice ACKs it and hangs up (BYE
-    through confab to bob)."""
+    through confab to bob). The CDR, cancelled at the 487, becomes that
+    of the answered call."""
     d = d_start(args, tmp)
     bob = RawUas()
     st.register(d, "bob", bob.port)
@@ -398,6 +471,13 @@ def case_cancel_crosses_200(args, tmp):
     check(final_of(msgs, 487) != "", "alice got 487 for her INVITE")
     check(re.search(r"(?m)^To:.*tag=%s" % bob.tag, msgs) is not None,
           "and then bob's 200")
+    # the 200 that crossed the CANCEL answered the call after all: one
+    # CDR, answered by bob, ended by alice's BYE (docs/cdr.md)
+    expect_cdr(d, count=1, call_id=call_id_of(msgs), disposition="answered",
+               code=200, caller=ALICE, callee=BOB, contact=at_port(bob.port),
+               answer=lambda v: bool(v), ended_by="caller")
+    check(st.log_has(d, r"a 200 crossed the CANCEL: answered"),
+          "the revived call is logged")
     bob.close()
     d.stop()
 
@@ -490,6 +570,9 @@ def case_retransmissions(args, tmp):
     after = st.status_counter(d, "retransmissions_absorbed")
     check(after > before, "confab counted absorbed retransmissions "
           "(%d -> %d)" % (before, after))
+    expect_cdr(d, count=1, call_id=cid, disposition="answered", code=200,
+               caller=ALICE, callee=BOB, contact=at_port(uport),
+               ended_by="caller")
     u.close()
     d.stop()
 
@@ -517,6 +600,9 @@ def case_dialog(args, tmp):
     alice = sp.msgs("rules_uac_dialog.xml", port)
     check(re.search(r"(?m)^NOTIFY sip:alice@127\.0\.0\.1:%d" % port, alice)
           is not None, "bob's NOTIFY reached alice")
+    expect_cdr(d, count=1, call_id=call_id_of(alice),
+               disposition="answered", code=200, caller=ALICE, callee=BOB,
+               contact=at_port(uport), ended_by="caller")
     d.stop()
 
 
@@ -532,13 +618,19 @@ def routed_call(args, tmp, ruri, route):
     def fill(x):
         return x.replace("@UAS@", str(uport)).replace("@PX@", str(d.port))
 
-    sp.uac("rules_uac_route.xml",
-           extra=["-key", "ruri", fill(ruri), "-key", "route", fill(route)])
+    port = sp.uac("rules_uac_route.xml",
+                  extra=["-key", "ruri", fill(ruri), "-key", "route",
+                         fill(route)])
     sp.wait(uas)
     bob = sp.msgs("rules_uas_prov.xml", uport)
     m = re.search(r"(?s)received \[\d+\] bytes :\s*(INVITE .*?\r?\n\r?\n)",
                   bob)
     check(m is not None, "bob's UAS got the INVITE")
+    expect_cdr(d, count=1,
+               call_id=call_id_of(sp.msgs("rules_uac_route.xml", port)),
+               disposition="answered", code=200, caller=ALICE, callee=BOB,
+               request_uri=fill(ruri), contact=at_port(uport),
+               ended_by="caller")
     d.stop()
     return m.group(1), uport
 

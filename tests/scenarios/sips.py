@@ -9,6 +9,7 @@ Debian's SIPp has no TLS: the SIP user agents here are Python ssl sockets
 (run.py's TlsStream, and a small TLS server for the RFC 3263 case). Each
 CASE starts its own confabd (run.py's Daemon) with a TLS listener and its
 self-signed certificate; every wait is bounded; helpers are stopped by PID.
+Each INVITE's CDR is checked (tests/scenarios/cdrcheck.py).
 """
 
 import argparse
@@ -31,6 +32,16 @@ import run  # noqa: E402
 from run import (DOMAIN, Daemon, Failure, TlsStream, check,  # noqa: E402
                  free_port, header, status_line, udp_socket)
 import proxy  # noqa: E402
+from cdrcheck import expect_cdr  # noqa: E402  (issue 4 point 6)
+
+ALICE_S = "sips:alice@%s" % DOMAIN  # msg()'s From
+
+
+def unanswered(d, call_id, code, disposition, callee, count=None):
+    """The CDR of one of alice's INVITEs that got code, not answered."""
+    expect_cdr(d, count=count, call_id=call_id, disposition=disposition,
+               code=code, caller=ALICE_S, callee=callee, request_uri=callee,
+               answer="", contact=lambda v: not v, ended_by="callee")
 
 
 def daemon(args, tmp, extra=None):
@@ -131,6 +142,8 @@ def case_tls_callee(args, tmp):
           status_line(r))
     ack = bob.read_msg()
     check(ack.startswith("ACK "), "bob got the ACK: " + status_line(ack))
+    unanswered(d, "sips-call@test", 486, "busy", "sips:bob@" + DOMAIN,
+               count=1)
     alice.close()
     bob.close()
     d.stop()
@@ -174,6 +187,10 @@ def case_plain_refused(args, tmp):
     r = final(alice)
     check(status_line(r).startswith("SIP/2.0 486"), "alice got " +
           status_line(r))
+    # the 480 came after the INVITE became a call: a CDR each
+    unanswered(d, "sips-refused@test", 480, "no_answer",
+               "sips:bob@" + DOMAIN)
+    unanswered(d, "sip-ok@test", 486, "busy", "sip:bob@" + DOMAIN, count=2)
     alice.close()
     u.close()
     d.stop()
@@ -285,6 +302,8 @@ def case_dns_tls(args, tmp):
         raise Failure("the UDP server got: %r" % data[:80])
     except socket.timeout:
         print("ok: the SIP+D2U server got nothing", flush=True)
+    unanswered(d, "sips-dns@test", 486, "busy", "sips:bob@example.test",
+               count=1)
     alice.close()
     u.close()
     d.stop()
@@ -342,6 +361,8 @@ def reconnect(args, tmp, tls):
     check("reconnect-%s@test" % tp.lower() in r, "for alice's call")
     check("response over a new %s connection to 127.0.0.1:%d" % (tp, lport)
           in d.stderr(), "and was logged")
+    unanswered(d, "reconnect-%s@test" % tp.lower(), 486, "busy",
+               "sip:bob@" + DOMAIN, count=1)
     s.close()
     if tls:
         srv.ls.close()
@@ -529,6 +550,9 @@ def case_tls_verify(args, tmp):
     got, names = run.counter(d.status_json(), "tls_handshake_failures")
     check(got >= 1, "the failed handshake is counted (%d: %s)"
           % (got, names))
+    unanswered(d, "verify-ok@test", 486, "busy", "sips:bob@example.test")
+    unanswered(d, "verify-bad@test", 500, "failed",
+               "sips:bob@bad.example.test", count=2)
     s.close()
     srv.ls.close()
     alice.close()

@@ -9,7 +9,8 @@ Each CASE starts its own confabd on free loopback ports (run.py's Daemon,
 proxy.py's helpers) with alice, bob and carol provisioned (password pw).
 SIPp plays the callees (registered UASes, or the trunk) and alice, who
 calls through confab with digest authentication (407). Every wait is
-bounded; SIPp processes are stopped by PID.
+bounded; SIPp processes are stopped by PID. Each case that makes calls
+checks their CDRs at the end (tests/scenarios/cdrcheck.py).
 """
 
 import argparse
@@ -29,6 +30,28 @@ import run  # noqa: E402
 from proxy import (ctl, read, register, uac_run, uas_start,  # noqa: E402
                    uas_wait)
 from run import DOMAIN, Daemon, Failure, check, free_port  # noqa: E402
+from cdrcheck import cdrs, expect_cdr  # noqa: E402  (issue 4 point 6)
+
+ALICE = "sip:alice@%s" % DOMAIN
+BOB = "sip:bob@%s" % DOMAIN
+
+
+def call_id_of(log):
+    """The Call-ID of the INVITEs in a SIPp message log (its path)."""
+    m = re.search(r"(?mi)^Call-ID:\s*(\S+)", read(log))
+    check(m is not None, "a Call-ID in the caller's trace")
+    return m.group(1)
+
+
+def answered_cdr(d, log, callee, port, ruri=None):
+    """The one CDR of alice's answered call (the caller's trace in log),
+    to callee (the To URI), answered by the SIPp UAS on port; alice hung
+    up. The INVITE challenged by our 407 is not an attempt."""
+    return expect_cdr(d, count=1, call_id=call_id_of(log),
+                      disposition="answered", code=200, caller=ALICE,
+                      callee=callee, request_uri=ruri or callee,
+                      contact=lambda v: bool(v) and ":%d" % port in v,
+                      ended_by="caller")
 
 
 def daemon(args, tmp, extra=None, lines=(), users=("alice", "bob", "carol")):
@@ -61,7 +84,7 @@ def case_forward_local(args, tmp):
     carol = uas_start(d, "proxy_uas_invite.xml", p2)
     register(d, "bob", p1)
     register(d, "carol", p2)
-    uac_run(d, "proxy_uac_invite.xml")
+    log = uac_run(d, "proxy_uac_invite.xml")
     uas_wait(busy, "proxy_uas_busy.xml")
     uas_wait(carol, "proxy_uas_invite.xml (carol, the forward target)")
     msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % p2))
@@ -70,6 +93,8 @@ def case_forward_local(args, tmp):
     check(("History-Info: <sip:bob@%s?Reason=SIP%%3Bcause%%3D486>;index=1, "
            "<sip:carol@%s>;index=1.1;mp=1" % (DOMAIN, DOMAIN)) in msgs,
           "History-Info names bob (cause 486), then carol's AOR")
+    # one attempt: bob's 486 stays in confab, carol's 200 answers it
+    answered_cdr(d, log, BOB, p2)
     d.stop()
 
 
@@ -88,7 +113,7 @@ def case_forward_dns(args, tmp):
     busy = uas_start(d, "proxy_uas_busy.xml", p1)
     vms = uas_start(d, "proxy_uas_invite.xml", p2)
     register(d, "bob", p1)
-    uac_run(d, "proxy_uac_invite.xml")
+    log = uac_run(d, "proxy_uac_invite.xml")
     uas_wait(busy, "proxy_uas_busy.xml")
     uas_wait(vms, "proxy_uas_invite.xml (vm.example.test)")
     msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % p2))
@@ -96,6 +121,7 @@ def case_forward_dns(args, tmp):
     check("<%s>;index=1.1;mp=1" % vm in msgs, "History-Info names it")
     check("vm.example.test" in read(os.path.join(tmp, "dnsmasq.log")),
           "confab asked DNS for the route's host")
+    answered_cdr(d, log, BOB, p2)
     d.stop()
     dns.terminate()
     dns.wait(timeout=5)
@@ -174,6 +200,9 @@ def case_trunk_407(args, tmp):
           "the digest-uri is the Request-URI sent: " + p["uri"])
     check("trunk carrier: 407 answered with its credentials" in d.stderr(),
           "confab logged the answered challenge")
+    # the trunk's 407 answered by confab is no attempt of its own: one
+    # CDR, with the number alice dialled
+    answered_cdr(d, caller, "sip:%s@%s" % (NUMBER, DOMAIN), tport)
     d.stop()
 
 
@@ -184,13 +213,15 @@ def case_trunk_rewrite(args, tmp):
     tport = free_port()
     d = daemon(args, tmp, lines=trunk_lines(tport, creds=False))
     trunk = uas_start(d, "proxy_uas_invite.xml", tport)
-    uac_run(d, "proxy_uac_invite.xml", callee=NUMBER)
+    log = uac_run(d, "proxy_uac_invite.xml", callee=NUMBER)
     uas_wait(trunk, "proxy_uas_invite.xml (the trunk)")
     msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % tport))
     want = "INVITE sip:004930123456@127.0.0.1:%d;transport=udp SIP/2.0" % tport
     check(want in msgs, "the trunk's Request-URI: " + want)
     check("To: <sip:%s@%s>" % (NUMBER, DOMAIN) in msgs,
           "the To header is unchanged")
+    # the CDR keeps the number as dialled (Request-URI as received)
+    answered_cdr(d, log, "sip:%s@%s" % (NUMBER, DOMAIN), tport)
     d.stop()
 
 
@@ -214,6 +245,11 @@ def case_trunk_no_rule(args, tmp):
             r = run.udp_recv(u)
         check(run.status_line(r).startswith(want),
               "INVITE %s: %s" % (user, run.status_line(r)))
+        expect_cdr(d, call_id=cid, disposition="failed", code=404,
+                   caller="sip:raw@client.invalid",
+                   callee="sip:%s@%s" % (user, DOMAIN), ended_by="callee",
+                   contact=lambda v: not v)
+    check(len(cdrs(d)) == 2, "a CDR per INVITE (2)")
     u.close()
     check("dial plan" not in d.stderr(), "no dial plan rule was taken")
     d.stop()
@@ -297,7 +333,16 @@ def case_trunk_reload(args, tmp):
           "the rules stay: " + line)
     u.close()
     trunk.close()
+    with open(d.conf, "w") as f:  # the good file, for the offline list
+        f.write(conf.replace("prefix=00", "prefix=011"))
     d.stop()
+    # the trunk never answered: each call ended with the 503 of the stop
+    rows = cdrs(d)  # offline
+    check(len(rows) == 3, "three CDRs (got %d)" % len(rows))
+    for n in (1, 2, 3):
+        expect_cdr(d, call_id="reload-%d@127.0.0.1" % n,
+                   disposition="failed", code=503, ended_by="shutdown",
+                   request_uri="sip:%s@%s" % (NUMBER, DOMAIN))
 
 
 def case_trunk_dns(args, tmp):
@@ -313,7 +358,7 @@ def case_trunk_dns(args, tmp):
         "username=acct password=s3cret" % tport,
         r"dialplan = ^\+[0-9]{6,}$ carrier strip=1 prefix=00"])
     trunk = uas_start(d, "trunk_uas_407.xml", tport)
-    uac_run(d, "proxy_uac_invite.xml", callee=NUMBER)
+    log = uac_run(d, "proxy_uac_invite.xml", callee=NUMBER)
     uas_wait(trunk, "trunk_uas_407.xml (carrier.example.test)")
     msgs = read(os.path.join(d.tmp, "trunk_uas_407-%d.msg" % tport))
     want = ("INVITE sip:004930123456@carrier.example.test:%d;transport=udp "
@@ -321,6 +366,7 @@ def case_trunk_dns(args, tmp):
     check(want in msgs, "the trunk's Request-URI keeps its name: " + want)
     check("carrier.example.test" in read(os.path.join(tmp, "dnsmasq.log")),
           "confab asked DNS for the trunk")
+    answered_cdr(d, log, "sip:%s@%s" % (NUMBER, DOMAIN), tport)
     d.stop()
     dns.terminate()
     dns.wait(timeout=5)
@@ -334,12 +380,13 @@ def case_foreign_numeric(args, tmp):
     cport = free_port()
     d = daemon(args, tmp)
     carol = uas_start(d, "proxy_uas_invite.xml", cport)
-    uac_run(d, "proxy_uac_invite_dns.xml", callee="carol",
-            extra=["-key", "callee_domain", "127.0.0.1:%d" % cport])
+    log = uac_run(d, "proxy_uac_invite_dns.xml", callee="carol",
+                  extra=["-key", "callee_domain", "127.0.0.1:%d" % cport])
     uas_wait(carol, "proxy_uas_invite.xml (carol elsewhere)")
     msgs = read(os.path.join(d.tmp, "proxy_uas_invite-%d.msg" % cport))
     check("INVITE sip:carol@127.0.0.1:%d SIP/2.0" % cport in msgs,
           "carol got the INVITE with its Request-URI unchanged")
+    answered_cdr(d, log, "sip:carol@127.0.0.1:%d" % cport, cport)
     d.stop()
 
 
@@ -352,13 +399,15 @@ def case_foreign_a(args, tmp):
         "--host-record=live.example.test,127.0.0.1"])
     d = daemon(args, tmp, {"dns.server": "127.0.0.1:%d" % dport})
     carol = uas_start(d, "proxy_uas_invite.xml", cport)
-    uac_run(d, "proxy_uac_invite_dns.xml", callee="carol",
-            extra=["-key", "callee_domain", "live.example.test:%d" % cport])
+    log = uac_run(d, "proxy_uac_invite_dns.xml", callee="carol",
+                  extra=["-key", "callee_domain",
+                         "live.example.test:%d" % cport])
     uas_wait(carol, "proxy_uas_invite.xml (carol at live.example.test)")
     qlog = read(os.path.join(tmp, "dnsmasq.log"))
     check("live.example.test" in qlog, "confab asked DNS for the name")
     check("NAPTR" not in qlog and "SRV" not in qlog and "type=35" not in qlog,
           "an explicit port: no NAPTR or SRV query")
+    answered_cdr(d, log, "sip:carol@live.example.test:%d" % cport, cport)
     d.stop()
     dns.terminate()
     dns.wait(timeout=5)

@@ -27,6 +27,7 @@ enum {
 	TICK_CALL_MS = 1000,    /* an answered one (max_call_duration) */
 	TRYING_MAX_MS = 900000, /* no final after 15 min: given up */
 	STOP_WAIT_MS = 3000,    /* stop waits this long for the calls */
+	CANCEL_GRACE_MS = 5000, /* a 2xx crossing the CANCEL may come */
 	AOR_MAX = 300,
 };
 
@@ -34,6 +35,7 @@ enum call_state {
 	CALL_TRYING = 0,
 	CALL_EARLY,
 	CALL_CONFIRMED,
+	CALL_CANCELLED, /* 487 sent upstream; a crossing 2xx may revive it */
 	CALL_ENDED,
 };
 
@@ -46,6 +48,7 @@ struct call {
 	char *caller, *callee, *ruri, *contact;
 	char *aor[2]; /* the users counted (caller, callee), or NULL */
 	int64_t start_ms, answer_ms;
+	int64_t end_ms; /* the 487 of a cancelled call, else 0 */
 	uint16_t code;
 	const struct cf_sip_msg *req; /* identity only: the proxy's INVITE */
 	struct cf_sip_msg *invite;    /* a reference until answered */
@@ -233,7 +236,7 @@ static void call_end(struct call *c, const char *disp, const char *ended_by)
 		return;
 	c->state = CALL_ENDED;
 	cf_tmr_cancel(&c->tick);
-	cdr_write(c, wall_ms(), disp, ended_by);
+	cdr_write(c, c->end_ms ? c->end_ms : wall_ms(), disp, ended_by);
 	cf_log(CF_LOG_INFO, &(struct cf_pl){c->call_id, strlen(c->call_id)},
 	       "proxy: call %s -> %s ended: %s (%u, %s)", c->caller,
 	       c->callee, disp, c->code, ended_by ? ended_by : "-");
@@ -261,7 +264,8 @@ static void tick_start(struct call *c, uint32_t ms)
 /* The INVITE's final went upstream: answered, or the end of the call. */
 static void call_final(struct call *c, uint16_t code)
 {
-	if (c->state == CALL_ENDED || c->state == CALL_CONFIRMED)
+	if (c->state == CALL_ENDED || c->state == CALL_CONFIRMED ||
+	    c->state == CALL_CANCELLED)
 		return;
 	c->code = code;
 	if (code >= 200 && code < 300) {
@@ -275,6 +279,24 @@ static void call_final(struct call *c, uint16_t code)
 			cdr_write(c, 0, "open", NULL);
 		}
 		tick_start(c, TICK_CALL_MS);
+		return;
+	}
+	if (code == 487 && !proxy_stopping() && c->invite) {
+		/* the caller's CANCEL: its CDR now; the call waits a moment
+		 * for a 2xx that crossed the CANCEL (proxy_calls_late), not
+		 * counted for its users any more */
+		c->state = CALL_CANCELLED;
+		c->end_ms = wall_ms();
+		c->req = NULL;
+		c->st = cf_mem_deref(c->st);
+		cdr_write(c, c->end_ms, "cancelled", "caller");
+		pthread_mutex_lock(&cs.mtx);
+		ucount_drop(c->aor[0]);
+		ucount_drop(c->aor[1]);
+		pthread_mutex_unlock(&cs.mtx);
+		c->aor[0] = cf_mem_deref(c->aor[0]);
+		c->aor[1] = cf_mem_deref(c->aor[1]);
+		tick_start(c, TICK_RINGING_MS);
 		return;
 	}
 	call_end(c, disposition(code),
@@ -377,6 +399,13 @@ static void tick(void *arg)
 
 	if (proxy_stopping() && c->state == CALL_CONFIRMED) {
 		call_end(c, "interrupted", "shutdown");
+		return;
+	}
+	if (c->state == CALL_CANCELLED) {
+		if (proxy_stopping() || now - c->end_ms >= CANCEL_GRACE_MS)
+			call_end(c, "cancelled", "caller");
+		else
+			tick_start(c, TICK_RINGING_MS);
 		return;
 	}
 	/* one not answered yet ends with the 503 its proxy transaction
@@ -486,7 +515,10 @@ bool proxy_calls_invite(struct cf_app *app, struct cf_sip_strans *st,
 	c->call_id = cf_pl_dup(&msg->call_id);
 	c->caller = cf_pl_dup(&msg->from.uri.all);
 	c->callee = cf_pl_dup(&msg->to.uri.all);
-	c->ruri = cf_pl_dup(&msg->ruri_pl);
+	/* as received: msg may be the on_request hook's edit */
+	c->ruri = cf_pl_dup(cf_sip_strans_msg(st)
+	                        ? &cf_sip_strans_msg(st)->ruri_pl
+	                        : &msg->ruri_pl);
 	for (int i = 0; i < 2; i++) {
 		if (have[i])
 			c->aor[i] = cf_mem_strdup(aor[i]);
@@ -575,12 +607,43 @@ bool proxy_calls_invite(struct cf_app *app, struct cf_sip_strans *st,
 	return false;
 }
 
+void proxy_calls_refused(struct cf_app *app, struct cf_sip_strans *st,
+                         const struct cf_sip_msg *msg)
+{
+	uint16_t code = cf_sip_strans_code(st);
+	struct call c = {0};
+
+	(void)app;
+	if (msg->mid != CF_SIP_M_INVITE || cf_pl_isset(&msg->to.tag) ||
+	    code < 300)
+		return;
+	c.start_ms = wall_ms();
+	snprintf(c.uid, sizeof(c.uid), "%llx-%x-%llx",
+	         (unsigned long long)c.start_ms, (unsigned)getpid(),
+	         (unsigned long long)atomic_fetch_add(&cs.seq, 1));
+	c.call_id = cf_pl_dup(&msg->call_id);
+	c.caller = cf_pl_dup(&msg->from.uri.all);
+	c.callee = cf_pl_dup(&msg->to.uri.all);
+	c.ruri = cf_pl_dup(&msg->ruri_pl);
+	c.code = code;
+	if (c.call_id && c.caller && c.callee && c.ruri)
+		cdr_write(&c, c.start_ms, disposition(code), "callee");
+	else
+		cf_log(CF_LOG_ERR, &msg->call_id,
+		       "proxy: out of memory: no CDR for the refused INVITE");
+	cf_mem_deref(c.call_id);
+	cf_mem_deref(c.caller);
+	cf_mem_deref(c.callee);
+	cf_mem_deref(c.ruri);
+}
+
+static void call_answered(struct call *c, const struct cf_sip_msg *req,
+                          const struct cf_sip_msg *resp, uint16_t code);
+
 void proxy_calls_resp(const struct cf_sip_msg *req,
                       const struct cf_sip_msg *resp, uint16_t code)
 {
-	struct cf_sip_dialog *a = NULL, *b = NULL;
 	struct call *c;
-	int err;
 
 	if (!req || !resp || code <= 100 || code >= 300 ||
 	    req->mid != CF_SIP_M_INVITE || !cf_pl_isset(&resp->to.tag))
@@ -593,8 +656,57 @@ void proxy_calls_resp(const struct cf_sip_msg *req,
 		c->state = CALL_EARLY;
 		return;
 	}
-	/* the first 2xx: the dialog the call is, seen from both ends; the
-	 * 2xx's Record-Route is the whole route set */
+	call_answered(c, req, resp, code);
+}
+
+/* A 2xx that crossed the caller's CANCEL, passed upstream after the 487
+ * (fwd.c late_resp, RFC 6026): the cancelled call was answered after all.
+ * Its CDR becomes that of an answered call (same record). */
+static bool by_cancelled(struct cf_le *le, void *arg)
+{
+	const struct call *c = le->data;
+	const struct cf_sip_msg *resp = arg;
+
+	return c->state == CALL_CANCELLED && c->invite &&
+	       !cf_pl_cmp(&c->invite->from.tag, &resp->from.tag) &&
+	       c->invite->cseq.num == resp->cseq.num;
+}
+
+void proxy_calls_late(const struct cf_sip_msg *resp, uint16_t code)
+{
+	struct cf_le *le;
+	struct call *c;
+
+	if (!resp || code < 200 || code >= 300 ||
+	    resp->cseq.mid != CF_SIP_M_INVITE || !cf_pl_isset(&resp->to.tag))
+		return;
+	pthread_mutex_lock(&cs.mtx);
+	le = cs.calls ? cf_hash_lookup(cs.calls,
+	                               cf_hash_mem(resp->call_id.p,
+	                                           resp->call_id.l),
+	                               by_cancelled, (void *)resp)
+	              : NULL;
+	pthread_mutex_unlock(&cs.mtx);
+	if (!le)
+		return;
+	c = le->data;
+	cf_log(CF_LOG_INFO, &resp->call_id,
+	       "proxy: call %s -> %s: a %u crossed the CANCEL: answered",
+	       c->caller, c->callee, code);
+	c->end_ms = 0;
+	c->state = CALL_EARLY;
+	call_answered(c, c->invite, resp, code);
+	call_final(c, code);
+}
+
+/* The first 2xx: the dialog the call is, seen from both ends; the 2xx's
+ * Record-Route is the whole route set. */
+static void call_answered(struct call *c, const struct cf_sip_msg *req,
+                          const struct cf_sip_msg *resp, uint16_t code)
+{
+	struct cf_sip_dialog *a = NULL, *b = NULL;
+	int err;
+
 	c->answer_ms = wall_ms();
 	c->code = code;
 	err = cf_sip_dialog_uac_alloc(&a, c->invite, resp);
@@ -702,9 +814,12 @@ void proxy_calls_stop(struct cf_app *app)
 		pthread_mutex_unlock(&cs.mtx);
 		if (!c)
 			break;
-		call_end(c, c->state == CALL_CONFIRMED ? "interrupted"
-		                                       : disposition(503),
-		         "shutdown");
+		if (c->state == CALL_CANCELLED)
+			call_end(c, "cancelled", "caller");
+		else
+			call_end(c, c->state == CALL_CONFIRMED ? "interrupted"
+			                                       : disposition(503),
+			         "shutdown");
 		cf_mem_deref(c);
 	}
 	proxy_cdr_stop();

@@ -77,6 +77,7 @@ static void late_resp(struct cf_sip_ctrans *ct, const struct cf_sip_msg *msg,
 		if (arg && proxy_cseq_set((struct cf_sip_msg *)msg,
 		                          (uint32_t)((uintptr_t)arg - 1)))
 			return;
+		proxy_calls_late(msg, code); /* calls.c: crossed a CANCEL */
 		proxy_resp_stateless(cf_sip_txn_env_current(), msg);
 	}
 }

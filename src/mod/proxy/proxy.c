@@ -777,8 +777,10 @@ static bool route_request(struct cf_app *app, struct cf_sip_strans *st,
 	if (!hooked) {
 		struct cf_sip_msg *nm = NULL;
 
-		if (proxy_hook_request(app, st, msg, peer, idp, &nm, &tv, &n))
+		if (proxy_hook_request(app, st, msg, peer, idp, &nm, &tv, &n)) {
+			proxy_calls_refused(app, st, msg); /* calls.c: CDR */
 			return true;
+		}
 		if (nm && !n) {
 			if (!route_request(app, st, nm, peer, true))
 				answer(st, nm, 404, "Not Routable", NULL);

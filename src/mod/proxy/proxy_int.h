@@ -335,9 +335,16 @@ void proxy_calls_stop(struct cf_app *app);
 bool proxy_calls_invite(struct cf_app *app, struct cf_sip_strans *st,
                         const struct cf_sip_msg *msg,
                         const struct cf_sip_peer *peer);
+/* An INVITE outside a dialog answered before it became a call, by the
+ * on_request hook (a 403 of a script, its 500): its CDR, written once. */
+void proxy_calls_refused(struct cf_app *app, struct cf_sip_strans *st,
+                         const struct cf_sip_msg *msg);
 /* A response of a branch of the proxy transaction of req. */
 void proxy_calls_resp(const struct cf_sip_msg *req,
                       const struct cf_sip_msg *resp, uint16_t code);
+/* A 2xx passed upstream after the context ended (fwd.c late_resp): one
+ * that crossed the caller's CANCEL answers the cancelled call. */
+void proxy_calls_late(const struct cf_sip_msg *resp, uint16_t code);
 /* The proxy transaction of req sent its final upstream (on st). */
 void proxy_calls_final(const struct cf_sip_msg *req, struct cf_sip_strans *st);
 /* An in-dialog request passing through (BYE ends a call). */
