@@ -581,8 +581,9 @@ def case_dialog(args, tmp):
     """100rel and in-dialog requests through confab (issue 4 point 1): a
     reliable 183 (Require: 100rel, RSeq) reaches the caller, whose PRACK
     follows the Record-Route set to the callee (RAck checked there);
-    after the 200/ACK, UPDATE, INFO and REFER from the caller and NOTIFY
-    from the callee are routed by their Route headers; BYE ends it."""
+    after the 200/ACK, UPDATE, INFO and REFER from the caller, NOTIFY
+    from the callee and a re-INVITE (200, ACK) from the caller are routed
+    by their Route headers; BYE ends it."""
     d = d_start(args, tmp)
     sp = st.Sipp(d, HERE)
     uport = free_port()
@@ -591,6 +592,10 @@ def case_dialog(args, tmp):
     port = sp.uac("rules_uac_dialog.xml")
     sp.wait(uas)
     bob = sp.msgs("rules_uas_dialog.xml", uport)
+    check(len(re.findall(r"(?m)^INVITE sip:", bob)) == 2,
+          "the re-INVITE reached bob too")
+    check(len(re.findall(r"(?m)^ACK sip:", bob)) == 2,
+          "and the ACK of its 200")
     for m in ("PRACK", "UPDATE", "INFO", "REFER", "BYE"):
         check(re.search(r"(?m)^%s sip:127\.0\.0\.1:%d" % (m, uport), bob)
               is not None and re.search(
