@@ -134,7 +134,7 @@ def case_gruu(args, tmp):
         # and BYE have it as Request-URI and still reach bob-2
         wait_for(lambda: re.search(r"(?m)^ACK sip:", b2.text()), 5,
                  "bob-2: the ACK of its 200 (sent to its GRUU)")
-        a.cmd("hangup")
+        a.hangup()
         wait_for(lambda: re.search(r"(?m)^BYE sip:", b2.text()), 10,
                  "bob-2: alice's BYE")
         cid = invite_call_id(b2.text())
@@ -182,7 +182,7 @@ def case_outbound_tcp(args, tmp):
               "bob got the INVITE on his flow (TCP to his port %d)" % flow)
         check("INVITE branch 1 to TCP 127.0.0.1:%d" % flow in d.stderr(),
               "confab sent the INVITE over that connection")
-        a.cmd("hangup")
+        a.hangup()
         wait_for(lambda: interop.call_ended(b.text()), 10,
                  "bob: call terminated (BYE over the flow)")
         cid = invite_call_id(b.text())

@@ -134,7 +134,7 @@ def case_tls_baresip_call_udp(args, tmp):
                      ["127.0.0.1:%d;" % d.port],
                      ["127.0.0.1:%d;" % d.tls_port, "transport=tls"],
                      "TLS to UDP")
-        b.cmd("hangup")
+        b.hangup()
         wait_for(lambda: re.search(r"BYE sip:[^\n]*SIP/2\.0", a.text()), 10,
                  "alice: bob's BYE over TLS")
         wait_for(lambda: interop.call_ended(a.text()), 10,
@@ -182,7 +182,7 @@ def case_tls_baresip_nocert_call_udp(args, tmp):
                        r"127\.0\.0\.1:%d;transport=tls;lr>" % d.tls_port,
                        rr[1]),
               "alice's entry names her TLS flow: " + rr[1])
-        b.cmd("hangup")
+        b.hangup()
         wait_for(lambda: re.search(r"BYE sip:[^\n]*SIP/2\.0", a.text()), 10,
                  "alice: bob's BYE over her own TLS connection")
         wait_for(lambda: interop.call_ended(a.text()), 10,
