@@ -30,7 +30,7 @@ enum {
 	T1_MS = 50,               /* Timer J (64 x T1) is 3.2 s */
 	TRICKLE = 100,            /* single requests after the blast, */
 	TRICKLE_GAP_MS = 50,      /* one per 50 ms: past Timer J */
-	WAIT_MS = 3000,           /* for each trickle answer */
+	WAIT_MS = 10000,          /* for each trickle answer (a loaded CI) */
 	QUIET_MAX_MS = 60000,     /* for the workers to finish the blast */
 };
 
@@ -147,7 +147,7 @@ static void test_trickle_after_overload(void **state)
 
 	/* the workers finish what the socket kept: rx_msgs stands still */
 	last = rx_msgs(sip);
-	for (int t = 0; t < QUIET_MAX_MS / 100 && quiet < 5; t++) {
+	for (int t = 0; t < QUIET_MAX_MS / 100 && quiet < 10; t++) {
 		uint64_t now;
 
 		sleep_ms(100);
@@ -155,7 +155,7 @@ static void test_trickle_after_overload(void **state)
 		quiet = now == last ? quiet + 1 : 0;
 		last = now;
 	}
-	assert_true(quiet >= 5);
+	assert_true(quiet >= 10);
 	fprintf(stderr, "blast: %llu of %d requests received\n",
 	        (unsigned long long)last, BLASTERS * BLAST_PER_THREAD);
 
@@ -174,7 +174,7 @@ static void test_trickle_after_overload(void **state)
 			fprintf(stderr, "%s: no answer within %d ms\n", cid,
 			        (int)WAIT_MS);
 			late++;
-			continue;
+			break; /* held: the next request would release it */
 		}
 		r = recv(fd, resp, sizeof(resp) - 1, 0);
 		assert_true(r > 0);
