@@ -553,8 +553,28 @@ def case_retransmissions(args, tmp):
     check("SIP/2.0 180 Ringing" in other,
           "confab answered the INVITE retransmission with its 180 (%s)"
           % other)
-    u.sendto(in_dialog("ACK", oks[0], u, 1, cid, "rt%d" % lp),
-             ("127.0.0.1", d.port))
+    # §13.2.2.4: the caller ACKs every 2xx retransmission it gets. One
+    # that comes well after our ACK (not one crossing it) means the ACK
+    # did not reach bob: send it again before the BYE, bounded. (Two
+    # loaded CI runs lost the first ACK here: counted and printed below,
+    # investigation open in the stop-8 note.)
+    ack = in_dialog("ACK", oks[0], u, 1, cid, "rt%d" % lp)
+    u.sendto(ack, ("127.0.0.1", d.port))
+    acks, sent_at = 1, time.monotonic()
+    u.settimeout(0.5)
+    quiet_until = time.monotonic() + 2.5
+    while time.monotonic() < quiet_until and acks < 4:
+        try:
+            r = udp_recv(u)
+        except socket.timeout:
+            continue
+        if (status_line(r).startswith("SIP/2.0 200") and
+                time.monotonic() - sent_at > 0.3):
+            u.sendto(ack, ("127.0.0.1", d.port))
+            acks, sent_at = acks + 1, time.monotonic()
+            quiet_until = sent_at + 2.5
+    u.settimeout(10)
+    print("ACKs sent: %d" % acks, flush=True)
     u.sendto(in_dialog("BYE", oks[0], u, 2, cid, "rt%d" % lp),
              ("127.0.0.1", d.port))
     for _ in range(10):
