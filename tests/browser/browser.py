@@ -17,7 +17,6 @@ npm modules, baresip) is a failure, never a skip. Every wait is bounded;
 the bridge (and so Chromium) and baresip are stopped by PID.
 """
 
-import argparse
 import json
 import os
 import re
@@ -25,7 +24,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -429,37 +427,7 @@ CASES = {name[5:]: fn for name, fn in globals().items()
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--confabd", required=True)
-    ap.add_argument("--confabctl", required=True)
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the temporary directory")
-    ap.add_argument("case", choices=sorted(CASES))
-    args = ap.parse_args()
-    args.confabd = os.path.abspath(args.confabd)
-    args.confabctl = os.path.abspath(args.confabctl)
-    tmp = tempfile.mkdtemp(prefix="confab-web-")
-    try:
-        CASES[args.case](args, tmp)
-    except (Failure, OSError, EOFError, subprocess.TimeoutExpired) as e:
-        print("FAIL: %s: %s" % (type(e).__name__, e), flush=True)
-        for dd in run.DAEMONS:
-            print("--- confabd %s stderr (tail)\n%s"
-                  % (dd.tmp, dd.stderr()[-4000:]))
-        return 1
-    finally:
-        for _, p in interop.PEERS:
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=5)
-        for dd in run.DAEMONS:
-            dd.kill()
-        if args.keep:
-            print("kept " + tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("PASS: " + args.case)
-    return 0
+    return interop.main(CASES, "confab-web-", __doc__)
 
 
 if __name__ == "__main__":

@@ -983,19 +983,23 @@ CASES = {name[5:]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(cases=None, prefix="confab-iop-", doc=__doc__):
+    """The case runner of interop.py, and of the modules built on it
+    (tests/interop/transports.py, tests/browser/browser.py): one CASE of
+    cases per run, every peer and confabd killed by PID at the end."""
+    cases = CASES if cases is None else cases
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--confabd", required=True)
     ap.add_argument("--confabctl", required=True)
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory")
-    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("case", choices=sorted(cases))
     args = ap.parse_args()
     args.confabd = os.path.abspath(args.confabd)
     args.confabctl = os.path.abspath(args.confabctl)
-    tmp = tempfile.mkdtemp(prefix="confab-iop-")
+    tmp = tempfile.mkdtemp(prefix=prefix)
     try:
-        CASES[args.case](args, tmp)
+        cases[args.case](args, tmp)
     except (Failure, OSError, EOFError, subprocess.TimeoutExpired) as e:
         print("FAIL: %s: %s" % (type(e).__name__, e), flush=True)
         for dd in run.DAEMONS:

@@ -18,13 +18,11 @@ Exit 0 on success, 1 on failure. A missing program fails, never skips.
 Every wait is bounded; peers are stopped by PID.
 """
 
-import argparse
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -577,37 +575,7 @@ CASES = {name[5:]: fn for name, fn in globals().items()
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--confabd", required=True)
-    ap.add_argument("--confabctl", required=True)
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the temporary directory")
-    ap.add_argument("case", choices=sorted(CASES))
-    args = ap.parse_args()
-    args.confabd = os.path.abspath(args.confabd)
-    args.confabctl = os.path.abspath(args.confabctl)
-    tmp = tempfile.mkdtemp(prefix="confab-tp-")
-    try:
-        CASES[args.case](args, tmp)
-    except (Failure, OSError, EOFError, subprocess.TimeoutExpired) as e:
-        print("FAIL: %s: %s" % (type(e).__name__, e), flush=True)
-        for dd in run.DAEMONS:
-            print("--- confabd %s stderr (tail)\n%s"
-                  % (dd.tmp, dd.stderr()[-4000:]))
-        return 1
-    finally:
-        for _, p in PEERS:
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=5)
-        for dd in run.DAEMONS:
-            dd.kill()
-        if args.keep:
-            print("kept " + tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("PASS: " + args.case)
-    return 0
+    return interop.main(CASES, "confab-tp-", __doc__)
 
 
 if __name__ == "__main__":
